@@ -1,0 +1,28 @@
+//! Compiles proto/ into OUT_DIR with a pure-Rust protobuf compiler (protox), so a fresh machine needs no
+//! protoc, and writes the descriptor set that server reflection serves.
+
+use std::{env, fs, path::PathBuf};
+
+const PROTO_FILES: &[&str] = &["dbosd/v1/workflow.proto", "dbosd/v1/workflow_service.proto"];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // tonic-prost-build emits no rerun-if-changed of its own (see qdrant's lib/api/build.rs).
+    println!("cargo:rerun-if-changed=proto");
+
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler.include_imports(true).include_source_info(true);
+    compiler.open_files(PROTO_FILES)?;
+
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    // prost-build's compile_fds ignores file_descriptor_set_path, so write the set for reflection here.
+    fs::write(
+        out_dir.join("dbosd_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(compiler.file_descriptor_set())?;
+    Ok(())
+}

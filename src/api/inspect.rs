@@ -1,0 +1,39 @@
+//! GetWorkflow and ListWorkflows.
+
+use super::{convert, list, render, WorkflowApi};
+use crate::{
+    error::{Error, Result},
+    pb,
+};
+
+impl WorkflowApi {
+    pub(super) async fn get(
+        &self,
+        req: &pb::GetWorkflowRequest,
+    ) -> Result<pb::GetWorkflowResponse> {
+        let id = convert::required("workflow_id", &req.workflow_id)?;
+        let row = self
+            .repo
+            .get_workflow(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("workflow {id} does not exist")))?;
+        Ok(pb::GetWorkflowResponse {
+            workflow: Some(render::workflow_info(&row)),
+        })
+    }
+
+    pub(super) async fn list(
+        &self,
+        req: &pb::ListWorkflowsRequest,
+    ) -> Result<pb::ListWorkflowsResponse> {
+        let query = list::list_query(req, self.default_app.as_deref())?;
+        let page = self.repo.list_workflows(&query).await?;
+        Ok(pb::ListWorkflowsResponse {
+            workflows: page.rows.iter().map(render::workflow_info).collect(),
+            next_page_token: page
+                .next
+                .map(|cursor| list::encode_token(&query, &cursor))
+                .unwrap_or_default(),
+        })
+    }
+}

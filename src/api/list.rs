@@ -1,0 +1,169 @@
+//! ListWorkflows request → [`ListQuery`], and the opaque page token.
+//!
+//! The token carries the last row's (created_at, workflow_id) and a fingerprint of the filter, so a
+//! token is only accepted by the query that produced it.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde_json::json;
+
+use super::{
+    convert::{text, timestamp_ms},
+    json::struct_to_map,
+};
+use crate::{
+    error::{Error, Result},
+    model::{ListFilter, ListQuery, PageCursor, WorkflowStatus},
+    pb,
+};
+
+const DEFAULT_PAGE_SIZE: i64 = 100;
+const MAX_PAGE_SIZE: i64 = 1000;
+
+/// Validates a ListWorkflows request. `default_app` applies when no application and no ids are named.
+pub fn list_query(req: &pb::ListWorkflowsRequest, default_app: Option<&str>) -> Result<ListQuery> {
+    let texts = |field: &str, values: &[String]| -> Result<Vec<String>> {
+        values.iter().map(|v| text(field, v)).collect()
+    };
+    let time = |field: &str, t: &Option<prost_types::Timestamp>| {
+        t.as_ref().map(|t| timestamp_ms(field, t)).transpose()
+    };
+    let statuses = req
+        .statuses
+        .iter()
+        .map(|s| status_filter(*s))
+        .collect::<Result<Vec<_>>>()?;
+    let mut application_names = texts("application_names", &req.application_names)?;
+    if application_names.is_empty() && req.workflow_ids.is_empty() {
+        application_names.extend(default_app.map(str::to_owned));
+    }
+    let filter = ListFilter {
+        workflow_ids: texts("workflow_ids", &req.workflow_ids)?,
+        statuses,
+        names: texts("workflow_names", &req.workflow_names)?,
+        created_after: time("created_after", &req.created_after)?,
+        created_before: time("created_before", &req.created_before)?,
+        completed_after: time("completed_after", &req.completed_after)?,
+        completed_before: time("completed_before", &req.completed_before)?,
+        dequeued_after: time("dequeued_after", &req.dequeued_after)?,
+        dequeued_before: time("dequeued_before", &req.dequeued_before)?,
+        app_versions: texts("app_versions", &req.app_versions)?,
+        forked_from: texts("forked_from", &req.forked_from)?,
+        parent_workflow_ids: texts("parent_workflow_ids", &req.parent_workflow_ids)?,
+        authenticated_users: texts("authenticated_users", &req.authenticated_users)?,
+        queue_names: texts("queue_names", &req.queue_names)?,
+        executor_ids: texts("executor_ids", &req.executor_ids)?,
+        id_prefixes: texts("workflow_id_prefixes", &req.workflow_id_prefixes)?,
+        was_forked_from: req.was_forked_from,
+        is_fork: req.is_fork,
+        has_parent: req.has_parent,
+        attributes: req
+            .attributes
+            .as_ref()
+            .map(|a| {
+                struct_to_map(a, "attributes").map(|m| serde_json::Value::Object(m).to_string())
+            })
+            .transpose()?,
+        schedule_names: texts("schedule_names", &req.schedule_names)?,
+        deduplication_ids: texts("deduplication_ids", &req.deduplication_ids)?,
+        is_debounced: req.is_debounced,
+        application_names,
+    };
+    let limit = match i64::from(req.page_size) {
+        0 => DEFAULT_PAGE_SIZE,
+        n if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+        _ => {
+            return Err(Error::invalid(
+                "page_size",
+                format!("must be between 0 and {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"),
+            ))
+        }
+    };
+    let offset = match req.offset {
+        Some(o) if o < 0 => return Err(Error::invalid("offset", "must not be negative")),
+        Some(_) if !req.page_token.is_empty() => {
+            return Err(Error::invalid(
+                "offset",
+                "cannot be combined with page_token",
+            ))
+        }
+        o => o.map(i64::from),
+    };
+    let fingerprint = fingerprint(&filter, req.sort_desc);
+    let after = if req.page_token.is_empty() {
+        None
+    } else {
+        Some(decode_token(&req.page_token, fingerprint)?)
+    };
+    Ok(ListQuery {
+        filter,
+        sort_desc: req.sort_desc,
+        load_input: req.load_input,
+        load_output: req.load_output,
+        limit,
+        offset,
+        after,
+    })
+}
+
+/// The token for the page after `cursor` of `query`.
+pub fn encode_token(query: &ListQuery, cursor: &PageCursor) -> String {
+    let body = json!({
+        "c": cursor.created_at,
+        "i": cursor.workflow_id,
+        "f": format!("{:016x}", fingerprint(&query.filter, query.sort_desc)),
+    });
+    URL_SAFE_NO_PAD.encode(body.to_string())
+}
+
+fn decode_token(token: &str, fingerprint: u64) -> Result<PageCursor> {
+    let bad = || Error::invalid("page_token", "is not a token returned by ListWorkflows");
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let created_at = body.get("c").and_then(|v| v.as_i64()).ok_or_else(bad)?;
+    let workflow_id = body
+        .get("i")
+        .and_then(|v| v.as_str())
+        .ok_or_else(bad)?
+        .to_owned();
+    let f = body.get("f").and_then(|v| v.as_str()).ok_or_else(bad)?;
+    if f != format!("{fingerprint:016x}") {
+        return Err(Error::invalid(
+            "page_token",
+            "belongs to a query with other filters or sort order; repeat the same query to page",
+        ));
+    }
+    Ok(PageCursor {
+        created_at,
+        workflow_id,
+    })
+}
+
+/// FNV-1a over the filter's debug form: stable for a given dbosd build and cheap.
+fn fingerprint(filter: &ListFilter, sort_desc: bool) -> u64 {
+    let text = format!("{filter:?}|{sort_desc}");
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn status_filter(value: i32) -> Result<WorkflowStatus> {
+    let status = pb::WorkflowStatus::try_from(value).ok();
+    let model = match status {
+        Some(pb::WorkflowStatus::Enqueued) => WorkflowStatus::Enqueued,
+        Some(pb::WorkflowStatus::Delayed) => WorkflowStatus::Delayed,
+        Some(pb::WorkflowStatus::Pending) => WorkflowStatus::Pending,
+        Some(pb::WorkflowStatus::Success) => WorkflowStatus::Success,
+        Some(pb::WorkflowStatus::Error) => WorkflowStatus::Error,
+        Some(pb::WorkflowStatus::Cancelled) => WorkflowStatus::Cancelled,
+        Some(pb::WorkflowStatus::MaxRecoveryAttemptsExceeded) => {
+            WorkflowStatus::MaxRecoveryAttemptsExceeded
+        }
+        Some(pb::WorkflowStatus::Unspecified) | None => {
+            return Err(Error::invalid(
+                "statuses",
+                format!("{value} is not a workflow status"),
+            ))
+        }
+    };
+    Ok(model)
+}

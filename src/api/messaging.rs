@@ -1,0 +1,69 @@
+//! SendMessage and GetEvent.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{convert, render, WorkflowApi};
+use crate::{error::Result, hub::Key, pb};
+
+/// DBOS clients wait 60 s for an event by default.
+const DEFAULT_EVENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest GetEvent wait accepted.
+const MAX_EVENT_TIMEOUT_MS: i64 = 24 * 3600 * 1000;
+/// Re-read at least this often even without a notification: worker notifications are best effort.
+const RECHECK: Duration = Duration::from_secs(1);
+
+impl WorkflowApi {
+    pub(super) async fn send(
+        &self,
+        req: &pb::SendMessageRequest,
+    ) -> Result<pb::SendMessageResponse> {
+        let msg = convert::new_message(req)?;
+        let delivered = self.repo.send_message(&msg).await?;
+        Ok(pb::SendMessageResponse {
+            message_id: msg.message_id,
+            delivered,
+        })
+    }
+
+    pub(super) async fn event(&self, req: &pb::GetEventRequest) -> Result<pb::GetEventResponse> {
+        let workflow_id = convert::required("workflow_id", &req.workflow_id)?;
+        let key = convert::required("key", &req.key)?;
+        let timeout = match &req.timeout {
+            None => DEFAULT_EVENT_TIMEOUT,
+            Some(d) => {
+                let ms = convert::duration_ms("timeout", d)?;
+                if ms > MAX_EVENT_TIMEOUT_MS {
+                    return Err(crate::error::Error::invalid(
+                        "timeout",
+                        "must be at most one day",
+                    ));
+                }
+                Duration::from_millis(ms as u64)
+            }
+        };
+        let deadline = Instant::now() + timeout;
+        // Subscribe, then read: a value set in between still wakes us.
+        let mut sub = self.hub.subscribe(Key::Event {
+            workflow_id: workflow_id.clone(),
+            key: key.clone(),
+        });
+        loop {
+            if let Some(value) = self.repo.get_event(&workflow_id, &key).await? {
+                return Ok(pb::GetEventResponse {
+                    found: true,
+                    value: Some(render::payload(&value)),
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(pb::GetEventResponse {
+                    found: false,
+                    value: None,
+                });
+            }
+            let _ = tokio::time::timeout((deadline - now).min(RECHECK), sub.changed()).await;
+        }
+    }
+}

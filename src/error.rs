@@ -1,0 +1,102 @@
+//! The one error type of dbosd and its exhaustive mapping to gRPC status codes.
+//!
+//! Each variant is named after the status it becomes, so `From<Error> for Status` is a 1:1 match with no
+//! catch-all arm: a new variant does not compile until someone decides its code.
+
+use tonic::{Code, Status};
+
+/// Every failure a request can end with, in the caller's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request field is malformed; `field` names it as the proto does.
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+    /// The thing the request names does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A non-idempotent replay: the id or deduplication id is taken by something else.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The current state forbids the operation.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A wait or statement ran out of time.
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// No database connection became free in time, or the database refuses more connections.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The database cannot be reached, or dbosd is shutting down; the call can be retried.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A transaction conflict that survived the retries.
+    #[error("{0}")]
+    Aborted(String),
+    /// A bug or an undecodable row; the details go to the log, not to the caller.
+    #[error("{context}: {source}")]
+    Internal {
+        context: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Result alias used across dbosd.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A malformed request field.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An internal failure with what dbosd was doing when it happened.
+    pub fn internal(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Whether retrying the same call later may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable(_)
+                | Error::ResourceExhausted(_)
+                | Error::Aborted(_)
+                | Error::DeadlineExceeded(_)
+        )
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Status {
+        match err {
+            Error::InvalidArgument { field, reason } => {
+                Status::new(Code::InvalidArgument, format!("{field}: {reason}"))
+            }
+            Error::NotFound(msg) => Status::new(Code::NotFound, msg),
+            Error::AlreadyExists(msg) => Status::new(Code::AlreadyExists, msg),
+            Error::FailedPrecondition(msg) => Status::new(Code::FailedPrecondition, msg),
+            Error::DeadlineExceeded(msg) => Status::new(Code::DeadlineExceeded, msg),
+            Error::ResourceExhausted(msg) => Status::new(Code::ResourceExhausted, msg),
+            Error::Unavailable(msg) => Status::new(Code::Unavailable, msg),
+            Error::Aborted(msg) => Status::new(Code::Aborted, msg),
+            Error::Internal { context, source } => {
+                let reference = uuid::Uuid::new_v4().simple().to_string();
+                let reference = &reference[..12];
+                tracing::error!(%reference, %context, error = %source, "internal error");
+                Status::new(
+                    Code::Internal,
+                    format!("internal error (ref {reference}); see the dbosd log"),
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! dbosd: the DBOS Client API over gRPC, served directly on a DBOS system database.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod hub;
+pub mod model;
+pub mod pb;
+pub mod pgcluster;
+pub mod repo;
+pub mod server;
+pub mod shutdown;

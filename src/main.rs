@@ -1,0 +1,137 @@
+//! The `dbosd` binary: parse the command line, then serve, migrate or start a dev database.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use dbosd::{
+    config::{redact_url, Cli, Command, DatabaseArgs, ServeArgs, Settings, StartDevArgs},
+    pgcluster::PgCluster,
+    repo::migrate,
+    server, shutdown,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Some(Command::Serve(a)) => a.server.log_format.clone(),
+        Some(Command::StartDev(a)) => a.server.log_format.clone(),
+        _ => cli.serve.server.log_format.clone(),
+    };
+    init_tracing(&log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dbosd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("dbosd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DBOSD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Migrate(args)) => migrate_only(args).await,
+        Some(Command::StartDev(args)) => start_dev(args).await,
+    }
+}
+
+fn database_url(args: &DatabaseArgs) -> Result<String, String> {
+    args.database_url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| {
+            "no database URL: pass --database-url or set DBOS_SYSTEM_DATABASE_URL \
+         (or run `dbosd start-dev` for a throwaway local PostgreSQL)"
+                .to_owned()
+        })
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let url = database_url(&args.database)?;
+    let settings = Settings::from_args(url, &args.database.schema, &args.server, args.migrate);
+    serve_with(&settings, &args.server.listen).await
+}
+
+async fn serve_with(settings: &Settings, listen: &std::net::SocketAddr) -> Result<(), String> {
+    let repo = server::prepare(settings).await.map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, database = %redact_url(&settings.database_url), "dbosd serving dbosd.v1.WorkflowService");
+    println!("dbosd listening on {addr}");
+    server::serve(repo, settings, listener, shutdown::signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn migrate_only(args: DatabaseArgs) -> Result<(), String> {
+    let url = database_url(&args)?;
+    let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot connect to the system database at {}: {e}",
+                redact_url(&url)
+            )
+        })?;
+    let driver = tokio::spawn(connection);
+    let before = migrate::migrate(&mut client, &args.schema)
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    drop(client);
+    let _ = driver.await;
+    match before {
+        Some(v) if v >= migrate::TARGET_VERSION => {
+            println!("schema {} is at version {v}; nothing to do", args.schema)
+        }
+        Some(v) => println!(
+            "schema {} migrated from version {v} to {}",
+            args.schema,
+            migrate::TARGET_VERSION
+        ),
+        None => println!(
+            "schema {} created at version {}",
+            args.schema,
+            migrate::TARGET_VERSION
+        ),
+    }
+    Ok(())
+}
+
+async fn start_dev(args: StartDevArgs) -> Result<(), String> {
+    let cluster = match &args.data_dir {
+        Some(dir) => PgCluster::start_in(dir).await,
+        None => PgCluster::start_temp().await,
+    }
+    .map_err(|e| e.to_string())?;
+    let url = cluster.url("postgres");
+    println!("PostgreSQL (throwaway) at {url}");
+    let settings = Settings::from_args(url, &args.schema, &args.server, true);
+    let result = serve_with(&settings, &args.server.listen).await;
+    let stopped = cluster.stop().await.map_err(|e| e.to_string());
+    result.and(stopped)
+}

@@ -1,0 +1,107 @@
+//! The repository: the only place with SQL. One file per table family, all over one bb8 pool.
+//!
+//! Functions take a pooled client or a transaction; every multi-row write runs in one transaction.
+//! Driver errors are classified here, once, into [`Error`]; nothing above this module sees a SqlState.
+
+mod classify;
+pub mod messages;
+pub mod migrate;
+pub mod schema;
+mod sql;
+pub mod workflow_list;
+pub mod workflow_status;
+
+use std::{sync::Arc, time::Duration};
+
+use bb8::{Pool, PooledConnection, RunError};
+use bb8_postgres::PostgresConnectionManager;
+use tokio_postgres::NoTls;
+
+pub use self::classify::classify;
+pub use self::schema::SchemaInfo;
+use crate::error::{Error, Result};
+
+/// The bb8 connection manager dbosd uses.
+pub type Manager = PostgresConnectionManager<NoTls>;
+/// A connection checked out of the pool.
+pub type Conn<'a> = PooledConnection<'a, Manager>;
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Maximum open connections.
+    pub size: u32,
+    /// How long a request waits for a free connection before RESOURCE_EXHAUSTED.
+    pub acquire_timeout: Duration,
+}
+
+/// The repository: pool, detected schema and the SQL built for it.
+#[derive(Clone)]
+pub struct Repo {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool<Manager>,
+    schema: SchemaInfo,
+    sql: sql::Statements,
+    acquire_timeout: Duration,
+}
+
+impl Repo {
+    /// Builds the pool (connecting lazily) for `url`, with SQL for an already-detected schema.
+    pub fn new(url: &str, options: &PoolOptions, schema: SchemaInfo) -> Result<Self> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = Pool::builder()
+            .max_size(options.size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(options.acquire_timeout)
+            // A broken connection is found on use; checking on every checkout would cost a round trip.
+            .test_on_check_out(false)
+            // Report a refused connection as UNAVAILABLE now, instead of retrying until the acquire
+            // timeout and reporting RESOURCE_EXHAUSTED: the caller's retry policy decides.
+            .retry_connection(false)
+            .build_unchecked(manager);
+        let sql = sql::Statements::build(&schema);
+        Ok(Repo {
+            inner: Arc::new(Inner {
+                pool,
+                schema,
+                sql,
+                acquire_timeout: options.acquire_timeout,
+            }),
+        })
+    }
+
+    /// The schema this repository was built for.
+    pub fn schema(&self) -> &SchemaInfo {
+        &self.inner.schema
+    }
+
+    pub(crate) fn sql(&self) -> &sql::Statements {
+        &self.inner.sql
+    }
+
+    /// Checks out a connection, or fails with RESOURCE_EXHAUSTED / UNAVAILABLE.
+    pub async fn conn(&self) -> Result<Conn<'_>> {
+        self.inner.pool.get().await.map_err(|e| match e {
+            RunError::TimedOut => Error::ResourceExhausted(format!(
+                "no database connection became free within {} ms; retry later",
+                self.inner.acquire_timeout.as_millis()
+            )),
+            // Any failure to open a connection is a reachability problem, whatever its SQLSTATE.
+            RunError::User(e) => Error::Unavailable(format!(
+                "cannot connect to the system database ({e}); retry"
+            )),
+        })
+    }
+
+    /// Pool counters: (open connections, idle connections).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.inner.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}

@@ -1,0 +1,209 @@
+//! SQL text built once at startup for the detected schema: schema-qualified names, and `NULL` stand-ins
+//! for columns an older DBOS schema lacks, so every statement is a fixed string the driver can cache.
+
+use super::schema::SchemaInfo;
+
+/// `workflow_status` columns dbosd reads, with the type used when a column is missing.
+const STATUS_COLUMNS: &[(&str, &str)] = &[
+    ("workflow_uuid", "text"),
+    ("status", "text"),
+    ("name", "text"),
+    ("class_name", "text"),
+    ("config_name", "text"),
+    ("queue_name", "text"),
+    ("application_name", "text"),
+    ("application_version", "text"),
+    ("application_id", "text"),
+    ("executor_id", "text"),
+    ("authenticated_user", "text"),
+    ("assumed_role", "text"),
+    ("authenticated_roles", "text"),
+    ("serialization", "text"),
+    ("recovery_attempts", "bigint"),
+    ("priority", "integer"),
+    ("deduplication_id", "text"),
+    ("queue_partition_key", "text"),
+    ("workflow_timeout_ms", "bigint"),
+    ("workflow_deadline_epoch_ms", "bigint"),
+    ("created_at", "bigint"),
+    ("updated_at", "bigint"),
+    ("started_at_epoch_ms", "bigint"),
+    ("completed_at", "bigint"),
+    ("delay_until_epoch_ms", "bigint"),
+    ("forked_from", "text"),
+    ("was_forked_from", "boolean"),
+    ("parent_workflow_id", "text"),
+    ("schedule_name", "text"),
+    ("is_debounced", "boolean"),
+];
+
+/// Columns an enqueue writes, in parameter order (filtered to those the schema has).
+pub(crate) const ENQUEUE_COLUMNS: &[&str] = &[
+    "workflow_uuid",
+    "status",
+    "name",
+    "class_name",
+    "config_name",
+    "queue_name",
+    "application_version",
+    "authenticated_user",
+    "authenticated_roles",
+    "assumed_role",
+    "recovery_attempts",
+    "workflow_timeout_ms",
+    "workflow_deadline_epoch_ms",
+    "deduplication_id",
+    "priority",
+    "serialization",
+    "queue_partition_key",
+    "creator_xid",
+    "delay_until_epoch_ms",
+    "attributes",
+    "application_name",
+    "inputs",
+];
+
+/// Every statement dbosd runs, specialised for one schema.
+#[derive(Debug, Clone)]
+pub(crate) struct Statements {
+    /// `SELECT <row> FROM ... WHERE ws.workflow_uuid = $1`, with all payloads.
+    pub get_workflow: String,
+    /// List SELECTs up to the WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
+    pub list_prefix: [String; 4],
+    /// The enqueue INSERT; parameters follow `enqueue_columns`.
+    pub enqueue: String,
+    pub enqueue_columns: Vec<&'static str>,
+    /// Whether the RETURNING row tells creation by `creator_xid` (else by `xmax = 0`).
+    pub has_creator_xid: bool,
+    /// `INSERT INTO workflow_input`, when the table exists (else inputs go inline).
+    pub insert_input: Option<String>,
+    pub dedup_holder: String,
+    pub send: String,
+    pub get_event: String,
+}
+
+impl Statements {
+    pub fn build(s: &SchemaInfo) -> Self {
+        let ws = s.table("workflow_status");
+        let has_input = s.has_table("workflow_input");
+        let has_output = s.has_table("workflow_output");
+        let inputs_expr = match (has_input, s.has_column("workflow_status", "inputs")) {
+            (true, true) => "COALESCE(wi.inputs, ws.inputs)",
+            (true, false) => "wi.inputs",
+            (false, true) => "ws.inputs",
+            (false, false) => "NULL::text",
+        };
+        let outcome_expr = |col: &str| match (has_output, s.has_column("workflow_status", col)) {
+            (true, true) => format!("COALESCE(wo.{col}, ws.{col})"),
+            (true, false) => format!("wo.{col}"),
+            (false, true) => format!("ws.{col}"),
+            (false, false) => "NULL::text".to_owned(),
+        };
+        let mut base: Vec<String> = STATUS_COLUMNS
+            .iter()
+            .map(|(col, ty)| {
+                if s.has_column("workflow_status", col) {
+                    format!("ws.{col}")
+                } else {
+                    format!("NULL::{ty} AS {col}")
+                }
+            })
+            .collect();
+        base.push(if s.has_column("workflow_status", "attributes") {
+            "ws.attributes::text AS attributes".to_owned()
+        } else {
+            "NULL::text AS attributes".to_owned()
+        });
+        let select = |input: bool, output: bool| {
+            let mut cols = base.clone();
+            cols.push(format!(
+                "{} AS inputs",
+                if input { inputs_expr } else { "NULL::text" }
+            ));
+            for col in ["output", "error"] {
+                let expr = if output {
+                    outcome_expr(col)
+                } else {
+                    "NULL::text".to_owned()
+                };
+                cols.push(format!("{expr} AS {col}"));
+            }
+            let mut from = format!("SELECT {} FROM {ws} ws", cols.join(", "));
+            if input && has_input {
+                from += &format!(
+                    " LEFT JOIN {} wi ON wi.workflow_uuid = ws.workflow_uuid",
+                    s.table("workflow_input")
+                );
+            }
+            if output && has_output {
+                from += &format!(
+                    " LEFT JOIN {} wo ON wo.workflow_uuid = ws.workflow_uuid",
+                    s.table("workflow_output")
+                );
+            }
+            from
+        };
+
+        let enqueue_columns: Vec<&'static str> = ENQUEUE_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| s.has_column("workflow_status", c))
+            // Inputs go inline only where there is no workflow_input table.
+            .filter(|c| *c != "inputs" || !has_input)
+            .collect();
+        let has_creator_xid = enqueue_columns.contains(&"creator_xid");
+        let values: Vec<String> = enqueue_columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match *c {
+                "attributes" => format!("${}::text::jsonb", i + 1),
+                // The DB clock, like created_at, so every replica agrees on when a delay ends.
+                "delay_until_epoch_ms" => format!(
+                    "(EXTRACT(epoch FROM now()) * 1000)::bigint + ${}::bigint",
+                    i + 1
+                ),
+                _ => format!("${}", i + 1),
+            })
+            .collect();
+        let created = if has_creator_xid {
+            "creator_xid"
+        } else {
+            "(xmax = 0)::text AS creator_xid"
+        };
+        let enqueue = format!(
+            "INSERT INTO {ws} AS cur ({cols}) VALUES ({vals}) \
+             ON CONFLICT (workflow_uuid) DO UPDATE SET name = cur.name \
+             RETURNING status, name, class_name, config_name, queue_name, {created}",
+            cols = enqueue_columns.join(", "),
+            vals = values.join(", "),
+        );
+        let insert_input = has_input.then(|| {
+            format!(
+                "INSERT INTO {} (workflow_uuid, inputs) VALUES ($1, $2) ON CONFLICT (workflow_uuid) DO NOTHING",
+                s.table("workflow_input")
+            )
+        });
+
+        Statements {
+            get_workflow: format!("{} WHERE ws.workflow_uuid = $1", select(true, true)),
+            list_prefix: [select(false, false), select(false, true), select(true, false), select(true, true)],
+            enqueue,
+            enqueue_columns,
+            has_creator_xid,
+            insert_input,
+            dedup_holder: format!(
+                "SELECT workflow_uuid, status FROM {ws} WHERE queue_name = $1 AND deduplication_id = $2"
+            ),
+            send: format!(
+                "INSERT INTO {} (destination_uuid, topic, message, message_uuid, serialization) \
+                 VALUES ($1, $2, $3, $4, 'portable_json') ON CONFLICT (message_uuid) DO NOTHING \
+                 RETURNING message_uuid",
+                s.table("notifications")
+            ),
+            get_event: format!(
+                "SELECT value, serialization FROM {} WHERE workflow_uuid = $1 AND key = $2",
+                s.table("workflow_events")
+            ),
+        }
+    }
+}

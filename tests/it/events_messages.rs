@@ -1,0 +1,266 @@
+//! SendMessage and GetEvent against the tables (the worker-side tests are in interop_py).
+
+use std::time::{Duration, Instant};
+
+use dbosd::pb;
+use serde_json::json;
+use tonic::Code;
+
+use crate::harness::{assert_status, enqueue_req, pv, TestServer, WAIT};
+
+async fn enqueue(srv: &mut TestServer, id: &str) {
+    let mut req = enqueue_req("wait_recv", "test_queue", vec![]);
+    req.workflow_id = Some(id.into());
+    srv.client.enqueue_workflow(req).await.unwrap();
+}
+
+#[tokio::test]
+async fn send_writes_the_notification_dbos_writes_and_is_idempotent_with_a_key() {
+    let mut srv = TestServer::start().await;
+    enqueue(&mut srv, "dest").await;
+    let resp = srv
+        .client
+        .send_message(pb::SendMessageRequest {
+            destination_id: "dest".into(),
+            message: Some(pv(json!({"hello": [1, 2]}))),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.delivered);
+    assert!(uuid::Uuid::parse_str(&resp.message_id).is_ok());
+
+    let keyed = pb::SendMessageRequest {
+        destination_id: "dest".into(),
+        topic: Some("t".into()),
+        message_json: "12345678901234567890".into(),
+        idempotency_key: Some("k1".into()),
+        ..Default::default()
+    };
+    let first = srv
+        .client
+        .send_message(keyed.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.message_id, "k1::dest");
+    assert!(first.delivered);
+    let second = srv.client.send_message(keyed).await.unwrap().into_inner();
+    assert_eq!(second.message_id, "k1::dest");
+    assert!(!second.delivered, "a repeat with the same key is a no-op");
+
+    let db = srv.db.client().await;
+    let rows = db
+        .query(
+            "SELECT topic, message, serialization, message_uuid, consumed FROM dbos.notifications
+             WHERE destination_uuid = 'dest' ORDER BY created_at_epoch_ms, topic",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let by_topic = |topic: &str| {
+        rows.iter()
+            .find(|r| r.get::<_, String>(0) == topic)
+            .expect("row")
+    };
+    let default = by_topic("__null__topic__");
+    assert_eq!(default.get::<_, String>(1), r#"{"hello":[1,2]}"#);
+    assert_eq!(default.get::<_, String>(2), "portable_json");
+    assert!(!default.get::<_, bool>(4));
+    let keyed = by_topic("t");
+    assert_eq!(keyed.get::<_, String>(1), "12345678901234567890");
+    assert_eq!(keyed.get::<_, String>(3), "k1::dest");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn send_errors() {
+    let mut srv = TestServer::start().await;
+    let to = |dest: &str| pb::SendMessageRequest {
+        destination_id: dest.into(),
+        message: Some(pv(json!(1))),
+        ..Default::default()
+    };
+    assert_status(
+        srv.client.send_message(to("missing")).await,
+        Code::NotFound,
+        "missing",
+    );
+    assert_status(
+        srv.client.send_message(to("")).await,
+        Code::InvalidArgument,
+        "destination_id",
+    );
+    enqueue(&mut srv, "d").await;
+    let no_message = pb::SendMessageRequest {
+        destination_id: "d".into(),
+        ..Default::default()
+    };
+    assert_status(
+        srv.client.send_message(no_message).await,
+        Code::InvalidArgument,
+        "message",
+    );
+    let both = pb::SendMessageRequest {
+        message_json: "1".into(),
+        ..to("d")
+    };
+    assert_status(
+        srv.client.send_message(both).await,
+        Code::InvalidArgument,
+        "message_json",
+    );
+    let bad_json = pb::SendMessageRequest {
+        destination_id: "d".into(),
+        message_json: "{".into(),
+        ..Default::default()
+    };
+    assert_status(
+        srv.client.send_message(bad_json).await,
+        Code::InvalidArgument,
+        "message_json",
+    );
+    let blank_key = pb::SendMessageRequest {
+        idempotency_key: Some(" ".into()),
+        ..to("d")
+    };
+    assert_status(
+        srv.client.send_message(blank_key).await,
+        Code::InvalidArgument,
+        "idempotency_key",
+    );
+    let nul_topic = pb::SendMessageRequest {
+        topic: Some("a\0".into()),
+        ..to("d")
+    };
+    assert_status(
+        srv.client.send_message(nul_topic).await,
+        Code::InvalidArgument,
+        "topic",
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn get_event_reads_waits_and_times_out() {
+    let mut srv = TestServer::start().await;
+    enqueue(&mut srv, "ev").await;
+    let db = srv.db.client().await;
+    let req = |timeout_ms: Option<i64>| pb::GetEventRequest {
+        workflow_id: "ev".into(),
+        key: "k".into(),
+        timeout: timeout_ms.map(|ms| prost_types::Duration {
+            seconds: ms / 1000,
+            nanos: ((ms % 1000) * 1_000_000) as i32,
+        }),
+    };
+
+    let started = Instant::now();
+    let none = srv
+        .client
+        .get_event(req(Some(0)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!none.found && none.value.is_none());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "timeout 0 reads once"
+    );
+
+    let started = Instant::now();
+    let none = srv
+        .client
+        .get_event(req(Some(300)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!none.found);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    // A waiting GetEvent sees a value set (and notified, as workers do) while it waits.
+    let mut waiter = srv.client.clone();
+    let wait = tokio::spawn(async move { waiter.get_event(req(Some(20_000))).await });
+    tokio::time::sleep(Duration::from_millis(200)).await; // let the call start waiting (not a sync point: both orders pass)
+    let set_at = Instant::now();
+    db.batch_execute(
+        "INSERT INTO dbos.workflow_events (workflow_uuid, key, value, serialization) VALUES ('ev', 'k', '{\"v\":1}', 'portable_json');
+         SELECT pg_notify('dbos_workflow_events_channel', 'ev::k');",
+    )
+    .await
+    .unwrap();
+    let got = tokio::time::timeout(WAIT, wait)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .into_inner();
+    assert!(got.found);
+    let value = got.value.unwrap();
+    assert_eq!(value.text, r#"{"v":1}"#);
+    assert_eq!(value.json, Some(pv(json!({"v": 1}))));
+    assert!(
+        set_at.elapsed() < Duration::from_millis(900),
+        "woken by the notification, not the 1 s recheck"
+    );
+
+    // Native serializations come back as text, never decoded.
+    db.execute(
+        "INSERT INTO dbos.workflow_events (workflow_uuid, key, value, serialization) VALUES ('ev', 'native', 'gASV', 'py_pickle')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let native = srv
+        .client
+        .get_event(pb::GetEventRequest {
+            workflow_id: "ev".into(),
+            key: "native".into(),
+            timeout: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let value = native.value.unwrap();
+    assert_eq!(
+        (value.serialization.as_str(), value.text.as_str()),
+        ("py_pickle", "gASV")
+    );
+    assert!(value.json.is_none());
+
+    assert_status(
+        srv.client
+            .get_event(pb::GetEventRequest {
+                workflow_id: String::new(),
+                key: "k".into(),
+                timeout: None,
+            })
+            .await,
+        Code::InvalidArgument,
+        "workflow_id",
+    );
+    assert_status(
+        srv.client
+            .get_event(pb::GetEventRequest {
+                workflow_id: "ev".into(),
+                key: String::new(),
+                timeout: None,
+            })
+            .await,
+        Code::InvalidArgument,
+        "key",
+    );
+    assert_status(
+        srv.client.get_event(req(Some(-5))).await,
+        Code::InvalidArgument,
+        "timeout",
+    );
+    assert_status(
+        srv.client.get_event(req(Some(2 * 86_400_000))).await,
+        Code::InvalidArgument,
+        "timeout",
+    );
+    srv.stop().await;
+}

@@ -1,0 +1,127 @@
+//! Database trouble reaches callers as retryable statuses: RESOURCE_EXHAUSTED when no pooled
+//! connection frees up in time, UNAVAILABLE when the database refuses connections; dbosd recovers.
+
+use std::time::Duration;
+
+use dbosd::pb;
+use serde_json::json;
+use tonic::Code;
+
+use crate::harness::{assert_status, enqueue_req, eventually, TestDb, TestServer, WAIT};
+
+#[tokio::test]
+async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
+    let db = TestDb::new().await;
+    let mut srv = TestServer::start_on(db, |s| {
+        s.pool.size = 1;
+        s.pool.acquire_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut req = enqueue_req("echo", "q", vec![json!(1)]);
+    req.workflow_id = Some("locked".into());
+    srv.client.enqueue_workflow(req.clone()).await.unwrap();
+
+    // Hold the row lock, so a re-enqueue of the same id waits inside dbosd holding the only connection.
+    let mut locker = srv.db.client().await;
+    let tx = locker.transaction().await.unwrap();
+    tx.execute(
+        "SELECT 1 FROM dbos.workflow_status WHERE workflow_uuid = 'locked' FOR UPDATE",
+        &[],
+    )
+    .await
+    .unwrap();
+    let mut blocked_client = srv.client.clone();
+    let blocked = tokio::spawn(async move { blocked_client.enqueue_workflow(req).await });
+    let mut probe = srv.client.clone();
+    let err = eventually("a request to find the pool exhausted", || {
+        let mut probe = probe.clone();
+        async move {
+            let r = probe
+                .get_workflow(pb::GetWorkflowRequest {
+                    workflow_id: "locked".into(),
+                })
+                .await;
+            r.err().filter(|s| s.code() == Code::ResourceExhausted)
+        }
+    })
+    .await;
+    assert!(
+        err.message().contains("no database connection became free"),
+        "{err:?}"
+    );
+
+    tx.rollback().await.unwrap();
+    let done = tokio::time::timeout(WAIT, blocked)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.outcome(), pb::EnqueueOutcome::Existing);
+    probe
+        .get_workflow(pb::GetWorkflowRequest {
+            workflow_id: "locked".into(),
+        })
+        .await
+        .expect("recovered");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn refused_connections_are_unavailable_and_dbosd_recovers() {
+    let mut srv = TestServer::start().await;
+    let admin = crate::harness::connect(&crate::harness::with_db(&srv.db.url, "postgres"))
+        .await
+        .unwrap();
+    let name = srv.db.name.clone();
+    admin
+        .execute(
+            &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+            &[],
+        )
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    let err = eventually("UNAVAILABLE while the database refuses connections", || {
+        let mut c = srv.client.clone();
+        async move {
+            let r = c
+                .enqueue_workflow(enqueue_req("echo", "q", vec![json!(1)]))
+                .await;
+            r.err().filter(|s| s.code() == Code::Unavailable)
+        }
+    })
+    .await;
+    assert!(err.message().contains("retry"), "{err:?}");
+    assert_status(
+        srv.client
+            .list_workflows(pb::ListWorkflowsRequest::default())
+            .await,
+        Code::Unavailable,
+        "system database",
+    );
+
+    admin
+        .execute(
+            &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+            &[],
+        )
+        .await
+        .unwrap();
+    eventually("dbosd to serve again", || {
+        let mut c = srv.client.clone();
+        async move {
+            c.list_workflows(pb::ListWorkflowsRequest::default())
+                .await
+                .ok()
+        }
+    })
+    .await;
+    srv.stop().await;
+}

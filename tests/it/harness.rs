@@ -1,0 +1,509 @@
+//! Test harness: one PostgreSQL cluster per test run, one database per test (cloned from a migrated
+//! template), dbosd in-process on 127.0.0.1:0 with a real tonic client, and real DBOS Python workers.
+
+#![allow(dead_code)]
+
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{mpsc as std_mpsc, OnceLock},
+    time::Duration,
+};
+
+use dbosd::{
+    config::Settings, pb::workflow_service_client::WorkflowServiceClient, pgcluster::PgCluster,
+    repo::migrate, server,
+};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    net::TcpListener,
+    process::{Child, Command},
+    sync::oneshot,
+    task::JoinHandle,
+};
+use tonic::transport::Channel;
+
+/// Every await on a stream or a wait in tests goes through a bound like this, so a hang fails fast.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+const TEMPLATE_DB: &str = "dbosd_template";
+
+/// The admin URL of the cluster for this test run, and the URL of the migrated template.
+struct Cluster {
+    /// A URL whose database part is replaced per test.
+    admin_url: String,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static CLUSTER_ROOT: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_cluster_files() {
+    if let Some(root) = CLUSTER_ROOT.get() {
+        let _ = std::fs::remove_dir_all(root);
+    }
+}
+
+/// Starts (once) the cluster in a thread that owns it for the life of the test process.
+fn cluster() -> &'static Cluster {
+    let cluster = CLUSTER.get_or_init(|| {
+        if let Ok(url) = std::env::var("DBOS_TEST_DATABASE_URL") {
+            return prepare_template(&url).map(|()| Cluster { admin_url: url });
+        }
+        let (tx, rx) = std_mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let Ok(rt) = rt else {
+                let _ = tx.send(Err("cannot build a runtime".to_owned()));
+                return;
+            };
+            rt.block_on(async move {
+                match PgCluster::start_temp().await {
+                    Ok(pg) => {
+                        let url = pg.url("postgres");
+                        // The postmaster dies with this thread (PR_SET_PDEATHSIG); remove its files at exit.
+                        if let Some(root) = pg.data_dir().parent() {
+                            let _ = CLUSTER_ROOT.set(root.to_path_buf());
+                            // SAFETY: registering a plain extern "C" fn with atexit(3).
+                            unsafe { libc::atexit(remove_cluster_files) };
+                        }
+                        let _ = tx.send(Ok(url));
+                        // Keep the cluster (and this runtime, which reaps it) alive until the process exits.
+                        std::future::pending::<()>().await;
+                        drop(pg);
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        });
+        let url = rx.recv().map_err(|e| e.to_string()).and_then(|r| r)?;
+        prepare_template(&url)?;
+        Ok(Cluster { admin_url: url })
+    });
+    match cluster {
+        Ok(c) => c,
+        Err(e) => panic!("test PostgreSQL unavailable: {e}"),
+    }
+}
+
+/// Creates the template database with dbosd's migration (once per run; other test processes may race).
+fn prepare_template(admin_url: &str) -> Result<(), String> {
+    let admin_url = admin_url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async move {
+            let admin = connect(&admin_url).await?;
+            let _ = admin
+                .execute(
+                    &format!("DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"),
+                    &[],
+                )
+                .await;
+            admin
+                .execute(&format!("CREATE DATABASE {TEMPLATE_DB}"), &[])
+                .await
+                .map_err(|e| format!("create template: {e}"))?;
+            let mut client = connect(&with_db(&admin_url, TEMPLATE_DB)).await?;
+            migrate::migrate(&mut client, "dbos")
+                .await
+                .map_err(|e| format!("migrate template: {e}"))?;
+            Ok(())
+        })
+    })
+    .join()
+    .map_err(|_| "template thread panicked".to_owned())?
+}
+
+/// Connects and drives the connection in the background.
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("connect {url}: {e}"))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// `url` with its database replaced by `db`.
+pub fn with_db(url: &str, db: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((base, tail)) => {
+            let query = tail
+                .split_once('?')
+                .map(|(_, q)| format!("?{q}"))
+                .unwrap_or_default();
+            format!("{base}/{db}{query}")
+        }
+        None => format!("{url}/{db}"),
+    }
+}
+
+/// A database of its own for one test; dropped (WITH FORCE) when this value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    /// A fresh database with the DBOS schema (a copy of the migrated template).
+    pub async fn new() -> TestDb {
+        Self::create(Some(TEMPLATE_DB)).await
+    }
+
+    /// A fresh, empty database (no DBOS schema).
+    pub async fn empty() -> TestDb {
+        Self::create(None).await
+    }
+
+    async fn create(template: Option<&str>) -> TestDb {
+        let admin_url = cluster().admin_url.clone();
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = connect(&admin_url).await.expect("admin connection");
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        admin
+            .execute(&sql, &[])
+            .await
+            .expect("create test database");
+        TestDb {
+            url: with_db(&admin_url, &name),
+            name,
+            admin_url,
+        }
+    }
+
+    /// A client on this database.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect(&self.url).await.expect("test database connection")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside async context guarantees; use a short-lived thread and runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(admin) = connect(&admin_url).await {
+                    let _ = admin
+                        .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), &[])
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// dbosd running in-process on 127.0.0.1:0, with a connected client.
+pub struct TestServer {
+    pub client: WorkflowServiceClient<Channel>,
+    pub channel: Channel,
+    pub addr: std::net::SocketAddr,
+    pub db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// A new database and a server on it with default settings.
+    pub async fn start() -> TestServer {
+        Self::start_on(TestDb::new().await, |_| {}).await
+    }
+
+    /// A server on `db`, with settings adjusted by `tweak`.
+    pub async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        let mut settings = Settings::new(db.url.clone());
+        settings.health_interval = Duration::from_millis(200);
+        tweak(&mut settings);
+        let repo = server::prepare(&settings).await.expect("dbosd prepare");
+        // Bind first: the port is open before the server task runs, so no startup race.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = server::serve(repo, &settings, listener, shutdown).await {
+                eprintln!("dbosd server ended: {e}");
+            }
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to dbosd");
+        TestServer {
+            client: WorkflowServiceClient::new(channel.clone()),
+            channel,
+            addr,
+            db,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(WAIT, task).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Polls `check` until it returns Some, failing the test after `WAIT`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+static PY_VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// The Python interpreter of the worker virtualenv (installing dbos==3.4.0 on first use).
+fn worker_python() -> PathBuf {
+    let python = PY_VENV.get_or_init(|| {
+        let script = repo_root().join("scripts/setup-py-worker.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!("{} failed", script.display()));
+        }
+        let path = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_owned();
+        Ok(PathBuf::from(path))
+    });
+    match python {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("Python DBOS worker unavailable: {e}"),
+    }
+}
+
+/// Options for a Python worker.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerOptions {
+    pub app_name: Option<String>,
+    pub app_version: Option<String>,
+    /// Extra queues, `name` or `name:concurrency`.
+    pub queues: Vec<String>,
+    pub no_default_queues: bool,
+}
+
+/// A real DBOS Python worker (dbos 3.4.0 running tests/worker/py/app.py); SIGTERMed on drop.
+pub struct PyWorker {
+    child: Child,
+}
+
+impl PyWorker {
+    /// Starts a worker on `db_url` and waits until it printed its ready line.
+    pub async fn start(db_url: &str, opts: WorkerOptions) -> PyWorker {
+        let python = worker_python();
+        let mut cmd = Command::new(python);
+        cmd.arg(repo_root().join("tests/worker/py/app.py"))
+            .env("DBOS_SYSTEM_DATABASE_URL", db_url)
+            .env(
+                "WORKER_EXECUTOR_ID",
+                format!("py-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .env("WORKER_LOG_LEVEL", "WARNING")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        if let Some(app) = &opts.app_name {
+            cmd.env("WORKER_APP_NAME", app);
+        }
+        if let Some(v) = &opts.app_version {
+            cmd.env("WORKER_APP_VERSION", v);
+        }
+        if !opts.queues.is_empty() {
+            cmd.env("WORKER_QUEUES", opts.queues.join(","));
+        }
+        if opts.no_default_queues {
+            cmd.env("WORKER_NO_DEFAULT_QUEUES", "1");
+        }
+        let mut child = cmd.spawn().expect("spawn the Python worker");
+        let stdout = child.stdout.take().expect("worker stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.trim() == "DBOSD-WORKER-READY" {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert!(
+            matches!(ready, Ok(true)),
+            "the Python worker did not become ready"
+        );
+        // Keep draining stdout so the worker never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        PyWorker { child }
+    }
+
+    /// Stops the worker (SIGTERM, then kill) and reaps it.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Inserts a queue row directly (the queue registry RPCs come later); workers re-list queues every second.
+pub async fn register_queue(db: &TestDb, name: &str, concurrency: Option<i32>) {
+    let client = db.client().await;
+    client
+        .execute(
+            "INSERT INTO dbos.queues (name, concurrency, polling_interval_sec, priority_enabled) \
+             VALUES ($1, $2, 0.1, TRUE) ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency",
+            &[&name, &concurrency],
+        )
+        .await
+        .expect("insert queue");
+}
+
+/// The path of a file in the repository.
+pub fn repo_file(rel: &str) -> PathBuf {
+    repo_root().join(Path::new(rel))
+}
+
+/// A protobuf Value from JSON.
+pub fn pv(json: serde_json::Value) -> prost_types::Value {
+    dbosd::api::json::from_json(&json)
+}
+
+/// A minimal EnqueueWorkflow request with positional arguments.
+pub fn enqueue_req(
+    workflow: &str,
+    queue: &str,
+    args: Vec<serde_json::Value>,
+) -> dbosd::pb::EnqueueWorkflowRequest {
+    dbosd::pb::EnqueueWorkflowRequest {
+        workflow_name: workflow.to_owned(),
+        queue_name: queue.to_owned(),
+        positional_args: args.into_iter().map(pv).collect(),
+        ..Default::default()
+    }
+}
+
+/// Reads a workflow through dbosd.
+pub async fn get_workflow(
+    client: &mut WorkflowServiceClient<Channel>,
+    id: &str,
+) -> dbosd::pb::WorkflowInfo {
+    client
+        .get_workflow(dbosd::pb::GetWorkflowRequest {
+            workflow_id: id.to_owned(),
+        })
+        .await
+        .expect("GetWorkflow")
+        .into_inner()
+        .workflow
+        .expect("workflow")
+}
+
+/// Waits (bounded) until the workflow reaches a terminal status, and returns it.
+pub async fn wait_terminal(
+    client: &WorkflowServiceClient<Channel>,
+    id: &str,
+) -> dbosd::pb::WorkflowInfo {
+    use dbosd::pb::WorkflowStatus as S;
+    eventually(&format!("workflow {id} to finish"), || {
+        let mut client = client.clone();
+        let id = id.to_owned();
+        async move {
+            let wf = get_workflow(&mut client, &id).await;
+            let done = matches!(
+                wf.status(),
+                S::Success | S::Error | S::Cancelled | S::MaxRecoveryAttemptsExceeded
+            );
+            done.then_some(wf)
+        }
+    })
+    .await
+}
+
+/// The decoded JSON of a payload (portable_json only).
+pub fn payload_json(p: &Option<dbosd::pb::Payload>) -> serde_json::Value {
+    let p = p.as_ref().expect("payload present");
+    assert_eq!(p.serialization, "portable_json", "payload {p:?}");
+    serde_json::from_str(&p.text).expect("payload text is JSON")
+}
+
+/// Asserts a gRPC error's code and that its message mentions `needle`.
+pub fn assert_status(
+    result: Result<impl std::fmt::Debug, tonic::Status>,
+    code: tonic::Code,
+    needle: &str,
+) {
+    match result {
+        Ok(v) => panic!("expected {code:?} mentioning {needle:?}, got OK {v:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "status {status:?}");
+            assert!(
+                status.message().contains(needle),
+                "message {:?} should mention {needle:?}",
+                status.message()
+            );
+        }
+    }
+}

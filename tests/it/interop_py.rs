@@ -1,0 +1,403 @@
+//! Interop with a real, unmodified DBOS Python worker (dbos 3.4.0, tests/worker/py/app.py): it runs
+//! what dbosd enqueues, and dbosd reads back what it wrote.
+
+use dbosd::pb::{self, DeduplicationPolicy, EnqueueOutcome, WorkflowStatus};
+use serde_json::json;
+use tonic::Code;
+
+use crate::harness::{
+    assert_status, enqueue_req, eventually, get_workflow, payload_json, pv, register_queue,
+    wait_terminal, PyWorker, TestServer, WorkerOptions,
+};
+
+async fn with_worker() -> (TestServer, PyWorker) {
+    let srv = TestServer::start().await;
+    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    (srv, worker)
+}
+
+async fn enqueue(srv: &mut TestServer, req: pb::EnqueueWorkflowRequest) -> String {
+    srv.client
+        .enqueue_workflow(req)
+        .await
+        .expect("enqueue")
+        .into_inner()
+        .workflow_id
+}
+
+fn with_id(mut req: pb::EnqueueWorkflowRequest, id: &str) -> pb::EnqueueWorkflowRequest {
+    req.workflow_id = Some(id.into());
+    req
+}
+
+#[tokio::test]
+async fn worker_runs_enqueued_workflows_with_positional_and_named_args() {
+    let (mut srv, worker) = with_worker().await;
+    let echo = enqueue(
+        &mut srv,
+        enqueue_req(
+            "echo",
+            "test_queue",
+            vec![json!({"msg": "hi", "n": [1, 2.5, null]})],
+        ),
+    )
+    .await;
+    let positional = enqueue(
+        &mut srv,
+        enqueue_req("add", "test_queue", vec![json!(2), json!(40)]),
+    )
+    .await;
+    let mut named = enqueue_req("add", "test_queue", vec![json!(2)]);
+    named.named_args = Some(prost_types::Struct {
+        fields: [("b".to_owned(), pv(json!(40)))].into_iter().collect(),
+    });
+    let named = enqueue(&mut srv, named).await;
+    let mut raw = enqueue_req("add", "_dbos_internal_queue", vec![]);
+    raw.inputs_json = r#"{"positionalArgs":[1.5],"namedArgs":{"b":2}}"#.into();
+    let raw = enqueue(&mut srv, raw).await;
+
+    let done = wait_terminal(&srv.client, &echo).await;
+    assert_eq!(done.status(), WorkflowStatus::Success);
+    assert_eq!(
+        payload_json(&done.output),
+        json!({"msg": "hi", "n": [1, 2.5, null]})
+    );
+    assert_eq!(done.serialization, "portable_json");
+    assert!(
+        !done.executor_id.is_empty(),
+        "the worker stamped its executor id"
+    );
+    assert!(done.dequeued_at.is_some() && done.completed_at.is_some());
+    assert_eq!(done.recovery_attempts, 1);
+    for id in [&positional, &named] {
+        let done = wait_terminal(&srv.client, id).await;
+        assert_eq!(payload_json(&done.output), json!(42), "workflow {id}");
+    }
+    let done = wait_terminal(&srv.client, &raw).await;
+    assert_eq!(payload_json(&done.output), json!(3.5));
+    worker.stop().await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn messages_reach_recv_and_events_set_by_the_worker_are_read() {
+    let (mut srv, worker) = with_worker().await;
+    let receiver = enqueue(
+        &mut srv,
+        enqueue_req(
+            "wait_recv",
+            "test_queue",
+            vec![json!("greetings"), json!(30)],
+        ),
+    )
+    .await;
+    eventually("the receiver to start", || {
+        let mut c = srv.client.clone();
+        let id = receiver.clone();
+        async move {
+            (get_workflow(&mut c, &id).await.status() == WorkflowStatus::Pending).then_some(())
+        }
+    })
+    .await;
+    let send = pb::SendMessageRequest {
+        destination_id: receiver.clone(),
+        topic: Some("greetings".into()),
+        message: Some(pv(json!({"from": "dbosd"}))),
+        idempotency_key: Some("once".into()),
+        ..Default::default()
+    };
+    srv.client.send_message(send.clone()).await.unwrap();
+    assert!(
+        !srv.client
+            .send_message(send)
+            .await
+            .unwrap()
+            .into_inner()
+            .delivered
+    );
+    let done = wait_terminal(&srv.client, &receiver).await;
+    assert_eq!(payload_json(&done.output), json!({"from": "dbosd"}));
+
+    // GetEvent waits for a value the worker sets after the call started.
+    let setter_id = "event-setter".to_owned();
+    let mut waiter = srv.client.clone();
+    let wait_id = setter_id.clone();
+    let wait = tokio::spawn(async move {
+        waiter
+            .get_event(pb::GetEventRequest {
+                workflow_id: wait_id,
+                key: "progress".into(),
+                timeout: Some(prost_types::Duration {
+                    seconds: 30,
+                    nanos: 0,
+                }),
+            })
+            .await
+    });
+    enqueue(
+        &mut srv,
+        with_id(
+            enqueue_req(
+                "set_event_wf",
+                "test_queue",
+                vec![json!("progress"), json!({"pct": 50})],
+            ),
+            &setter_id,
+        ),
+    )
+    .await;
+    let got = tokio::time::timeout(crate::harness::WAIT, wait)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .into_inner();
+    assert!(got.found);
+    assert_eq!(got.value.unwrap().json, Some(pv(json!({"pct": 50}))));
+    worker.stop().await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_raised_error_reads_back_as_a_structured_error() {
+    let (mut srv, worker) = with_worker().await;
+    let id = enqueue(
+        &mut srv,
+        enqueue_req(
+            "fail",
+            "test_queue",
+            vec![json!("boom"), json!("E_INTEROP")],
+        ),
+    )
+    .await;
+    let done = wait_terminal(&srv.client, &id).await;
+    assert_eq!(done.status(), WorkflowStatus::Error);
+    let err = done.error.expect("error");
+    assert_eq!(err.name, "InteropError");
+    assert_eq!(err.message, "boom");
+    assert_eq!(err.code, Some(pv(json!("E_INTEROP"))));
+    assert!(done.output.is_none());
+    worker.stop().await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn deduplication_holds_while_active_and_releases_on_completion() {
+    let (mut srv, worker) = with_worker().await;
+    let mut holder = with_id(
+        enqueue_req("blocker", "test_queue", vec![json!("release")]),
+        "holder",
+    );
+    holder.deduplication_id = Some("job-42".into());
+    enqueue(&mut srv, holder.clone()).await;
+    eventually("the holder to run", || {
+        let mut c = srv.client.clone();
+        async move {
+            (get_workflow(&mut c, "holder").await.status() == WorkflowStatus::Pending).then_some(())
+        }
+    })
+    .await;
+    let mut second = with_id(holder.clone(), "second");
+    assert_status(
+        srv.client.enqueue_workflow(second.clone()).await,
+        Code::AlreadyExists,
+        "job-42",
+    );
+    second.deduplication_policy = DeduplicationPolicy::ReturnExisting as i32;
+    let resp = srv
+        .client
+        .enqueue_workflow(second.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (resp.workflow_id.as_str(), resp.outcome()),
+        ("holder", EnqueueOutcome::Deduplicated)
+    );
+
+    srv.client
+        .send_message(pb::SendMessageRequest {
+            destination_id: "holder".into(),
+            topic: Some("release".into()),
+            message: Some(pv(json!("go"))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let done = wait_terminal(&srv.client, "holder").await;
+    assert_eq!(payload_json(&done.output), json!("go"));
+    assert!(
+        done.deduplication_id.is_empty(),
+        "the worker clears the deduplication id on completion"
+    );
+    second.deduplication_policy = DeduplicationPolicy::Reject as i32;
+    second.workflow_name = "echo".into();
+    let resp = srv
+        .client
+        .enqueue_workflow(second)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resp.outcome(), EnqueueOutcome::Created);
+    assert_eq!(
+        wait_terminal(&srv.client, "second").await.status(),
+        WorkflowStatus::Success
+    );
+    worker.stop().await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn priority_orders_a_concurrency_one_queue() {
+    let (mut srv, worker) = with_worker().await;
+    // The blocker holds serial_queue (concurrency 1) while the prioritized workflows are enqueued.
+    enqueue(
+        &mut srv,
+        with_id(
+            enqueue_req("blocker", "serial_queue", vec![json!("go")]),
+            "block",
+        ),
+    )
+    .await;
+    eventually("the blocker to hold the queue", || {
+        let mut c = srv.client.clone();
+        async move {
+            (get_workflow(&mut c, "block").await.status() == WorkflowStatus::Pending).then_some(())
+        }
+    })
+    .await;
+    for (id, priority) in [("p5", 5), ("p1", 1), ("p3", 3), ("p0", 0)] {
+        let mut req = with_id(enqueue_req("stamp", "serial_queue", vec![json!(id)]), id);
+        if priority > 0 {
+            req.priority = Some(priority);
+        }
+        enqueue(&mut srv, req).await;
+    }
+    srv.client
+        .send_message(pb::SendMessageRequest {
+            destination_id: "block".into(),
+            topic: Some("go".into()),
+            message: Some(pv(json!(null))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut started = Vec::new();
+    for id in ["p0", "p1", "p3", "p5"] {
+        let done = wait_terminal(&srv.client, id).await;
+        assert_eq!(payload_json(&done.output), json!({"tag": id}));
+        let at = done.dequeued_at.expect("dequeued_at");
+        started.push(((at.seconds, at.nanos), id));
+    }
+    started.sort();
+    let order: Vec<&str> = started.iter().map(|(_, id)| *id).collect();
+    assert_eq!(
+        order,
+        ["p0", "p1", "p3", "p5"],
+        "lower priority value runs first"
+    );
+    worker.stop().await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn delay_and_timeout_are_honoured_by_the_worker() {
+    let (mut srv, worker) = with_worker().await;
+    let mut delayed = with_id(
+        enqueue_req("echo", "test_queue", vec![json!("late")]),
+        "delayed",
+    );
+    delayed.delay = Some(prost_types::Duration {
+        seconds: 1,
+        nanos: 500_000_000,
+    });
+    let resp = srv
+        .client
+        .enqueue_workflow(delayed)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resp.status(), WorkflowStatus::Delayed);
+
+    let mut timed = with_id(
+        enqueue_req("sleepy", "test_queue", vec![json!(30)]),
+        "timed",
+    );
+    timed.timeout = Some(prost_types::Duration {
+        seconds: 1,
+        nanos: 0,
+    });
+    enqueue(&mut srv, timed).await;
+
+    let done = wait_terminal(&srv.client, "delayed").await;
+    assert_eq!(done.status(), WorkflowStatus::Success);
+    let created = done.created_at.unwrap();
+    let dequeued = done.dequeued_at.unwrap();
+    let waited_ms = (dequeued.seconds - created.seconds) * 1000
+        + i64::from(dequeued.nanos - created.nanos) / 1_000_000;
+    assert!(
+        waited_ms >= 1400,
+        "dequeued {waited_ms} ms after enqueue, before the delay ended"
+    );
+
+    let done = wait_terminal(&srv.client, "timed").await;
+    assert_eq!(
+        done.status(),
+        WorkflowStatus::Cancelled,
+        "the worker cancels a workflow past its timeout"
+    );
+    assert!(
+        done.deadline.is_some(),
+        "the worker set the deadline from the timeout at dequeue"
+    );
+    worker.stop().await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn app_version_pins_which_worker_dequeues() {
+    let srv_db = crate::harness::TestDb::new().await;
+    let mut srv = TestServer::start_on(srv_db, |_| {}).await;
+    register_queue(&srv.db, "versioned_queue", None).await;
+    let worker = PyWorker::start(
+        &srv.db.url,
+        WorkerOptions {
+            app_version: Some("v1".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut pinned_other = with_id(
+        enqueue_req("echo", "versioned_queue", vec![json!("v2 only")]),
+        "pinned-v2",
+    );
+    pinned_other.app_version = Some("v2".into());
+    enqueue(&mut srv, pinned_other).await;
+    let mut pinned_mine = with_id(
+        enqueue_req("echo", "versioned_queue", vec![json!("v1")]),
+        "pinned-v1",
+    );
+    pinned_mine.app_version = Some("v1".into());
+    enqueue(&mut srv, pinned_mine).await;
+    let unpinned = enqueue(
+        &mut srv,
+        enqueue_req("echo", "versioned_queue", vec![json!("latest")]),
+    )
+    .await;
+
+    assert_eq!(
+        payload_json(&wait_terminal(&srv.client, "pinned-v1").await.output),
+        json!("v1")
+    );
+    let done = wait_terminal(&srv.client, &unpinned).await;
+    assert_eq!(
+        done.app_version, "v1",
+        "unpinned work runs on the latest version"
+    );
+    // pinned-v2 was enqueued first, so every dequeue that took the later rows passed it over.
+    let waiting = get_workflow(&mut srv.client, "pinned-v2").await;
+    assert_eq!(waiting.status(), WorkflowStatus::Enqueued);
+    assert_eq!(waiting.app_version, "v2");
+    worker.stop().await;
+    srv.stop().await;
+}

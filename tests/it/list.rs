@@ -1,0 +1,510 @@
+//! GetWorkflow decoding and ListWorkflows filters and paging.
+
+use dbosd::pb::{self, WorkflowStatus};
+use serde_json::json;
+use tonic::Code;
+
+use crate::harness::{assert_status, enqueue_req, get_workflow, pv, TestServer};
+
+/// Inserts a finished workflow the way a worker leaves it (for decoding tests without a worker).
+async fn insert_finished(
+    db: &tokio_postgres::Client,
+    id: &str,
+    status: &str,
+    serialization: &str,
+    output: Option<&str>,
+    error: Option<&str>,
+) {
+    db.execute(
+        "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, serialization, completed_at)
+         VALUES ($1, $2, 'echo', 'test_queue', $3, 1700000000000)",
+        &[&id, &status, &serialization],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO dbos.workflow_output (workflow_uuid, output, error) VALUES ($1, $2, $3)",
+        &[&id, &output, &error],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn get_workflow_decodes_portable_and_passes_native_through() {
+    let mut srv = TestServer::start().await;
+    let db = srv.db.client().await;
+    insert_finished(
+        &db,
+        "ok",
+        "SUCCESS",
+        "portable_json",
+        Some(r#"{"n":12345678901234567890}"#),
+        Some(""),
+    )
+    .await;
+    insert_finished(
+        &db,
+        "bad",
+        "ERROR",
+        "portable_json",
+        Some("null"),
+        Some(r#"{"name":"InteropError","message":"boom","code":"E1","data":{"x":1}}"#),
+    )
+    .await;
+    insert_finished(
+        &db,
+        "native",
+        "SUCCESS",
+        "py_pickle",
+        Some("gASVBQAAAAAAAACMAWGULg=="),
+        None,
+    )
+    .await;
+    insert_finished(&db, "legacy", "SUCCESS", "portable_json", None, None).await;
+
+    let ok = get_workflow(&mut srv.client, "ok").await;
+    assert_eq!(ok.status(), WorkflowStatus::Success);
+    let out = ok.output.expect("output");
+    assert_eq!(
+        out.text, r#"{"n":12345678901234567890}"#,
+        "exact text is kept"
+    );
+    assert!(out.json.is_some());
+    assert!(
+        ok.error.is_none(),
+        "outcome is decided by status, not by a filled error column"
+    );
+    assert_eq!(ok.completed_at.unwrap().seconds, 1_700_000_000);
+
+    let bad = get_workflow(&mut srv.client, "bad").await;
+    assert_eq!(bad.status(), WorkflowStatus::Error);
+    assert!(bad.output.is_none());
+    let err = bad.error.expect("error");
+    assert_eq!(
+        (err.name.as_str(), err.message.as_str()),
+        ("InteropError", "boom")
+    );
+    assert_eq!(err.code, Some(pv(json!("E1"))));
+    assert_eq!(err.data, Some(pv(json!({"x": 1}))));
+
+    let native = get_workflow(&mut srv.client, "native").await;
+    let out = native.output.expect("output");
+    assert_eq!(out.serialization, "py_pickle");
+    assert_eq!(out.text, "gASVBQAAAAAAAACMAWGULg==");
+    assert!(out.json.is_none(), "native formats are never guessed at");
+
+    let legacy = get_workflow(&mut srv.client, "legacy").await;
+    assert!(legacy.output.is_none());
+
+    assert_status(
+        srv.client
+            .get_workflow(pb::GetWorkflowRequest {
+                workflow_id: "nope".into(),
+            })
+            .await,
+        Code::NotFound,
+        "nope",
+    );
+    assert_status(
+        srv.client
+            .get_workflow(pb::GetWorkflowRequest {
+                workflow_id: String::new(),
+            })
+            .await,
+        Code::InvalidArgument,
+        "workflow_id",
+    );
+    srv.stop().await;
+}
+
+async fn ids(srv: &mut TestServer, req: pb::ListWorkflowsRequest) -> Vec<String> {
+    srv.client
+        .list_workflows(req)
+        .await
+        .expect("ListWorkflows")
+        .into_inner()
+        .workflows
+        .into_iter()
+        .map(|w| w.workflow_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn list_filters_match_the_python_client_filters() {
+    let mut srv = TestServer::start().await;
+    for (id, name, queue, version, team) in [
+        ("a-1", "echo", "q1", "v1", "red"),
+        ("a-2", "add", "q1", "v2", "blue"),
+        ("b_1", "echo", "q2", "v1", "blue"),
+        ("b%2", "add", "q2", "v2", "red"),
+    ] {
+        let mut req = enqueue_req(name, queue, vec![json!(id)]);
+        req.workflow_id = Some(id.into());
+        req.app_version = Some(version.into());
+        req.authenticated_user = Some(format!("user-{team}"));
+        req.attributes = Some(prost_types::Struct {
+            fields: [("team".to_owned(), pv(json!(team)))].into_iter().collect(),
+        });
+        srv.client.enqueue_workflow(req).await.unwrap();
+    }
+    let db = srv.db.client().await;
+    db.execute(
+        "UPDATE dbos.workflow_status SET status = 'SUCCESS', completed_at = 2000, executor_id = 'ex1',
+                started_at_epoch_ms = 1500, forked_from = 'a-1', parent_workflow_id = 'a-2'
+         WHERE workflow_uuid = 'b_1'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let all = pb::ListWorkflowsRequest::default;
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(ids(&mut srv, all()).await),
+        ["a-1", "a-2", "b%2", "b_1"]
+    );
+    let cases: Vec<(pb::ListWorkflowsRequest, Vec<&str>)> = vec![
+        (
+            pb::ListWorkflowsRequest {
+                workflow_ids: vec!["a-2".into(), "zz".into()],
+                ..all()
+            },
+            vec!["a-2"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                statuses: vec![WorkflowStatus::Success as i32],
+                ..all()
+            },
+            vec!["b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                workflow_names: vec!["add".into()],
+                ..all()
+            },
+            vec!["a-2", "b%2"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                queue_names: vec!["q2".into()],
+                ..all()
+            },
+            vec!["b%2", "b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                app_versions: vec!["v1".into()],
+                ..all()
+            },
+            vec!["a-1", "b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                authenticated_users: vec!["user-red".into()],
+                ..all()
+            },
+            vec!["a-1", "b%2"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                executor_ids: vec!["ex1".into()],
+                ..all()
+            },
+            vec!["b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                workflow_id_prefixes: vec!["b%".into()],
+                ..all()
+            },
+            vec!["b%2"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                workflow_id_prefixes: vec!["b_".into(), "a-1".into()],
+                ..all()
+            },
+            vec!["a-1", "b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                forked_from: vec!["a-1".into()],
+                ..all()
+            },
+            vec!["b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                is_fork: Some(false),
+                ..all()
+            },
+            vec!["a-1", "a-2", "b%2"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                has_parent: Some(true),
+                ..all()
+            },
+            vec!["b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                parent_workflow_ids: vec!["a-2".into()],
+                ..all()
+            },
+            vec!["b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                was_forked_from: Some(true),
+                ..all()
+            },
+            vec![],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                attributes: Some(prost_types::Struct {
+                    fields: [("team".to_owned(), pv(json!("blue")))]
+                        .into_iter()
+                        .collect(),
+                }),
+                ..all()
+            },
+            vec!["a-2", "b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                completed_after: Some(prost_types::Timestamp {
+                    seconds: 1,
+                    nanos: 0,
+                }),
+                completed_before: Some(prost_types::Timestamp {
+                    seconds: 3,
+                    nanos: 0,
+                }),
+                ..all()
+            },
+            vec!["b_1"],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                dequeued_after: Some(prost_types::Timestamp {
+                    seconds: 2,
+                    nanos: 0,
+                }),
+                ..all()
+            },
+            vec![],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                created_after: Some(prost_types::Timestamp {
+                    seconds: 4_000_000_000,
+                    nanos: 0,
+                }),
+                ..all()
+            },
+            vec![],
+        ),
+        (
+            pb::ListWorkflowsRequest {
+                workflow_names: vec!["echo".into()],
+                queue_names: vec!["q1".into()],
+                ..all()
+            },
+            vec!["a-1"],
+        ),
+    ];
+    for (req, expected) in cases {
+        let desc = format!("{req:?}");
+        let got = sorted(ids(&mut srv, req).await);
+        assert_eq!(got, expected, "filter {desc}");
+    }
+    assert_status(
+        srv.client
+            .list_workflows(pb::ListWorkflowsRequest {
+                statuses: vec![0],
+                ..all()
+            })
+            .await,
+        Code::InvalidArgument,
+        "statuses",
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn list_pages_with_tokens_without_gaps_or_duplicates() {
+    let mut srv = TestServer::start().await;
+    let db = srv.db.client().await;
+    // Equal created_at values: the keyset cursor must still page them exactly once.
+    for i in 0..7 {
+        db.execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, serialization, created_at)
+             VALUES ($1, 'ENQUEUED', 'echo', 'q', 'portable_json', $2)",
+            &[&format!("w{i}"), &(1000 + (i / 3) as i64)],
+        )
+        .await
+        .unwrap();
+    }
+    for desc in [false, true] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        let mut pages = 0;
+        loop {
+            let resp = srv
+                .client
+                .list_workflows(pb::ListWorkflowsRequest {
+                    page_size: 3,
+                    page_token: token.clone(),
+                    sort_desc: desc,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            pages += 1;
+            seen.extend(resp.workflows.into_iter().map(|w| w.workflow_id));
+            if resp.next_page_token.is_empty() {
+                break;
+            }
+            token = resp.next_page_token;
+            assert!(pages < 10, "paging does not end");
+        }
+        let mut expected: Vec<String> = (0..7).map(|i| format!("w{i}")).collect();
+        if desc {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "desc={desc}");
+        assert_eq!(pages, 3);
+    }
+    // Offset paging, for parity with the DBOS clients.
+    let page = ids(
+        &mut srv,
+        pb::ListWorkflowsRequest {
+            page_size: 2,
+            offset: Some(5),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(page, ["w5", "w6"]);
+
+    let first = srv
+        .client
+        .list_workflows(pb::ListWorkflowsRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let other_query = pb::ListWorkflowsRequest {
+        page_size: 2,
+        page_token: first.next_page_token.clone(),
+        queue_names: vec!["q".into()],
+        ..Default::default()
+    };
+    assert_status(
+        srv.client.list_workflows(other_query).await,
+        Code::InvalidArgument,
+        "page_token",
+    );
+    let garbage = pb::ListWorkflowsRequest {
+        page_token: "%%%".into(),
+        ..Default::default()
+    };
+    assert_status(
+        srv.client.list_workflows(garbage).await,
+        Code::InvalidArgument,
+        "page_token",
+    );
+    let both = pb::ListWorkflowsRequest {
+        page_token: first.next_page_token,
+        offset: Some(1),
+        ..Default::default()
+    };
+    assert_status(
+        srv.client.list_workflows(both).await,
+        Code::InvalidArgument,
+        "offset",
+    );
+    let huge = pb::ListWorkflowsRequest {
+        page_size: 5000,
+        ..Default::default()
+    };
+    assert_status(
+        srv.client.list_workflows(huge).await,
+        Code::InvalidArgument,
+        "page_size",
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn list_loads_payloads_only_when_asked_and_defaults_to_the_configured_application() {
+    let db = crate::harness::TestDb::new().await;
+    let mut srv = TestServer::start_on(db, |s| s.application_name = Some("shop".into())).await;
+    let mut mine = enqueue_req("echo", "q", vec![json!("mine")]);
+    mine.workflow_id = Some("mine".into());
+    srv.client.enqueue_workflow(mine).await.unwrap();
+    let mut theirs = enqueue_req("echo", "q", vec![json!("theirs")]);
+    theirs.workflow_id = Some("theirs".into());
+    theirs.application_name = Some("other".into());
+    srv.client.enqueue_workflow(theirs).await.unwrap();
+    let mut unclaimed = enqueue_req("echo", "q", vec![]);
+    unclaimed.workflow_id = Some("unclaimed".into());
+    unclaimed.application_name = Some(String::new());
+    srv.client.enqueue_workflow(unclaimed).await.unwrap();
+
+    let listed = srv
+        .client
+        .list_workflows(pb::ListWorkflowsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = listed
+        .workflows
+        .iter()
+        .map(|w| w.workflow_id.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["mine", "unclaimed"],
+        "own application plus unclaimed, as DBOS clients list"
+    );
+    assert!(listed.workflows.iter().all(|w| w.input.is_none()));
+
+    let other = pb::ListWorkflowsRequest {
+        application_names: vec!["other".into()],
+        load_input: true,
+        ..Default::default()
+    };
+    let listed = srv.client.list_workflows(other).await.unwrap().into_inner();
+    let names: Vec<&str> = listed
+        .workflows
+        .iter()
+        .map(|w| w.workflow_id.as_str())
+        .collect();
+    assert_eq!(names, ["theirs", "unclaimed"]);
+    let input = listed.workflows[0].input.as_ref().expect("input loaded");
+    assert_eq!(
+        input.text,
+        r#"{"positionalArgs":["theirs"],"namedArgs":{}}"#
+    );
+
+    let by_id = pb::ListWorkflowsRequest {
+        workflow_ids: vec!["theirs".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&mut srv, by_id).await,
+        ["theirs"],
+        "ids bypass the default application filter"
+    );
+    srv.stop().await;
+}

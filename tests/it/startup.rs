@@ -1,0 +1,116 @@
+//! The real binary: startup errors are one clear line and a non-zero exit; `start-dev` is one command
+//! from nothing to a served, migrated throwaway database.
+
+use std::{process::Stdio, time::Duration};
+
+use dbosd::pb::{workflow_service_client::WorkflowServiceClient, ListWorkflowsRequest};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::Command,
+};
+
+use crate::harness::{TestDb, WAIT};
+
+async fn run_dbosd(args: &[&str]) -> (bool, String) {
+    let out = tokio::time::timeout(
+        WAIT,
+        Command::new(env!("CARGO_BIN_EXE_dbosd"))
+            .args(args)
+            .env_remove("DBOS_SYSTEM_DATABASE_URL")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("dbosd exits")
+    .expect("run dbosd");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn startup_errors_are_one_clear_line() {
+    let (ok, err) = run_dbosd(&["--listen", "127.0.0.1:0"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("no database URL") && err.contains("DBOS_SYSTEM_DATABASE_URL"),
+        "{err}"
+    );
+
+    let (ok, err) = run_dbosd(&["--database-url", "not a url at all ::"]).await;
+    assert!(!ok);
+    assert!(err.contains("invalid database URL"), "{err}");
+
+    // A port nothing listens on (bound and released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres:secret-pw@127.0.0.1:{port}/postgres?connect_timeout=5");
+    let (ok, err) = run_dbosd(&["--database-url", &url]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("cannot connect to the system database"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret-pw"),
+        "the password must not be printed: {err}"
+    );
+
+    let empty = TestDb::empty().await;
+    let (ok, err) = run_dbosd(&["--database-url", &empty.url, "--listen", "127.0.0.1:0"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("dbosd migrate") && err.contains("--migrate"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("dbosd:")).count(),
+        1,
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn start_dev_serves_a_throwaway_database_with_one_command() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbosd"))
+        .args(["start-dev", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn dbosd start-dev");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(90), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = line.strip_prefix("dbosd listening on ") {
+                return Some(addr.to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .expect("start-dev prints its address")
+    .expect("start-dev address line");
+    let mut client = WorkflowServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
+    let listed = client
+        .list_workflows(ListWorkflowsRequest::default())
+        .await
+        .expect("served")
+        .into_inner();
+    assert!(listed.workflows.is_empty());
+
+    let pid = child.id().expect("pid") as i32;
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
