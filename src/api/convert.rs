@@ -31,6 +31,18 @@ pub fn text(field: &str, value: &str) -> Result<String> {
     Ok(value.to_owned())
 }
 
+/// A queue to enqueue onto: required, and not a reserved `_dbos_` name other than the internal queue.
+pub fn queue_name(field: &str, value: &str) -> Result<String> {
+    let queue = required(field, value)?;
+    if queue.starts_with("_dbos_") && queue != INTERNAL_QUEUE {
+        return Err(Error::invalid(
+            field,
+            format!("queue names starting with _dbos_ are reserved; use {INTERNAL_QUEUE} or a registered queue"),
+        ));
+    }
+    Ok(queue)
+}
+
 /// An optional field that, when given, must be non-blank.
 fn optional_nonblank(field: &str, value: Option<&String>) -> Result<Option<String>> {
     value.map(|v| required(field, v)).transpose()
@@ -96,13 +108,7 @@ pub fn new_workflow(
     default_app: Option<&str>,
 ) -> Result<NewWorkflow> {
     let name = required("workflow_name", &req.workflow_name)?;
-    let queue_name = required("queue_name", &req.queue_name)?;
-    if queue_name.starts_with("_dbos_") && queue_name != INTERNAL_QUEUE {
-        return Err(Error::invalid(
-            "queue_name",
-            format!("queue names starting with _dbos_ are reserved; use {INTERNAL_QUEUE} or a registered queue"),
-        ));
-    }
+    let queue_name = queue_name("queue_name", &req.queue_name)?;
     let workflow_id = match &req.workflow_id {
         Some(id) => required("workflow_id", id)?,
         None => uuid::Uuid::new_v4().to_string(),

@@ -1,13 +1,18 @@
 //! The gRPC handlers: convert and validate the request, call the repository, render the response.
 //! No SQL here; each RPC family lives in its own file as an `impl WorkflowApi` block.
 
+mod control;
 mod convert;
 mod enqueue;
+mod fork;
+mod in_flight;
 mod inspect;
 pub mod json;
 mod list;
+mod manage_convert;
 mod messaging;
 mod render;
+mod steps;
 
 use std::sync::Arc;
 
@@ -77,5 +82,98 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         request: Request<pb::GetEventRequest>,
     ) -> RpcResult<pb::GetEventResponse> {
         respond(self.event(request.get_ref()).await)
+    }
+
+    // --- Workflow management ---
+
+    async fn cancel_workflow(
+        &self,
+        request: Request<pb::CancelWorkflowRequest>,
+    ) -> RpcResult<pb::CancelWorkflowResponse> {
+        respond(self.cancel_one(request.get_ref()).await)
+    }
+
+    async fn cancel_workflows(
+        &self,
+        request: Request<pb::CancelWorkflowsRequest>,
+    ) -> RpcResult<pb::CancelWorkflowsResponse> {
+        respond(self.cancel_many(request.get_ref()).await)
+    }
+
+    async fn resume_workflow(
+        &self,
+        request: Request<pb::ResumeWorkflowRequest>,
+    ) -> RpcResult<pb::ResumeWorkflowResponse> {
+        respond(self.resume_one(request.get_ref()).await)
+    }
+
+    async fn resume_workflows(
+        &self,
+        request: Request<pb::ResumeWorkflowsRequest>,
+    ) -> RpcResult<pb::ResumeWorkflowsResponse> {
+        respond(self.resume_many(request.get_ref()).await)
+    }
+
+    async fn fork_workflow(
+        &self,
+        request: Request<pb::ForkWorkflowRequest>,
+    ) -> RpcResult<pb::ForkWorkflowResponse> {
+        respond(self.fork_one(request.get_ref()).await)
+    }
+
+    async fn fork_workflows(
+        &self,
+        request: Request<pb::ForkWorkflowsRequest>,
+    ) -> RpcResult<pb::ForkWorkflowsResponse> {
+        respond(self.fork_many(request.get_ref()).await)
+    }
+
+    async fn delete_workflow(
+        &self,
+        request: Request<pb::DeleteWorkflowRequest>,
+    ) -> RpcResult<pb::DeleteWorkflowResponse> {
+        respond(self.delete_one(request.get_ref()).await)
+    }
+
+    async fn delete_workflows(
+        &self,
+        request: Request<pb::DeleteWorkflowsRequest>,
+    ) -> RpcResult<pb::DeleteWorkflowsResponse> {
+        respond(self.delete_many(request.get_ref()).await)
+    }
+
+    async fn list_workflow_steps(
+        &self,
+        request: Request<pb::ListWorkflowStepsRequest>,
+    ) -> RpcResult<pb::ListWorkflowStepsResponse> {
+        respond(self.list_steps(request.get_ref()).await)
+    }
+
+    async fn list_queued_workflows(
+        &self,
+        request: Request<pb::ListQueuedWorkflowsRequest>,
+    ) -> RpcResult<pb::ListQueuedWorkflowsResponse> {
+        respond(self.list_queued(request.get_ref()).await)
+    }
+
+    async fn set_workflow_delay(
+        &self,
+        request: Request<pb::SetWorkflowDelayRequest>,
+    ) -> RpcResult<pb::SetWorkflowDelayResponse> {
+        respond(self.set_delay(request.get_ref()).await)
+    }
+
+    async fn set_workflow_priority(
+        &self,
+        request: Request<pb::SetWorkflowPriorityRequest>,
+    ) -> RpcResult<pb::SetWorkflowPriorityResponse> {
+        respond(self.set_priority(request.get_ref()).await)
+    }
+
+    async fn update_workflow_attributes(
+        &self,
+        request: Request<pb::UpdateWorkflowAttributesRequest>,
+    ) -> RpcResult<pb::UpdateWorkflowAttributesResponse> {
+        respond(self.update_attributes(request.get_ref()).await)
     }
 }

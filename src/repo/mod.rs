@@ -4,8 +4,13 @@
 //! Driver errors are classified here, once, into [`Error`]; nothing above this module sees a SqlState.
 
 mod classify;
+pub mod control;
+pub mod fork;
+pub mod in_flight;
+mod manage_sql;
 pub mod messages;
 pub mod migrate;
+pub mod operation_outputs;
 pub mod schema;
 mod sql;
 pub mod workflow_list;

@@ -80,6 +80,8 @@ pub(crate) struct Statements {
     pub dedup_holder: String,
     pub send: String,
     pub get_event: String,
+    /// The workflow management statements.
+    pub manage: super::manage_sql::ManageStatements,
 }
 
 impl Statements {
@@ -204,6 +206,7 @@ impl Statements {
                 "SELECT value, serialization FROM {} WHERE workflow_uuid = $1 AND key = $2",
                 s.table("workflow_events")
             ),
+            manage: super::manage_sql::ManageStatements::build(s),
         }
     }
 }

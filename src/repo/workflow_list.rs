@@ -1,4 +1,5 @@
-//! ListWorkflows: the filtered, keyset-paged SELECT over `workflow_status`.
+//! ListWorkflows: the filtered, keyset-paged SELECT over `workflow_status`, and the [`Where`] builder
+//! that turns a [`ListFilter`] into SQL for it, ListQueuedWorkflows and the bulk management calls.
 //!
 //! User values only ever travel as bind parameters; the SQL text is assembled from fixed fragments.
 
@@ -12,15 +13,15 @@ use crate::{
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
-/// Accumulates `AND`ed conditions and their parameters.
-struct Where<'a> {
+/// Accumulates `AND`ed conditions on `workflow_status` (aliased `ws`) and their parameters.
+pub(crate) struct Where<'a> {
     repo: &'a Repo,
     clauses: Vec<String>,
     params: Vec<Param>,
 }
 
 impl<'a> Where<'a> {
-    fn new(repo: &'a Repo) -> Self {
+    pub(crate) fn new(repo: &'a Repo) -> Self {
         Where {
             repo,
             clauses: Vec::new(),
@@ -29,7 +30,7 @@ impl<'a> Where<'a> {
     }
 
     /// The next placeholder, bound to `value`.
-    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+    pub(crate) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
         self.params.push(Box::new(value));
         format!("${}", self.params.len())
     }
@@ -77,7 +78,8 @@ impl<'a> Where<'a> {
         }
     }
 
-    fn filter(&mut self, f: &ListFilter) {
+    /// Adds every condition of `f`.
+    pub(crate) fn filter(&mut self, f: &ListFilter) {
         self.any_of("workflow_uuid", &f.workflow_ids);
         let statuses: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_owned()).collect();
         self.any_of("status", &statuses);
@@ -116,6 +118,31 @@ impl<'a> Where<'a> {
             self.clauses
                 .push(format!("({col} = ANY({p}) OR {col} IS NULL)"));
         }
+        if f.queues_only {
+            // As the Python client: queued means "has a queue", and active unless statuses are given.
+            self.clauses.push("ws.queue_name IS NOT NULL".to_owned());
+            if f.statuses.is_empty() {
+                self.clauses
+                    .push("ws.status IN ('ENQUEUED', 'DELAYED', 'PENDING')".to_owned());
+            }
+        }
+    }
+
+    /// ` WHERE <conditions>`, or nothing when there are none.
+    pub(crate) fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// The bound parameters, in placeholder order.
+    pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
     }
 
     fn after(&mut self, cursor: &PageCursor, desc: bool) {
@@ -154,22 +181,14 @@ impl Repo {
         let prefix = &self.sql().list_prefix
             [usize::from(query.load_input) * 2 + usize::from(query.load_output)];
         let dir = if query.sort_desc { "DESC" } else { "ASC" };
-        let mut sql = prefix.clone();
-        if !w.clauses.is_empty() {
-            sql += " WHERE ";
-            sql += &w.clauses.join(" AND ");
-        }
+        let mut sql = prefix.clone() + &w.sql();
         let limit = w.bind(query.limit + 1);
         sql += &format!(" ORDER BY ws.created_at {dir}, ws.workflow_uuid {dir} LIMIT {limit}");
         if let Some(offset) = query.offset {
             let p = w.bind(offset);
             sql += &format!(" OFFSET {p}");
         }
-        let params: Vec<&(dyn ToSql + Sync)> = w
-            .params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
+        let params = w.params();
         let conn = self.conn().await?;
         let rows = conn
             .query(sql.as_str(), &params)
