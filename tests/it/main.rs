@@ -10,5 +10,6 @@ mod health_reflection;
 mod interop_py;
 mod layout;
 mod list;
+mod management_py;
 mod schema;
 mod startup;

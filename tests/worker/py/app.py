@@ -29,6 +29,9 @@ Workflows (registered under their bare function names):
     multi_step(n) -> [0, 1, ..., n-1], one DBOS step (step_value) per element
     blocker(topic) -> recv(topic, 60)
     stamp(tag) -> {"tag": tag}
+    leave_traces(key, topic, children=0) -> {"message": recv(topic), "children": [0..children-1]},
+        after a step, set_event(key), a closed stream `key` and `children` child echo workflows:
+        a row in every table a workflow can own
 """
 
 from __future__ import annotations
@@ -123,6 +126,17 @@ def blocker(topic: Optional[str]) -> Any:
 @DBOS.workflow()
 def stamp(tag: Any) -> Any:
     return {"tag": tag}
+
+
+@DBOS.workflow()
+def leave_traces(key: str, topic: str, children: int = 0) -> Any:
+    step_value(0)
+    DBOS.set_event(key, "set")
+    DBOS.write_stream(key, "v0")
+    DBOS.close_stream(key)
+    handles = [DBOS.start_workflow(echo, i) for i in range(children)]
+    results = [h.get_result() for h in handles]
+    return {"message": DBOS.recv(topic, 60), "children": results}
 
 
 # --------------------------------------------------------------------------- main
