@@ -240,8 +240,8 @@ pub const MAX_BULK_WORKFLOWS: usize = 10_000;
 pub enum Selection {
     /// These ids, in this order; unknown ones are reported [`ActionOutcome::NotFound`].
     Ids(Vec<String>),
-    /// Every workflow matching the filter.
-    Filter(ListFilter),
+    /// Every workflow matching the filter (boxed: a filter is large, an id list small).
+    Filter(Box<ListFilter>),
 }
 
 /// Which application version a fork is pinned to.

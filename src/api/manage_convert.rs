@@ -62,7 +62,7 @@ pub fn selection(
                 ));
             }
             default_application(&mut filter, default_app);
-            Ok(Selection::Filter(filter))
+            Ok(Selection::Filter(Box::new(filter)))
         }
     }
 }

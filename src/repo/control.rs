@@ -117,7 +117,7 @@ impl Repo {
                 workflow_ids: ids.clone(),
                 ..ListFilter::default()
             },
-            Selection::Filter(filter) => filter.clone(),
+            Selection::Filter(filter) => (**filter).clone(),
         };
         let mut w = Where::new(self);
         w.filter(&filter);
