@@ -215,21 +215,13 @@ impl Repo {
     ) -> Result<Vec<ActionResult>> {
         let sql = &self.sql().manage.cancel;
         let changed = self.changed_ids(tx, sql, targets, None, ctx).await?;
-        Ok(targets
-            .iter()
-            .map(|t| {
-                let outcome = if changed.contains(&t.id) {
-                    ActionOutcome::Cancelled
-                } else if t.is(&FINISHED) {
-                    ActionOutcome::AlreadyFinished
-                } else if t.is(&[WorkflowStatus::Cancelled]) {
-                    ActionOutcome::AlreadyCancelled
-                } else {
-                    ActionOutcome::WrongStatus
-                };
-                t.result(outcome, Some(WorkflowStatus::Cancelled))
-            })
-            .collect())
+        let written = |_: &Target| ActionOutcome::Cancelled;
+        Ok(outcomes(
+            targets,
+            &changed,
+            Some(WorkflowStatus::Cancelled),
+            written,
+        ))
     }
 
     async fn resume(
@@ -243,24 +235,20 @@ impl Repo {
         let changed = self
             .changed_ids(tx, sql, targets, Some(queue_name), ctx)
             .await?;
-        Ok(targets
-            .iter()
-            .map(|t| {
-                let outcome = if !changed.contains(&t.id) {
-                    if t.is(&FINISHED) {
-                        ActionOutcome::AlreadyFinished
-                    } else {
-                        ActionOutcome::WrongStatus
-                    }
-                } else if t.is(&WAITING) && queue_name == INTERNAL_QUEUE {
-                    // It was still waiting for its queue; the internal queue has no limits.
-                    ActionOutcome::StartedNow
-                } else {
-                    ActionOutcome::Resumed
-                };
-                t.result(outcome, Some(WorkflowStatus::Enqueued))
-            })
-            .collect())
+        let written = |t: &Target| {
+            if t.is(&WAITING) && queue_name == INTERNAL_QUEUE {
+                // It was still waiting for its queue; the internal queue has no limits.
+                ActionOutcome::StartedNow
+            } else {
+                ActionOutcome::Resumed
+            }
+        };
+        Ok(outcomes(
+            targets,
+            &changed,
+            Some(WorkflowStatus::Enqueued),
+            written,
+        ))
     }
 
     async fn delete(
@@ -280,12 +268,33 @@ impl Repo {
         let deleted = self
             .changed_ids(tx, &manage.delete_status, targets, None, ctx)
             .await?;
-        Ok(targets
-            .iter()
-            .map(|t| match deleted.contains(&t.id) {
-                true => t.result(ActionOutcome::Deleted, None),
-                false => ActionResult::not_found(&t.id),
-            })
-            .collect())
+        Ok(outcomes(targets, &deleted, None, |_| {
+            ActionOutcome::Deleted
+        }))
     }
+}
+
+/// Each target's result: `written(target)` with status `after` where the statement changed the
+/// row, else why the row was left alone (its status is locked, so this is exact).
+fn outcomes(
+    targets: &[Target],
+    changed: &HashSet<String>,
+    after: Option<WorkflowStatus>,
+    written: impl Fn(&Target) -> ActionOutcome,
+) -> Vec<ActionResult> {
+    targets
+        .iter()
+        .map(|t| {
+            let outcome = if changed.contains(&t.id) {
+                written(t)
+            } else if t.is(&FINISHED) {
+                ActionOutcome::AlreadyFinished
+            } else if t.is(&[WorkflowStatus::Cancelled]) {
+                ActionOutcome::AlreadyCancelled
+            } else {
+                ActionOutcome::WrongStatus
+            };
+            t.result(outcome, after)
+        })
+        .collect()
 }

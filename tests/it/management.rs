@@ -38,10 +38,10 @@ pub async fn row_json(db: &tokio_postgres::Client, id: &str) -> String {
 }
 
 /// (workflow id, outcome) pairs of a result list.
-pub fn outcomes(results: &[pb::WorkflowActionResult]) -> Vec<(String, Outcome)> {
+pub fn outcomes(results: &[pb::WorkflowActionResult]) -> Vec<(&str, Outcome)> {
     results
         .iter()
-        .map(|r| (r.workflow_id.clone(), r.outcome()))
+        .map(|r| (r.workflow_id.as_str(), r.outcome()))
         .collect()
 }
 
@@ -89,14 +89,14 @@ async fn cancel_writes_the_dbos_cancel_and_reports_each_outcome() {
     assert_eq!(
         outcomes(&resp.results),
         [
-            ("p".into(), Outcome::Cancelled),
-            ("e".into(), Outcome::Cancelled),
-            ("d".into(), Outcome::Cancelled),
-            ("s".into(), Outcome::AlreadyFinished),
-            ("x".into(), Outcome::AlreadyFinished),
-            ("c".into(), Outcome::AlreadyCancelled),
-            ("m".into(), Outcome::Cancelled),
-            ("nope".into(), Outcome::NotFound),
+            ("p", Outcome::Cancelled),
+            ("e", Outcome::Cancelled),
+            ("d", Outcome::Cancelled),
+            ("s", Outcome::AlreadyFinished),
+            ("x", Outcome::AlreadyFinished),
+            ("c", Outcome::AlreadyCancelled),
+            ("m", Outcome::Cancelled),
+            ("nope", Outcome::NotFound),
         ],
         "request order, duplicates once"
     );
@@ -214,9 +214,9 @@ async fn children_are_cancelled_and_deleted_level_by_level() {
     assert_eq!(
         outcomes(&tree.descendants),
         [
-            ("c1".into(), Outcome::AlreadyCancelled),
-            ("c2".into(), Outcome::AlreadyFinished),
-            ("g1".into(), Outcome::Cancelled),
+            ("c1", Outcome::AlreadyCancelled),
+            ("c2", Outcome::AlreadyFinished),
+            ("g1", Outcome::Cancelled),
         ],
         "breadth first"
     );
@@ -310,13 +310,13 @@ async fn resume_writes_the_dbos_resume_and_reports_each_outcome() {
     assert_eq!(
         outcomes(&resp.results),
         [
-            ("e".into(), Outcome::StartedNow),
-            ("d".into(), Outcome::StartedNow),
-            ("p".into(), Outcome::Resumed),
-            ("c".into(), Outcome::Resumed),
-            ("m".into(), Outcome::Resumed),
-            ("s".into(), Outcome::AlreadyFinished),
-            ("nope".into(), Outcome::NotFound),
+            ("e", Outcome::StartedNow),
+            ("d", Outcome::StartedNow),
+            ("p", Outcome::Resumed),
+            ("c", Outcome::Resumed),
+            ("m", Outcome::Resumed),
+            ("s", Outcome::AlreadyFinished),
+            ("nope", Outcome::NotFound),
         ]
     );
     assert_eq!((resp.selected_count, resp.changed_count), (6, 5));
@@ -458,9 +458,9 @@ async fn bulk_calls_by_filter_count_on_a_dry_run_and_validate_their_selection() 
     assert_eq!(
         outcomes(&deleted.results),
         [
-            ("done".into(), Outcome::Deleted),
-            ("mine".into(), Outcome::Deleted),
-            ("unclaimed".into(), Outcome::Deleted),
+            ("done", Outcome::Deleted),
+            ("mine", Outcome::Deleted),
+            ("unclaimed", Outcome::Deleted),
         ]
     );
 

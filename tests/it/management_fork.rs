@@ -215,17 +215,24 @@ async fn fork_versions_step_numbering_and_errors() {
     add_steps(&db, "ts", &[0, 1, 2]).await;
     insert(&db, "bare", "ENQUEUED", "").await;
 
-    let version_of = |id: String| {
+    // (application_version, application_name) of a workflow.
+    let owner_of = |id: String| {
         let db = &db;
         async move {
-            db.query_one(
-                "SELECT application_version, application_name FROM dbos.workflow_status WHERE workflow_uuid = $1",
-                &[&id],
+            let row = db
+                .query_one(
+                    "SELECT application_version, application_name FROM dbos.workflow_status WHERE workflow_uuid = $1",
+                    &[&id],
+                )
+                .await
+                .unwrap();
+            (
+                row.get::<_, Option<String>>(0),
+                row.get::<_, Option<String>>(1),
             )
-            .await
-            .unwrap()
         }
     };
+    let some = |s: &str| Some(s.to_owned());
     let fork_id = |req: pb::ForkWorkflowRequest| {
         let mut client = srv.client.clone();
         async move {
@@ -236,33 +243,19 @@ async fn fork_versions_step_numbering_and_errors() {
         }
     };
     let latest = fork_id(fork("py")).await.unwrap();
-    let row = version_of(latest).await;
-    assert_eq!(row.get::<_, Option<String>>(0), None);
     assert_eq!(
-        row.get::<_, Option<String>>(1).as_deref(),
-        Some("shop"),
-        "an unclaimed source's fork is claimed for dbosd's application"
+        owner_of(latest).await,
+        (None, some("shop")),
+        "not pinned (as Python forks); an unclaimed source's fork is claimed for dbosd's application"
     );
     let mut keep = fork("py");
     keep.keep_app_version = true;
     let kept = fork_id(keep).await.unwrap();
-    assert_eq!(
-        version_of(kept)
-            .await
-            .get::<_, Option<String>>(0)
-            .as_deref(),
-        Some("v1")
-    );
+    assert_eq!(owner_of(kept).await, (some("v1"), some("shop")));
     let mut pinned = fork("py");
     pinned.app_version = Some("v2".into());
     let pinned = fork_id(pinned).await.unwrap();
-    assert_eq!(
-        version_of(pinned)
-            .await
-            .get::<_, Option<String>>(0)
-            .as_deref(),
-        Some("v2")
-    );
+    assert_eq!(owner_of(pinned).await, (some("v2"), some("shop")));
 
     // TypeScript and Go number steps from 0: step 0 is valid only with that numbering.
     let mut ts = fork("ts");
@@ -278,11 +271,8 @@ async fn fork_versions_step_numbering_and_errors() {
         ["0", "1"]
     );
     assert_eq!(
-        version_of(ts_fork)
-            .await
-            .get::<_, Option<String>>(1)
-            .as_deref(),
-        Some("ts-app"),
+        owner_of(ts_fork).await,
+        (None, some("ts-app")),
         "the source's owner runs the fork"
     );
     ts.start_step = Some(0);
@@ -369,9 +359,9 @@ async fn bulk_forks_report_each_workflow() {
     assert_eq!(
         outcomes(&done.results),
         [
-            ("a".into(), Outcome::Forked),
-            ("b".into(), Outcome::StepOutOfRange),
-            ("nope".into(), Outcome::NotFound),
+            ("a", Outcome::Forked),
+            ("b", Outcome::StepOutOfRange),
+            ("nope", Outcome::NotFound),
         ]
     );
     let new_id = &done.results[0].forked_workflow_id;

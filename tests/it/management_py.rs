@@ -60,6 +60,34 @@ async fn send(srv: &TestServer, to: &str, topic: &str, message: serde_json::Valu
         .expect("send");
 }
 
+async fn cancel(srv: &TestServer, id: &str) -> pb::WorkflowActionResult {
+    let req = pb::CancelWorkflowRequest {
+        workflow_id: id.into(),
+        cancel_children: false,
+    };
+    let resp = srv
+        .client
+        .clone()
+        .cancel_workflow(req)
+        .await
+        .expect("cancel");
+    resp.into_inner().result.expect("result")
+}
+
+async fn resume(srv: &TestServer, id: &str, queue_name: Option<&str>) -> pb::WorkflowActionResult {
+    let req = pb::ResumeWorkflowRequest {
+        workflow_id: id.into(),
+        queue_name: queue_name.map(str::to_owned),
+    };
+    let resp = srv
+        .client
+        .clone()
+        .resume_workflow(req)
+        .await
+        .expect("resume");
+    resp.into_inner().result.expect("result")
+}
+
 fn ms(t: &Option<prost_types::Timestamp>) -> i64 {
     let t = t.as_ref().expect("timestamp");
     t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
@@ -85,16 +113,7 @@ async fn a_cancelled_sleeping_workflow_stays_cancelled_and_resumes_to_success() 
         sleep.filter(|_| running.status() == WorkflowStatus::Pending)
     })
     .await;
-    let resp = srv
-        .client
-        .cancel_workflow(pb::CancelWorkflowRequest {
-            workflow_id: "sleeper".into(),
-            cancel_children: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let result = resp.result.unwrap();
+    let result = cancel(&srv, "sleeper").await;
     assert_eq!(result.outcome(), Outcome::Cancelled);
     assert_eq!(result.previous_status(), WorkflowStatus::Pending);
     let cancelled = get_workflow(&mut srv.client, "sleeper").await;
@@ -134,17 +153,7 @@ async fn a_cancelled_sleeping_workflow_stays_cancelled_and_resumes_to_success() 
         .get(0);
     assert_eq!(outputs, 0);
 
-    let resumed = srv
-        .client
-        .resume_workflow(pb::ResumeWorkflowRequest {
-            workflow_id: "sleeper".into(),
-            queue_name: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .result
-        .unwrap();
+    let resumed = resume(&srv, "sleeper", None).await;
     assert_eq!(resumed.outcome(), Outcome::Resumed);
     assert_eq!(resumed.status(), WorkflowStatus::Enqueued);
     let done = wait_terminal(&srv.client, "sleeper").await;
@@ -445,17 +454,7 @@ async fn resume_starts_a_queued_workflow_now_and_recovers_a_stuck_one() {
         enqueue_req("stamp", "serial_queue", vec![json!("q")]),
     )
     .await;
-    let result = srv
-        .client
-        .resume_workflow(pb::ResumeWorkflowRequest {
-            workflow_id: "queued".into(),
-            queue_name: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .result
-        .unwrap();
+    let result = resume(&srv, "queued", None).await;
     assert_eq!(result.outcome(), Outcome::StartedNow);
     assert_eq!(result.previous_status(), WorkflowStatus::Enqueued);
     let done = wait_terminal(&srv.client, "queued").await;
@@ -483,17 +482,7 @@ async fn resume_starts_a_queued_workflow_now_and_recovers_a_stuck_one() {
     )
     .await
     .unwrap();
-    let result = srv
-        .client
-        .resume_workflow(pb::ResumeWorkflowRequest {
-            workflow_id: "stuck".into(),
-            queue_name: Some("test_queue".into()),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .result
-        .unwrap();
+    let result = resume(&srv, "stuck", Some("test_queue")).await;
     assert_eq!(result.outcome(), Outcome::Resumed);
     let done = wait_terminal(&srv.client, "stuck").await;
     assert_eq!(payload_json(&done.output), json!("back"));
@@ -517,13 +506,7 @@ async fn a_fork_with_a_timeout_is_cancelled_by_the_worker() {
     )
     .await;
     wait_status(&srv, "long", WorkflowStatus::Pending).await;
-    srv.client
-        .cancel_workflow(pb::CancelWorkflowRequest {
-            workflow_id: "long".into(),
-            cancel_children: false,
-        })
-        .await
-        .unwrap();
+    assert_eq!(cancel(&srv, "long").await.outcome(), Outcome::Cancelled);
     let forked = srv
         .client
         .fork_workflow(pb::ForkWorkflowRequest {
