@@ -3,7 +3,11 @@
 
 use std::{env, fs, path::PathBuf};
 
-const PROTO_FILES: &[&str] = &["dbosd/v1/workflow.proto", "dbosd/v1/workflow_service.proto"];
+const PROTO_FILES: &[&str] = &[
+    "dbosd/v1/workflow.proto",
+    "dbosd/v1/waits.proto",
+    "dbosd/v1/workflow_service.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // tonic-prost-build emits no rerun-if-changed of its own (see qdrant's lib/api/build.rs).

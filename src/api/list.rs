@@ -67,6 +67,7 @@ pub fn list_query(req: &pb::ListWorkflowsRequest, default_app: Option<&str>) -> 
         deduplication_ids: texts("deduplication_ids", &req.deduplication_ids)?,
         is_debounced: req.is_debounced,
         application_names,
+        updated_after: None,
     };
     let limit = match i64::from(req.page_size) {
         0 => DEFAULT_PAGE_SIZE,
@@ -99,6 +100,7 @@ pub fn list_query(req: &pb::ListWorkflowsRequest, default_app: Option<&str>) -> 
         sort_desc: req.sort_desc,
         load_input: req.load_input,
         load_output: req.load_output,
+        by_updated_at: false,
         limit,
         offset,
         after,
@@ -146,7 +148,7 @@ fn fingerprint(filter: &ListFilter, sort_desc: bool) -> u64 {
     })
 }
 
-fn status_filter(value: i32) -> Result<WorkflowStatus> {
+pub(super) fn status_filter(value: i32) -> Result<WorkflowStatus> {
     let status = pb::WorkflowStatus::try_from(value).ok();
     let model = match status {
         Some(pb::WorkflowStatus::Enqueued) => WorkflowStatus::Enqueued,

@@ -6,8 +6,10 @@
 mod classify;
 pub mod messages;
 pub mod migrate;
+pub mod poll;
 pub mod schema;
 mod sql;
+pub mod streams;
 pub mod workflow_list;
 pub mod workflow_status;
 
@@ -43,6 +45,7 @@ pub struct Repo {
 
 struct Inner {
     pool: Pool<Manager>,
+    config: tokio_postgres::Config,
     schema: SchemaInfo,
     sql: sql::Statements,
     acquire_timeout: Duration,
@@ -54,7 +57,7 @@ impl Repo {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = Pool::builder()
             .max_size(options.size.max(1))
             .min_idle(Some(1))
@@ -69,6 +72,7 @@ impl Repo {
         Ok(Repo {
             inner: Arc::new(Inner {
                 pool,
+                config,
                 schema,
                 sql,
                 acquire_timeout: options.acquire_timeout,
@@ -97,6 +101,24 @@ impl Repo {
                 "cannot connect to the system database ({e}); retry"
             )),
         })
+    }
+
+    /// A connection of its own, outside the pool (for a long-lived user such as the hub's poller, so
+    /// it never takes a connection away from requests). The returned task drives it.
+    pub async fn dedicated_client(
+        &self,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+        let (client, connection) = self.inner.config.connect(NoTls).await.map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot connect to the system database ({e}); retry"
+            ))
+        })?;
+        let driver = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "dedicated connection ended");
+            }
+        });
+        Ok((client, driver))
     }
 
     /// Pool counters: (open connections, idle connections).

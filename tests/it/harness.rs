@@ -7,13 +7,13 @@ use std::{
     future::Future,
     path::{Path, PathBuf},
     process::Stdio,
-    sync::{mpsc as std_mpsc, OnceLock},
+    sync::{mpsc as std_mpsc, Arc, OnceLock},
     time::Duration,
 };
 
 use dbosd::{
-    config::Settings, pb::workflow_service_client::WorkflowServiceClient, pgcluster::PgCluster,
-    repo::migrate, server,
+    config::Settings, hub::Hub, pb::workflow_service_client::WorkflowServiceClient,
+    pgcluster::PgCluster, repo::migrate, server,
 };
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -216,6 +216,8 @@ pub struct TestServer {
     pub channel: Channel,
     pub addr: std::net::SocketAddr,
     pub db: TestDb,
+    /// The server's hub, for its counters.
+    pub hub: Arc<Hub>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -236,11 +238,15 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
+        let hub = Hub::new();
+        let server_hub = Arc::clone(&hub);
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(e) = server::serve(repo, &settings, listener, shutdown).await {
+            if let Err(e) =
+                server::serve_with_hub(repo, server_hub, &settings, listener, shutdown).await
+            {
                 eprintln!("dbosd server ended: {e}");
             }
         });
@@ -254,6 +260,7 @@ impl TestServer {
             channel,
             addr,
             db,
+            hub,
             shutdown: Some(tx),
             task: Some(task),
         }

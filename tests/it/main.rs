@@ -12,3 +12,5 @@ mod layout;
 mod list;
 mod schema;
 mod startup;
+mod waits;
+mod watch;

@@ -125,6 +125,18 @@ def stamp(tag: Any) -> Any:
     return {"tag": tag}
 
 
+@DBOS.workflow()
+def write_stream_wf(key: str, values: List[Any], close: bool = True, topic: Optional[str] = None) -> Any:
+    """Writes each value to stream `key`; optionally waits on recv(topic) before closing it."""
+    for v in values:
+        DBOS.write_stream(key, v)
+    if topic is not None:
+        DBOS.recv(topic, 60)
+    if close:
+        DBOS.close_stream(key)
+    return len(values)
+
+
 # --------------------------------------------------------------------------- main
 
 
