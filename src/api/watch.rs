@@ -71,7 +71,7 @@ impl WorkflowApi {
         if req.offset < 0 {
             return Err(Error::invalid("offset", "must not be negative"));
         }
-        let timeout = req.timeout.clone();
+        let timeout = req.timeout;
         deadline(&timeout)?;
         let mut offset = req.offset;
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
