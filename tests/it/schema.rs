@@ -96,21 +96,22 @@ async fn dbosd_migrate_creates_the_schema_python_dbos_creates() {
         python,
         "the worker found nothing to migrate"
     );
-    let mut srv = TestServer::start_on(our_db, |_| {}).await;
+    echo_runs_through_dbosd(our_db, "on dbosd's schema").await;
+    worker.stop().await;
+}
+
+/// Serves `db` and has the worker already running on it echo `value` that dbosd enqueued.
+async fn echo_runs_through_dbosd(db: TestDb, value: &str) {
+    let mut srv = TestServer::start_on(db, |_| {}).await;
     let id = srv
         .client
-        .enqueue_workflow(enqueue_req(
-            "echo",
-            "test_queue",
-            vec![json!("on dbosd's schema")],
-        ))
+        .enqueue_workflow(enqueue_req("echo", "test_queue", vec![json!(value)]))
         .await
         .unwrap()
         .into_inner()
         .workflow_id;
     let done = crate::harness::wait_terminal(&srv.client, &id).await;
-    assert_eq!(payload_json(&done.output), json!("on dbosd's schema"));
-    worker.stop().await;
+    assert_eq!(payload_json(&done.output), json!(value));
     srv.stop().await;
 }
 
@@ -120,22 +121,8 @@ async fn dbosd_serves_the_schema_typescript_dbos_creates() {
     let db = TestDb::empty().await;
     let worker = Worker::start(WorkerLang::TypeScript, &db.url, WorkerOptions::default()).await;
     assert_eq!(version(&db).await, 123);
-    let mut srv = TestServer::start_on(db, |_| {}).await;
-    let id = srv
-        .client
-        .enqueue_workflow(enqueue_req(
-            "echo",
-            "test_queue",
-            vec![json!("on TS's schema")],
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .workflow_id;
-    let done = crate::harness::wait_terminal(&srv.client, &id).await;
-    assert_eq!(payload_json(&done.output), json!("on TS's schema"));
+    echo_runs_through_dbosd(db, "on TS's schema").await;
     worker.stop().await;
-    srv.stop().await;
 }
 
 #[tokio::test]

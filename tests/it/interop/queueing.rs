@@ -161,6 +161,11 @@ async fn a_raised_error_reads_back_as_a_structured_error(lang: WorkerLang) {
         ),
     )
     .await;
+    let no_code = enqueue(
+        &mut srv,
+        enqueue_req("fail", "test_queue", vec![json!("no code")]),
+    )
+    .await;
     let done = wait_terminal(&srv.client, &id).await;
     assert_eq!(done.status(), WorkflowStatus::Error);
     let err = done.error.expect("error");
@@ -168,6 +173,14 @@ async fn a_raised_error_reads_back_as_a_structured_error(lang: WorkerLang) {
     assert_eq!(err.message, "boom");
     assert_eq!(err.code, Some(pv(json!("E_INTEROP"))));
     assert!(done.output.is_none());
+    // An error without a code: Python records `"code":null`, TypeScript leaves the key out.
+    let err = wait_terminal(&srv.client, &no_code).await.error.unwrap();
+    assert_eq!(err.message, "no code");
+    let expected = match lang {
+        WorkerLang::Python => Some(pv(json!(null))),
+        WorkerLang::TypeScript => None,
+    };
+    assert_eq!(err.code, expected, "stored {:?}", err.payload);
     worker.stop().await;
     srv.stop().await;
 }
