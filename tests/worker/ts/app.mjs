@@ -24,7 +24,8 @@
 //
 // Workflows, registered under the same names as the Python app's. TypeScript workflows take positional
 // arguments only: a portable row's `namedArgs` are ignored by the TS worker (so `add(2, b=40)` is a
-// Python-only call), and arguments left out are `undefined`, where Python would use its defaults.
+// Python-only call), and a parameter left without an argument is `undefined` (its JavaScript default
+// applies), where Python fails the workflow for a missing required argument.
 //     echo(x) -> x
 //     add(a, b) -> a + b
 //     wait_recv(topic = null, timeout_sec = 30) -> DBOS.recv(topic, timeout_sec) (null on timeout)
