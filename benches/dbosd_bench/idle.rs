@@ -39,7 +39,10 @@ pub async fn run(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
         }
         let client = clients.last_mut().ok_or("no channel")?;
         let mut stream = client
-            .await_workflow(AwaitWorkflowRequest { workflow_id: format!("idle-{}", i + 1), timeout: None })
+            .await_workflow(AwaitWorkflowRequest {
+                workflow_id: format!("idle-{}", i + 1),
+                timeout: None,
+            })
             .await?
             .into_inner();
         stream.next().await.ok_or("no status")??;
@@ -59,7 +62,11 @@ pub async fn run(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
         Row {
             section: "idle streams",
             metric: format!("{count} AwaitWorkflow streams: dbosd RSS"),
-            dbosd: format!("{:.1} MiB (idle: {:.1} MiB)", rss as f64 / 1024.0, rss_before as f64 / 1024.0),
+            dbosd: format!(
+                "{:.1} MiB (idle: {:.1} MiB)",
+                rss as f64 / 1024.0,
+                rss_before as f64 / 1024.0
+            ),
             baseline: "target < 256 MiB".into(),
             json: json!({"streams": count, "rss_kib": rss, "rss_idle_kib": rss_before}),
         },

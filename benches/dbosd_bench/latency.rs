@@ -38,7 +38,11 @@ async fn complete(db: &mut tokio_postgres::Client, id: &str) -> BenchResult<f64>
         &[&id],
     )
     .await?;
-    tx.execute("INSERT INTO dbos.workflow_output (workflow_uuid, output) VALUES ($1, '42')", &[&id]).await?;
+    tx.execute(
+        "INSERT INTO dbos.workflow_output (workflow_uuid, output) VALUES ($1, '42')",
+        &[&id],
+    )
+    .await?;
     tx.commit().await?;
     Ok(now_ms())
 }
@@ -51,7 +55,11 @@ async fn set_event(db: &tokio_postgres::Client, id: &str) -> BenchResult<f64> {
     )
     .await?;
     let committed = now_ms();
-    db.execute("SELECT pg_notify('dbos_workflow_events_channel', $1)", &[&format!("{id}::k")]).await?;
+    db.execute(
+        "SELECT pg_notify('dbos_workflow_events_channel', $1)",
+        &[&format!("{id}::k")],
+    )
+    .await?;
     Ok(committed)
 }
 
@@ -67,8 +75,13 @@ async fn dbosd_latencies(env: &Env, samples: usize) -> BenchResult<(Vec<f64>, Ve
     for i in 0..samples {
         let id = format!("lat-d-{i}");
         insert_pending(&db, &id).await?;
-        let mut stream =
-            client.await_workflow(AwaitWorkflowRequest { workflow_id: id.clone(), timeout: None }).await?.into_inner();
+        let mut stream = client
+            .await_workflow(AwaitWorkflowRequest {
+                workflow_id: id.clone(),
+                timeout: None,
+            })
+            .await?
+            .into_inner();
         stream.next().await.ok_or("no status")??; // the waiter is registered and has read the row
         tokio::time::sleep(jitter(20)).await;
         let committed = complete(&mut db, &id).await?;
@@ -81,7 +94,12 @@ async fn dbosd_latencies(env: &Env, samples: usize) -> BenchResult<(Vec<f64>, Ve
         results.push(now_ms() - committed);
 
         let mut watch = client
-            .watch_event(WatchEventRequest { workflow_id: id.clone(), key: "k".into(), follow: false, timeout: None })
+            .watch_event(WatchEventRequest {
+                workflow_id: id.clone(),
+                key: "k".into(),
+                follow: false,
+                timeout: None,
+            })
             .await?
             .into_inner();
         // No first message to wait for: give the stream a moment to subscribe.
@@ -93,7 +111,10 @@ async fn dbosd_latencies(env: &Env, samples: usize) -> BenchResult<(Vec<f64>, Ve
     Ok((results, events))
 }
 
-async fn expect_line(lines: &mut Lines<BufReader<ChildStdout>>, prefix: &str) -> BenchResult<String> {
+async fn expect_line(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    prefix: &str,
+) -> BenchResult<String> {
     loop {
         let line = lines.next_line().await?.ok_or("the Python client exited")?;
         if line.starts_with(prefix) {
@@ -116,7 +137,12 @@ async fn python_latencies(env: &Env, samples: usize) -> BenchResult<(Vec<f64>, V
     expect_line(&mut lines, "READY").await?;
     let mut db = connect(&env.db_url).await?;
     let (mut results, mut events) = (Vec::new(), Vec::new());
-    let got_at = |line: String| line.split_whitespace().nth(2).and_then(|t| t.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let got_at = |line: String| {
+        line.split_whitespace()
+            .nth(2)
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
     for i in 0..samples {
         let id = format!("lat-p-{i}");
         insert_pending(&db, &id).await?;
@@ -127,7 +153,9 @@ async fn python_latencies(env: &Env, samples: usize) -> BenchResult<(Vec<f64>, V
         let committed = complete(&mut db, &id).await?;
         results.push(got_at(expect_line(&mut lines, "GOT").await?) - committed);
 
-        stdin.write_all(format!("event {id} k\n").as_bytes()).await?;
+        stdin
+            .write_all(format!("event {id} k\n").as_bytes())
+            .await?;
         expect_line(&mut lines, "WAITING").await?;
         tokio::time::sleep(Duration::from_millis(50) + jitter(1000)).await;
         let committed = set_event(&db, &id).await?;

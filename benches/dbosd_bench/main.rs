@@ -15,7 +15,10 @@ use setup::BenchResult;
 
 #[tokio::main]
 async fn main() -> BenchResult<()> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let wants = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
     let env = setup::Env::start().await?;
     let mut rows = Vec::new();
@@ -28,7 +31,9 @@ async fn main() -> BenchResult<()> {
     stats::print(&rows);
     let machine = format!(
         "{} cores, {}",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         std::env::consts::ARCH
     );
     let results = json!({

@@ -3,7 +3,9 @@
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use dbosd::{pb::workflow_service_client::WorkflowServiceClient, pgcluster::PgCluster, repo::migrate};
+use dbosd::{
+    pb::workflow_service_client::WorkflowServiceClient, pgcluster::PgCluster, repo::migrate,
+};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -30,12 +32,19 @@ impl Env {
         let mut client = connect(&db_url).await?;
         migrate::migrate(&mut client, "dbos").await?;
         let (dbosd, addr) = spawn_dbosd(&db_url).await?;
-        Ok(Env { cluster, db_url, dbosd, addr })
+        Ok(Env {
+            cluster,
+            db_url,
+            dbosd,
+            addr,
+        })
     }
 
     /// A new gRPC channel to dbosd (each is its own HTTP/2 connection).
     pub async fn channel(&self) -> BenchResult<WorkflowServiceClient<Channel>> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))?.connect().await?;
+        let channel = Channel::from_shared(format!("http://{}", self.addr))?
+            .connect()
+            .await?;
         Ok(WorkflowServiceClient::new(channel))
     }
 
@@ -67,7 +76,14 @@ pub async fn connect(url: &str) -> BenchResult<tokio_postgres::Client> {
 
 async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dbosd"))
-        .args(["--database-url", db_url, "--listen", "127.0.0.1:0", "--pool-size", "32"])
+        .args([
+            "--database-url",
+            db_url,
+            "--listen",
+            "127.0.0.1:0",
+            "--pool-size",
+            "32",
+        ])
         .env("DBOSD_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -95,11 +111,19 @@ pub fn root() -> PathBuf {
 
 /// The worker virtualenv's Python (installing it if needed), which has the official DBOS client.
 pub fn python() -> BenchResult<PathBuf> {
-    let out = std::process::Command::new("bash").arg(root().join("scripts/setup-py-worker.sh")).output()?;
+    let out = std::process::Command::new("bash")
+        .arg(root().join("scripts/setup-py-worker.sh"))
+        .output()?;
     if !out.status.success() {
         return Err("scripts/setup-py-worker.sh failed".into());
     }
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default()))
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or_default(),
+    ))
 }
 
 /// Milliseconds since the Unix epoch, as f64 (comparable across processes on this machine).

@@ -4,6 +4,7 @@
 //! Driver errors are classified here, once, into [`Error`]; nothing above this module sees a SqlState.
 
 mod classify;
+mod connect_failures;
 pub mod messages;
 pub mod migrate;
 pub mod poll;
@@ -20,6 +21,7 @@ use bb8_postgres::PostgresConnectionManager;
 use tokio_postgres::NoTls;
 
 pub use self::classify::classify;
+use self::connect_failures::ConnectFailures;
 pub use self::schema::SchemaInfo;
 use crate::error::{Error, Result};
 
@@ -49,6 +51,7 @@ struct Inner {
     schema: SchemaInfo,
     sql: sql::Statements,
     acquire_timeout: Duration,
+    connect_failures: ConnectFailures,
 }
 
 impl Repo {
@@ -58,6 +61,7 @@ impl Repo {
             .parse()
             .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))?;
         let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let connect_failures = ConnectFailures::new();
         let pool = Pool::builder()
             .max_size(options.size.max(1))
             .min_idle(Some(1))
@@ -67,6 +71,7 @@ impl Repo {
             // Report a refused connection as UNAVAILABLE now, instead of retrying until the acquire
             // timeout and reporting RESOURCE_EXHAUSTED: the caller's retry policy decides.
             .retry_connection(false)
+            .error_sink(connect_failures.sink())
             .build_unchecked(manager);
         let sql = sql::Statements::build(&schema);
         Ok(Repo {
@@ -76,6 +81,7 @@ impl Repo {
                 schema,
                 sql,
                 acquire_timeout: options.acquire_timeout,
+                connect_failures,
             }),
         })
     }
@@ -89,18 +95,28 @@ impl Repo {
         &self.inner.sql
     }
 
-    /// Checks out a connection, or fails with RESOURCE_EXHAUSTED / UNAVAILABLE.
+    /// Checks out a connection, or fails with RESOURCE_EXHAUSTED (none free in time) or UNAVAILABLE
+    /// (opening one failed while this request waited).
     pub async fn conn(&self) -> Result<Conn<'_>> {
-        self.inner.pool.get().await.map_err(|e| match e {
-            RunError::TimedOut => Error::ResourceExhausted(format!(
-                "no database connection became free within {} ms; retry later",
-                self.inner.acquire_timeout.as_millis()
-            )),
-            // Any failure to open a connection is a reachability problem, whatever its SQLSTATE.
-            RunError::User(e) => Error::Unavailable(format!(
+        let unavailable = |e: &str| {
+            Error::Unavailable(format!(
                 "cannot connect to the system database ({e}); retry"
-            )),
-        })
+            ))
+        };
+        let mut failures = self.inner.connect_failures.subscribe();
+        tokio::select! {
+            got = self.inner.pool.get() => got.map_err(|e| match e {
+                RunError::TimedOut => Error::ResourceExhausted(format!(
+                    "no database connection became free within {} ms; retry later",
+                    self.inner.acquire_timeout.as_millis()
+                )),
+                // Any failure to open a connection is a reachability problem, whatever its SQLSTATE.
+                RunError::User(e) => unavailable(&e.to_string()),
+            }),
+            Ok(()) = failures.changed() => {
+                Err(unavailable(failures.borrow().as_deref().unwrap_or("connection failed")))
+            }
+        }
     }
 
     /// A connection of its own, outside the pool (for a long-lived user such as the hub's poller, so

@@ -12,7 +12,8 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Streaming};
 
 use crate::harness::{
-    assert_status, enqueue_req, eventually, payload_json, PyWorker, TestServer, WorkerOptions, WAIT,
+    assert_status, enqueue_req, eventually, payload_json, TestServer, Worker, WorkerLang,
+    WorkerOptions, WAIT,
 };
 
 fn await_req(id: &str, timeout_ms: Option<i64>) -> AwaitWorkflowRequest {
@@ -55,10 +56,9 @@ async fn drain(
     }
 }
 
-#[tokio::test]
-async fn results_are_awaited_before_the_start_while_running_and_after_the_end() {
+async fn results_are_awaited_before_the_start_while_running_and_after_the_end(lang: WorkerLang) {
     let mut srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     // Before the workflow exists: DBOS clients wait for the row too.
     let early = srv
         .client
@@ -113,10 +113,9 @@ async fn results_are_awaited_before_the_start_while_running_and_after_the_end() 
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn error_and_cancel_outcomes() {
+async fn error_and_cancel_outcomes(lang: WorkerLang) {
     let mut srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     let mut fail = enqueue_req("fail", "test_queue", vec![json!("boom"), json!(7)]);
     fail.workflow_id = Some("fails".into());
     srv.client.enqueue_workflow(fail).await.unwrap();
@@ -157,10 +156,9 @@ async fn error_and_cancel_outcomes() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn await_workflows_first_and_all() {
+async fn await_workflows_first_and_all(lang: WorkerLang) {
     let mut srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     let ids = ["w-0.2", "w-0.8", "w-1.4"];
     let first = srv
         .client
@@ -354,3 +352,9 @@ async fn a_thousand_waiters_share_one_poll_query_per_tick() {
     .await;
     srv.stop().await;
 }
+
+on_both_workers!(
+    results_are_awaited_before_the_start_while_running_and_after_the_end,
+    error_and_cancel_outcomes,
+    await_workflows_first_and_all,
+);

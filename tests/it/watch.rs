@@ -10,8 +10,8 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Streaming};
 
 use crate::harness::{
-    assert_status, enqueue_req, eventually, get_workflow, pv, wait_terminal, PyWorker, TestServer,
-    WorkerOptions, WAIT,
+    assert_status, enqueue_req, eventually, get_workflow, pv, wait_terminal, TestServer, Worker,
+    WorkerLang, WorkerOptions, WAIT,
 };
 
 async fn next<T>(stream: &mut Streaming<T>) -> Option<T> {
@@ -33,10 +33,9 @@ async fn send(srv: &mut TestServer, dest: &str, topic: &str) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn events_are_read_while_pending_and_followed() {
+async fn events_are_read_while_pending_and_followed(lang: WorkerLang) {
     let mut srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     let watch = |follow: bool| WatchEventRequest {
         workflow_id: "ev".into(),
         key: "progress".into(),
@@ -126,10 +125,9 @@ async fn events_are_read_while_pending_and_followed() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn a_dbos_stream_is_read_to_its_end() {
+async fn a_dbos_stream_is_read_to_its_end(lang: WorkerLang) {
     let mut srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     let values = json!([1, "two", {"three": 3}]);
     // The writer waits on "close" after writing, so the reader sees values arrive, then the close.
     let mut req = enqueue_req(
@@ -195,10 +193,9 @@ async fn a_dbos_stream_is_read_to_its_end() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn a_stream_of_a_finished_workflow_ends_after_its_values_even_unclosed() {
+async fn a_stream_of_a_finished_workflow_ends_after_its_values_even_unclosed(lang: WorkerLang) {
     let mut srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     let mut req = enqueue_req(
         "write_stream_wf",
         "test_queue",
@@ -255,10 +252,9 @@ async fn watch_until(
     }
 }
 
-#[tokio::test]
-async fn watch_workflows_sees_every_transition_and_resumes_after_a_drop() {
+async fn watch_workflows_sees_every_transition_and_resumes_after_a_drop(lang: WorkerLang) {
     let mut srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     let watch = |cursor: String| WatchWorkflowsRequest {
         queue_names: vec!["serial_queue".into()],
         cursor,
@@ -354,3 +350,10 @@ async fn watch_workflows_sees_every_transition_and_resumes_after_a_drop() {
     worker.stop().await;
     srv.stop().await;
 }
+
+on_both_workers!(
+    events_are_read_while_pending_and_followed,
+    a_dbos_stream_is_read_to_its_end,
+    a_stream_of_a_finished_workflow_ends_after_its_values_even_unclosed,
+    watch_workflows_sees_every_transition_and_resumes_after_a_drop,
+);
