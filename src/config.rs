@@ -70,6 +70,10 @@ pub struct ServerArgs {
     /// Milliseconds between health checks of the database and schema.
     #[arg(long, env = "DBOSD_HEALTH_INTERVAL_MS", default_value_t = 5000)]
     pub health_interval_ms: u64,
+    /// Milliseconds between the hub's batched polls for awaited workflows, events and streams
+    /// (only while something waits). Bounds how late a waiter learns of a completion.
+    #[arg(long, env = "DBOSD_HUB_TICK_MS", default_value_t = 5)]
+    pub hub_tick_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "DBOSD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -96,6 +100,7 @@ pub struct Settings {
     pub pool: PoolOptions,
     pub application_name: Option<String>,
     pub health_interval: Duration,
+    pub hub_tick: Duration,
     pub migrate: bool,
 }
 
@@ -111,6 +116,7 @@ impl Settings {
             },
             application_name: None,
             health_interval: Duration::from_secs(5),
+            hub_tick: Duration::from_millis(5),
             migrate: false,
         }
     }
@@ -131,6 +137,7 @@ impl Settings {
             },
             application_name: server.application_name.clone().filter(|a| !a.is_empty()),
             health_interval: Duration::from_millis(server.health_interval_ms.max(100)),
+            hub_tick: Duration::from_millis(server.hub_tick_ms.max(1)),
             migrate,
         }
     }

@@ -64,18 +64,33 @@ pub async fn prepare(settings: &Settings) -> Result<Repo, StartupError> {
     Repo::new(url, &settings.pool, schema).map_err(|e| StartupError::BadUrl(e.to_string()))
 }
 
-/// Serves on `listener` until `shutdown` resolves. Background tasks (hub listener, health checks)
-/// stop with it.
+/// Serves on `listener` until `shutdown` resolves. Background tasks (hub listener and poller, health
+/// checks) stop with it.
 pub async fn serve(
     repo: Repo,
     settings: &Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
-    let hub = Hub::new();
+    serve_with_hub(repo, Hub::new(), settings, listener, shutdown).await
+}
+
+/// [`serve`] with a hub the caller keeps (tests and benchmarks read its counters).
+pub async fn serve_with_hub(
+    repo: Repo,
+    hub: Arc<Hub>,
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartupError> {
     let listen_task = tokio::spawn(hub::listener::run(
         settings.database_url.clone(),
         Arc::clone(&hub),
+    ));
+    let poll_task = tokio::spawn(hub::poller::run(
+        repo.clone(),
+        Arc::clone(&hub),
+        settings.hub_tick,
     ));
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -117,6 +132,7 @@ pub async fn serve(
         .await
         .map_err(|e| StartupError::Other(format!("gRPC server failed: {e}")));
     listen_task.abort();
+    poll_task.abort();
     health_task.abort();
     result
 }

@@ -68,6 +68,7 @@ macro_rules! filter_from {
                 deduplication_ids: texts("deduplication_ids", &req.deduplication_ids)?,
                 is_debounced: req.is_debounced,
                 application_names: texts("application_names", &req.application_names)?,
+                updated_after: None,
                 queues_only: false,
             })
         }
@@ -152,6 +153,7 @@ fn paged_query(
         sort_desc: order.sort_desc,
         load_input: order.load_input,
         load_output: order.load_output,
+        by_updated_at: false,
         limit,
         offset,
         after,
@@ -223,7 +225,7 @@ fn fingerprint(filter: &ListFilter, sort_desc: bool) -> u64 {
     })
 }
 
-fn status_filter(value: i32) -> Result<WorkflowStatus> {
+pub(super) fn status_filter(value: i32) -> Result<WorkflowStatus> {
     let status = pb::WorkflowStatus::try_from(value).ok();
     let model = match status {
         Some(pb::WorkflowStatus::Enqueued) => WorkflowStatus::Enqueued,

@@ -11,8 +11,6 @@ use crate::{error::Result, hub::Key, pb};
 const DEFAULT_EVENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest GetEvent wait accepted.
 const MAX_EVENT_TIMEOUT_MS: i64 = 24 * 3600 * 1000;
-/// Re-read at least this often even without a notification: worker notifications are best effort.
-const RECHECK: Duration = Duration::from_secs(1);
 
 impl WorkflowApi {
     pub(super) async fn send(
@@ -44,7 +42,8 @@ impl WorkflowApi {
             }
         };
         let deadline = Instant::now() + timeout;
-        // Subscribe, then read: a value set in between still wakes us.
+        // Subscribe, then read: a value set in between still wakes us. The hub's LISTEN connection and
+        // its batched poll (the backstop for lost notifications) do the waking.
         let mut sub = self.hub.subscribe(Key::Event {
             workflow_id: workflow_id.clone(),
             key: key.clone(),
@@ -63,7 +62,7 @@ impl WorkflowApi {
                     value: None,
                 });
             }
-            let _ = tokio::time::timeout((deadline - now).min(RECHECK), sub.changed()).await;
+            let _ = tokio::time::timeout(deadline - now, sub.changed()).await;
         }
     }
 }

@@ -13,11 +13,16 @@ mod manage_convert;
 mod messaging;
 mod render;
 mod steps;
+mod stream;
+mod waits;
+mod watch;
+mod watch_workflows;
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use self::stream::RpcStream;
 use crate::{hub::Hub, pb, repo::Repo};
 
 /// The `dbosd.v1.WorkflowService` implementation.
@@ -45,6 +50,11 @@ type RpcResult<T> = Result<Response<T>, Status>;
 /// Runs a handler and maps its [`crate::error::Error`] to a status.
 fn respond<T>(result: crate::error::Result<T>) -> RpcResult<T> {
     result.map(Response::new).map_err(Status::from)
+}
+
+/// Streaming RPCs validate before the stream starts, so a bad request fails the call itself.
+fn respond_stream<T>(result: crate::error::Result<RpcStream<T>>) -> RpcResult<RpcStream<T>> {
+    respond(result)
 }
 
 #[tonic::async_trait]
@@ -82,6 +92,51 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         request: Request<pb::GetEventRequest>,
     ) -> RpcResult<pb::GetEventResponse> {
         respond(self.event(request.get_ref()).await)
+    }
+
+    type AwaitWorkflowStream = RpcStream<pb::AwaitWorkflowResponse>;
+
+    async fn await_workflow(
+        &self,
+        request: Request<pb::AwaitWorkflowRequest>,
+    ) -> RpcResult<Self::AwaitWorkflowStream> {
+        respond_stream(self.await_workflow(request.get_ref()))
+    }
+
+    type AwaitWorkflowsStream = RpcStream<pb::AwaitWorkflowsResponse>;
+
+    async fn await_workflows(
+        &self,
+        request: Request<pb::AwaitWorkflowsRequest>,
+    ) -> RpcResult<Self::AwaitWorkflowsStream> {
+        respond_stream(self.await_workflows(request.get_ref()))
+    }
+
+    type WatchEventStream = RpcStream<pb::WatchEventResponse>;
+
+    async fn watch_event(
+        &self,
+        request: Request<pb::WatchEventRequest>,
+    ) -> RpcResult<Self::WatchEventStream> {
+        respond_stream(self.watch_event(request.get_ref()))
+    }
+
+    type ReadStreamStream = RpcStream<pb::ReadStreamResponse>;
+
+    async fn read_stream(
+        &self,
+        request: Request<pb::ReadStreamRequest>,
+    ) -> RpcResult<Self::ReadStreamStream> {
+        respond_stream(self.read_stream(request.get_ref()))
+    }
+
+    type WatchWorkflowsStream = RpcStream<pb::WatchWorkflowsResponse>;
+
+    async fn watch_workflows(
+        &self,
+        request: Request<pb::WatchWorkflowsRequest>,
+    ) -> RpcResult<Self::WatchWorkflowsStream> {
+        respond_stream(self.watch_workflows(request.get_ref()))
     }
 
     // --- Workflow management ---

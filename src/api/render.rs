@@ -131,3 +131,23 @@ pub fn workflow_info(row: &WorkflowRow) -> pb::WorkflowInfo {
         is_debounced: row.is_debounced,
     }
 }
+
+/// A workflow's record for a status update: no input, output or error.
+pub fn status_update(row: &WorkflowRow) -> pb::WorkflowInfo {
+    let mut info = workflow_info(row);
+    info.input = None;
+    info.output = None;
+    info.error = None;
+    info
+}
+
+/// A finished workflow's outcome.
+pub fn outcome(row: &WorkflowRow) -> pb::WorkflowOutcome {
+    let info = workflow_info(row);
+    pb::WorkflowOutcome {
+        workflow_id: info.workflow_id,
+        status: info.status,
+        output: info.output,
+        error: info.error,
+    }
+}

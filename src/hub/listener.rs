@@ -1,5 +1,5 @@
-//! The hub's LISTEN connection: its own tokio-postgres connection (not from the pool) on the DBOS
-//! channels. Workers notify `dbos_workflow_events_channel` and `dbos_streams_channel` after commits;
+//! The hub's LISTEN connection: its own tokio-postgres connection (not from the pool) on the three
+//! DBOS channels. Workers notify `dbos_workflow_events_channel` and `dbos_streams_channel` after commits;
 //! payloads are `<workflow_id>::<key>`. It reconnects with backoff and then wakes every waiter,
 //! because notifications sent while disconnected are gone.
 
@@ -11,6 +11,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::{Hub, Key};
 
+const NOTIFICATIONS_CHANNEL: &str = "dbos_notifications_channel";
 const EVENTS_CHANNEL: &str = "dbos_workflow_events_channel";
 const STREAMS_CHANNEL: &str = "dbos_streams_channel";
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -55,16 +56,19 @@ async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> 
     });
     client
         .batch_execute(&format!(
-            "LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL};"
+            "LISTEN {NOTIFICATIONS_CHANNEL}; LISTEN {EVENTS_CHANNEL}; LISTEN {STREAMS_CHANNEL};"
         ))
         .await?;
+    Hub::count(&hub.stats.listen_connects);
     // Anything set between the previous connection's end and this LISTEN is re-read by the waiters.
     hub.wake_all();
     while let Some(n) = rx.recv().await {
+        Hub::count(&hub.stats.notifications);
         let Some((workflow_id, key)) = n.payload().split_once("::") else {
             continue; // e.g. the TS worker's LISTEN self-test payload
         };
         let (workflow_id, key) = (workflow_id.to_owned(), key.to_owned());
+        // Messages (`dbos_notifications_channel`) wake nothing: dbosd never waits on a recv.
         match n.channel() {
             EVENTS_CHANNEL => hub.wake(&Key::Event { workflow_id, key }),
             STREAMS_CHANNEL => hub.wake(&Key::Stream { workflow_id, key }),

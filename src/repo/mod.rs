@@ -4,6 +4,7 @@
 //! Driver errors are classified here, once, into [`Error`]; nothing above this module sees a SqlState.
 
 mod classify;
+mod connect_failures;
 pub mod control;
 pub mod fork;
 pub mod in_flight;
@@ -11,8 +12,10 @@ mod manage_sql;
 pub mod messages;
 pub mod migrate;
 pub mod operation_outputs;
+pub mod poll;
 pub mod schema;
 mod sql;
+pub mod streams;
 pub mod workflow_list;
 pub mod workflow_status;
 
@@ -23,6 +26,7 @@ use bb8_postgres::PostgresConnectionManager;
 use tokio_postgres::NoTls;
 
 pub use self::classify::classify;
+use self::connect_failures::ConnectFailures;
 pub use self::schema::SchemaInfo;
 use crate::error::{Error, Result};
 
@@ -48,9 +52,11 @@ pub struct Repo {
 
 struct Inner {
     pool: Pool<Manager>,
+    config: tokio_postgres::Config,
     schema: SchemaInfo,
     sql: sql::Statements,
     acquire_timeout: Duration,
+    connect_failures: ConnectFailures,
 }
 
 impl Repo {
@@ -59,7 +65,8 @@ impl Repo {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let connect_failures = ConnectFailures::new();
         let pool = Pool::builder()
             .max_size(options.size.max(1))
             .min_idle(Some(1))
@@ -69,14 +76,17 @@ impl Repo {
             // Report a refused connection as UNAVAILABLE now, instead of retrying until the acquire
             // timeout and reporting RESOURCE_EXHAUSTED: the caller's retry policy decides.
             .retry_connection(false)
+            .error_sink(connect_failures.sink())
             .build_unchecked(manager);
         let sql = sql::Statements::build(&schema);
         Ok(Repo {
             inner: Arc::new(Inner {
                 pool,
+                config,
                 schema,
                 sql,
                 acquire_timeout: options.acquire_timeout,
+                connect_failures,
             }),
         })
     }
@@ -90,18 +100,46 @@ impl Repo {
         &self.inner.sql
     }
 
-    /// Checks out a connection, or fails with RESOURCE_EXHAUSTED / UNAVAILABLE.
+    /// Checks out a connection, or fails with RESOURCE_EXHAUSTED (none free in time) or UNAVAILABLE
+    /// (opening one failed while this request waited).
     pub async fn conn(&self) -> Result<Conn<'_>> {
-        self.inner.pool.get().await.map_err(|e| match e {
-            RunError::TimedOut => Error::ResourceExhausted(format!(
-                "no database connection became free within {} ms; retry later",
-                self.inner.acquire_timeout.as_millis()
-            )),
-            // Any failure to open a connection is a reachability problem, whatever its SQLSTATE.
-            RunError::User(e) => Error::Unavailable(format!(
+        let unavailable = |e: &str| {
+            Error::Unavailable(format!(
                 "cannot connect to the system database ({e}); retry"
-            )),
-        })
+            ))
+        };
+        let mut failures = self.inner.connect_failures.subscribe();
+        tokio::select! {
+            got = self.inner.pool.get() => got.map_err(|e| match e {
+                RunError::TimedOut => Error::ResourceExhausted(format!(
+                    "no database connection became free within {} ms; retry later",
+                    self.inner.acquire_timeout.as_millis()
+                )),
+                // Any failure to open a connection is a reachability problem, whatever its SQLSTATE.
+                RunError::User(e) => unavailable(&e.to_string()),
+            }),
+            Ok(()) = failures.changed() => {
+                Err(unavailable(failures.borrow().as_deref().unwrap_or("connection failed")))
+            }
+        }
+    }
+
+    /// A connection of its own, outside the pool (for a long-lived user such as the hub's poller, so
+    /// it never takes a connection away from requests). The returned task drives it.
+    pub async fn dedicated_client(
+        &self,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+        let (client, connection) = self.inner.config.connect(NoTls).await.map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot connect to the system database ({e}); retry"
+            ))
+        })?;
+        let driver = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "dedicated connection ended");
+            }
+        });
+        Ok((client, driver))
     }
 
     /// Pool counters: (open connections, idle connections).

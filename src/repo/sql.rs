@@ -68,6 +68,14 @@ pub(crate) const ENQUEUE_COLUMNS: &[&str] = &[
 pub(crate) struct Statements {
     /// `SELECT <row> FROM ... WHERE ws.workflow_uuid = $1`, with all payloads.
     pub get_workflow: String,
+    /// `SELECT <row> ... WHERE ws.workflow_uuid = $1` without input, with output and error.
+    pub get_outcome: String,
+    /// Like `get_outcome` for `= ANY($1)`.
+    pub get_outcomes: String,
+    /// A stream's writer status and values from an offset (see `repo::streams`).
+    pub read_stream: String,
+    /// The hub's batched poll (see `repo::poll`).
+    pub poll: String,
     /// List SELECTs up to the WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
     pub list_prefix: [String; 4],
     /// The enqueue INSERT; parameters follow `enqueue_columns`.
@@ -188,6 +196,10 @@ impl Statements {
 
         Statements {
             get_workflow: format!("{} WHERE ws.workflow_uuid = $1", select(true, true)),
+            get_outcome: format!("{} WHERE ws.workflow_uuid = $1", select(false, true)),
+            get_outcomes: format!("{} WHERE ws.workflow_uuid = ANY($1)", select(false, true)),
+            read_stream: super::streams::read_stream_sql(s),
+            poll: super::poll::poll_sql(s, &select(false, false)),
             list_prefix: [select(false, false), select(false, true), select(true, false), select(true, true)],
             enqueue,
             enqueue_columns,

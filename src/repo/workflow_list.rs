@@ -112,6 +112,7 @@ impl<'a> Where<'a> {
         self.any_of("schedule_name", &f.schedule_names);
         self.any_of("deduplication_id", &f.deduplication_ids);
         self.equals_bool("is_debounced", f.is_debounced);
+        self.compare("updated_at", ">=", f.updated_after);
         if !f.application_names.is_empty() {
             let col = self.col("application_name", "text");
             let p = self.bind(f.application_names.clone());
@@ -181,9 +182,14 @@ impl Repo {
         let prefix = &self.sql().list_prefix
             [usize::from(query.load_input) * 2 + usize::from(query.load_output)];
         let dir = if query.sort_desc { "DESC" } else { "ASC" };
+        let order = if query.by_updated_at {
+            "updated_at"
+        } else {
+            "created_at"
+        };
         let mut sql = prefix.clone() + &w.sql();
         let limit = w.bind(query.limit + 1);
-        sql += &format!(" ORDER BY ws.created_at {dir}, ws.workflow_uuid {dir} LIMIT {limit}");
+        sql += &format!(" ORDER BY ws.{order} {dir}, ws.workflow_uuid {dir} LIMIT {limit}");
         if let Some(offset) = query.offset {
             let p = w.bind(offset);
             sql += &format!(" OFFSET {p}");

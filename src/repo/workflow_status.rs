@@ -133,6 +133,22 @@ impl Repo {
         }))
     }
 
+    /// One workflow without its input, with output and error (what waits re-read on each wake).
+    pub async fn get_workflow_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
+        let conn = self.conn().await?;
+        get_workflow(&*conn, &self.sql().get_outcome, workflow_id).await
+    }
+
+    /// Several workflows without input, with output and error (one query for a multi-wait).
+    pub async fn get_workflow_outcomes(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowRow>> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(self.sql().get_outcomes.as_str(), &[&workflow_ids])
+            .await
+            .map_err(|e| classify("reading workflows", e))?;
+        rows.iter().map(decode_row).collect()
+    }
+
     /// One workflow with input, output and error; `None` when the id does not exist.
     pub async fn get_workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
         let conn = self.conn().await?;
@@ -236,4 +252,10 @@ pub(crate) fn decode_row(row: &Row) -> Result<WorkflowRow> {
         })
     };
     decode().map_err(|e| Error::internal("decoding a workflow_status row", e))
+}
+
+/// Decodes a status row from its `row_to_json` text (the hub's change feed).
+pub(crate) fn decode_json_row(json: &str) -> Result<WorkflowRow> {
+    serde_json::from_str(json)
+        .map_err(|e| Error::internal("decoding a changed workflow_status row", e))
 }

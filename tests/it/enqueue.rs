@@ -325,7 +325,8 @@ async fn delay_writes_a_delayed_row() {
 async fn malformed_requests_are_invalid_argument_naming_the_field_and_write_nothing() {
     let mut srv = TestServer::start().await;
     let base = enqueue_req("echo", "test_queue", vec![json!(1)]);
-    let cases: Vec<(&str, Box<dyn Fn(&mut pb::EnqueueWorkflowRequest)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut pb::EnqueueWorkflowRequest)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         ("workflow_name", Box::new(|r| r.workflow_name = " ".into())),
         ("queue_name", Box::new(|r| r.queue_name = String::new())),
         (

@@ -1,27 +1,44 @@
 //! Test harness: one PostgreSQL cluster per test run, one database per test (cloned from a migrated
-//! template), dbosd in-process on 127.0.0.1:0 with a real tonic client, and real DBOS Python workers.
+//! template), dbosd in-process on 127.0.0.1:0 with a real tonic client, and real DBOS workers
+//! (Python and TypeScript, in `worker`).
 
 #![allow(dead_code)]
+
+mod worker;
+
+pub use worker::{Worker, WorkerLang, WorkerOptions};
+
+/// Runs each named `async fn(WorkerLang)` against a real worker of every language: it expands to a
+/// module of the same name holding one `#[tokio::test]` per language, `<name>::python` and
+/// `<name>::typescript` (so `cargo test typescript` runs the TypeScript half).
+macro_rules! on_both_workers {
+    ($($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn python() {
+                super::$test(crate::harness::WorkerLang::Python).await
+            }
+
+            #[tokio::test]
+            async fn typescript() {
+                super::$test(crate::harness::WorkerLang::TypeScript).await
+            }
+        }
+    )+};
+}
 
 use std::{
     future::Future,
     path::{Path, PathBuf},
-    process::Stdio,
-    sync::{mpsc as std_mpsc, OnceLock},
+    sync::{mpsc as std_mpsc, Arc, OnceLock},
     time::Duration,
 };
 
 use dbosd::{
-    config::Settings, pb::workflow_service_client::WorkflowServiceClient, pgcluster::PgCluster,
-    repo::migrate, server,
+    config::Settings, hub::Hub, pb::workflow_service_client::WorkflowServiceClient,
+    pgcluster::PgCluster, repo::migrate, server,
 };
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    net::TcpListener,
-    process::{Child, Command},
-    sync::oneshot,
-    task::JoinHandle,
-};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
 
 /// Every await on a stream or a wait in tests goes through a bound like this, so a hang fails fast.
@@ -216,6 +233,8 @@ pub struct TestServer {
     pub channel: Channel,
     pub addr: std::net::SocketAddr,
     pub db: TestDb,
+    /// The server's hub, for its counters.
+    pub hub: Arc<Hub>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -236,11 +255,15 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
+        let hub = Hub::new();
+        let server_hub = Arc::clone(&hub);
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(e) = server::serve(repo, &settings, listener, shutdown).await {
+            if let Err(e) =
+                server::serve_with_hub(repo, server_hub, &settings, listener, shutdown).await
+            {
                 eprintln!("dbosd server ended: {e}");
             }
         });
@@ -254,6 +277,7 @@ impl TestServer {
             channel,
             addr,
             db,
+            hub,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -300,112 +324,6 @@ where
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-static PY_VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-
-/// The Python interpreter of the worker virtualenv (installing dbos==3.4.0 on first use).
-fn worker_python() -> PathBuf {
-    let python = PY_VENV.get_or_init(|| {
-        let script = repo_root().join("scripts/setup-py-worker.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("run {}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!("{} failed", script.display()));
-        }
-        let path = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .lines()
-            .last()
-            .unwrap_or("")
-            .to_owned();
-        Ok(PathBuf::from(path))
-    });
-    match python {
-        Ok(p) => p.clone(),
-        Err(e) => panic!("Python DBOS worker unavailable: {e}"),
-    }
-}
-
-/// Options for a Python worker.
-#[derive(Debug, Clone, Default)]
-pub struct WorkerOptions {
-    pub app_name: Option<String>,
-    pub app_version: Option<String>,
-    /// Extra queues, `name` or `name:concurrency`.
-    pub queues: Vec<String>,
-    pub no_default_queues: bool,
-}
-
-/// A real DBOS Python worker (dbos 3.4.0 running tests/worker/py/app.py); SIGTERMed on drop.
-pub struct PyWorker {
-    child: Child,
-}
-
-impl PyWorker {
-    /// Starts a worker on `db_url` and waits until it printed its ready line.
-    pub async fn start(db_url: &str, opts: WorkerOptions) -> PyWorker {
-        let python = worker_python();
-        let mut cmd = Command::new(python);
-        cmd.arg(repo_root().join("tests/worker/py/app.py"))
-            .env("DBOS_SYSTEM_DATABASE_URL", db_url)
-            .env(
-                "WORKER_EXECUTOR_ID",
-                format!("py-{}", uuid::Uuid::new_v4().simple()),
-            )
-            .env("WORKER_LOG_LEVEL", "WARNING")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        if let Some(app) = &opts.app_name {
-            cmd.env("WORKER_APP_NAME", app);
-        }
-        if let Some(v) = &opts.app_version {
-            cmd.env("WORKER_APP_VERSION", v);
-        }
-        if !opts.queues.is_empty() {
-            cmd.env("WORKER_QUEUES", opts.queues.join(","));
-        }
-        if opts.no_default_queues {
-            cmd.env("WORKER_NO_DEFAULT_QUEUES", "1");
-        }
-        let mut child = cmd.spawn().expect("spawn the Python worker");
-        let stdout = child.stdout.take().expect("worker stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.trim() == "DBOSD-WORKER-READY" {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert!(
-            matches!(ready, Ok(true)),
-            "the Python worker did not become ready"
-        );
-        // Keep draining stdout so the worker never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        PyWorker { child }
-    }
-
-    /// Stops the worker (SIGTERM, then kill) and reaps it.
-    pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // SAFETY: plain kill(2) on our own child's pid.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-        }
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-    }
 }
 
 /// Inserts a queue row directly (the queue registry RPCs come later); workers re-list queues every second.

@@ -1,18 +1,21 @@
 //! dbosd integration tests: one binary, one module per RPC family. Everything is real: a private
-//! PostgreSQL (or `DBOS_TEST_DATABASE_URL`), gRPC over loopback, and real DBOS Python workers.
+//! PostgreSQL (or `DBOS_TEST_DATABASE_URL`), gRPC over loopback, and real DBOS Python and TypeScript workers.
 
+#[macro_use]
 mod harness;
 
 mod enqueue;
 mod events_messages;
 mod failures;
 mod health_reflection;
-mod interop_py;
+mod interop;
 mod layout;
 mod list;
 mod management;
 mod management_fork;
-mod management_py;
 mod management_steps;
+mod management_workers;
 mod schema;
 mod startup;
+mod waits;
+mod watch;

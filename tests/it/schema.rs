@@ -1,5 +1,5 @@
-//! Schema handling: `dbosd migrate` creates exactly the schema Python dbos 3.4.0 creates; older and
-//! incompatible schemas are detected at startup.
+//! Schema handling: `dbosd migrate` creates exactly the schema Python dbos 3.4.0 creates, dbosd serves
+//! the one TypeScript dbos 5.3.0 creates, and older and incompatible schemas are detected at startup.
 
 use std::process::Command;
 
@@ -7,7 +7,7 @@ use dbosd::{config::Settings, server};
 use serde_json::json;
 
 use crate::harness::{
-    enqueue_req, get_workflow, payload_json, PyWorker, TestDb, TestServer, WorkerOptions,
+    enqueue_req, get_workflow, payload_json, TestDb, TestServer, Worker, WorkerLang, WorkerOptions,
 };
 
 const CATALOG_SQL: &str = include_str!("../../src/repo/schema/catalog.sql");
@@ -54,7 +54,7 @@ fn diff(ours: &[String], theirs: &[String]) -> String {
 async fn dbosd_migrate_creates_the_schema_python_dbos_creates() {
     // Python dbos 3.4.0 migrates an empty database at launch.
     let py_db = TestDb::empty().await;
-    PyWorker::start(&py_db.url, WorkerOptions::default())
+    Worker::start(WorkerLang::Python, &py_db.url, WorkerOptions::default())
         .await
         .stop()
         .await;
@@ -90,28 +90,39 @@ async fn dbosd_migrate_creates_the_schema_python_dbos_creates() {
     );
 
     // A worker started on the dbosd-created database accepts it as is and runs enqueued work.
-    let worker = PyWorker::start(&our_db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(WorkerLang::Python, &our_db.url, WorkerOptions::default()).await;
     assert_eq!(
         catalog(&our_db).await,
         python,
         "the worker found nothing to migrate"
     );
-    let mut srv = TestServer::start_on(our_db, |_| {}).await;
+    echo_runs_through_dbosd(our_db, "on dbosd's schema").await;
+    worker.stop().await;
+}
+
+/// Serves `db` and has the worker already running on it echo `value` that dbosd enqueued.
+async fn echo_runs_through_dbosd(db: TestDb, value: &str) {
+    let mut srv = TestServer::start_on(db, |_| {}).await;
     let id = srv
         .client
-        .enqueue_workflow(enqueue_req(
-            "echo",
-            "test_queue",
-            vec![json!("on dbosd's schema")],
-        ))
+        .enqueue_workflow(enqueue_req("echo", "test_queue", vec![json!(value)]))
         .await
         .unwrap()
         .into_inner()
         .workflow_id;
     let done = crate::harness::wait_terminal(&srv.client, &id).await;
-    assert_eq!(payload_json(&done.output), json!("on dbosd's schema"));
-    worker.stop().await;
+    assert_eq!(payload_json(&done.output), json!(value));
     srv.stop().await;
+}
+
+#[tokio::test]
+async fn dbosd_serves_the_schema_typescript_dbos_creates() {
+    // @dbos-inc/dbos-sdk 5.3.0 migrates an empty database to its own last migration, 123.
+    let db = TestDb::empty().await;
+    let worker = Worker::start(WorkerLang::TypeScript, &db.url, WorkerOptions::default()).await;
+    assert_eq!(version(&db).await, 123);
+    echo_runs_through_dbosd(db, "on TS's schema").await;
+    worker.stop().await;
 }
 
 #[tokio::test]

@@ -13,6 +13,11 @@ with configuration from the environment only:
                               by one application per system database: a second app name on the
                               same database must use its own queue names)
     WORKER_LOG_LEVEL          optional DBOS log level (default INFO)
+    WORKER_SELF_START         optional workflow id prefix: after launch the app itself starts `echo`
+                              twice with the value WORKER_SELF_START_VALUE (JSON text, default null):
+                              "<prefix>-native" directly (DBOS.start_workflow: the Python default,
+                              py_pickle) and "<prefix>-portable" enqueued by name on test_queue with
+                              portable serialization (portable_json)
 
 After launch it registers its queues, prints exactly "DBOSD-WORKER-READY" on stdout
 and waits for SIGTERM/SIGINT. DBOS logs go to stderr; nothing else is printed on stdout.
@@ -36,6 +41,7 @@ Workflows (registered under their bare function names):
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -43,7 +49,7 @@ import threading
 import traceback
 from typing import Any, List, Optional, Tuple
 
-from dbos import DBOS, DBOSConfig
+from dbos import DBOS, DBOSConfig, SetWorkflowID, WorkflowSerializationFormat
 
 READY_LINE = "DBOSD-WORKER-READY"
 POLLING_INTERVAL_SEC = 0.1
@@ -129,6 +135,18 @@ def stamp(tag: Any) -> Any:
 
 
 @DBOS.workflow()
+def write_stream_wf(key: str, values: List[Any], close: bool = True, topic: Optional[str] = None) -> Any:
+    """Writes each value to stream `key`; optionally waits on recv(topic) before closing it."""
+    for v in values:
+        DBOS.write_stream(key, v)
+    if topic is not None:
+        DBOS.recv(topic, 60)
+    if close:
+        DBOS.close_stream(key)
+    return len(values)
+
+
+@DBOS.workflow()
 def leave_traces(key: str, topic: str, children: int = 0) -> Any:
     step_value(0)
     DBOS.set_event(key, "set")
@@ -154,6 +172,22 @@ def _parse_queues(spec: str) -> List[Tuple[str, Optional[int]]]:
             raise ValueError(f"WORKER_QUEUES: empty queue name in {spec!r}")
         out.append((name, int(conc) if sep and conc.strip() else None))
     return out
+
+
+def _self_start(prefix: str, value_text: str) -> None:
+    """WORKER_SELF_START: workflows started inside this app, for dbosd to read back."""
+    value = json.loads(value_text or "null")
+    with SetWorkflowID(f"{prefix}-native"):
+        DBOS.start_workflow(echo, value)
+    DBOS.enqueue_workflow_with_options(
+        {
+            "workflow_name": "echo",
+            "queue_name": "test_queue",
+            "workflow_id": f"{prefix}-portable",
+            "serialization_type": WorkflowSerializationFormat.PORTABLE,
+        },
+        value,
+    )
 
 
 def _log(msg: str) -> None:
@@ -206,6 +240,11 @@ def main() -> None:
                 global_concurrency=conc,
                 polling_interval_sec=POLLING_INTERVAL_SEC,
                 on_conflict="always_update",
+            )
+        if os.environ.get("WORKER_SELF_START"):
+            _self_start(
+                os.environ["WORKER_SELF_START"],
+                os.environ.get("WORKER_SELF_START_VALUE", ""),
             )
     except BaseException:
         traceback.print_exc(file=sys.stderr)

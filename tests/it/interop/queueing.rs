@@ -1,38 +1,28 @@
-//! Interop with a real, unmodified DBOS Python worker (dbos 3.4.0, tests/worker/py/app.py): it runs
-//! what dbosd enqueues, and dbosd reads back what it wrote.
+//! The worker runs what dbosd enqueues, honouring every queue option, and dbosd reads back what the
+//! worker wrote: results, errors, messages and events.
 
 use dbosd::pb::{self, DeduplicationPolicy, EnqueueOutcome, WorkflowStatus};
 use serde_json::json;
 use tonic::Code;
 
+use super::{enqueue, wait_running, with_id, with_worker};
 use crate::harness::{
-    assert_status, enqueue_req, eventually, get_workflow, payload_json, pv, register_queue,
-    wait_terminal, PyWorker, TestServer, WorkerOptions,
+    assert_status, enqueue_req, get_workflow, payload_json, pv, register_queue, wait_terminal,
+    TestServer, Worker, WorkerLang, WorkerOptions,
 };
 
-async fn with_worker() -> (TestServer, PyWorker) {
-    let srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
-    (srv, worker)
-}
+on_both_workers!(
+    worker_runs_enqueued_workflows_with_positional_and_named_args,
+    messages_reach_recv_and_events_set_by_the_worker_are_read,
+    a_raised_error_reads_back_as_a_structured_error,
+    deduplication_holds_while_active_and_releases_on_completion,
+    priority_orders_a_concurrency_one_queue,
+    delay_and_timeout_are_honoured_by_the_worker,
+    app_version_pins_which_worker_dequeues,
+);
 
-async fn enqueue(srv: &mut TestServer, req: pb::EnqueueWorkflowRequest) -> String {
-    srv.client
-        .enqueue_workflow(req)
-        .await
-        .expect("enqueue")
-        .into_inner()
-        .workflow_id
-}
-
-fn with_id(mut req: pb::EnqueueWorkflowRequest, id: &str) -> pb::EnqueueWorkflowRequest {
-    req.workflow_id = Some(id.into());
-    req
-}
-
-#[tokio::test]
-async fn worker_runs_enqueued_workflows_with_positional_and_named_args() {
-    let (mut srv, worker) = with_worker().await;
+async fn worker_runs_enqueued_workflows_with_positional_and_named_args(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     let echo = enqueue(
         &mut srv,
         enqueue_req(
@@ -52,8 +42,9 @@ async fn worker_runs_enqueued_workflows_with_positional_and_named_args() {
         fields: [("b".to_owned(), pv(json!(40)))].into_iter().collect(),
     });
     let named = enqueue(&mut srv, named).await;
+    // Raw inputs: the envelope's keys are optional (here no namedArgs), as with the SQL API.
     let mut raw = enqueue_req("add", "_dbos_internal_queue", vec![]);
-    raw.inputs_json = r#"{"positionalArgs":[1.5],"namedArgs":{"b":2}}"#.into();
+    raw.inputs_json = r#"{"positionalArgs":[1.5,2]}"#.into();
     let raw = enqueue(&mut srv, raw).await;
 
     let done = wait_terminal(&srv.client, &echo).await;
@@ -64,24 +55,32 @@ async fn worker_runs_enqueued_workflows_with_positional_and_named_args() {
     );
     assert_eq!(done.serialization, "portable_json");
     assert!(
-        !done.executor_id.is_empty(),
-        "the worker stamped its executor id"
+        done.executor_id.starts_with(lang.label()),
+        "the worker stamped its executor id: {:?}",
+        done.executor_id
     );
     assert!(done.dequeued_at.is_some() && done.completed_at.is_some());
     assert_eq!(done.recovery_attempts, 1);
-    for id in [&positional, &named] {
-        let done = wait_terminal(&srv.client, id).await;
-        assert_eq!(payload_json(&done.output), json!(42), "workflow {id}");
-    }
+    let done = wait_terminal(&srv.client, &positional).await;
+    assert_eq!(payload_json(&done.output), json!(42));
+    // TypeScript workflows take positional arguments only: the TS worker drops namedArgs, so
+    // add(2, b=40) runs as add(2, undefined), which is NaN, which JSON writes as null.
+    let done = wait_terminal(&srv.client, &named).await;
+    assert_eq!(done.status(), WorkflowStatus::Success);
+    let expected = if lang.reads_named_args() {
+        json!(42)
+    } else {
+        json!(null)
+    };
+    assert_eq!(payload_json(&done.output), expected);
     let done = wait_terminal(&srv.client, &raw).await;
     assert_eq!(payload_json(&done.output), json!(3.5));
     worker.stop().await;
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn messages_reach_recv_and_events_set_by_the_worker_are_read() {
-    let (mut srv, worker) = with_worker().await;
+async fn messages_reach_recv_and_events_set_by_the_worker_are_read(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     let receiver = enqueue(
         &mut srv,
         enqueue_req(
@@ -91,14 +90,7 @@ async fn messages_reach_recv_and_events_set_by_the_worker_are_read() {
         ),
     )
     .await;
-    eventually("the receiver to start", || {
-        let mut c = srv.client.clone();
-        let id = receiver.clone();
-        async move {
-            (get_workflow(&mut c, &id).await.status() == WorkflowStatus::Pending).then_some(())
-        }
-    })
-    .await;
+    wait_running(&srv, &receiver).await;
     let send = pb::SendMessageRequest {
         destination_id: receiver.clone(),
         topic: Some("greetings".into()),
@@ -158,9 +150,8 @@ async fn messages_reach_recv_and_events_set_by_the_worker_are_read() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn a_raised_error_reads_back_as_a_structured_error() {
-    let (mut srv, worker) = with_worker().await;
+async fn a_raised_error_reads_back_as_a_structured_error(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     let id = enqueue(
         &mut srv,
         enqueue_req(
@@ -170,6 +161,11 @@ async fn a_raised_error_reads_back_as_a_structured_error() {
         ),
     )
     .await;
+    let no_code = enqueue(
+        &mut srv,
+        enqueue_req("fail", "test_queue", vec![json!("no code")]),
+    )
+    .await;
     let done = wait_terminal(&srv.client, &id).await;
     assert_eq!(done.status(), WorkflowStatus::Error);
     let err = done.error.expect("error");
@@ -177,26 +173,27 @@ async fn a_raised_error_reads_back_as_a_structured_error() {
     assert_eq!(err.message, "boom");
     assert_eq!(err.code, Some(pv(json!("E_INTEROP"))));
     assert!(done.output.is_none());
+    // An error without a code: Python records `"code":null`, TypeScript leaves the key out.
+    let err = wait_terminal(&srv.client, &no_code).await.error.unwrap();
+    assert_eq!(err.message, "no code");
+    let expected = match lang {
+        WorkerLang::Python => Some(pv(json!(null))),
+        WorkerLang::TypeScript => None,
+    };
+    assert_eq!(err.code, expected, "stored {:?}", err.payload);
     worker.stop().await;
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn deduplication_holds_while_active_and_releases_on_completion() {
-    let (mut srv, worker) = with_worker().await;
+async fn deduplication_holds_while_active_and_releases_on_completion(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     let mut holder = with_id(
         enqueue_req("blocker", "test_queue", vec![json!("release")]),
         "holder",
     );
     holder.deduplication_id = Some("job-42".into());
     enqueue(&mut srv, holder.clone()).await;
-    eventually("the holder to run", || {
-        let mut c = srv.client.clone();
-        async move {
-            (get_workflow(&mut c, "holder").await.status() == WorkflowStatus::Pending).then_some(())
-        }
-    })
-    .await;
+    wait_running(&srv, "holder").await;
     let mut second = with_id(holder.clone(), "second");
     assert_status(
         srv.client.enqueue_workflow(second.clone()).await,
@@ -247,9 +244,8 @@ async fn deduplication_holds_while_active_and_releases_on_completion() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn priority_orders_a_concurrency_one_queue() {
-    let (mut srv, worker) = with_worker().await;
+async fn priority_orders_a_concurrency_one_queue(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     // The blocker holds serial_queue (concurrency 1) while the prioritized workflows are enqueued.
     enqueue(
         &mut srv,
@@ -259,13 +255,7 @@ async fn priority_orders_a_concurrency_one_queue() {
         ),
     )
     .await;
-    eventually("the blocker to hold the queue", || {
-        let mut c = srv.client.clone();
-        async move {
-            (get_workflow(&mut c, "block").await.status() == WorkflowStatus::Pending).then_some(())
-        }
-    })
-    .await;
+    wait_running(&srv, "block").await;
     for (id, priority) in [("p5", 5), ("p1", 1), ("p3", 3), ("p0", 0)] {
         let mut req = with_id(enqueue_req("stamp", "serial_queue", vec![json!(id)]), id);
         if priority > 0 {
@@ -300,9 +290,8 @@ async fn priority_orders_a_concurrency_one_queue() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn delay_and_timeout_are_honoured_by_the_worker() {
-    let (mut srv, worker) = with_worker().await;
+async fn delay_and_timeout_are_honoured_by_the_worker(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     let mut delayed = with_id(
         enqueue_req("echo", "test_queue", vec![json!("late")]),
         "delayed",
@@ -354,12 +343,12 @@ async fn delay_and_timeout_are_honoured_by_the_worker() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn app_version_pins_which_worker_dequeues() {
+async fn app_version_pins_which_worker_dequeues(lang: WorkerLang) {
     let srv_db = crate::harness::TestDb::new().await;
     let mut srv = TestServer::start_on(srv_db, |_| {}).await;
     register_queue(&srv.db, "versioned_queue", None).await;
-    let worker = PyWorker::start(
+    let worker = Worker::start(
+        lang,
         &srv.db.url,
         WorkerOptions {
             app_version: Some("v1".into()),

@@ -1,5 +1,6 @@
-//! Workflow management against a real, unmodified DBOS Python worker (dbos 3.4.0): cancel, resume,
-//! fork, delete and bulk cancel change what the worker does, exactly as the official clients do.
+//! Workflow management against real, unmodified DBOS workers, each test once on the Python app
+//! (dbos 3.4.0) and once on the TypeScript app (@dbos-inc/dbos-sdk 5.3.0): cancel, resume, fork,
+//! delete and bulk cancel change what the worker does, exactly as the official clients do.
 
 use dbosd::pb::{self, WorkflowActionOutcome as Outcome, WorkflowStatus};
 use serde_json::json;
@@ -7,13 +8,30 @@ use tonic::Code;
 
 use crate::harness::{
     assert_status, enqueue_req, eventually, get_workflow, payload_json, pv, wait_terminal,
-    PyWorker, TestServer, WorkerOptions,
+    TestServer, Worker, WorkerLang, WorkerOptions,
 };
 
-async fn with_worker() -> (TestServer, PyWorker) {
+on_both_workers!(
+    a_cancelled_sleeping_workflow_stays_cancelled_and_resumes_to_success,
+    a_fork_reruns_only_the_steps_from_its_start_step,
+    delete_leaves_no_row_in_any_table,
+    bulk_cancel_by_filter_cancels_exactly_the_matching_workflows,
+    resume_starts_a_queued_workflow_now_and_recovers_a_stuck_one,
+    a_fork_with_a_timeout_is_cancelled_by_the_worker,
+);
+
+async fn with_worker(lang: WorkerLang) -> (TestServer, Worker) {
     let srv = TestServer::start().await;
-    let worker = PyWorker::start(&srv.db.url, WorkerOptions::default()).await;
+    let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     (srv, worker)
+}
+
+/// How the worker numbers steps, for ForkWorkflow.
+fn numbering(lang: WorkerLang) -> i32 {
+    match lang.first_step_id() {
+        0 => pb::StepNumbering::FromZero as i32,
+        _ => pb::StepNumbering::FromOne as i32,
+    }
 }
 
 async fn enqueue_as(srv: &mut TestServer, id: &str, mut req: pb::EnqueueWorkflowRequest) {
@@ -93,9 +111,8 @@ fn ms(t: &Option<prost_types::Timestamp>) -> i64 {
     t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
 }
 
-#[tokio::test]
-async fn a_cancelled_sleeping_workflow_stays_cancelled_and_resumes_to_success() {
-    let (mut srv, worker) = with_worker().await;
+async fn a_cancelled_sleeping_workflow_stays_cancelled_and_resumes_to_success(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     enqueue_as(
         &mut srv,
         "sleeper",
@@ -164,9 +181,8 @@ async fn a_cancelled_sleeping_workflow_stays_cancelled_and_resumes_to_success() 
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn a_fork_reruns_only_the_steps_from_its_start_step() {
-    let (mut srv, worker) = with_worker().await;
+async fn a_fork_reruns_only_the_steps_from_its_start_step(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     enqueue_as(
         &mut srv,
         "five",
@@ -176,23 +192,29 @@ async fn a_fork_reruns_only_the_steps_from_its_start_step() {
     let done = wait_terminal(&srv.client, "five").await;
     assert_eq!(payload_json(&done.output), json!([0, 1, 2, 3, 4]));
     let original = steps(&srv, "five").await;
+    let first = lang.first_step_id();
     let ids: Vec<i32> = original.iter().map(|s| s.function_id).collect();
-    assert_eq!(ids, [1, 2, 3, 4, 5], "Python numbers steps from 1");
+    assert_eq!(ids, (first..first + 5).collect::<Vec<_>>());
     assert!(original
         .iter()
         .all(|s| s.function_name.ends_with("step_value")));
     let out = original[0].output.as_ref().expect("step output");
     assert_eq!(
-        out.serialization, "py_pickle",
+        out.serialization,
+        lang.native_serialization(),
         "step outputs pass through as stored"
     );
-    assert!(out.json.is_none() && !out.text.is_empty());
+    assert!(!out.text.is_empty());
+
+    // Re-run from the third step, in the worker's own numbering.
+    let start = first + 2;
 
     let forked = srv
         .client
         .fork_workflow(pb::ForkWorkflowRequest {
             workflow_id: "five".into(),
-            start_step: Some(3),
+            start_step: Some(start),
+            step_numbering: numbering(lang),
             forked_workflow_id: Some("five-fork".into()),
             ..Default::default()
         })
@@ -211,7 +233,7 @@ async fn a_fork_reruns_only_the_steps_from_its_start_step() {
     let created = ms(&fork.created_at);
     for (copy, orig) in fork_steps.iter().zip(&original) {
         assert_eq!(copy.function_id, orig.function_id);
-        if copy.function_id < 3 {
+        if copy.function_id < start {
             assert_eq!(
                 copy, orig,
                 "step {} is copied, not re-run",
@@ -226,13 +248,18 @@ async fn a_fork_reruns_only_the_steps_from_its_start_step() {
         }
     }
 
-    // The last recorded step is 5: forking from 6 or from below step 1 is refused.
-    for (step, needle) in [(6, "beyond the last recorded step"), (0, "at least 1")] {
+    // Forking from beyond the last recorded step, or from below the first, is refused.
+    let below = format!("at least {first}");
+    for (step, needle) in [
+        (first + 5, "beyond the last recorded step"),
+        (first - 1, below.as_str()),
+    ] {
         assert_status(
             srv.client
                 .fork_workflow(pb::ForkWorkflowRequest {
                     workflow_id: "five".into(),
                     start_step: Some(step),
+                    step_numbering: numbering(lang),
                     ..Default::default()
                 })
                 .await,
@@ -244,9 +271,8 @@ async fn a_fork_reruns_only_the_steps_from_its_start_step() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn delete_leaves_no_row_in_any_table() {
-    let (mut srv, worker) = with_worker().await;
+async fn delete_leaves_no_row_in_any_table(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     enqueue_as(
         &mut srv,
         "traces",
@@ -348,9 +374,8 @@ async fn delete_leaves_no_row_in_any_table() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn bulk_cancel_by_filter_cancels_exactly_the_matching_workflows() {
-    let (mut srv, worker) = with_worker().await;
+async fn bulk_cancel_by_filter_cancels_exactly_the_matching_workflows(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     let attrs = |batch: &str| prost_types::Struct {
         fields: [("batch".to_owned(), pv(json!(batch)))]
             .into_iter()
@@ -437,9 +462,8 @@ async fn bulk_cancel_by_filter_cancels_exactly_the_matching_workflows() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn resume_starts_a_queued_workflow_now_and_recovers_a_stuck_one() {
-    let (mut srv, worker) = with_worker().await;
+async fn resume_starts_a_queued_workflow_now_and_recovers_a_stuck_one(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     // The blocker holds serial_queue (concurrency 1), so the stamp waits behind it.
     enqueue_as(
         &mut srv,
@@ -496,9 +520,8 @@ async fn resume_starts_a_queued_workflow_now_and_recovers_a_stuck_one() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn a_fork_with_a_timeout_is_cancelled_by_the_worker() {
-    let (mut srv, worker) = with_worker().await;
+async fn a_fork_with_a_timeout_is_cancelled_by_the_worker(lang: WorkerLang) {
+    let (mut srv, worker) = with_worker(lang).await;
     enqueue_as(
         &mut srv,
         "long",

@@ -1,0 +1,48 @@
+//! dbosd benchmark: starts its own PostgreSQL and the dbosd release binary and prints one table of
+//! figures measured in the same run, each next to its baseline, and writes them to
+//! `target/bench-results.json`. Run with `cargo bench --bench dbosd_bench` (see README).
+//!
+//! Sections can be picked: `cargo bench --bench dbosd_bench -- latency idle`.
+
+mod idle;
+mod latency;
+mod setup;
+mod stats;
+
+use serde_json::json;
+
+use setup::BenchResult;
+
+#[tokio::main]
+async fn main() -> BenchResult<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
+    let env = setup::Env::start().await?;
+    let mut rows = Vec::new();
+    if wants("latency") {
+        rows.extend(latency::run(&env, 200, 30).await?);
+    }
+    if wants("idle") {
+        rows.extend(idle::run(&env, 10_000).await?);
+    }
+    stats::print(&rows);
+    let machine = format!(
+        "{} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        std::env::consts::ARCH
+    );
+    let results = json!({
+        "machine": machine,
+        "results": rows.iter().map(|r| json!({"section": r.section, "metric": r.metric, "values": r.json})).collect::<Vec<_>>(),
+    });
+    let path = setup::root().join("target/bench-results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+    println!("\nwrote {}", path.display());
+    env.stop().await;
+    Ok(())
+}

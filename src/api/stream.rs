@@ -1,0 +1,102 @@
+//! Plumbing shared by the server-streaming RPCs: a spawned task feeding an mpsc channel (the tonic
+//! streaming example's shape), and the subscribe → re-read → wait loop's waiting half.
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use futures::{future::select_all, Stream};
+use tokio::{sync::mpsc, time::Instant};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::convert;
+use crate::{
+    error::{Error, Result},
+    hub::Subscription,
+};
+
+/// The response stream type of every streaming RPC.
+pub type RpcStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Messages buffered per stream before the sender waits for the client to read.
+const BUFFER: usize = 16;
+
+/// The sending half handed to a stream's task.
+pub struct Sink<T> {
+    tx: mpsc::Sender<Result<T, Status>>,
+}
+
+impl<T> Sink<T> {
+    /// Sends one message; `false` when the client has gone.
+    pub async fn send(&self, item: T) -> bool {
+        self.tx.send(Ok(item)).await.is_ok()
+    }
+
+    /// Resolves when the client has gone (tonic dropped the stream).
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+}
+
+/// Runs `body` in its own task and returns the stream of what it sends; an error it returns becomes
+/// the stream's final status.
+pub fn spawn_stream<T, F, Fut>(body: F) -> RpcStream<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Sink<T>) -> Fut,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(BUFFER);
+    let fut = body(Sink { tx: tx.clone() });
+    tokio::spawn(async move {
+        if let Err(e) = fut.await {
+            let _ = tx.send(Err(e.into())).await;
+        }
+    });
+    Box::pin(ReceiverStream::new(rx))
+}
+
+/// A wait's optional deadline from a request's `timeout` (absent: no deadline).
+pub fn deadline(timeout: &Option<prost_types::Duration>) -> Result<Option<Instant>> {
+    timeout
+        .as_ref()
+        .map(|d| {
+            convert::duration_ms("timeout", d)
+                .map(|ms| Instant::now() + Duration::from_millis(ms as u64))
+        })
+        .transpose()
+}
+
+/// How a wait ended.
+pub enum Woken {
+    /// Something may have changed: re-read.
+    Changed,
+    /// The client left: stop quietly.
+    Gone,
+}
+
+/// Waits until any subscription is woken, the client leaves, or the deadline passes (an error
+/// naming `what` was waited for).
+pub async fn wait_any<T>(
+    subs: &mut [Subscription],
+    deadline: Option<Instant>,
+    sink: &Sink<T>,
+    what: &str,
+) -> Result<Woken> {
+    let changed = async {
+        if subs.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        select_all(subs.iter_mut().map(|s| Box::pin(s.changed()))).await;
+    };
+    let expired = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = changed => Ok(Woken::Changed),
+        _ = sink.closed() => Ok(Woken::Gone),
+        _ = expired => Err(Error::DeadlineExceeded(format!("timed out waiting for {what}"))),
+    }
+}

@@ -1,0 +1,136 @@
+//! AwaitWorkflow and AwaitWorkflows: result waits pushed to the client as soon as the hub's poll sees
+//! the status change, instead of one poller per waiter.
+
+use std::collections::HashSet;
+
+use super::{
+    convert, render,
+    stream::{deadline, spawn_stream, wait_any, RpcStream, Woken},
+    WorkflowApi,
+};
+use crate::{
+    error::{Error, Result},
+    hub::Key,
+    model::WorkflowRow,
+    pb,
+};
+
+/// Most ids one AwaitWorkflows call may wait on.
+const MAX_AWAIT_IDS: usize = 10_000;
+
+fn is_done(row: &WorkflowRow) -> bool {
+    row.status().is_some_and(|s| s.is_terminal())
+}
+
+impl WorkflowApi {
+    pub(super) fn await_workflow(
+        &self,
+        req: &pb::AwaitWorkflowRequest,
+    ) -> Result<RpcStream<pb::AwaitWorkflowResponse>> {
+        use pb::await_workflow_response::Kind;
+        let id = convert::required("workflow_id", &req.workflow_id)?;
+        let deadline = deadline(&req.timeout)?;
+        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        Ok(spawn_stream(move |sink| async move {
+            // Subscribe, then read: a change in between still wakes us.
+            let mut subs = [hub.subscribe(Key::Status(id.clone()))];
+            let mut last_sent: Option<(Option<String>, i64)> = None;
+            loop {
+                if let Some(row) = repo.get_workflow_outcome(&id).await? {
+                    let seen = (row.status.clone(), row.updated_at);
+                    if last_sent.as_ref() != Some(&seen) {
+                        let update = Kind::StatusUpdate(render::status_update(&row));
+                        if !sink
+                            .send(pb::AwaitWorkflowResponse { kind: Some(update) })
+                            .await
+                        {
+                            return Ok(());
+                        }
+                        last_sent = Some(seen);
+                    }
+                    if is_done(&row) {
+                        let outcome = Kind::Outcome(render::outcome(&row));
+                        sink.send(pb::AwaitWorkflowResponse {
+                            kind: Some(outcome),
+                        })
+                        .await;
+                        return Ok(());
+                    }
+                }
+                let what = format!("workflow {id} to finish");
+                if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
+                    return Ok(());
+                }
+            }
+        }))
+    }
+
+    pub(super) fn await_workflows(
+        &self,
+        req: &pb::AwaitWorkflowsRequest,
+    ) -> Result<RpcStream<pb::AwaitWorkflowsResponse>> {
+        let mut pending: Vec<String> = Vec::new();
+        let mut unique = HashSet::new();
+        for id in &req.workflow_ids {
+            let id = convert::required("workflow_ids", id)?;
+            if unique.insert(id.clone()) {
+                pending.push(id);
+            }
+        }
+        if pending.is_empty() || pending.len() > MAX_AWAIT_IDS {
+            return Err(Error::invalid(
+                "workflow_ids",
+                format!("give between 1 and {MAX_AWAIT_IDS} workflow ids"),
+            ));
+        }
+        let first_only = match req.mode() {
+            pb::AwaitMode::First => true,
+            pb::AwaitMode::All => false,
+            pb::AwaitMode::Unspecified => {
+                return Err(Error::invalid(
+                    "mode",
+                    "must be AWAIT_MODE_FIRST or AWAIT_MODE_ALL",
+                ))
+            }
+        };
+        let deadline = deadline(&req.timeout)?;
+        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        Ok(spawn_stream(move |sink| async move {
+            let mut subs: Vec<_> = pending
+                .iter()
+                .map(|id| hub.subscribe(Key::Status(id.clone())))
+                .collect();
+            loop {
+                // One query for every still-pending id, whichever of them woke us.
+                let rows = repo.get_workflow_outcomes(&pending).await?;
+                let finished: HashSet<String> = rows
+                    .iter()
+                    .filter(|r| is_done(r))
+                    .map(|r| r.workflow_id.clone())
+                    .collect();
+                for row in rows.iter().filter(|r| is_done(r)) {
+                    let msg = pb::AwaitWorkflowsResponse {
+                        outcome: Some(render::outcome(row)),
+                    };
+                    if !sink.send(msg).await || first_only {
+                        return Ok(());
+                    }
+                }
+                if !finished.is_empty() {
+                    // Dropping a finished workflow's subscription frees its hub key at once.
+                    let keep: Vec<bool> = pending.iter().map(|id| !finished.contains(id)).collect();
+                    let mut flags = keep.iter();
+                    subs.retain(|_| *flags.next().unwrap_or(&true));
+                    pending.retain(|id| !finished.contains(id));
+                }
+                if pending.is_empty() {
+                    return Ok(());
+                }
+                let what = format!("{} workflows to finish", pending.len());
+                if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
+                    return Ok(());
+                }
+            }
+        }))
+    }
+}

@@ -1,0 +1,122 @@
+//! WatchEvent and ReadStream: values pushed as soon as the hub sees them (LISTEN from the worker's
+//! notifier, with the batched poll as the backstop).
+
+use super::{
+    convert, render,
+    stream::{deadline, spawn_stream, wait_any, RpcStream, Woken},
+    WorkflowApi,
+};
+use crate::{
+    error::{Error, Result},
+    hub::Key,
+    model::{is_stream_closed_marker, StoredValue},
+    pb,
+};
+
+impl WorkflowApi {
+    pub(super) fn watch_event(
+        &self,
+        req: &pb::WatchEventRequest,
+    ) -> Result<RpcStream<pb::WatchEventResponse>> {
+        let id = convert::required("workflow_id", &req.workflow_id)?;
+        let key = convert::required("key", &req.key)?;
+        let deadline = deadline(&req.timeout)?;
+        let follow = req.follow;
+        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        Ok(spawn_stream(move |sink| async move {
+            let mut subs = vec![hub.subscribe(Key::Event {
+                workflow_id: id.clone(),
+                key: key.clone(),
+            })];
+            if follow {
+                subs.push(hub.subscribe(Key::Status(id.clone())));
+            }
+            let mut last: Option<StoredValue> = None;
+            loop {
+                // Read the status first: a value set before the workflow ended is then always seen.
+                let ended = follow
+                    && repo
+                        .get_workflow_outcome(&id)
+                        .await?
+                        .and_then(|r| r.status())
+                        .is_some_and(|s| s.is_terminal());
+                if let Some(value) = repo.get_event(&id, &key).await? {
+                    if last.as_ref() != Some(&value) {
+                        let msg = pb::WatchEventResponse {
+                            value: Some(render::payload(&value)),
+                        };
+                        if !sink.send(msg).await || !follow {
+                            return Ok(());
+                        }
+                        last = Some(value);
+                    }
+                }
+                if ended {
+                    return Ok(());
+                }
+                let what = format!("event {key} of workflow {id}");
+                if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
+                    return Ok(());
+                }
+            }
+        }))
+    }
+
+    pub(super) fn read_stream(
+        &self,
+        req: &pb::ReadStreamRequest,
+    ) -> Result<RpcStream<pb::ReadStreamResponse>> {
+        let id = convert::required("workflow_id", &req.workflow_id)?;
+        let key = convert::required("key", &req.key)?;
+        if req.offset < 0 {
+            return Err(Error::invalid("offset", "must not be negative"));
+        }
+        let timeout = req.timeout;
+        deadline(&timeout)?;
+        let mut offset = req.offset;
+        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        Ok(spawn_stream(move |sink| async move {
+            let mut subs = [
+                hub.subscribe(Key::Stream {
+                    workflow_id: id.clone(),
+                    key: key.clone(),
+                }),
+                hub.subscribe(Key::Status(id.clone())),
+            ];
+            // The timeout bounds the wait for each next value, so it restarts after every value.
+            let mut deadline = deadline(&timeout)?;
+            loop {
+                let read = repo.read_stream(&id, &key, offset).await?;
+                if !read.exists {
+                    return Err(Error::NotFound(format!("workflow {id} does not exist")));
+                }
+                let got_values = !read.values.is_empty();
+                for (at, value) in read.values {
+                    if is_stream_closed_marker(&value.text) {
+                        return Ok(());
+                    }
+                    let msg = pb::ReadStreamResponse {
+                        offset: at,
+                        value: Some(render::payload(&value)),
+                    };
+                    if !sink.send(msg).await {
+                        return Ok(());
+                    }
+                    offset = at + 1;
+                }
+                if got_values {
+                    deadline = super::stream::deadline(&timeout)?;
+                    continue;
+                }
+                // Nothing new: a finished writer will write no more (this read came after it ended).
+                if read.status.is_some_and(|s| s.is_terminal()) {
+                    return Ok(());
+                }
+                let what = format!("stream {key} of workflow {id}");
+                if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
+                    return Ok(());
+                }
+            }
+        }))
+    }
+}
