@@ -74,6 +74,16 @@ pub struct ServerArgs {
     /// (only while something waits). Bounds how late a waiter learns of a completion.
     #[arg(long, env = "DBOSD_HUB_TICK_MS", default_value_t = 5)]
     pub hub_tick_ms: u64,
+    /// Milliseconds between the first SIGTERM/SIGINT (health turns NOT_SERVING) and the end of open
+    /// streams, so load balancers stop routing here first. A second signal exits at once.
+    #[arg(long, env = "DBOSD_DRAIN_GRACE_MS", default_value_t = 0)]
+    pub drain_grace_ms: u64,
+    /// Milliseconds from the first signal until dbosd exits even if unary calls are still running.
+    #[arg(long, env = "DBOSD_DRAIN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub drain_timeout_ms: u64,
+    /// Most server-streaming calls (waits and watches) open at once; more get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "DBOSD_MAX_STREAMS", default_value_t = 10_000)]
+    pub max_streams: usize,
     /// Log format: `text` or `json`.
     #[arg(long, env = "DBOSD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -102,6 +112,11 @@ pub struct Settings {
     pub health_interval: Duration,
     pub hub_tick: Duration,
     pub migrate: bool,
+    /// How long health reports NOT_SERVING before open streams end.
+    pub drain_grace: Duration,
+    /// The whole drain's bound, from the signal.
+    pub drain_timeout: Duration,
+    pub max_streams: usize,
 }
 
 impl Settings {
@@ -118,6 +133,9 @@ impl Settings {
             health_interval: Duration::from_secs(5),
             hub_tick: Duration::from_millis(5),
             migrate: false,
+            drain_grace: Duration::ZERO,
+            drain_timeout: Duration::from_secs(10),
+            max_streams: 10_000,
         }
     }
 
@@ -139,7 +157,24 @@ impl Settings {
             health_interval: Duration::from_millis(server.health_interval_ms.max(100)),
             hub_tick: Duration::from_millis(server.hub_tick_ms.max(1)),
             migrate,
+            drain_grace: Duration::from_millis(server.drain_grace_ms),
+            drain_timeout: Duration::from_millis(server.drain_timeout_ms),
+            max_streams: server.max_streams,
         }
+    }
+
+    /// Rejects combinations that cannot work, in the flags' terms.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.drain_grace >= self.drain_timeout {
+            return Err(
+                "--drain-grace-ms must be less than --drain-timeout-ms (the timeout counts from the signal)"
+                    .to_owned(),
+            );
+        }
+        if self.max_streams == 0 {
+            return Err("--max-streams must be at least 1".to_owned());
+        }
+        Ok(())
     }
 }
 

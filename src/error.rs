@@ -3,7 +3,7 @@
 //! Each variant is named after the status it becomes, so `From<Error> for Status` is a 1:1 match with no
 //! catch-all arm: a new variant does not compile until someone decides its code.
 
-use tonic::{Code, Status};
+use tonic::{metadata::MetadataMap, Code, Status};
 
 /// Every failure a request can end with, in the caller's terms.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,10 @@ pub enum Error {
     /// The database cannot be reached, or dbosd is shutting down; the call can be retried.
     #[error("{0}")]
     Unavailable(String),
+    /// This replica is draining (SIGTERM): UNAVAILABLE with a retry hint, so the client retries on
+    /// another replica.
+    #[error("dbosd is shutting down; retry")]
+    Draining,
     /// A transaction conflict that survived the retries.
     #[error("{0}")]
     Aborted(String),
@@ -68,12 +72,26 @@ impl Error {
         matches!(
             self,
             Error::Unavailable(_)
+                | Error::Draining
                 | Error::ResourceExhausted(_)
                 | Error::Aborted(_)
                 | Error::DeadlineExceeded(_)
         )
     }
 }
+
+/// UNAVAILABLE with gRPC's retry pushback (gRFC A6), which clients with a retry policy obey.
+fn draining_status() -> Status {
+    let mut metadata = MetadataMap::new();
+    let pushback = crate::shutdown::RETRY_AFTER.as_millis().to_string();
+    if let Ok(value) = pushback.parse() {
+        metadata.insert(RETRY_PUSHBACK_HEADER, value);
+    }
+    Status::with_metadata(Code::Unavailable, Error::Draining.to_string(), metadata)
+}
+
+/// The trailer that tells a gRPC client how long to wait before retrying.
+pub const RETRY_PUSHBACK_HEADER: &str = "grpc-retry-pushback-ms";
 
 impl From<Error> for Status {
     fn from(err: Error) -> Status {
@@ -87,6 +105,7 @@ impl From<Error> for Status {
             Error::DeadlineExceeded(msg) => Status::new(Code::DeadlineExceeded, msg),
             Error::ResourceExhausted(msg) => Status::new(Code::ResourceExhausted, msg),
             Error::Unavailable(msg) => Status::new(Code::Unavailable, msg),
+            Error::Draining => draining_status(),
             Error::Aborted(msg) => Status::new(Code::Aborted, msg),
             Error::Internal { context, source } => {
                 let reference = uuid::Uuid::new_v4().simple().to_string();

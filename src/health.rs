@@ -1,12 +1,22 @@
 //! The health reporter's checker: SERVING for `""` and `dbosd.v1.WorkflowService` only while the
-//! database answers and the schema is compatible, re-checked on an interval.
+//! database answers and the schema is compatible, re-checked on an interval. Plus the health service
+//! itself, whose `Watch` streams (which never end on their own) end when dbosd drains.
 
-use std::time::Duration;
+use std::{future::ready, pin::Pin, time::Duration};
 
+use futures::{stream, Stream, StreamExt};
 use tokio_postgres::NoTls;
-use tonic_health::{server::HealthReporter, ServingStatus};
+use tonic::{Request, Response, Status};
+use tonic_health::{
+    pb::{
+        health_server::{Health, HealthServer},
+        HealthCheckRequest, HealthCheckResponse,
+    },
+    server::{HealthReporter, HealthService},
+    ServingStatus,
+};
 
-use crate::repo::SchemaInfo;
+use crate::{error::Error, repo::SchemaInfo, shutdown::Drain};
 
 /// The full name of the API service, as health clients ask for it.
 pub const SERVICE_NAME: &str = "dbosd.v1.WorkflowService";
@@ -55,4 +65,55 @@ async fn check(url: &str, schema: &str) -> Result<(), String> {
     drop(client);
     let _ = driver.await;
     info?.check().map_err(|e| e.to_string())
+}
+
+/// tonic-health's service, with `Watch` streams that end (UNAVAILABLE, retry) when draining starts:
+/// graceful shutdown waits for every open stream, and a health watch would otherwise hold it forever.
+pub struct DrainingHealth {
+    inner: HealthService,
+    drain: Drain,
+}
+
+impl DrainingHealth {
+    /// The health server for `reporter`'s statuses.
+    pub fn server(reporter: &HealthReporter, drain: Drain) -> HealthServer<DrainingHealth> {
+        HealthServer::new(DrainingHealth {
+            inner: HealthService::from_health_reporter(reporter.clone()),
+            drain,
+        })
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Health for DrainingHealth {
+    async fn check(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        self.inner.check(request).await
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        let statuses = self.inner.watch(request).await?.into_inner();
+        let drain = self.drain.clone();
+        let drained = stream::once(async move {
+            drain.draining().await;
+            Err(Status::from(Error::Draining))
+        });
+        // The statuses until draining, then the draining status, then the end.
+        let mut ended = false;
+        let watch = stream::select(statuses, drained).take_while(move |item| {
+            let keep = !ended;
+            ended = item.is_err();
+            ready(keep)
+        });
+        Ok(Response::new(Box::pin(watch)))
+    }
 }

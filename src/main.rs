@@ -76,6 +76,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve_with(settings: &Settings, listen: &std::net::SocketAddr) -> Result<(), String> {
+    settings.validate()?;
     let repo = server::prepare(settings).await.map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(listen)
         .await

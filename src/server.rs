@@ -1,20 +1,22 @@
 //! Startup and serving: connect and check (or migrate) the schema, then serve WorkflowService, health
-//! and reflection on a listener until the shutdown future resolves.
+//! and reflection on a listener until the shutdown future resolves, then drain in order.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle, time::Instant};
 use tokio_postgres::NoTls;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic_health::{server::HealthReporter, ServingStatus};
 
 use crate::{
-    api::WorkflowApi,
+    api::{Streams, WorkflowApi},
     config::{redact_url, Settings},
-    health,
+    health::{self, DrainingHealth},
     hub::{self, Hub},
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{migrate, Repo, SchemaInfo},
+    shutdown::Drain,
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -93,19 +95,12 @@ pub async fn serve_with_hub(
         settings.hub_tick,
     ));
 
-    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let drain = Drain::new();
+    let reporter = HealthReporter::new();
     // NOT_SERVING until the first check passes (the reporter starts "" as SERVING).
-    reporter
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
-    reporter
-        .set_service_status(
-            health::SERVICE_NAME,
-            tonic_health::ServingStatus::NotServing,
-        )
-        .await;
+    set_health(&reporter, ServingStatus::NotServing).await;
     let health_task = tokio::spawn(health::run(
-        reporter,
+        reporter.clone(),
         settings.database_url.clone(),
         settings.schema.clone(),
         settings.health_interval,
@@ -122,17 +117,92 @@ pub async fn serve_with_hub(
         .build_v1alpha()
         .map_err(|e| StartupError::Other(format!("reflection: {e}")))?;
 
-    let api = WorkflowApi::new(repo, hub, settings.application_name.clone());
-    let result = Server::builder()
-        .add_service(health_service)
+    let streams = Streams::new(drain.clone(), settings.max_streams);
+    let api = WorkflowApi::new(repo, hub, settings.application_name.clone(), streams);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = Server::builder()
+        .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(WorkflowServiceServer::new(api))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
-        .map_err(|e| StartupError::Other(format!("gRPC server failed: {e}")));
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = stop_rx.await;
+        });
+    let draining = Draining {
+        reporter,
+        health_task,
+        drain,
+        stop: stop_tx,
+        grace: settings.drain_grace,
+        timeout: settings.drain_timeout,
+    };
+    let result = draining.serve(server, shutdown).await;
     listen_task.abort();
     poll_task.abort();
-    health_task.abort();
     result
+}
+
+async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    reporter
+        .set_service_status(health::SERVICE_NAME, status)
+        .await;
+}
+
+/// What the drain needs to take the server down in order (architecture §2.4).
+struct Draining {
+    reporter: HealthReporter,
+    health_task: JoinHandle<()>,
+    drain: Drain,
+    stop: oneshot::Sender<()>,
+    grace: Duration,
+    timeout: Duration,
+}
+
+impl Draining {
+    /// Runs `server` until `shutdown` resolves, then drains it.
+    async fn serve(
+        self,
+        server: impl Future<Output = Result<(), tonic::transport::Error>>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), StartupError> {
+        let failed =
+            |e: tonic::transport::Error| StartupError::Other(format!("gRPC server failed: {e}"));
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => return result.map_err(failed),
+            () = shutdown => {}
+        }
+        let deadline = Instant::now() + self.timeout;
+        // 1. NOT_SERVING first, with the checker stopped so it cannot turn it back.
+        self.health_task.abort();
+        set_health(&self.reporter, ServingStatus::NotServing).await;
+        tracing::info!(
+            grace_ms = self.grace.as_millis() as u64,
+            "health NOT_SERVING; draining"
+        );
+        // 2. Keep serving through the grace, so load balancers see NOT_SERVING and stop routing here.
+        tokio::select! {
+            result = &mut server => return result.map_err(failed),
+            () = tokio::time::sleep(self.grace) => {}
+        }
+        // 3. Stop accepting (GOAWAY) and end every open wait with UNAVAILABLE: graceful shutdown waits
+        //    for every open call, and a wait may never end on its own. Unary calls in flight go on.
+        let _ = self.stop.send(());
+        self.drain.start();
+        // 4. Wait for the calls in flight, bounded by the drain timeout counted from the signal.
+        match tokio::time::timeout_at(deadline, server).await {
+            Ok(result) => {
+                tracing::info!("drained");
+                result.map_err(failed)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "drain timeout: calls still in flight were cut off"
+                );
+                Ok(())
+            }
+        }
+    }
 }

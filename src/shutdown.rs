@@ -1,19 +1,99 @@
-//! The shutdown signal: SIGTERM or SIGINT.
+//! Shutdown: the SIGTERM/SIGINT signals, and the [`Drain`] token that ends every open wait when dbosd
+//! drains (architecture §2.4). The order of the drain itself lives in `server.rs`.
 
-/// Resolves on the first SIGTERM or SIGINT and logs which one arrived.
+use std::time::Duration;
+
+use tokio::signal::unix::{self, Signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+
+/// How long a client should wait before retrying a call that draining ended (sent as gRPC's
+/// `grpc-retry-pushback-ms`); by then the load balancer routes it to another replica.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// SIGTERM and SIGINT, listened to for the life of the process.
+pub struct Signals {
+    term: Option<Signal>,
+    int: Option<Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers. From here on the signals no longer kill the process by default, so a
+    /// caller that wants "second signal exits at once" must keep listening (see [`Signals::next`]).
+    pub fn install() -> Signals {
+        Signals {
+            term: unix::signal(SignalKind::terminate()).ok(),
+            int: unix::signal(SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT and returns its name and number.
+    pub async fn next(&mut self) -> (&'static str, i32) {
+        async fn recv(s: &mut Option<Signal>) {
+            // Without a handler the signal keeps its default action, so this arm never wins.
+            let Some(s) = s else {
+                return std::future::pending().await;
+            };
+            if s.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        tokio::select! {
+            _ = recv(&mut self.term) => ("SIGTERM", libc::SIGTERM),
+            _ = recv(&mut self.int) => ("SIGINT", libc::SIGINT),
+        }
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT, then watches for a second one, which exits the process
+/// at once (an operator who signals twice does not want to wait for the drain).
 pub async fn signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the process can still be killed; serve until then.
-        std::future::pending::<()>().await;
-        return;
-    };
-    let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    };
-    tracing::info!(signal = name, "shutting down");
+    let mut signals = Signals::install();
+    let (name, _) = signals.next().await;
+    tracing::info!(signal = name, "draining; signal again to exit at once");
+    tokio::spawn(async move {
+        let (name, number) = signals.next().await;
+        tracing::warn!(signal = name, "second signal: exiting without draining");
+        std::process::exit(128 + number);
+    });
+}
+
+/// The drain token: cloned into every wait; cancelled once, when open waits must end.
+#[derive(Clone, Debug, Default)]
+pub struct Drain {
+    token: CancellationToken,
+}
+
+impl Drain {
+    /// A token that has not started draining.
+    pub fn new() -> Drain {
+        Drain::default()
+    }
+
+    /// Starts draining: every [`Drain::guard`]ed future ends with [`Error::Draining`].
+    pub fn start(&self) {
+        self.token.cancel();
+    }
+
+    /// Whether draining has started.
+    pub fn is_draining(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves once draining has started.
+    pub async fn draining(&self) {
+        self.token.cancelled().await
+    }
+
+    /// Runs `fut` unless draining starts first (or has already started), in which case it is dropped
+    /// and the call ends with UNAVAILABLE and a retry hint.
+    pub async fn guard<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        tokio::select! {
+            // Checked first, so a call that arrives while draining never starts its work.
+            biased;
+            _ = self.token.cancelled() => Err(Error::Draining),
+            result = fut => result,
+        }
+    }
 }

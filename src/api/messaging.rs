@@ -48,21 +48,25 @@ impl WorkflowApi {
             workflow_id: workflow_id.clone(),
             key: key.clone(),
         });
-        loop {
-            if let Some(value) = self.repo.get_event(&workflow_id, &key).await? {
-                return Ok(pb::GetEventResponse {
-                    found: true,
-                    value: Some(render::payload(&value)),
-                });
+        // A wait, not work in flight: draining ends it (UNAVAILABLE, retry) rather than holding the drain.
+        let wait = async {
+            loop {
+                if let Some(value) = self.repo.get_event(&workflow_id, &key).await? {
+                    return Ok(pb::GetEventResponse {
+                        found: true,
+                        value: Some(render::payload(&value)),
+                    });
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(pb::GetEventResponse {
+                        found: false,
+                        value: None,
+                    });
+                }
+                let _ = tokio::time::timeout(deadline - now, sub.changed()).await;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(pb::GetEventResponse {
-                    found: false,
-                    value: None,
-                });
-            }
-            let _ = tokio::time::timeout(deadline - now, sub.changed()).await;
-        }
+        };
+        self.streams.drain().guard(wait).await
     }
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use self::stream::RpcStream;
+pub use self::stream::Streams;
 use crate::{hub::Hub, pb, repo::Repo};
 
 /// The `dbosd.v1.WorkflowService` implementation.
@@ -32,15 +33,18 @@ pub struct WorkflowApi {
     hub: Arc<Hub>,
     /// Stamped on enqueued rows that name no application, and the default list filter (as DBOS clients do).
     default_app: Option<String>,
+    /// Drain token and open-stream cap shared by every wait.
+    streams: Streams,
 }
 
 impl WorkflowApi {
-    /// A service over `repo`, waking waiters through `hub`.
-    pub fn new(repo: Repo, hub: Arc<Hub>, default_app: Option<String>) -> Self {
+    /// A service over `repo`, waking waiters through `hub`; its waits end when `streams` drains.
+    pub fn new(repo: Repo, hub: Arc<Hub>, default_app: Option<String>, streams: Streams) -> Self {
         WorkflowApi {
             repo,
             hub,
             default_app,
+            streams,
         }
     }
 }

@@ -1,17 +1,23 @@
 //! Plumbing shared by the server-streaming RPCs: a spawned task feeding an mpsc channel (the tonic
-//! streaming example's shape), and the subscribe → re-read → wait loop's waiting half.
+//! streaming example's shape), raced against the drain token and capped in number, and the
+//! subscribe → re-read → wait loop's waiting half.
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use futures::{future::select_all, Stream};
-use tokio::{sync::mpsc, time::Instant};
+use tokio::{
+    sync::{mpsc, Semaphore},
+    time::Instant,
+};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
+use tracing::Instrument;
 
 use super::convert;
 use crate::{
     error::{Error, Result},
     hub::Subscription,
+    shutdown::Drain,
 };
 
 /// The response stream type of every streaming RPC.
@@ -37,22 +43,57 @@ impl<T> Sink<T> {
     }
 }
 
-/// Runs `body` in its own task and returns the stream of what it sends; an error it returns becomes
-/// the stream's final status.
-pub fn spawn_stream<T, F, Fut>(body: F) -> RpcStream<T>
-where
-    T: Send + 'static,
-    F: FnOnce(Sink<T>) -> Fut,
-    Fut: Future<Output = Result<()>> + Send + 'static,
-{
-    let (tx, rx) = mpsc::channel(BUFFER);
-    let fut = body(Sink { tx: tx.clone() });
-    tokio::spawn(async move {
-        if let Err(e) = fut.await {
-            let _ = tx.send(Err(e.into())).await;
+/// What every stream shares: the drain token, and the slots that cap how many streams are open.
+#[derive(Clone)]
+pub struct Streams {
+    drain: Drain,
+    slots: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl Streams {
+    /// At most `limit` open streams; all of them end when `drain` starts.
+    pub fn new(drain: Drain, limit: usize) -> Self {
+        Streams {
+            drain,
+            slots: Arc::new(Semaphore::new(limit)),
+            limit,
         }
-    });
-    Box::pin(ReceiverStream::new(rx))
+    }
+
+    /// The drain token (for unary waits such as GetEvent).
+    pub fn drain(&self) -> &Drain {
+        &self.drain
+    }
+
+    /// Runs `body` in its own task and returns the stream of what it sends; an error it returns
+    /// becomes the stream's final status, and so does draining (UNAVAILABLE with a retry hint), which
+    /// ends the body wherever it waits. RESOURCE_EXHAUSTED when `limit` streams are already open.
+    pub fn spawn<T, F, Fut>(&self, body: F) -> Result<RpcStream<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(Sink<T>) -> Fut,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let slot = Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
+            Error::ResourceExhausted(format!(
+                "too many open streams on this dbosd (limit {}); retry later or on another replica",
+                self.limit
+            ))
+        })?;
+        let (tx, rx) = mpsc::channel(BUFFER);
+        let fut = body(Sink { tx: tx.clone() });
+        let drain = self.drain.clone();
+        let task = async move {
+            if let Err(e) = drain.guard(fut).await {
+                let _ = tx.send(Err(e.into())).await;
+            }
+            drop(slot);
+        };
+        // The RPC's span (method, request id) follows the stream into its task.
+        tokio::spawn(task.in_current_span());
+        Ok(Box::pin(ReceiverStream::new(rx)))
+    }
 }
 
 /// A wait's optional deadline from a request's `timeout` (absent: no deadline).

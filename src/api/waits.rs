@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::{
     convert, render,
-    stream::{deadline, spawn_stream, wait_any, RpcStream, Woken},
+    stream::{deadline, wait_any, RpcStream, Woken},
     WorkflowApi,
 };
 use crate::{
@@ -31,7 +31,7 @@ impl WorkflowApi {
         let id = convert::required("workflow_id", &req.workflow_id)?;
         let deadline = deadline(&req.timeout)?;
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
-        Ok(spawn_stream(move |sink| async move {
+        self.streams.spawn(move |sink| async move {
             // Subscribe, then read: a change in between still wakes us.
             let mut subs = [hub.subscribe(Key::Status(id.clone()))];
             let mut last_sent: Option<(Option<String>, i64)> = None;
@@ -62,7 +62,7 @@ impl WorkflowApi {
                     return Ok(());
                 }
             }
-        }))
+        })
     }
 
     pub(super) fn await_workflows(
@@ -95,7 +95,7 @@ impl WorkflowApi {
         };
         let deadline = deadline(&req.timeout)?;
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
-        Ok(spawn_stream(move |sink| async move {
+        self.streams.spawn(move |sink| async move {
             let mut subs: Vec<_> = pending
                 .iter()
                 .map(|id| hub.subscribe(Key::Status(id.clone())))
@@ -131,6 +131,6 @@ impl WorkflowApi {
                     return Ok(());
                 }
             }
-        }))
+        })
     }
 }

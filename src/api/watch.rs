@@ -3,7 +3,7 @@
 
 use super::{
     convert, render,
-    stream::{deadline, spawn_stream, wait_any, RpcStream, Woken},
+    stream::{deadline, wait_any, RpcStream, Woken},
     WorkflowApi,
 };
 use crate::{
@@ -23,7 +23,7 @@ impl WorkflowApi {
         let deadline = deadline(&req.timeout)?;
         let follow = req.follow;
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
-        Ok(spawn_stream(move |sink| async move {
+        self.streams.spawn(move |sink| async move {
             let mut subs = vec![hub.subscribe(Key::Event {
                 workflow_id: id.clone(),
                 key: key.clone(),
@@ -59,7 +59,7 @@ impl WorkflowApi {
                     return Ok(());
                 }
             }
-        }))
+        })
     }
 
     pub(super) fn read_stream(
@@ -75,7 +75,7 @@ impl WorkflowApi {
         deadline(&timeout)?;
         let mut offset = req.offset;
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
-        Ok(spawn_stream(move |sink| async move {
+        self.streams.spawn(move |sink| async move {
             let mut subs = [
                 hub.subscribe(Key::Stream {
                     workflow_id: id.clone(),
@@ -117,6 +117,6 @@ impl WorkflowApi {
                     return Ok(());
                 }
             }
-        }))
+        })
     }
 }

@@ -12,7 +12,7 @@ use super::{
     json::struct_to_map,
     list::status_filter,
     render,
-    stream::{spawn_stream, RpcStream, Sink},
+    stream::{RpcStream, Sink},
     WorkflowApi,
 };
 use crate::{
@@ -169,7 +169,7 @@ impl WorkflowApi {
             .then(|| Cursor::decode(&req.cursor))
             .transpose()?;
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
-        Ok(spawn_stream(move |sink| async move {
+        self.streams.spawn(move |sink| async move {
             // Subscribe first, then replay: a transition in between arrives twice at worst.
             let mut feed = hub.subscribe_feed();
             let mut watcher = Watcher {
@@ -192,7 +192,7 @@ impl WorkflowApi {
                             continue;
                         }
                         Err(RecvError::Closed) => {
-                            return Err(Error::Unavailable("dbosd is shutting down; retry".into()))
+                            return Err(Error::Draining)
                         }
                     },
                     _ = sink.closed() => return Ok(()),
@@ -201,6 +201,6 @@ impl WorkflowApi {
                     return Ok(());
                 }
             }
-        }))
+        })
     }
 }

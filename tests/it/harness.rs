@@ -1,11 +1,13 @@
 //! Test harness: one PostgreSQL cluster per test run, one database per test (cloned from a migrated
-//! template), dbosd in-process on 127.0.0.1:0 with a real tonic client, and real DBOS workers
-//! (Python and TypeScript, in `worker`).
+//! template), dbosd in-process on 127.0.0.1:0 with a real tonic client (or the real binary, in
+//! `process`), and real DBOS workers (Python and TypeScript, in `worker`).
 
 #![allow(dead_code)]
 
+mod process;
 mod worker;
 
+pub use process::Dbosd;
 pub use worker::{Worker, WorkerLang, WorkerOptions};
 
 /// Runs each named `async fn(WorkerLang)` against a real worker of every language: it expands to a

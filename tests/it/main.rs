@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod drain;
 mod enqueue;
 mod events_messages;
 mod failures;

@@ -1,15 +1,12 @@
 //! The real binary: startup errors are one clear line and a non-zero exit; `start-dev` is one command
 //! from nothing to a served, migrated throwaway database.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use dbosd::pb::{workflow_service_client::WorkflowServiceClient, ListWorkflowsRequest};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::Command,
-};
+use tokio::process::Command;
 
-use crate::harness::{TestDb, WAIT};
+use crate::harness::{Dbosd, TestDb, WAIT};
 
 async fn run_dbosd(args: &[&str]) -> (bool, String) {
     let out = tokio::time::timeout(
@@ -76,28 +73,10 @@ async fn startup_errors_are_one_clear_line() {
 
 #[tokio::test]
 async fn start_dev_serves_a_throwaway_database_with_one_command() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dbosd"))
-        .args(["start-dev", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn dbosd start-dev");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(90), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(addr) = line.strip_prefix("dbosd listening on ") {
-                return Some(addr.to_owned());
-            }
-        }
-        None
-    })
-    .await
-    .expect("start-dev prints its address")
-    .expect("start-dev address line");
-    let mut client = WorkflowServiceClient::connect(format!("http://{addr}"))
-        .await
-        .expect("connect");
+    // initdb on a 2-core machine can take a while.
+    let args = ["start-dev", "--listen", "127.0.0.1:0"];
+    let mut dbosd = Dbosd::spawn(&args, &[], Duration::from_secs(90)).await;
+    let mut client = WorkflowServiceClient::new(dbosd.channel.clone());
     let listed = client
         .list_workflows(ListWorkflowsRequest::default())
         .await
@@ -105,12 +84,7 @@ async fn start_dev_serves_a_throwaway_database_with_one_command() {
         .into_inner();
     assert!(listed.workflows.is_empty());
 
-    let pid = child.id().expect("pid") as i32;
-    // SAFETY: plain kill(2) on our own child's pid.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .expect("exits after SIGTERM")
-        .unwrap();
+    dbosd.signal(libc::SIGTERM);
+    let status = dbosd.exited_within(WAIT).await;
     assert!(status.success(), "{status:?}");
 }
