@@ -58,6 +58,9 @@ pub struct ServerArgs {
     /// Address the gRPC server listens on.
     #[arg(long, env = "DBOSD_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`); off when not given.
+    #[arg(long, env = "DBOSD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Maximum database connections in the pool.
     #[arg(long, env = "DBOSD_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,

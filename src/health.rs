@@ -21,6 +21,10 @@ use crate::{error::Error, repo::SchemaInfo, shutdown::Drain};
 /// The full name of the API service, as health clients ask for it.
 pub const SERVICE_NAME: &str = "dbosd.v1.WorkflowService";
 
+/// A health name that is SERVING whenever the process answers, whatever the database's state: the
+/// liveness probe's, so a database outage marks replicas unready without restarting them.
+pub const LIVENESS: &str = "liveness";
+
 /// Checks now and then every `interval`, forever (the server aborts the task on shutdown).
 pub async fn run(reporter: HealthReporter, url: String, schema: String, interval: Duration) {
     let mut last: Option<bool> = None;

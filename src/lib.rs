@@ -11,3 +11,4 @@ pub mod pgcluster;
 pub mod repo;
 pub mod server;
 pub mod shutdown;
+pub mod telemetry;

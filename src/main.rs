@@ -1,12 +1,14 @@
 //! The `dbosd` binary: parse the command line, then serve, migrate or start a dev database.
 
-use std::process::ExitCode;
+use std::{net::SocketAddr, process::ExitCode};
 
 use clap::Parser;
 use tokio::net::TcpListener;
 
 use dbosd::{
-    config::{redact_url, Cli, Command, DatabaseArgs, ServeArgs, Settings, StartDevArgs},
+    config::{
+        redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
+    },
     pgcluster::PgCluster,
     repo::migrate,
     server, shutdown,
@@ -72,19 +74,34 @@ fn database_url(args: &DatabaseArgs) -> Result<String, String> {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let url = database_url(&args.database)?;
     let settings = Settings::from_args(url, &args.database.schema, &args.server, args.migrate);
-    serve_with(&settings, &args.server.listen).await
+    serve_with(&settings, &args.server).await
 }
 
-async fn serve_with(settings: &Settings, listen: &std::net::SocketAddr) -> Result<(), String> {
+async fn bind(addr: &SocketAddr) -> Result<(TcpListener, SocketAddr), String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((listener, bound))
+}
+
+async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String> {
     settings.validate()?;
     let repo = server::prepare(settings).await.map_err(|e| e.to_string())?;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (grpc, addr) = bind(&args.listen).await?;
+    let metrics = match &args.metrics_listen {
+        Some(at) => {
+            let (listener, addr) = bind(at).await?;
+            tracing::info!(%addr, "Prometheus metrics at /metrics");
+            println!("dbosd metrics on {addr}");
+            Some(listener)
+        }
+        None => None,
+    };
     tracing::info!(%addr, database = %redact_url(&settings.database_url), "dbosd serving dbosd.v1.WorkflowService");
     println!("dbosd listening on {addr}");
-    server::serve(repo, settings, listener, shutdown::signal())
+    let listeners = server::Listeners { grpc, metrics };
+    server::serve(repo, settings, listeners, shutdown::signal())
         .await
         .map_err(|e| e.to_string())
 }
@@ -132,7 +149,7 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     let url = cluster.url("postgres");
     println!("PostgreSQL (throwaway) at {url}");
     let settings = Settings::from_args(url, &args.schema, &args.server, true);
-    let result = serve_with(&settings, &args.server.listen).await;
+    let result = serve_with(&settings, &args.server).await;
     let stopped = cluster.stop().await.map_err(|e| e.to_string());
     result.and(stopped)
 }

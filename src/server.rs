@@ -17,6 +17,7 @@ use crate::{
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{migrate, Repo, SchemaInfo},
     shutdown::Drain,
+    telemetry::{self, layer::RpcLayer, Metrics},
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -66,15 +67,31 @@ pub async fn prepare(settings: &Settings) -> Result<Repo, StartupError> {
     Repo::new(url, &settings.pool, schema).map_err(|e| StartupError::BadUrl(e.to_string()))
 }
 
-/// Serves on `listener` until `shutdown` resolves. Background tasks (hub listener and poller, health
-/// checks) stop with it.
+/// Where dbosd serves: gRPC, and optionally Prometheus metrics. Bound by the caller, so a port
+/// taken is a startup error and tests can bind port 0 and know the address.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub metrics: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(grpc: TcpListener) -> Self {
+        Listeners {
+            grpc,
+            metrics: None,
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains. Background tasks (hub listener and poller, health
+/// checks, metrics) stop with it.
 pub async fn serve(
     repo: Repo,
     settings: &Settings,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
-    serve_with_hub(repo, Hub::new(), settings, listener, shutdown).await
+    serve_with_hub(repo, Hub::new(), settings, listeners, shutdown).await
 }
 
 /// [`serve`] with a hub the caller keeps (tests and benchmarks read its counters).
@@ -82,9 +99,10 @@ pub async fn serve_with_hub(
     repo: Repo,
     hub: Arc<Hub>,
     settings: &Settings,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
+    let listeners = listeners.into();
     let listen_task = tokio::spawn(hub::listener::run(
         settings.database_url.clone(),
         Arc::clone(&hub),
@@ -99,6 +117,9 @@ pub async fn serve_with_hub(
     let reporter = HealthReporter::new();
     // NOT_SERVING until the first check passes (the reporter starts "" as SERVING).
     set_health(&reporter, ServingStatus::NotServing).await;
+    reporter
+        .set_service_status(health::LIVENESS, ServingStatus::Serving)
+        .await;
     let health_task = tokio::spawn(health::run(
         reporter.clone(),
         settings.database_url.clone(),
@@ -118,14 +139,20 @@ pub async fn serve_with_hub(
         .map_err(|e| StartupError::Other(format!("reflection: {e}")))?;
 
     let streams = Streams::new(drain.clone(), settings.max_streams);
+    let metrics = Metrics::new(repo.clone(), Arc::clone(&hub), streams.clone());
+    let metrics_task = listeners
+        .metrics
+        .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
     let api = WorkflowApi::new(repo, hub, settings.application_name.clone(), streams);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = Server::builder()
+        // Outermost: every call, whatever service, is counted and gets its request id span.
+        .layer(RpcLayer::new(metrics))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(WorkflowServiceServer::new(api))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), async {
             let _ = stop_rx.await;
         });
     let draining = Draining {
@@ -139,6 +166,9 @@ pub async fn serve_with_hub(
     let result = draining.serve(server, shutdown).await;
     listen_task.abort();
     poll_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     result
 }
 

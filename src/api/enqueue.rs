@@ -1,14 +1,18 @@
-//! EnqueueWorkflow.
+//! EnqueueWorkflow (with the caller's W3C trace context stamped on the row).
 
-use super::{convert, render, WorkflowApi};
+use super::{convert, render, trace_context::TraceContext, WorkflowApi};
 use crate::{error::Result, model::EnqueueOutcome, pb};
 
 impl WorkflowApi {
     pub(super) async fn enqueue(
         &self,
         req: &pb::EnqueueWorkflowRequest,
+        trace: Option<&TraceContext>,
     ) -> Result<pb::EnqueueWorkflowResponse> {
-        let wf = convert::new_workflow(req, self.default_app.as_deref())?;
+        let mut wf = convert::new_workflow(req, self.default_app.as_deref())?;
+        if let Some(trace) = trace {
+            wf.attributes = Some(trace.stamp(wf.attributes.as_deref()));
+        }
         let done = self.repo.enqueue(&wf).await?;
         let outcome = match done.outcome {
             EnqueueOutcome::Created => pb::EnqueueOutcome::Created,

@@ -14,6 +14,7 @@ mod messaging;
 mod render;
 mod steps;
 mod stream;
+pub mod trace_context;
 mod waits;
 mod watch;
 mod watch_workflows;
@@ -22,8 +23,8 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use self::stream::RpcStream;
 pub use self::stream::Streams;
+use self::{stream::RpcStream, trace_context::TraceContext};
 use crate::{hub::Hub, pb, repo::Repo};
 
 /// The `dbosd.v1.WorkflowService` implementation.
@@ -67,7 +68,9 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::EnqueueWorkflowRequest>,
     ) -> RpcResult<pb::EnqueueWorkflowResponse> {
-        respond(self.enqueue(request.get_ref()).await)
+        // W3C trace context rides in metadata, like the DBOS clients' OTel carrier.
+        let trace = TraceContext::from_metadata(request.metadata());
+        respond(self.enqueue(request.get_ref(), trace.as_ref()).await)
     }
 
     async fn get_workflow(

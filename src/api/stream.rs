@@ -61,6 +61,11 @@ impl Streams {
         }
     }
 
+    /// How many streams are open now.
+    pub fn open(&self) -> usize {
+        self.limit - self.slots.available_permits()
+    }
+
     /// The drain token (for unary waits such as GetEvent).
     pub fn drain(&self) -> &Drain {
         &self.drain

@@ -19,7 +19,13 @@ pub mod streams;
 pub mod workflow_list;
 pub mod workflow_status;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use bb8::{Pool, PooledConnection, RunError};
 use bb8_postgres::PostgresConnectionManager;
@@ -57,6 +63,8 @@ struct Inner {
     sql: sql::Statements,
     acquire_timeout: Duration,
     connect_failures: ConnectFailures,
+    /// Requests inside `conn()` now (bb8 does not count its waiters).
+    waiting: AtomicU64,
 }
 
 impl Repo {
@@ -87,6 +95,7 @@ impl Repo {
                 sql,
                 acquire_timeout: options.acquire_timeout,
                 connect_failures,
+                waiting: AtomicU64::new(0),
             }),
         })
     }
@@ -109,6 +118,7 @@ impl Repo {
             ))
         };
         let mut failures = self.inner.connect_failures.subscribe();
+        let _waiting = Waiting::start(&self.inner.waiting);
         tokio::select! {
             got = self.inner.pool.get() => got.map_err(|e| match e {
                 RunError::TimedOut => Error::ResourceExhausted(format!(
@@ -142,9 +152,40 @@ impl Repo {
         Ok((client, driver))
     }
 
-    /// Pool counters: (open connections, idle connections).
-    pub fn pool_state(&self) -> (u32, u32) {
+    /// Pool counters, for metrics.
+    pub fn pool_state(&self) -> PoolState {
         let state = self.inner.pool.state();
-        (state.connections, state.idle_connections)
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            waiting: self.inner.waiting.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of the pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    /// Open connections, in use or idle.
+    pub connections: u32,
+    /// Open connections nobody uses.
+    pub idle: u32,
+    /// Requests waiting for a connection now.
+    pub waiting: u64,
+}
+
+/// Counts a request as waiting for a connection while it lives.
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn start(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -234,6 +234,8 @@ pub struct TestServer {
     pub client: WorkflowServiceClient<Channel>,
     pub channel: Channel,
     pub addr: std::net::SocketAddr,
+    /// Where its Prometheus metrics are served.
+    pub metrics_addr: std::net::SocketAddr,
     pub db: TestDb,
     /// The server's hub, for its counters.
     pub hub: Arc<Hub>,
@@ -256,6 +258,12 @@ impl TestServer {
         // Bind first: the port is open before the server task runs, so no startup race.
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
+        let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let metrics_addr = metrics.local_addr().expect("local addr");
+        let listeners = server::Listeners {
+            grpc: listener,
+            metrics: Some(metrics),
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let hub = Hub::new();
         let server_hub = Arc::clone(&hub);
@@ -264,7 +272,7 @@ impl TestServer {
                 let _ = rx.await;
             };
             if let Err(e) =
-                server::serve_with_hub(repo, server_hub, &settings, listener, shutdown).await
+                server::serve_with_hub(repo, server_hub, &settings, listeners, shutdown).await
             {
                 eprintln!("dbosd server ended: {e}");
             }
@@ -278,6 +286,7 @@ impl TestServer {
             client: WorkflowServiceClient::new(channel.clone()),
             channel,
             addr,
+            metrics_addr,
             db,
             hub,
             shutdown: Some(tx),
@@ -301,6 +310,30 @@ impl Drop for TestServer {
         if let Some(task) = &self.task {
             task.abort();
         }
+    }
+}
+
+impl TestServer {
+    /// One scrape of the server's `/metrics`.
+    pub async fn scrape(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(self.metrics_addr)
+            .await
+            .expect("connect to metrics");
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: dbosd\r\n\r\n")
+            .await
+            .expect("send scrape");
+        let mut response = String::new();
+        tokio::time::timeout(WAIT, conn.read_to_string(&mut response))
+            .await
+            .expect("scrape in time")
+            .expect("read scrape");
+        let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+        assert!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{head}"
+        );
+        body.to_owned()
     }
 }
 

@@ -41,6 +41,11 @@ async fn health_follows_the_database_schema() {
         })
         .await;
     }
+    // Liveness does not follow the database: an outage must not restart replicas.
+    assert_eq!(
+        status(&srv, dbosd::health::LIVENESS).await.ok(),
+        Some(ServingStatus::Serving)
+    );
     db.batch_execute("ALTER TABLE dbos.workflow_events_gone RENAME TO workflow_events")
         .await
         .unwrap();

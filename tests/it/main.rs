@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod deploy;
 mod drain;
 mod enqueue;
 mod events_messages;
@@ -18,5 +19,6 @@ mod management_steps;
 mod management_workers;
 mod schema;
 mod startup;
+mod telemetry;
 mod waits;
 mod watch;

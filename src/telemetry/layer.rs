@@ -1,0 +1,195 @@
+//! The per-RPC tower layer: gives every call a request id (the caller's `x-request-id`, or a new
+//! one) echoed in the response, runs the call in a tracing span carrying it, and records the call's
+//! final status and latency when its response body ends (a stream's status is in its trailers).
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tonic::Code;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::{Instrument, Span};
+
+use super::{Method, Metrics};
+
+/// The metadata key of the request id, in requests and responses.
+pub const REQUEST_ID: &str = "x-request-id";
+/// Longest caller-supplied request id kept; a longer one is replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Wraps the gRPC routes (see `server.rs`).
+#[derive(Clone)]
+pub struct RpcLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl RpcLayer {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        RpcLayer { metrics }
+    }
+}
+
+impl<S> Layer<S> for RpcLayer {
+    type Service = RpcService<S>;
+
+    fn layer(&self, inner: S) -> RpcService<S> {
+        RpcService {
+            inner,
+            metrics: Arc::clone(&self.metrics),
+        }
+    }
+}
+
+/// The service [`RpcLayer`] makes.
+#[derive(Clone)]
+pub struct RpcService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RpcService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<RpcBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let started = Instant::now();
+        let method = self.metrics.method(request.uri().path());
+        let id = request_id(request.headers());
+        // Handlers read the same id from their metadata as the span carries.
+        request.headers_mut().insert(REQUEST_ID, id.clone());
+        let span = tracing::info_span!(
+            "rpc",
+            method = %method.path,
+            request_id = %id.to_str().unwrap_or_default()
+        );
+        let call = span.in_scope(|| self.inner.call(request));
+        let metrics = Arc::clone(&self.metrics);
+        Box::pin(
+            async move {
+                let mut response = call.await?;
+                response.headers_mut().insert(REQUEST_ID, id);
+                let recorder = Recorder {
+                    metrics,
+                    method,
+                    started,
+                    // A trailers-only response (an error before any message) has its status here.
+                    header_code: grpc_status(response.headers()),
+                    span: Span::current(),
+                };
+                Ok(response.map(|inner| RpcBody {
+                    inner,
+                    recorder: Some(recorder),
+                }))
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// The caller's request id if it is usable as one, else a new one.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    headers
+        .get(REQUEST_ID)
+        .filter(|v| {
+            let ok = |b: &u8| b.is_ascii_graphic();
+            !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.as_bytes().iter().all(ok)
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            HeaderValue::from_str(&id).expect("a uuid is a valid header value")
+        })
+}
+
+fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    value.parse::<i32>().ok().map(Code::from_i32)
+}
+
+/// Records one call once its final status is known.
+struct Recorder {
+    metrics: Arc<Metrics>,
+    method: Method,
+    started: Instant,
+    header_code: Option<Code>,
+    span: Span,
+}
+
+impl Recorder {
+    /// `trailer_code` is the status from the trailers, if the body ended with them; a body dropped
+    /// before its status (the client went away) counts as CANCELLED.
+    fn finish(self, trailer_code: Option<Code>) {
+        let code = trailer_code.or(self.header_code).unwrap_or(Code::Cancelled);
+        let elapsed = self.started.elapsed();
+        self.metrics.observe(&self.method, code, elapsed);
+        self.span.in_scope(|| {
+            tracing::debug!(code = ?code, elapsed_ms = elapsed.as_millis() as u64, "rpc finished");
+        });
+    }
+}
+
+pin_project! {
+    /// A response body that reports the call's status when it ends or is dropped.
+    pub struct RpcBody<B> {
+        #[pin]
+        inner: B,
+        recorder: Option<Recorder>,
+    }
+
+    impl<B> PinnedDrop for RpcBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(recorder) = this.project().recorder.take() {
+                recorder.finish(None);
+            }
+        }
+    }
+}
+
+impl<B: Body> Body for RpcBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        let trailers = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(grpc_status),
+            Poll::Ready(None) => Some(None),
+            _ => None,
+        };
+        if let Some(code) = trailers {
+            if let Some(recorder) = this.recorder.take() {
+                recorder.finish(code);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

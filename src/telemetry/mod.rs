@@ -1,0 +1,265 @@
+//! Telemetry: Prometheus metrics (RPCs by method and code, the pool, the hub, open streams), served
+//! on a port of their own, and the per-RPC layer that counts calls and gives each a request id span.
+//! Gauges are read from their owners at scrape time, so nothing here runs between scrapes.
+
+pub mod endpoint;
+pub mod layer;
+
+use std::{collections::HashSet, sync::atomic::Ordering, sync::Arc, time::Duration};
+
+use prometheus_client::{
+    encoding::{text::encode, EncodeLabelSet},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use prost::Message;
+use tonic::Code;
+
+use crate::{api::Streams, hub::Hub, pb, repo::Repo};
+
+/// RPC latency buckets, in seconds: from sub-millisecond reads to long waits.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
+    300.0,
+];
+
+/// The streaming reflection RPCs, which have no descriptor of their own in the sets dbosd registers.
+const REFLECTION_METHODS: [&str; 2] = [
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// The labels of an RPC sample (the names grpc-ecosystem's Prometheus interceptors use).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcLabels {
+    pub grpc_service: String,
+    pub grpc_method: String,
+    pub grpc_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+/// A served method, split for labels; unknown paths share one label pair so that clients cannot
+/// grow the label space.
+#[derive(Clone, Debug)]
+pub struct Method {
+    pub path: String,
+    service: String,
+    method: String,
+}
+
+/// Every metric dbosd exports, and where the scrape-time values come from.
+pub struct Metrics {
+    registry: Registry,
+    handled: Family<RpcLabels, Counter>,
+    latency: Family<RpcLabels, Histogram, fn() -> Histogram>,
+    pool: Family<StateLabels, Gauge>,
+    hub_waiting_keys: Gauge,
+    hub_watchers: Gauge,
+    hub_poll_queries: Counter,
+    hub_notifications: Counter,
+    listen_reconnects: Counter,
+    streams_open: Gauge,
+    known_methods: HashSet<String>,
+    sources: Option<(Repo, Arc<Hub>, Streams)>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+impl Metrics {
+    /// The metrics of one server, reading the pool, hub and stream counts from their owners.
+    pub fn new(repo: Repo, hub: Arc<Hub>, streams: Streams) -> Arc<Metrics> {
+        let mut metrics = Metrics::unattached();
+        metrics.sources = Some((repo, hub, streams));
+        Arc::new(metrics)
+    }
+
+    fn unattached() -> Metrics {
+        let mut registry = Registry::with_prefix("dbosd");
+        let handled = Family::<RpcLabels, Counter>::default();
+        let latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let pool = Family::<StateLabels, Gauge>::default();
+        let (hub_waiting_keys, hub_watchers, streams_open) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        let (hub_poll_queries, hub_notifications, listen_reconnects) =
+            (Counter::default(), Counter::default(), Counter::default());
+        let r = &mut registry;
+        r.register(
+            "grpc_server_handled",
+            "RPCs completed, by method and status code",
+            handled.clone(),
+        );
+        r.register(
+            "grpc_server_handling_seconds",
+            "RPC latency to the final status (streams: their whole life)",
+            latency.clone(),
+        );
+        r.register(
+            "pool_connections",
+            "Database pool connections by state (in_use, idle, waiting = requests waiting for one)",
+            pool.clone(),
+        );
+        r.register(
+            "hub_waiting_keys",
+            "Distinct workflows, events and streams some call waits on",
+            hub_waiting_keys.clone(),
+        );
+        r.register(
+            "hub_watchers",
+            "WatchWorkflows streams on the status feed",
+            hub_watchers.clone(),
+        );
+        r.register(
+            "hub_poll_queries",
+            "Batched poll queries run by the hub",
+            hub_poll_queries.clone(),
+        );
+        r.register(
+            "hub_notifications",
+            "Notifications received on the LISTEN connection",
+            hub_notifications.clone(),
+        );
+        r.register(
+            "hub_listen_reconnects",
+            "Times the LISTEN connection was re-established after the first",
+            listen_reconnects.clone(),
+        );
+        r.register(
+            "streams_open",
+            "Streaming calls open now",
+            streams_open.clone(),
+        );
+        Metrics {
+            registry,
+            handled,
+            latency,
+            pool,
+            hub_waiting_keys,
+            hub_watchers,
+            hub_poll_queries,
+            hub_notifications,
+            listen_reconnects,
+            streams_open,
+            known_methods: known_methods(),
+            sources: None,
+        }
+    }
+
+    /// The labels for a request path.
+    pub fn method(&self, path: &str) -> Method {
+        let known = self.known_methods.contains(path);
+        let (service, method) = match path.trim_start_matches('/').split_once('/') {
+            Some((s, m)) if known => (s.to_owned(), m.to_owned()),
+            _ => ("unknown".to_owned(), "unknown".to_owned()),
+        };
+        Method {
+            path: path.to_owned(),
+            service,
+            method,
+        }
+    }
+
+    /// Records one finished RPC.
+    pub fn observe(&self, method: &Method, code: Code, elapsed: Duration) {
+        let labels = RpcLabels {
+            grpc_service: method.service.clone(),
+            grpc_method: method.method.clone(),
+            grpc_code: code_name(code),
+        };
+        self.handled.get_or_create(&labels).inc();
+        self.latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The OpenMetrics text of every metric, with the gauges read now.
+    pub fn render(&self) -> String {
+        if let Some((repo, hub, streams)) = &self.sources {
+            let pool = repo.pool_state();
+            let gauge = |state| self.pool.get_or_create(&StateLabels { state }).clone();
+            gauge("in_use").set(i64::from(pool.connections - pool.idle));
+            gauge("idle").set(i64::from(pool.idle));
+            gauge("waiting").set(pool.waiting as i64);
+            self.hub_waiting_keys.set(hub.waiting_keys() as i64);
+            self.hub_watchers.set(hub.feed_subscribers() as i64);
+            let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            let set = |counter: &Counter, v: u64| counter.inner().store(v, Ordering::Relaxed);
+            set(&self.hub_poll_queries, load(&hub.stats.poll_queries));
+            set(&self.hub_notifications, load(&hub.stats.notifications));
+            let connects = load(&hub.stats.listen_connects);
+            set(&self.listen_reconnects, connects.saturating_sub(1));
+            self.streams_open.set(streams.open() as i64);
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// gRPC's canonical code names as Prometheus interceptors spell them (`OK`, `NotFound`).
+fn code_name(code: Code) -> String {
+    match code {
+        Code::Ok => "OK".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every method path dbosd serves, from the descriptor sets it registers for reflection.
+fn known_methods() -> HashSet<String> {
+    let mut paths: HashSet<String> = REFLECTION_METHODS.iter().map(|p| p.to_string()).collect();
+    for set in [
+        pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ] {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(set) else {
+            continue;
+        };
+        for file in set.file {
+            let package = file.package();
+            for service in &file.service {
+                for method in &service.method {
+                    paths.insert(format!("/{package}.{}/{}", service.name(), method.name()));
+                }
+            }
+        }
+    }
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_methods_are_labelled_and_others_are_folded() {
+        let metrics = Metrics::unattached();
+        let m = metrics.method("/dbosd.v1.WorkflowService/GetWorkflow");
+        assert_eq!(
+            (m.service.as_str(), m.method.as_str()),
+            ("dbosd.v1.WorkflowService", "GetWorkflow")
+        );
+        let m = metrics.method("/grpc.health.v1.Health/Check");
+        assert_eq!(m.method, "Check");
+        let m = metrics.method("/dbosd.v1.WorkflowService/NoSuchMethod");
+        assert_eq!(
+            (m.service.as_str(), m.method.as_str()),
+            ("unknown", "unknown")
+        );
+        metrics.observe(
+            &metrics.method("/grpc.health.v1.Health/Check"),
+            Code::NotFound,
+            Duration::from_millis(3),
+        );
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"dbosd_grpc_server_handled_total{grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_code="NotFound"} 1"#),
+            "{text}"
+        );
+    }
+}
