@@ -168,6 +168,8 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     admin_url: String,
+    /// Whether dropping this value drops the database (a [`TestDb::share`] does not).
+    owned: bool,
 }
 
 impl TestDb {
@@ -197,6 +199,17 @@ impl TestDb {
             url: with_db(&admin_url, &name),
             name,
             admin_url,
+            owned: true,
+        }
+    }
+
+    /// The same database for a second server; the original still drops it.
+    pub fn share(&self) -> TestDb {
+        TestDb {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            admin_url: self.admin_url.clone(),
+            owned: false,
         }
     }
 
@@ -208,6 +221,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs outside async context guarantees; use a short-lived thread and runtime.
         let _ = std::thread::spawn(move || {

@@ -17,6 +17,7 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod replicas;
 mod schema;
 mod startup;
 mod telemetry;
