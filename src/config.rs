@@ -87,6 +87,13 @@ pub struct ServerArgs {
     /// Most server-streaming calls (waits and watches) open at once; more get RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_MAX_STREAMS", default_value_t = 10_000)]
     pub max_streams: usize,
+    /// Largest gRPC message accepted or sent, in bytes; larger ones get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "DBOSD_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Default deadline of unary calls, in milliseconds (waits such as GetEvent and the streams have
+    /// their own timeouts); 0 for none. A shorter grpc-timeout from the caller wins.
+    #[arg(long, env = "DBOSD_RPC_TIMEOUT_MS", default_value_t = 30_000)]
+    pub rpc_timeout_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "DBOSD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -120,6 +127,9 @@ pub struct Settings {
     /// The whole drain's bound, from the signal.
     pub drain_timeout: Duration,
     pub max_streams: usize,
+    pub max_message_bytes: usize,
+    /// Default deadline of unary calls that do not wait on purpose.
+    pub rpc_timeout: Option<Duration>,
 }
 
 impl Settings {
@@ -139,6 +149,8 @@ impl Settings {
             drain_grace: Duration::ZERO,
             drain_timeout: Duration::from_secs(10),
             max_streams: 10_000,
+            max_message_bytes: 4 * 1024 * 1024,
+            rpc_timeout: Some(Duration::from_secs(30)),
         }
     }
 
@@ -163,6 +175,9 @@ impl Settings {
             drain_grace: Duration::from_millis(server.drain_grace_ms),
             drain_timeout: Duration::from_millis(server.drain_timeout_ms),
             max_streams: server.max_streams,
+            max_message_bytes: server.max_message_bytes,
+            rpc_timeout: (server.rpc_timeout_ms > 0)
+                .then(|| Duration::from_millis(server.rpc_timeout_ms)),
         }
     }
 
@@ -173,6 +188,9 @@ impl Settings {
                 "--drain-grace-ms must be less than --drain-timeout-ms (the timeout counts from the signal)"
                     .to_owned(),
             );
+        }
+        if self.max_message_bytes < 1024 {
+            return Err("--max-message-bytes must be at least 1024".to_owned());
         }
         if self.max_streams == 0 {
             return Err("--max-streams must be at least 1".to_owned());

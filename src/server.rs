@@ -147,11 +147,15 @@ pub async fn serve_with_hub(
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = Server::builder()
         // Outermost: every call, whatever service, is counted and gets its request id span.
-        .layer(RpcLayer::new(metrics))
+        .layer(RpcLayer::new(metrics, settings.rpc_timeout))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(WorkflowServiceServer::new(api))
+        .add_service(
+            WorkflowServiceServer::new(api)
+                .max_decoding_message_size(settings.max_message_bytes)
+                .max_encoding_message_size(settings.max_message_bytes),
+        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), async {
             let _ = stop_rx.await;
         });

@@ -1,5 +1,6 @@
 //! The per-RPC tower layer: gives every call a request id (the caller's `x-request-id`, or a new
-//! one) echoed in the response, runs the call in a tracing span carrying it, and records the call's
+//! one) echoed in the response, runs the call in a tracing span carrying it, bounds unary calls by
+//! the default deadline, reports message-size limits as RESOURCE_EXHAUSTED, and records the call's
 //! final status and latency when its response body ends (a stream's status is in its trailers).
 
 use std::{
@@ -7,13 +8,13 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use tonic::Code;
+use tonic::{Code, Status};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::{Instrument, Span};
@@ -29,11 +30,16 @@ const MAX_REQUEST_ID: usize = 128;
 #[derive(Clone)]
 pub struct RpcLayer {
     metrics: Arc<Metrics>,
+    rpc_timeout: Option<Duration>,
 }
 
 impl RpcLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        RpcLayer { metrics }
+    /// Counts calls into `metrics`; unary calls that do not wait on purpose get `rpc_timeout`.
+    pub fn new(metrics: Arc<Metrics>, rpc_timeout: Option<Duration>) -> Self {
+        RpcLayer {
+            metrics,
+            rpc_timeout,
+        }
     }
 }
 
@@ -44,6 +50,7 @@ impl<S> Layer<S> for RpcLayer {
         RpcService {
             inner,
             metrics: Arc::clone(&self.metrics),
+            rpc_timeout: self.rpc_timeout,
         }
     }
 }
@@ -53,12 +60,14 @@ impl<S> Layer<S> for RpcLayer {
 pub struct RpcService<S> {
     inner: S,
     metrics: Arc<Metrics>,
+    rpc_timeout: Option<Duration>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RpcService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Future: Send + 'static,
+    ResBody: Default,
 {
     type Response = Response<RpcBody<ResBody>>;
     type Error = S::Error;
@@ -81,9 +90,18 @@ where
         );
         let call = span.in_scope(|| self.inner.call(request));
         let metrics = Arc::clone(&self.metrics);
+        // A caller's shorter grpc-timeout is enforced by tonic (outside this layer) and the caller.
+        let deadline = self.rpc_timeout.filter(|_| !method.waits);
         Box::pin(
             async move {
-                let mut response = call.await?;
+                let mut response = match deadline {
+                    None => call.await?,
+                    Some(limit) => match tokio::time::timeout(limit, call).await {
+                        Ok(response) => response?,
+                        Err(_) => deadline_passed(limit).into_http(),
+                    },
+                };
+                report_size_limit(response.headers_mut());
                 response.headers_mut().insert(REQUEST_ID, id);
                 let recorder = Recorder {
                     metrics,
@@ -116,6 +134,35 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
             let id = uuid::Uuid::new_v4().simple().to_string();
             HeaderValue::from_str(&id).expect("a uuid is a valid header value")
         })
+}
+
+fn deadline_passed(limit: Duration) -> Status {
+    Status::deadline_exceeded(format!(
+        "the call did not finish within dbosd's default deadline of {} ms (--rpc-timeout-ms); retry",
+        limit.as_millis()
+    ))
+}
+
+/// tonic reports a message over `--max-message-bytes` as OUT_OF_RANGE; gRPC's status codes say
+/// RESOURCE_EXHAUSTED, and the caller deserves to know which limit it was.
+fn report_size_limit(headers: &mut HeaderMap) {
+    let Some(status) = Status::from_header_map(headers) else {
+        return;
+    };
+    if status.code() != Code::OutOfRange {
+        return;
+    }
+    let message = status.message();
+    let Some((_, sizes)) = message.split_once("message length too large: ") else {
+        return;
+    };
+    let what = if message.contains("decoded") {
+        "request message is too large"
+    } else {
+        "response message is too large; ask for less per call (e.g. a smaller page_size)"
+    };
+    let status = Status::resource_exhausted(format!("{what} ({sizes}; --max-message-bytes)"));
+    let _ = status.add_header(headers);
 }
 
 fn grpc_status(headers: &HeaderMap) -> Option<Code> {
@@ -171,9 +218,12 @@ impl<B: Body> Body for RpcBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
-        let trailers = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(grpc_status),
+        let mut polled = this.inner.poll_frame(cx);
+        let trailers = match &mut polled {
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_mut().map(|trailers| {
+                report_size_limit(trailers);
+                grpc_status(trailers)
+            }),
             Poll::Ready(None) => Some(None),
             _ => None,
         };

@@ -5,7 +5,7 @@
 pub mod endpoint;
 pub mod layer;
 
-use std::{collections::HashSet, sync::atomic::Ordering, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::atomic::Ordering, sync::Arc, time::Duration};
 
 use prometheus_client::{
     encoding::{text::encode, EncodeLabelSet},
@@ -22,6 +22,9 @@ const LATENCY_BUCKETS: [f64; 16] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
     300.0,
 ];
+
+/// Unary RPCs that wait (bounded by their own `timeout` field), so the default deadline skips them.
+const UNARY_WAITS: [&str; 1] = ["/dbosd.v1.WorkflowService/GetEvent"];
 
 /// The streaming reflection RPCs, which have no descriptor of their own in the sets dbosd registers.
 const REFLECTION_METHODS: [&str; 2] = [
@@ -49,6 +52,8 @@ pub struct Method {
     pub path: String,
     service: String,
     method: String,
+    /// Whether the call may wait on purpose (a stream, or GetEvent): no default deadline applies.
+    pub waits: bool,
 }
 
 /// Every metric dbosd exports, and where the scrape-time values come from.
@@ -63,7 +68,8 @@ pub struct Metrics {
     hub_notifications: Counter,
     listen_reconnects: Counter,
     streams_open: Gauge,
-    known_methods: HashSet<String>,
+    /// Served method paths, and whether each waits.
+    known_methods: HashMap<String, bool>,
     sources: Option<(Repo, Arc<Hub>, Streams)>,
 }
 
@@ -152,15 +158,16 @@ impl Metrics {
 
     /// The labels for a request path.
     pub fn method(&self, path: &str) -> Method {
-        let known = self.known_methods.contains(path);
+        let known = self.known_methods.get(path).copied();
         let (service, method) = match path.trim_start_matches('/').split_once('/') {
-            Some((s, m)) if known => (s.to_owned(), m.to_owned()),
+            Some((s, m)) if known.is_some() => (s.to_owned(), m.to_owned()),
             _ => ("unknown".to_owned(), "unknown".to_owned()),
         };
         Method {
             path: path.to_owned(),
             service,
             method,
+            waits: known.unwrap_or(false),
         }
     }
 
@@ -210,9 +217,13 @@ fn code_name(code: Code) -> String {
     }
 }
 
-/// Every method path dbosd serves, from the descriptor sets it registers for reflection.
-fn known_methods() -> HashSet<String> {
-    let mut paths: HashSet<String> = REFLECTION_METHODS.iter().map(|p| p.to_string()).collect();
+/// Every method path dbosd serves, from the descriptor sets it registers for reflection, and
+/// whether it waits.
+fn known_methods() -> HashMap<String, bool> {
+    let mut paths: HashMap<String, bool> = REFLECTION_METHODS
+        .iter()
+        .map(|p| (p.to_string(), true))
+        .collect();
     for set in [
         pb::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
@@ -224,7 +235,11 @@ fn known_methods() -> HashSet<String> {
             let package = file.package();
             for service in &file.service {
                 for method in &service.method {
-                    paths.insert(format!("/{package}.{}/{}", service.name(), method.name()));
+                    let path = format!("/{package}.{}/{}", service.name(), method.name());
+                    let waits = method.server_streaming()
+                        || method.client_streaming()
+                        || UNARY_WAITS.contains(&path.as_str());
+                    paths.insert(path, waits);
                 }
             }
         }
@@ -244,8 +259,16 @@ mod tests {
             (m.service.as_str(), m.method.as_str()),
             ("dbosd.v1.WorkflowService", "GetWorkflow")
         );
+        assert!(!m.waits);
         let m = metrics.method("/grpc.health.v1.Health/Check");
         assert_eq!(m.method, "Check");
+        assert!(metrics.method("/grpc.health.v1.Health/Watch").waits);
+        assert!(metrics.method("/dbosd.v1.WorkflowService/GetEvent").waits);
+        assert!(
+            metrics
+                .method("/dbosd.v1.WorkflowService/AwaitWorkflow")
+                .waits
+        );
         let m = metrics.method("/dbosd.v1.WorkflowService/NoSuchMethod");
         assert_eq!(
             (m.service.as_str(), m.method.as_str()),

@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 
 use dbosd::pb::{
     workflow_service_client::WorkflowServiceClient, AwaitWorkflowRequest, GetEventRequest,
-    SendMessageRequest, WatchWorkflowsRequest,
+    WatchWorkflowsRequest,
 };
-use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tonic::{transport::Channel, Code, Status, Streaming};
 use tonic_health::pb::{
@@ -16,7 +15,7 @@ use tonic_health::pb::{
     HealthCheckResponse,
 };
 
-use crate::harness::{enqueue_req, eventually, pv, Dbosd, TestDb, WAIT};
+use crate::harness::{enqueue_req, lock_notifications, send_in_flight, Dbosd, TestDb, WAIT};
 
 async fn start(db: &TestDb, grace_ms: u64, timeout_ms: u64) -> Dbosd {
     let (grace, timeout) = (grace_ms.to_string(), timeout_ms.to_string());
@@ -76,46 +75,6 @@ fn assert_draining(what: &str, status: &Status) {
         Some("1000"),
         "{what}: retry hint {status:?}"
     );
-}
-
-/// Holds an exclusive lock on `dbos.notifications`, so a SendMessage stays in flight until released.
-async fn lock_notifications(db: &TestDb) -> tokio_postgres::Client {
-    let locker = db.client().await;
-    locker
-        .batch_execute("BEGIN; LOCK TABLE dbos.notifications IN ACCESS EXCLUSIVE MODE")
-        .await
-        .expect("lock notifications");
-    locker
-}
-
-/// Starts a SendMessage and returns once it is blocked on the lock inside the database.
-async fn send_in_flight(
-    db: &TestDb,
-    client: &WorkflowServiceClient<Channel>,
-    to: &str,
-) -> JoinHandle<Result<tonic::Response<dbosd::pb::SendMessageResponse>, Status>> {
-    let mut client = client.clone();
-    let req = SendMessageRequest {
-        destination_id: to.into(),
-        topic: Some("t".into()),
-        message: Some(pv(serde_json::json!("hello"))),
-        ..Default::default()
-    };
-    let call = tokio::spawn(async move { client.send_message(req).await });
-    let observer = db.client().await;
-    eventually("SendMessage to wait on the lock", || async {
-        let row = observer
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .ok()?;
-        (row.get::<_, i64>(0) > 0).then_some(())
-    })
-    .await;
-    call
 }
 
 #[tokio::test]

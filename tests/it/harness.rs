@@ -4,9 +4,11 @@
 
 #![allow(dead_code)]
 
+mod blocking;
 mod process;
 mod worker;
 
+pub use blocking::{lock_notifications, send_in_flight};
 pub use process::Dbosd;
 pub use worker::{Worker, WorkerLang, WorkerOptions};
 

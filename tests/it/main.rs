@@ -12,6 +12,7 @@ mod failures;
 mod health_reflection;
 mod interop;
 mod layout;
+mod limits;
 mod list;
 mod management;
 mod management_fork;
