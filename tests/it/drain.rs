@@ -4,10 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use dbosd::pb::{
-    workflow_service_client::WorkflowServiceClient, AwaitWorkflowRequest, GetEventRequest,
-    WatchWorkflowsRequest,
-};
+use dbosd::pb::{workflow_service_client::WorkflowServiceClient, WatchWorkflowsRequest};
 use tokio_stream::StreamExt;
 use tonic::{transport::Channel, Code, Status, Streaming};
 use tonic_health::pb::{
@@ -15,7 +12,10 @@ use tonic_health::pb::{
     HealthCheckResponse,
 };
 
-use crate::harness::{enqueue_req, lock_notifications, send_in_flight, Dbosd, TestDb, WAIT};
+use crate::harness::{
+    enqueue_req, get_event_in_flight, lock_notifications, open_await, send_in_flight, Dbosd,
+    TestDb, WAIT,
+};
 
 async fn start(db: &TestDb, grace_ms: u64, timeout_ms: u64) -> Dbosd {
     let (grace, timeout) = (grace_ms.to_string(), timeout_ms.to_string());
@@ -91,35 +91,13 @@ async fn sigterm_drains_health_first_then_streams_while_unary_calls_finish() {
     let mut enqueue = enqueue_req("never_runs", "drainq", vec![]);
     enqueue.workflow_id = Some(id.into());
     client.enqueue_workflow(enqueue).await.expect("enqueue");
-    let mut awaiting = client
-        .await_workflow(AwaitWorkflowRequest {
-            workflow_id: id.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("AwaitWorkflow")
-        .into_inner();
-    let first = tokio::time::timeout(WAIT, awaiting.next())
-        .await
-        .expect("status update");
-    assert!(matches!(first, Some(Ok(_))), "{first:?}");
+    let mut awaiting = open_await(&client, id).await.expect("AwaitWorkflow");
     let mut watching = client
         .watch_workflows(WatchWorkflowsRequest::default())
         .await
         .expect("WatchWorkflows")
         .into_inner();
-    let mut event_client = client.clone();
-    let event_wait = tokio::spawn(async move {
-        let req = GetEventRequest {
-            workflow_id: "drain-1".into(),
-            key: "never-set".into(),
-            timeout: Some(prost_types::Duration {
-                seconds: 3600,
-                nanos: 0,
-            }),
-        };
-        event_client.get_event(req).await
-    });
+    let event_wait = get_event_in_flight(&client, id, "never-set", 3600);
     // And a unary call held in flight by a lock in the database.
     let locker = lock_notifications(&db).await;
     let sending = send_in_flight(&db, &client, id).await;

@@ -4,11 +4,11 @@
 
 #![allow(dead_code)]
 
-mod blocking;
+mod in_flight;
 mod process;
 mod worker;
 
-pub use blocking::{lock_notifications, send_in_flight};
+pub use in_flight::{get_event_in_flight, lock_notifications, open_await, send_in_flight};
 pub use process::Dbosd;
 pub use worker::{Worker, WorkerLang, WorkerOptions};
 
@@ -295,11 +295,7 @@ impl TestServer {
                 eprintln!("dbosd server ended: {e}");
             }
         });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect to dbosd");
+        let channel = connect_channel(addr).await;
         TestServer {
             client: WorkflowServiceClient::new(channel.clone()),
             channel,
@@ -353,6 +349,15 @@ impl TestServer {
         );
         body.to_owned()
     }
+}
+
+/// A gRPC channel to dbosd at `addr`.
+pub async fn connect_channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to dbosd")
 }
 
 /// Polls `check` until it returns Some, failing the test after `WAIT`.

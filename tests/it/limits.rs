@@ -4,14 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use dbosd::pb::{AwaitWorkflowRequest, GetEventRequest, ListWorkflowsRequest};
+use dbosd::pb::{AwaitWorkflowRequest, ListWorkflowsRequest};
 use serde_json::json;
-use tokio_stream::StreamExt;
 use tonic::Code;
 
 use crate::harness::{
-    assert_status, enqueue_req, eventually, lock_notifications, send_in_flight, TestDb, TestServer,
-    WAIT,
+    assert_status, enqueue_req, eventually, get_event_in_flight, lock_notifications, open_await,
+    send_in_flight, TestDb, TestServer, WAIT,
 };
 
 fn await_req(id: &str) -> AwaitWorkflowRequest {
@@ -30,16 +29,7 @@ async fn streams_beyond_the_limit_are_refused_until_one_closes() {
     client.enqueue_workflow(req).await.expect("enqueue");
     let mut open = Vec::new();
     for _ in 0..2 {
-        let mut stream = client
-            .await_workflow(await_req("limited"))
-            .await
-            .expect("open")
-            .into_inner();
-        let first = tokio::time::timeout(WAIT, stream.next())
-            .await
-            .expect("first update");
-        assert!(matches!(first, Some(Ok(_))), "{first:?}");
-        open.push(stream);
+        open.push(open_await(&client, "limited").await.expect("open"));
     }
     let refused = client.await_workflow(await_req("limited")).await;
     assert_status(refused, Code::ResourceExhausted, "(limit 2)");
@@ -114,19 +104,12 @@ async fn unary_calls_get_the_default_deadline_but_waits_keep_their_own() {
 
     // GetEvent waits longer than the default deadline when asked to.
     let started = Instant::now();
-    let event = srv
-        .client
-        .clone()
-        .get_event(GetEventRequest {
-            workflow_id: "deadline".into(),
-            key: "never".into(),
-            timeout: Some(prost_types::Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-        })
+    let event = get_event_in_flight(&srv.client, "deadline", "never", 1);
+    let event = tokio::time::timeout(WAIT, event)
         .await
-        .expect("GetEvent is a wait, not bound by the default deadline");
+        .expect("ends")
+        .unwrap();
+    let event = event.expect("GetEvent is a wait, not bound by the default deadline");
     assert!(!event.into_inner().found);
     assert!(started.elapsed() >= Duration::from_secs(1));
     srv.stop().await;

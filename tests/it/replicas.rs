@@ -4,13 +4,13 @@
 
 use dbosd::pb::{
     await_workflow_response::Kind, AwaitWorkflowRequest, CancelWorkflowRequest, EnqueueOutcome,
-    GetEventRequest, WorkflowStatus,
+    WorkflowStatus,
 };
 use serde_json::json;
 use tokio_stream::StreamExt;
 use tonic::Streaming;
 
-use crate::harness::{enqueue_req, eventually, TestDb, TestServer, WAIT};
+use crate::harness::{enqueue_req, eventually, get_event_in_flight, TestDb, TestServer, WAIT};
 
 async fn two_replicas() -> (TestServer, TestServer) {
     let a = TestServer::start_on(TestDb::new().await, |_| {}).await;
@@ -89,18 +89,7 @@ async fn a_wait_on_one_replica_sees_changes_made_through_the_other_or_the_databa
         }
     };
     let (via_a, via_db) = (wait_on_b("via-a").await, wait_on_b("via-db").await);
-    let mut event_wait = cb.clone();
-    let event = tokio::spawn(async move {
-        let req = GetEventRequest {
-            workflow_id: "via-db".into(),
-            key: "progress".into(),
-            timeout: Some(prost_types::Duration {
-                seconds: 30,
-                nanos: 0,
-            }),
-        };
-        event_wait.get_event(req).await
-    });
+    let event = get_event_in_flight(&cb, "via-db", "progress", 30);
     // B's own hub holds the waits; A's has none.
     eventually("B to wait on both workflows and the event", || async {
         (b.hub.waiting_keys() == 3).then_some(())

@@ -55,11 +55,7 @@ impl Dbosd {
         .expect("dbosd address line");
         // Keep reading stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect to dbosd");
+        let channel = super::connect_channel(addr).await;
         Dbosd {
             child,
             addr,
