@@ -94,6 +94,19 @@ pub struct ServerArgs {
     /// their own timeouts); 0 for none. A shorter grpc-timeout from the caller wins.
     #[arg(long, env = "DBOSD_RPC_TIMEOUT_MS", default_value_t = 30_000)]
     pub rpc_timeout_ms: u64,
+    /// JSON file of bearer tokens and the applications (and queues) each may touch; when given,
+    /// every call outside --auth-exempt needs `authorization: Bearer <token>`.
+    #[arg(long, env = "DBOSD_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// Services callable without a token (comma-separated full names), e.g. add
+    /// `grpc.reflection.v1.ServerReflection,grpc.reflection.v1alpha.ServerReflection`.
+    #[arg(
+        long,
+        env = "DBOSD_AUTH_EXEMPT",
+        value_delimiter = ',',
+        default_value = "grpc.health.v1.Health"
+    )]
+    pub auth_exempt: Vec<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "DBOSD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -130,6 +143,10 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Default deadline of unary calls that do not wait on purpose.
     pub rpc_timeout: Option<Duration>,
+    /// Bearer tokens; `None` for no authentication.
+    pub tokens_file: Option<PathBuf>,
+    /// Services callable without a token.
+    pub auth_exempt: Vec<String>,
 }
 
 impl Settings {
@@ -151,6 +168,8 @@ impl Settings {
             max_streams: 10_000,
             max_message_bytes: 4 * 1024 * 1024,
             rpc_timeout: Some(Duration::from_secs(30)),
+            tokens_file: None,
+            auth_exempt: vec!["grpc.health.v1.Health".to_owned()],
         }
     }
 
@@ -178,6 +197,8 @@ impl Settings {
             max_message_bytes: server.max_message_bytes,
             rpc_timeout: (server.rpc_timeout_ms > 0)
                 .then(|| Duration::from_millis(server.rpc_timeout_ms)),
+            tokens_file: server.tokens_file.clone(),
+            auth_exempt: server.auth_exempt.clone(),
         }
     }
 

@@ -17,6 +17,9 @@ pub enum Error {
     /// A non-idempotent replay: the id or deduplication id is taken by something else.
     #[error("{0}")]
     AlreadyExists(String),
+    /// The caller's token does not cover what the call touches.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// The current state forbids the operation.
     #[error("{0}")]
     FailedPrecondition(String),
@@ -101,6 +104,7 @@ impl From<Error> for Status {
             }
             Error::NotFound(msg) => Status::new(Code::NotFound, msg),
             Error::AlreadyExists(msg) => Status::new(Code::AlreadyExists, msg),
+            Error::PermissionDenied(msg) => Status::new(Code::PermissionDenied, msg),
             Error::FailedPrecondition(msg) => Status::new(Code::FailedPrecondition, msg),
             Error::DeadlineExceeded(msg) => Status::new(Code::DeadlineExceeded, msg),
             Error::ResourceExhausted(msg) => Status::new(Code::ResourceExhausted, msg),

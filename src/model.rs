@@ -2,6 +2,8 @@
 //!
 //! Nothing here knows about protobuf or SQL; `api::convert` maps protos to these, `repo` maps rows to them.
 
+use crate::auth::Scope;
+
 /// The serialization dbosd writes: the cross-language JSON format every DBOS worker reads.
 pub const PORTABLE_JSON: &str = "portable_json";
 
@@ -195,6 +197,8 @@ pub struct ListFilter {
     pub updated_after: Option<i64>,
     /// ListQueuedWorkflows: only rows with a queue, and only active ones unless `statuses` is set.
     pub queues_only: bool,
+    /// The caller's token scope: only rows it may touch (no unclaimed rows when restricted).
+    pub scope: Scope,
 }
 
 /// Where a page starts: after this (created_at, workflow_id) in the query's order.
@@ -248,6 +252,8 @@ pub struct WatchFilter {
     pub attributes: Option<serde_json::Value>,
     pub workflow_ids: Vec<String>,
     pub id_prefixes: Vec<String>,
+    /// The caller's token scope.
+    pub scope: Scope,
 }
 
 impl WatchFilter {
@@ -270,6 +276,9 @@ impl WatchFilter {
                     .application_name
                     .as_ref()
                     .is_none_or(|a| self.application_names.contains(a)))
+            && self
+                .scope
+                .allows(row.application_name.as_deref(), row.queue_name.as_deref())
             && self.attributes.as_ref().is_none_or(|want| {
                 row.attributes
                     .as_deref()
@@ -293,6 +302,7 @@ impl WatchFilter {
             id_prefixes: self.id_prefixes.clone(),
             attributes: self.attributes.as_ref().map(|a| a.to_string()),
             application_names: self.application_names.clone(),
+            scope: self.scope.clone(),
             ..ListFilter::default()
         }
     }

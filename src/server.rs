@@ -11,6 +11,7 @@ use tonic_health::{server::HealthReporter, ServingStatus};
 
 use crate::{
     api::{Streams, WorkflowApi},
+    auth::{layer::AuthLayer, Tokens},
     config::{redact_url, Settings},
     health::{self, DrainingHealth},
     hub::{self, Hub},
@@ -103,6 +104,11 @@ pub async fn serve_with_hub(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
     let listeners = listeners.into();
+    // Before any task starts, so a bad file stops startup cleanly.
+    let tokens = match &settings.tokens_file {
+        Some(path) => Some(Arc::new(Tokens::load(path).map_err(StartupError::Other)?)),
+        None => None,
+    };
     let listen_task = tokio::spawn(hub::listener::run(
         settings.database_url.clone(),
         Arc::clone(&hub),
@@ -148,6 +154,8 @@ pub async fn serve_with_hub(
     let server = Server::builder()
         // Outermost: every call, whatever service, is counted and gets its request id span.
         .layer(RpcLayer::new(metrics, settings.rpc_timeout))
+        // Inside it, so unauthenticated calls are counted and logged with their request id.
+        .layer(AuthLayer::new(tokens, settings.auth_exempt.clone()))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

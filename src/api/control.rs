@@ -24,10 +24,9 @@ impl WorkflowApi {
         action: &Action,
     ) -> Result<(ActionResult, Vec<ActionResult>)> {
         let id = convert::required("workflow_id", workflow_id)?;
-        let report = self
-            .repo
-            .apply(&Selection::Ids(vec![id.clone()]), action, false)
-            .await?;
+        let mut selection = Selection::Ids(vec![id.clone()]);
+        self.authorize_action(&mut selection, action).await?;
+        let report = self.repo.apply(&selection, action, false).await?;
         let mut results = report.results.into_iter();
         match results.next() {
             Some(first) if first.outcome != ActionOutcome::NotFound => {
@@ -45,7 +44,8 @@ impl WorkflowApi {
         action: &Action,
         dry_run: bool,
     ) -> Result<Bulk> {
-        let selection = mc::selection(ids, filter, self.default_app.as_deref())?;
+        let mut selection = mc::selection(ids, filter, self.default_app.as_deref())?;
+        self.authorize_action(&mut selection, action).await?;
         let report = self.repo.apply(&selection, action, dry_run).await?;
         Ok(Bulk {
             selected_count: report.selected() as i64,

@@ -10,6 +10,9 @@ impl WorkflowApi {
         trace: Option<&TraceContext>,
     ) -> Result<pb::EnqueueWorkflowResponse> {
         let mut wf = convert::new_workflow(req, self.default_app.as_deref())?;
+        self.authorize_new(wf.application_name.as_deref(), &wf.queue_name)?;
+        // An existing id is answered with that workflow's status: it must be the caller's too.
+        self.authorize(req.workflow_id.iter()).await?;
         if let Some(trace) = trace {
             wf.attributes = Some(trace.stamp(wf.attributes.as_deref()));
         }

@@ -26,7 +26,7 @@ impl WorkflowApi {
         &self,
         req: &pb::ListWorkflowsRequest,
     ) -> Result<pb::ListWorkflowsResponse> {
-        let query = list::list_query(req, self.default_app.as_deref())?;
+        let query = list::list_query(req, self.default_app.as_deref(), self.filter_scope())?;
         let page = self.repo.list_workflows(&query).await?;
         Ok(pb::ListWorkflowsResponse {
             workflows: page.rows.iter().map(render::workflow_info).collect(),

@@ -12,6 +12,7 @@ use super::{
     json::struct_to_map,
 };
 use crate::{
+    auth::Scope,
     error::{Error, Result},
     model::{ListFilter, ListQuery, PageCursor, WorkflowStatus},
     pb,
@@ -70,6 +71,8 @@ macro_rules! filter_from {
                 application_names: texts("application_names", &req.application_names)?,
                 updated_after: None,
                 queues_only: false,
+                // Narrowed to the caller's token by the handler.
+                scope: Default::default(),
             })
         }
     };
@@ -95,10 +98,16 @@ pub fn default_application(filter: &mut ListFilter, default_app: Option<&str>) {
     }
 }
 
-/// Validates a ListWorkflows request. `default_app` applies when no application and no ids are named.
-pub fn list_query(req: &pb::ListWorkflowsRequest, default_app: Option<&str>) -> Result<ListQuery> {
+/// Validates a ListWorkflows request. `default_app` applies when no application and no ids are
+/// named; `scope` is the caller's (part of the filter, so page tokens stay within it).
+pub fn list_query(
+    req: &pb::ListWorkflowsRequest,
+    default_app: Option<&str>,
+    scope: Scope,
+) -> Result<ListQuery> {
     let mut filter = list_request_filter(req)?;
     default_application(&mut filter, default_app);
+    filter.scope = scope;
     let order = Order {
         sort_desc: req.sort_desc,
         load_input: req.load_input,
@@ -111,6 +120,7 @@ pub fn list_query(req: &pb::ListWorkflowsRequest, default_app: Option<&str>) -> 
 pub fn queued_query(
     req: &pb::ListQueuedWorkflowsRequest,
     default_app: Option<&str>,
+    scope: Scope,
 ) -> Result<ListQuery> {
     let mut filter = match &req.filter {
         Some(f) => workflow_filter(f)?,
@@ -118,6 +128,7 @@ pub fn queued_query(
     };
     default_application(&mut filter, default_app);
     filter.queues_only = true;
+    filter.scope = scope;
     let order = Order {
         sort_desc: req.sort_desc,
         load_input: req.load_input,

@@ -1,6 +1,8 @@
-//! The gRPC handlers: convert and validate the request, call the repository, render the response.
-//! No SQL here; each RPC family lives in its own file as an `impl WorkflowApi` block.
+//! The gRPC handlers: convert and validate the request, check the caller's scope, call the
+//! repository, render the response. No SQL here; each RPC family lives in its own file as an
+//! `impl WorkflowApi` block.
 
+mod authorize;
 mod control;
 mod convert;
 mod enqueue;
@@ -25,7 +27,7 @@ use tonic::{Request, Response, Status};
 
 pub use self::stream::Streams;
 use self::{stream::RpcStream, trace_context::TraceContext};
-use crate::{hub::Hub, pb, repo::Repo};
+use crate::{auth::Principal, hub::Hub, pb, repo::Repo};
 
 /// The `dbosd.v1.WorkflowService` implementation.
 #[derive(Clone)]
@@ -36,6 +38,8 @@ pub struct WorkflowApi {
     default_app: Option<String>,
     /// Drain token and open-stream cap shared by every wait.
     streams: Streams,
+    /// Who is calling (from the auth layer); `None` when tokens are off. Set per call by `scoped`.
+    caller: Option<Arc<Principal>>,
 }
 
 impl WorkflowApi {
@@ -46,6 +50,7 @@ impl WorkflowApi {
             hub,
             default_app,
             streams,
+            caller: None,
         }
     }
 }
@@ -70,35 +75,40 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
     ) -> RpcResult<pb::EnqueueWorkflowResponse> {
         // W3C trace context rides in metadata, like the DBOS clients' OTel carrier.
         let trace = TraceContext::from_metadata(request.metadata());
-        respond(self.enqueue(request.get_ref(), trace.as_ref()).await)
+        let api = self.scoped(&request);
+        respond(api.enqueue(request.get_ref(), trace.as_ref()).await)
     }
 
     async fn get_workflow(
         &self,
         request: Request<pb::GetWorkflowRequest>,
     ) -> RpcResult<pb::GetWorkflowResponse> {
-        respond(self.get(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.owning([&req.workflow_id], api.get(req)).await)
     }
 
     async fn list_workflows(
         &self,
         request: Request<pb::ListWorkflowsRequest>,
     ) -> RpcResult<pb::ListWorkflowsResponse> {
-        respond(self.list(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.list(req).await)
     }
 
     async fn send_message(
         &self,
         request: Request<pb::SendMessageRequest>,
     ) -> RpcResult<pb::SendMessageResponse> {
-        respond(self.send(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.owning([&req.destination_id], api.send(req)).await)
     }
 
     async fn get_event(
         &self,
         request: Request<pb::GetEventRequest>,
     ) -> RpcResult<pb::GetEventResponse> {
-        respond(self.event(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.owning([&req.workflow_id], api.event(req)).await)
     }
 
     type AwaitWorkflowStream = RpcStream<pb::AwaitWorkflowResponse>;
@@ -107,7 +117,11 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::AwaitWorkflowRequest>,
     ) -> RpcResult<Self::AwaitWorkflowStream> {
-        respond_stream(self.await_workflow(request.get_ref()))
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond_stream(
+            api.owning([&req.workflow_id], async { api.await_workflow(req) })
+                .await,
+        )
     }
 
     type AwaitWorkflowsStream = RpcStream<pb::AwaitWorkflowsResponse>;
@@ -116,7 +130,11 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::AwaitWorkflowsRequest>,
     ) -> RpcResult<Self::AwaitWorkflowsStream> {
-        respond_stream(self.await_workflows(request.get_ref()))
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond_stream(
+            api.owning(&req.workflow_ids, async { api.await_workflows(req) })
+                .await,
+        )
     }
 
     type WatchEventStream = RpcStream<pb::WatchEventResponse>;
@@ -125,7 +143,11 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::WatchEventRequest>,
     ) -> RpcResult<Self::WatchEventStream> {
-        respond_stream(self.watch_event(request.get_ref()))
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond_stream(
+            api.owning([&req.workflow_id], async { api.watch_event(req) })
+                .await,
+        )
     }
 
     type ReadStreamStream = RpcStream<pb::ReadStreamResponse>;
@@ -134,7 +156,11 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::ReadStreamRequest>,
     ) -> RpcResult<Self::ReadStreamStream> {
-        respond_stream(self.read_stream(request.get_ref()))
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond_stream(
+            api.owning([&req.workflow_id], async { api.read_stream(req) })
+                .await,
+        )
     }
 
     type WatchWorkflowsStream = RpcStream<pb::WatchWorkflowsResponse>;
@@ -143,99 +169,114 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::WatchWorkflowsRequest>,
     ) -> RpcResult<Self::WatchWorkflowsStream> {
-        respond_stream(self.watch_workflows(request.get_ref()))
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond_stream(api.watch_workflows(req))
     }
-
-    // --- Workflow management ---
 
     async fn cancel_workflow(
         &self,
         request: Request<pb::CancelWorkflowRequest>,
     ) -> RpcResult<pb::CancelWorkflowResponse> {
-        respond(self.cancel_one(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.cancel_one(req).await)
     }
 
     async fn cancel_workflows(
         &self,
         request: Request<pb::CancelWorkflowsRequest>,
     ) -> RpcResult<pb::CancelWorkflowsResponse> {
-        respond(self.cancel_many(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.cancel_many(req).await)
     }
 
     async fn resume_workflow(
         &self,
         request: Request<pb::ResumeWorkflowRequest>,
     ) -> RpcResult<pb::ResumeWorkflowResponse> {
-        respond(self.resume_one(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.resume_one(req).await)
     }
 
     async fn resume_workflows(
         &self,
         request: Request<pb::ResumeWorkflowsRequest>,
     ) -> RpcResult<pb::ResumeWorkflowsResponse> {
-        respond(self.resume_many(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.resume_many(req).await)
     }
 
     async fn fork_workflow(
         &self,
         request: Request<pb::ForkWorkflowRequest>,
     ) -> RpcResult<pb::ForkWorkflowResponse> {
-        respond(self.fork_one(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.fork_one(req).await)
     }
 
     async fn fork_workflows(
         &self,
         request: Request<pb::ForkWorkflowsRequest>,
     ) -> RpcResult<pb::ForkWorkflowsResponse> {
-        respond(self.fork_many(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.fork_many(req).await)
     }
 
     async fn delete_workflow(
         &self,
         request: Request<pb::DeleteWorkflowRequest>,
     ) -> RpcResult<pb::DeleteWorkflowResponse> {
-        respond(self.delete_one(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.delete_one(req).await)
     }
 
     async fn delete_workflows(
         &self,
         request: Request<pb::DeleteWorkflowsRequest>,
     ) -> RpcResult<pb::DeleteWorkflowsResponse> {
-        respond(self.delete_many(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.delete_many(req).await)
     }
 
     async fn list_workflow_steps(
         &self,
         request: Request<pb::ListWorkflowStepsRequest>,
     ) -> RpcResult<pb::ListWorkflowStepsResponse> {
-        respond(self.list_steps(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.owning([&req.workflow_id], api.list_steps(req)).await)
     }
 
     async fn list_queued_workflows(
         &self,
         request: Request<pb::ListQueuedWorkflowsRequest>,
     ) -> RpcResult<pb::ListQueuedWorkflowsResponse> {
-        respond(self.list_queued(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.list_queued(req).await)
     }
 
     async fn set_workflow_delay(
         &self,
         request: Request<pb::SetWorkflowDelayRequest>,
     ) -> RpcResult<pb::SetWorkflowDelayResponse> {
-        respond(self.set_delay(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.owning([&req.workflow_id], api.set_delay(req)).await)
     }
 
     async fn set_workflow_priority(
         &self,
         request: Request<pb::SetWorkflowPriorityRequest>,
     ) -> RpcResult<pb::SetWorkflowPriorityResponse> {
-        respond(self.set_priority(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.owning([&req.workflow_id], api.set_priority(req)).await)
     }
 
     async fn update_workflow_attributes(
         &self,
         request: Request<pb::UpdateWorkflowAttributesRequest>,
     ) -> RpcResult<pb::UpdateWorkflowAttributesResponse> {
-        respond(self.update_attributes(request.get_ref()).await)
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(
+            api.owning([&req.workflow_id], api.update_attributes(req))
+                .await,
+        )
     }
 }

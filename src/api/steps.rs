@@ -47,7 +47,7 @@ impl WorkflowApi {
         &self,
         req: &pb::ListQueuedWorkflowsRequest,
     ) -> Result<pb::ListQueuedWorkflowsResponse> {
-        let query = list::queued_query(req, self.default_app.as_deref())?;
+        let query = list::queued_query(req, self.default_app.as_deref(), self.filter_scope())?;
         let page = self.repo.list_workflows(&query).await?;
         Ok(pb::ListQueuedWorkflowsResponse {
             workflows: page.rows.iter().map(render::workflow_info).collect(),

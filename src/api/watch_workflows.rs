@@ -85,6 +85,7 @@ fn watch_filter(req: &pb::WatchWorkflowsRequest) -> Result<WatchFilter> {
             .transpose()?,
         workflow_ids: texts("workflow_ids", &req.workflow_ids)?,
         id_prefixes: texts("workflow_id_prefixes", &req.workflow_id_prefixes)?,
+        scope: Default::default(),
     })
 }
 
@@ -164,7 +165,8 @@ impl WorkflowApi {
         &self,
         req: &pb::WatchWorkflowsRequest,
     ) -> Result<RpcStream<pb::WatchWorkflowsResponse>> {
-        let filter = watch_filter(req)?;
+        let mut filter = watch_filter(req)?;
+        filter.scope = self.filter_scope();
         let cursor = (!req.cursor.is_empty())
             .then(|| Cursor::decode(&req.cursor))
             .transpose()?;

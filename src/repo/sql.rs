@@ -72,6 +72,8 @@ pub(crate) struct Statements {
     pub get_outcome: String,
     /// Like `get_outcome` for `= ANY($1)`.
     pub get_outcomes: String,
+    /// Who owns workflows (application and queue), for scope checks: `= ANY($1)`.
+    pub owners: String,
     /// A stream's writer status and values from an offset (see `repo::streams`).
     pub read_stream: String,
     /// The hub's batched poll (see `repo::poll`).
@@ -205,6 +207,15 @@ impl Statements {
             enqueue_columns,
             has_creator_xid,
             insert_input,
+            owners: format!(
+                "SELECT workflow_uuid, {app}, queue_name FROM {ws} WHERE workflow_uuid = ANY($1)",
+                // Older schemas have no owning application: such rows are unclaimed.
+                app = if s.has_column("workflow_status", "application_name") {
+                    "application_name"
+                } else {
+                    "NULL::text"
+                }
+            ),
             dedup_holder: format!(
                 "SELECT workflow_uuid, status FROM {ws} WHERE queue_name = $1 AND deduplication_id = $2"
             ),

@@ -119,6 +119,17 @@ impl<'a> Where<'a> {
             self.clauses
                 .push(format!("({col} = ANY({p}) OR {col} IS NULL)"));
         }
+        // A restricted scope keeps to its own applications and queues, never unclaimed rows.
+        for (column, allowed) in [
+            ("application_name", &f.scope.applications),
+            ("queue_name", &f.scope.queues),
+        ] {
+            if let Some(allowed) = allowed {
+                let col = self.col(column, "text");
+                let p = self.bind(allowed.clone());
+                self.clauses.push(format!("{col} = ANY({p})"));
+            }
+        }
         if f.queues_only {
             // As the Python client: queued means "has a queue", and active unless statuses are given.
             self.clauses.push("ws.queue_name IS NOT NULL".to_owned());

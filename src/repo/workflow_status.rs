@@ -12,6 +12,14 @@ use crate::{
 /// between the failed insert and the lookup.
 const DEDUP_RETRIES: usize = 5;
 
+/// Who a workflow belongs to, for scope checks.
+#[derive(Debug, Clone)]
+pub struct WorkflowOwner {
+    pub workflow_id: String,
+    pub application_name: Option<String>,
+    pub queue_name: Option<String>,
+}
+
 impl Repo {
     /// Enqueues `wf` in one transaction (status row, then input row), as the DBOS clients do.
     pub async fn enqueue(&self, wf: &NewWorkflow) -> Result<Enqueued> {
@@ -147,6 +155,23 @@ impl Repo {
             .await
             .map_err(|e| classify("reading workflows", e))?;
         rows.iter().map(decode_row).collect()
+    }
+
+    /// (id, application, queue) of each existing workflow among `workflow_ids`.
+    pub async fn workflow_owners(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowOwner>> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(self.sql().owners.as_str(), &[&workflow_ids])
+            .await
+            .map_err(|e| classify("reading workflow owners", e))?;
+        Ok(rows
+            .iter()
+            .map(|r| WorkflowOwner {
+                workflow_id: r.get(0),
+                application_name: r.get(1),
+                queue_name: r.get(2),
+            })
+            .collect())
     }
 
     /// One workflow with input, output and error; `None` when the id does not exist.

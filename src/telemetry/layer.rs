@@ -86,7 +86,9 @@ where
         let span = tracing::info_span!(
             "rpc",
             method = %method.path,
-            request_id = %id.to_str().unwrap_or_default()
+            request_id = %id.to_str().unwrap_or_default(),
+            // The token's name, filled in by the auth layer when there is one.
+            principal = tracing::field::Empty,
         );
         let call = span.in_scope(|| self.inner.call(request));
         let metrics = Arc::clone(&self.metrics);

@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod auth;
 mod deploy;
 mod drain;
 mod enqueue;

@@ -91,10 +91,15 @@ impl Dbosd {
 
     /// Waits until a logged line contains `needle`, and returns that line.
     pub async fn logged(&self, needle: &str) -> String {
-        super::eventually(&format!("dbosd to log {needle:?}"), || async {
+        self.logged_with(&[needle]).await
+    }
+
+    /// Waits until a logged line contains every one of `needles`, and returns that line.
+    pub async fn logged_with(&self, needles: &[&str]) -> String {
+        super::eventually(&format!("dbosd to log {needles:?}"), || async {
             self.log()
                 .lines()
-                .find(|l| l.contains(needle))
+                .find(|l| needles.iter().all(|n| l.contains(n)))
                 .map(str::to_owned)
         })
         .await

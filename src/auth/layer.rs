@@ -1,0 +1,106 @@
+//! The authentication layer: outside the exempt services (health by default), every call needs
+//! `authorization: Bearer <token>` naming a known token, else UNAUTHENTICATED. The caller's
+//! [`Principal`] rides in the request's extensions for the handlers' scope checks, and its name
+//! (never the token) is recorded on the RPC's span.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{Request, Response};
+use tonic::Status;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{Principal, Tokens};
+
+/// Authenticates calls; with no tokens configured every call passes unauthenticated.
+#[derive(Clone)]
+pub struct AuthLayer {
+    tokens: Option<Arc<Tokens>>,
+    exempt: Arc<Vec<String>>,
+}
+
+impl AuthLayer {
+    /// `exempt` lists full service names (e.g. `grpc.health.v1.Health`) that need no token.
+    pub fn new(tokens: Option<Arc<Tokens>>, exempt: Vec<String>) -> Self {
+        AuthLayer {
+            tokens,
+            exempt: Arc::new(exempt),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] makes.
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    layer: AuthLayer,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        if let Some(tokens) = &self.layer.tokens {
+            let service = request.uri().path().trim_start_matches('/');
+            let service = service.split('/').next().unwrap_or_default();
+            if !self.layer.exempt.iter().any(|e| e == service) {
+                match authenticate(tokens, &request) {
+                    Ok(principal) => {
+                        tracing::Span::current().record("principal", principal.name.as_str());
+                        request.extensions_mut().insert(principal);
+                    }
+                    Err(status) => {
+                        let response = status.into_http();
+                        return Box::pin(async move { Ok(response) });
+                    }
+                }
+            }
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+fn authenticate<B>(tokens: &Tokens, request: &Request<B>) -> Result<Arc<Principal>, Status> {
+    let header = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <token> metadata"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| Status::unauthenticated("authorization must be \"Bearer <token>\""))?;
+    tokens
+        .authenticate(token)
+        .ok_or_else(|| Status::unauthenticated("unknown bearer token"))
+}

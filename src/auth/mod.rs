@@ -1,0 +1,206 @@
+//! Bearer-token authentication and the scopes tokens grant. Tokens come from a JSON file (a mounted
+//! Secret); each names the applications (and optionally queues) whose workflows it may touch. Only
+//! SHA-256 digests of tokens are kept in memory, and no token is ever logged.
+
+pub mod layer;
+
+use std::{collections::HashSet, path::Path, sync::Arc};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// What a caller may touch. `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Applications whose workflows it may touch (unclaimed workflows, with no application, are
+    /// outside every restricted scope).
+    pub applications: Option<Vec<String>>,
+    /// Queues whose workflows it may touch (workflows on no queue are outside a restricted scope).
+    pub queues: Option<Vec<String>>,
+}
+
+impl Scope {
+    /// Whether this scope restricts anything (an unrestricted one needs no checks).
+    pub fn is_restricted(&self) -> bool {
+        self.applications.is_some() || self.queues.is_some()
+    }
+
+    /// Whether the scope may put workflows on `queue`.
+    pub fn allows_queue(&self, queue: &str) -> bool {
+        self.queues
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|q| q == queue))
+    }
+
+    /// Whether a workflow of `application` on `queue` is inside the scope.
+    pub fn allows(&self, application: Option<&str>, queue: Option<&str>) -> bool {
+        let inside = |allowed: &Option<Vec<String>>, value: Option<&str>| match allowed {
+            None => true,
+            Some(list) => value.is_some_and(|v| list.iter().any(|a| a == v)),
+        };
+        inside(&self.applications, application) && inside(&self.queues, queue)
+    }
+}
+
+/// The caller a valid token identifies.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The token's name from the file (safe to log; the token itself never is).
+    pub name: String,
+    pub scope: Scope,
+}
+
+/// The tokens loaded from the file.
+pub struct Tokens {
+    entries: Vec<(/* SHA-256 of the token */ [u8; 32], Arc<Principal>)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFile {
+    tokens: Vec<TokenEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    name: String,
+    /// The token itself...
+    token: Option<String>,
+    /// ...or its SHA-256 in hex, so the file need not hold the secret.
+    token_sha256: Option<String>,
+    /// Application names, or `["*"]` for all.
+    applications: Vec<String>,
+    /// Queue names; absent for all.
+    queues: Option<Vec<String>>,
+}
+
+impl Tokens {
+    /// Reads and checks a token file; errors name the entry, never its token.
+    pub fn load(path: &Path) -> Result<Tokens, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("tokens file {}: {e}", path.display()))
+    }
+
+    /// Parses the JSON text of a token file.
+    pub fn parse(text: &str) -> Result<Tokens, String> {
+        let file: TokenFile = serde_json::from_str(text).map_err(|e| {
+            // serde's message may quote a value; keep only where it went wrong.
+            format!(
+                "not a valid token file (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        })?;
+        let mut names = HashSet::new();
+        let mut entries = Vec::with_capacity(file.tokens.len());
+        for entry in file.tokens {
+            let name = entry.name.clone();
+            if !names.insert(name.clone()) {
+                return Err(format!("token name {name:?} appears twice"));
+            }
+            let digest = match (&entry.token, &entry.token_sha256) {
+                (Some(token), None) if !token.is_empty() => sha256(token),
+                (None, Some(hex)) => parse_digest(hex)
+                    .ok_or(format!("token {name:?}: token_sha256 is not 64 hex digits"))?,
+                _ => {
+                    return Err(format!(
+                        "token {name:?}: give exactly one of token and token_sha256"
+                    ))
+                }
+            };
+            if entry.applications.is_empty() {
+                return Err(format!(
+                    "token {name:?}: applications must name at least one (or \"*\")"
+                ));
+            }
+            let all_apps = entry.applications.iter().any(|a| a == "*");
+            let scope = Scope {
+                applications: (!all_apps).then_some(entry.applications),
+                queues: entry.queues,
+            };
+            entries.push((digest, Arc::new(Principal { name, scope })));
+        }
+        if entries.is_empty() {
+            return Err("no tokens".to_owned());
+        }
+        Ok(Tokens { entries })
+    }
+
+    /// The principal of a presented token, if it is one of ours.
+    pub fn authenticate(&self, token: &str) -> Option<Arc<Principal>> {
+        let presented = sha256(token);
+        // Compare every digest in full, so timing says nothing about which (or how much) matched.
+        let mut found = None;
+        for (digest, principal) in &self.entries {
+            if constant_time_eq(digest, &presented) {
+                found = Some(Arc::clone(principal));
+            }
+        }
+        found
+    }
+}
+
+fn sha256(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_map_to_scopes_and_bad_files_say_why_without_the_secret() {
+        let digest = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"; // "secret"
+        let tokens = Tokens::parse(&format!(
+            r#"{{"tokens": [
+                {{"name": "billing", "token": "b-tok", "applications": ["billing"], "queues": ["invoices"]}},
+                {{"name": "ops", "token_sha256": "{digest}", "applications": ["*"]}}
+            ]}}"#
+        ))
+        .unwrap();
+        let billing = tokens.authenticate("b-tok").unwrap();
+        assert_eq!(billing.name, "billing");
+        assert!(billing.scope.allows(Some("billing"), Some("invoices")));
+        assert!(!billing.scope.allows(Some("billing"), Some("other")));
+        assert!(!billing.scope.allows(Some("shipping"), Some("invoices")));
+        assert!(!billing.scope.allows(None, Some("invoices")));
+        let ops = tokens.authenticate("secret").unwrap();
+        assert!(!ops.scope.is_restricted());
+        assert!(tokens.authenticate("b-tok ").is_none());
+
+        let twice = r#"{"tokens": [{"name": "a", "token": "leaked-1", "applications": ["x"]},
+                                   {"name": "a", "token": "leaked-2", "applications": ["x"]}]}"#;
+        let err = Tokens::parse(twice).err().unwrap();
+        assert!(
+            err.contains("appears twice") && !err.contains("leaked"),
+            "{err}"
+        );
+        let both = r#"{"tokens": [{"name": "a", "token": "leaked", "token_sha256": "00", "applications": ["x"]}]}"#;
+        let err = Tokens::parse(both).err().unwrap();
+        assert!(
+            err.contains("exactly one") && !err.contains("leaked"),
+            "{err}"
+        );
+        let typo = r#"{"tokens": [{"name": "a", "tokn": "leaked", "applications": ["x"]}]}"#;
+        let err = Tokens::parse(typo).err().unwrap();
+        assert!(!err.contains("leaked"), "{err}");
+    }
+}

@@ -1,0 +1,441 @@
+//! Bearer tokens scoped to applications (and queues): a missing or unknown token is UNAUTHENTICATED;
+//! a token for application A cannot enqueue, read, list, message, wait on, watch or manage
+//! application B's workflows (PERMISSION_DENIED, or left out of lists); health stays open.
+
+use std::{io::Write, sync::atomic::Ordering};
+
+use dbosd::pb::{
+    workflow_service_client::WorkflowServiceClient, AwaitWorkflowRequest, AwaitWorkflowsRequest,
+    CancelWorkflowRequest, CancelWorkflowsRequest, DeleteWorkflowRequest, ForkWorkflowRequest,
+    GetEventRequest, GetWorkflowRequest, ListQueuedWorkflowsRequest, ListWorkflowStepsRequest,
+    ListWorkflowsRequest, ReadStreamRequest, ResumeWorkflowRequest, SendMessageRequest,
+    SetWorkflowPriorityRequest, UpdateWorkflowAttributesRequest, WatchEventRequest,
+    WatchWorkflowsRequest, WorkflowFilter,
+};
+use tokio_stream::StreamExt;
+use tonic::{
+    metadata::MetadataValue, service::interceptor::InterceptedService, transport::Channel, Code,
+    Request, Status,
+};
+use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+
+use crate::harness::{assert_status, enqueue_req, eventually, pv, Dbosd, TestDb, TestServer, WAIT};
+
+const TOKENS: &str = r#"{"tokens": [
+    {"name": "billing", "token": "tok-billing-9f2", "applications": ["billing"]},
+    {"name": "billing-invoices", "token": "tok-invoices-4c1", "applications": ["billing"], "queues": ["invoices"]},
+    {"name": "ops", "token": "tok-ops-77a", "applications": ["*"]}
+]}"#;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+type Client = WorkflowServiceClient<InterceptedService<Channel, Bearer>>;
+
+fn client_as(channel: &Channel, token: Option<&str>) -> Client {
+    let value = token.map(|t| format!("Bearer {t}").parse().unwrap());
+    WorkflowServiceClient::with_interceptor(channel.clone(), Bearer(value))
+}
+
+/// A server with the tokens above, and workflows of two applications and of none:
+/// `b1` (billing, invoices), `b2` (billing, other), `s1` (shipping, invoices), `u1` (no application).
+async fn server_with_workflows() -> (TestServer, tempfile::NamedTempFile) {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(TOKENS.as_bytes()).unwrap();
+    let path = file.path().to_owned();
+    let srv = TestServer::start_on(TestDb::new().await, |s| s.tokens_file = Some(path)).await;
+    let mut ops = client_as(&srv.channel, Some("tok-ops-77a"));
+    for (id, app, queue) in [
+        ("b1", Some("billing"), "invoices"),
+        ("b2", Some("billing"), "other"),
+        ("s1", Some("shipping"), "invoices"),
+        ("u1", None, "invoices"),
+    ] {
+        let mut req = enqueue_req("wf", queue, vec![]);
+        req.workflow_id = Some(id.into());
+        req.application_name = app.map(str::to_owned);
+        ops.enqueue_workflow(req)
+            .await
+            .expect("ops may enqueue anywhere");
+    }
+    (srv, file)
+}
+
+fn ids(workflows: &[dbosd::pb::WorkflowInfo]) -> Vec<&str> {
+    let mut ids: Vec<&str> = workflows.iter().map(|w| w.workflow_id.as_str()).collect();
+    ids.sort();
+    ids
+}
+
+const DENIED: &str = "may not touch";
+
+#[tokio::test]
+async fn calls_need_a_known_token_except_for_health() {
+    let (srv, _tokens) = server_with_workflows().await;
+    let list = || ListWorkflowsRequest::default();
+    let none = client_as(&srv.channel, None).list_workflows(list()).await;
+    assert_status(none, Code::Unauthenticated, "Bearer");
+    let wrong = client_as(&srv.channel, Some("tok-ops-77b"))
+        .list_workflows(list())
+        .await;
+    assert_status(wrong, Code::Unauthenticated, "unknown bearer token");
+    let health = HealthClient::new(srv.channel.clone())
+        .check(HealthCheckRequest::default())
+        .await;
+    assert!(health.is_ok(), "health is exempt: {health:?}");
+    let scrape = srv.scrape().await;
+    assert!(
+        scrape.contains(r#"grpc_method="ListWorkflows",grpc_code="Unauthenticated"} 2"#),
+        "{scrape}"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_enqueues_only_into_its_applications_and_queues() {
+    let (srv, _tokens) = server_with_workflows().await;
+    let mut billing = client_as(&srv.channel, Some("tok-billing-9f2"));
+    let enqueue = |id: &str, app: Option<&str>, queue: &str| {
+        let mut req = enqueue_req("wf", queue, vec![]);
+        req.workflow_id = Some(id.into());
+        req.application_name = app.map(str::to_owned);
+        req
+    };
+    let own = billing
+        .enqueue_workflow(enqueue("b3", Some("billing"), "any"))
+        .await;
+    assert!(own.is_ok(), "{own:?}");
+    for (id, app) in [
+        ("x1", Some("shipping")),
+        ("x2", None),
+        ("s1", Some("billing")),
+    ] {
+        let other = billing.enqueue_workflow(enqueue(id, app, "any")).await;
+        assert_status(other, Code::PermissionDenied, DENIED);
+    }
+    let mut invoices = client_as(&srv.channel, Some("tok-invoices-4c1"));
+    let off_queue = invoices
+        .enqueue_workflow(enqueue("b4", Some("billing"), "other"))
+        .await;
+    assert_status(off_queue, Code::PermissionDenied, "queue other");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn reads_lists_and_messages_stay_inside_the_scope() {
+    let (srv, _tokens) = server_with_workflows().await;
+    let mut billing = client_as(&srv.channel, Some("tok-billing-9f2"));
+    let get = |id: &str| GetWorkflowRequest {
+        workflow_id: id.into(),
+    };
+    assert!(billing.get_workflow(get("b1")).await.is_ok());
+    assert_status(
+        billing.get_workflow(get("s1")).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    assert_status(
+        billing.get_workflow(get("u1")).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+
+    // Lists leave out what the token may not see, whatever the filter asks for.
+    let all = billing
+        .list_workflows(ListWorkflowsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(ids(&all.into_inner().workflows), ["b1", "b2"]);
+    let asked = ListWorkflowsRequest {
+        application_names: vec!["shipping".into()],
+        ..Default::default()
+    };
+    assert!(billing
+        .list_workflows(asked)
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .is_empty());
+    let queued = billing
+        .list_queued_workflows(ListQueuedWorkflowsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(ids(&queued.into_inner().workflows), ["b1", "b2"]);
+    let mut invoices = client_as(&srv.channel, Some("tok-invoices-4c1"));
+    let listed = invoices
+        .list_workflows(ListWorkflowsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(ids(&listed.into_inner().workflows), ["b1"]);
+    assert_status(
+        invoices.get_workflow(get("b2")).await,
+        Code::PermissionDenied,
+        "queue other",
+    );
+
+    let steps = ListWorkflowStepsRequest {
+        workflow_id: "s1".into(),
+        ..Default::default()
+    };
+    assert_status(
+        billing.list_workflow_steps(steps).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let event = GetEventRequest {
+        workflow_id: "s1".into(),
+        key: "k".into(),
+        timeout: None,
+    };
+    assert_status(
+        billing.get_event(event).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let message = SendMessageRequest {
+        destination_id: "s1".into(),
+        message: Some(pv(serde_json::json!(1))),
+        ..Default::default()
+    };
+    assert_status(
+        billing.send_message(message).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn waits_and_watches_stay_inside_the_scope() {
+    let (srv, _tokens) = server_with_workflows().await;
+    let mut billing = client_as(&srv.channel, Some("tok-billing-9f2"));
+    let await_one = AwaitWorkflowRequest {
+        workflow_id: "s1".into(),
+        ..Default::default()
+    };
+    assert_status(
+        billing.await_workflow(await_one).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let await_many = AwaitWorkflowsRequest {
+        workflow_ids: vec!["b1".into(), "s1".into()],
+        mode: dbosd::pb::AwaitMode::All as i32,
+        ..Default::default()
+    };
+    assert_status(
+        billing.await_workflows(await_many).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let watch_event = WatchEventRequest {
+        workflow_id: "s1".into(),
+        key: "k".into(),
+        ..Default::default()
+    };
+    assert_status(
+        billing.watch_event(watch_event).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let read = ReadStreamRequest {
+        workflow_id: "s1".into(),
+        key: "k".into(),
+        ..Default::default()
+    };
+    assert_status(
+        billing.read_stream(read).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+
+    // A watch over everything sees shipping's transition only if it may: it must not.
+    let mut watching = billing
+        .watch_workflows(WatchWorkflowsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    // Changes count from the watch's first poll on: wait for it.
+    let hub = srv.hub.clone();
+    eventually("the watcher to subscribe", || async {
+        (hub.feed_subscribers() == 1).then_some(())
+    })
+    .await;
+    let ticks = hub.stats.poll_ticks.load(Ordering::Relaxed);
+    eventually("the feed's first poll", || async {
+        (hub.stats.poll_ticks.load(Ordering::Relaxed) > ticks).then_some(())
+    })
+    .await;
+    let mut ops = client_as(&srv.channel, Some("tok-ops-77a"));
+    for id in ["s1", "u1", "b1"] {
+        let cancel = CancelWorkflowRequest {
+            workflow_id: id.into(),
+            cancel_children: false,
+        };
+        ops.cancel_workflow(cancel).await.expect("ops cancels");
+    }
+    let first = tokio::time::timeout(WAIT, watching.next())
+        .await
+        .expect("a transition");
+    let first = first.unwrap().unwrap().workflow.unwrap();
+    assert_eq!(
+        first.workflow_id, "b1",
+        "the first transition the token may see"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn management_stays_inside_the_scope() {
+    let (srv, _tokens) = server_with_workflows().await;
+    let mut billing = client_as(&srv.channel, Some("tok-billing-9f2"));
+    let id = || "s1".to_owned();
+    let cancel = CancelWorkflowRequest {
+        workflow_id: id(),
+        cancel_children: false,
+    };
+    assert_status(
+        billing.cancel_workflow(cancel).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let resume = ResumeWorkflowRequest {
+        workflow_id: id(),
+        queue_name: None,
+    };
+    assert_status(
+        billing.resume_workflow(resume).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let fork = ForkWorkflowRequest {
+        workflow_id: id(),
+        ..Default::default()
+    };
+    assert_status(
+        billing.fork_workflow(fork).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let delete = DeleteWorkflowRequest {
+        workflow_id: id(),
+        delete_children: false,
+    };
+    assert_status(
+        billing.delete_workflow(delete).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let priority = SetWorkflowPriorityRequest {
+        workflow_id: id(),
+        priority: 1,
+    };
+    assert_status(
+        billing.set_workflow_priority(priority).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let attributes = UpdateWorkflowAttributesRequest {
+        workflow_id: id(),
+        ..Default::default()
+    };
+    let updated = billing.update_workflow_attributes(attributes).await;
+    assert_status(updated, Code::PermissionDenied, DENIED);
+
+    // Bulk: ids must all be in scope; a filter is narrowed to it.
+    let by_ids = CancelWorkflowsRequest {
+        workflow_ids: vec!["b1".into(), "s1".into()],
+        ..Default::default()
+    };
+    assert_status(
+        billing.cancel_workflows(by_ids).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let by_filter = CancelWorkflowsRequest {
+        filter: Some(WorkflowFilter {
+            workflow_ids: vec!["b1".into(), "b2".into(), "s1".into(), "u1".into()],
+            ..Default::default()
+        }),
+        dry_run: true,
+        ..Default::default()
+    };
+    let selected = billing
+        .cancel_workflows(by_filter)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(selected.selected_count, 2);
+    // A token kept to one queue cannot move work onto another.
+    let mut invoices = client_as(&srv.channel, Some("tok-invoices-4c1"));
+    let elsewhere = ResumeWorkflowRequest {
+        workflow_id: "b1".into(),
+        queue_name: Some("other".into()),
+    };
+    assert_status(
+        invoices.resume_workflow(elsewhere).await,
+        Code::PermissionDenied,
+        "queue other",
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_never_reach_the_log_but_their_names_do() {
+    let db = TestDb::new().await;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(TOKENS.as_bytes()).unwrap();
+    let tokens = file.path().to_str().unwrap().to_owned();
+    let args = [
+        "--database-url",
+        &db.url,
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens-file",
+        &tokens,
+        "--log-format",
+        "json",
+    ];
+    let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "debug")], Dbosd::READY).await;
+    let get = || GetWorkflowRequest {
+        workflow_id: "nope".into(),
+    };
+    let mut good = client_as(&dbosd.channel, Some("tok-billing-9f2"));
+    assert_eq!(
+        good.get_workflow(get()).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let mut bad = client_as(&dbosd.channel, Some("tok-not-ours-123"));
+    assert_eq!(
+        bad.get_workflow(get()).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    dbosd
+        .logged_with(&["rpc finished", r#""principal":"billing""#])
+        .await;
+    dbosd
+        .logged_with(&["rpc finished", r#""code":"Unauthenticated""#])
+        .await;
+    let log = dbosd.log();
+    for secret in [
+        "tok-billing-9f2",
+        "tok-not-ours-123",
+        "tok-ops-77a",
+        "Bearer",
+    ] {
+        assert!(!log.contains(secret), "{secret} was logged:\n{log}");
+    }
+}
