@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::repo::PoolOptions;
+use crate::{repo::PoolOptions, tls::TlsFiles};
 
 /// dbosd: the DBOS Client API over gRPC, served directly on a DBOS system database.
 #[derive(Debug, Parser)]
@@ -107,6 +107,19 @@ pub struct ServerArgs {
         default_value = "grpc.health.v1.Health"
     )]
     pub auth_exempt: Vec<String>,
+    /// PEM certificate (chain) for TLS on the gRPC port; needs --tls-key.
+    #[arg(long, env = "DBOSD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "DBOSD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle: clients must present a certificate it signed (mTLS).
+    #[arg(long, env = "DBOSD_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// A plaintext port serving only grpc.health.v1.Health, for probes that cannot speak TLS
+    /// (Kubernetes' gRPC probes); off when not given.
+    #[arg(long, env = "DBOSD_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "DBOSD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -147,6 +160,8 @@ pub struct Settings {
     pub tokens_file: Option<PathBuf>,
     /// Services callable without a token.
     pub auth_exempt: Vec<String>,
+    /// TLS on the gRPC port (plaintext when empty).
+    pub tls: TlsFiles,
 }
 
 impl Settings {
@@ -170,6 +185,7 @@ impl Settings {
             rpc_timeout: Some(Duration::from_secs(30)),
             tokens_file: None,
             auth_exempt: vec!["grpc.health.v1.Health".to_owned()],
+            tls: TlsFiles::default(),
         }
     }
 
@@ -199,6 +215,11 @@ impl Settings {
                 .then(|| Duration::from_millis(server.rpc_timeout_ms)),
             tokens_file: server.tokens_file.clone(),
             auth_exempt: server.auth_exempt.clone(),
+            tls: TlsFiles {
+                cert: server.tls_cert.clone(),
+                key: server.tls_key.clone(),
+                client_ca: server.tls_client_ca.clone(),
+            },
         }
     }
 
@@ -213,6 +234,7 @@ impl Settings {
         if self.max_message_bytes < 1024 {
             return Err("--max-message-bytes must be at least 1024".to_owned());
         }
+        self.tls.server_config()?;
         if self.max_streams == 0 {
             return Err("--max-streams must be at least 1".to_owned());
         }

@@ -13,3 +13,4 @@ pub mod repo;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;

@@ -98,9 +98,27 @@ async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String
         }
         None => None,
     };
-    tracing::info!(%addr, database = %redact_url(&settings.database_url), "dbosd serving dbosd.v1.WorkflowService");
+    let health = match &args.health_listen {
+        Some(at) => {
+            let (listener, addr) = bind(at).await?;
+            tracing::info!(%addr, "plaintext health service");
+            println!("dbosd health on {addr}");
+            Some(listener)
+        }
+        None => None,
+    };
+    let tls = if settings.tls.cert.is_some() {
+        " (TLS)"
+    } else {
+        ""
+    };
+    tracing::info!(%addr, database = %redact_url(&settings.database_url), "dbosd serving dbosd.v1.WorkflowService{tls}");
     println!("dbosd listening on {addr}");
-    let listeners = server::Listeners { grpc, metrics };
+    let listeners = server::Listeners {
+        grpc,
+        metrics,
+        health,
+    };
     server::serve(repo, settings, listeners, shutdown::signal())
         .await
         .map_err(|e| e.to_string())

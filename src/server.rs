@@ -3,9 +3,10 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle, time::Instant};
+use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_postgres::NoTls;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic_health::{server::HealthReporter, ServingStatus};
 
@@ -68,11 +69,12 @@ pub async fn prepare(settings: &Settings) -> Result<Repo, StartupError> {
     Repo::new(url, &settings.pool, schema).map_err(|e| StartupError::BadUrl(e.to_string()))
 }
 
-/// Where dbosd serves: gRPC, and optionally Prometheus metrics. Bound by the caller, so a port
-/// taken is a startup error and tests can bind port 0 and know the address.
+/// Where dbosd serves: gRPC, and optionally Prometheus metrics and plaintext health. Bound by the
+/// caller, so a port taken is a startup error and tests can bind port 0 and know the address.
 pub struct Listeners {
     pub grpc: TcpListener,
     pub metrics: Option<TcpListener>,
+    pub health: Option<TcpListener>,
 }
 
 impl From<TcpListener> for Listeners {
@@ -80,6 +82,7 @@ impl From<TcpListener> for Listeners {
         Listeners {
             grpc,
             metrics: None,
+            health: None,
         }
     }
 }
@@ -105,6 +108,7 @@ pub async fn serve_with_hub(
 ) -> Result<(), StartupError> {
     let listeners = listeners.into();
     // Before any task starts, so a bad file stops startup cleanly.
+    let tls = settings.tls.server_config().map_err(StartupError::Other)?;
     let tokens = match &settings.tokens_file {
         Some(path) => Some(Arc::new(Tokens::load(path).map_err(StartupError::Other)?)),
         None => None,
@@ -150,8 +154,14 @@ pub async fn serve_with_hub(
         .metrics
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
     let api = WorkflowApi::new(repo, hub, settings.application_name.clone(), streams);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = Server::builder()
+    let stop = CancellationToken::new();
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
+    }
+    let server = builder
         // Outermost: every call, whatever service, is counted and gets its request id span.
         .layer(RpcLayer::new(metrics, settings.rpc_timeout))
         // Inside it, so unauthenticated calls are counted and logged with their request id.
@@ -164,18 +174,38 @@ pub async fn serve_with_hub(
                 .max_decoding_message_size(settings.max_message_bytes)
                 .max_encoding_message_size(settings.max_message_bytes),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), async {
-            let _ = stop_rx.await;
-        });
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listeners.grpc),
+            stop.clone().cancelled_owned(),
+        );
+    // Health alone, in plaintext, for probes that cannot speak TLS; it drains with the rest.
+    let health_server = listeners.health.map(|listener| {
+        Server::builder()
+            .add_service(DrainingHealth::server(&reporter, drain.clone()))
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                stop.clone().cancelled_owned(),
+            )
+    });
+    let servers = async move {
+        let health = async {
+            match health_server {
+                Some(server) => server.await,
+                None => Ok(()),
+            }
+        };
+        let (api, health) = tokio::join!(server, health);
+        api.and(health)
+    };
     let draining = Draining {
         reporter,
         health_task,
         drain,
-        stop: stop_tx,
+        stop,
         grace: settings.drain_grace,
         timeout: settings.drain_timeout,
     };
-    let result = draining.serve(server, shutdown).await;
+    let result = draining.serve(servers, shutdown).await;
     listen_task.abort();
     poll_task.abort();
     if let Some(task) = metrics_task {
@@ -196,7 +226,8 @@ struct Draining {
     reporter: HealthReporter,
     health_task: JoinHandle<()>,
     drain: Drain,
-    stop: oneshot::Sender<()>,
+    /// Stops the servers accepting (and makes them wait for calls in flight).
+    stop: CancellationToken,
     grace: Duration,
     timeout: Duration,
 }
@@ -230,7 +261,7 @@ impl Draining {
         }
         // 3. Stop accepting (GOAWAY) and end every open wait with UNAVAILABLE: graceful shutdown waits
         //    for every open call, and a wait may never end on its own. Unary calls in flight go on.
-        let _ = self.stop.send(());
+        self.stop.cancel();
         self.drain.start();
         // 4. Wait for the calls in flight, bounded by the drain timeout counted from the signal.
         match tokio::time::timeout_at(deadline, server).await {

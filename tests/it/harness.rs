@@ -254,6 +254,8 @@ pub struct TestServer {
     pub addr: std::net::SocketAddr,
     /// Where its Prometheus metrics are served.
     pub metrics_addr: std::net::SocketAddr,
+    /// Where its plaintext health-only port is.
+    pub health_addr: std::net::SocketAddr,
     pub db: TestDb,
     /// The server's hub, for its counters.
     pub hub: Arc<Hub>,
@@ -278,10 +280,14 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let metrics_addr = metrics.local_addr().expect("local addr");
+        let health = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let health_addr = health.local_addr().expect("local addr");
         let listeners = server::Listeners {
             grpc: listener,
             metrics: Some(metrics),
+            health: Some(health),
         };
+        let tls = settings.tls.cert.is_some();
         let (tx, rx) = oneshot::channel::<()>();
         let hub = Hub::new();
         let server_hub = Arc::clone(&hub);
@@ -295,12 +301,19 @@ impl TestServer {
                 eprintln!("dbosd server ended: {e}");
             }
         });
-        let channel = connect_channel(addr).await;
+        // A TLS server needs a TLS client: tests that turn TLS on make their own channels.
+        let channel = match tls {
+            false => connect_channel(addr).await,
+            true => Channel::from_shared(format!("http://{addr}"))
+                .expect("uri")
+                .connect_lazy(),
+        };
         TestServer {
             client: WorkflowServiceClient::new(channel.clone()),
             channel,
             addr,
             metrics_addr,
+            health_addr,
             db,
             hub,
             shutdown: Some(tx),

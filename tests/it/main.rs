@@ -23,5 +23,6 @@ mod replicas;
 mod schema;
 mod startup;
 mod telemetry;
+mod tls;
 mod waits;
 mod watch;
