@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the PostgreSQL *server* binaries (initdb, postgres) and the `postgres`
 # OS user exist, for dbosd's throwaway local clusters (src/pgcluster.rs): used by
-# `dbosd start-dev`, the integration tests and CI. Fast no-op when already present.
+# `dbosd start-dev`, the integration tests and CI; and Debian's pgbouncer, which the
+# transaction-pooling test runs in front of a test database. Fast no-op when present.
 #
 # - Looks for initdb on PATH, then /usr/lib/postgresql/*/bin/initdb (Debian layout).
 # - Otherwise installs Debian's `postgresql` with apt-get (via sudo when not root).
@@ -48,24 +49,32 @@ find_initdb() {
     return 1
 }
 
+apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0)
+apt_updated=no
+apt_install() {
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "apt-get is unavailable; install $* with your package manager"
+        return 1
+    fi
+    if [ "$apt_updated" = no ]; then
+        as_root "${apt[@]}" update
+        apt_updated=yes
+    fi
+    as_root "${apt[@]}" install --no-install-recommends "$@"
+}
+
 if initdb_path=$(find_initdb); then
     log "server binaries present: $initdb_path"
 else
-    if ! command -v apt-get >/dev/null 2>&1; then
-        log "initdb not found and apt-get is unavailable; install the PostgreSQL server (initdb, postgres) with your package manager"
-        exit 1
-    fi
-    apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0)
     log "initdb not found; installing Debian package postgresql with apt-get"
-    as_root "${apt[@]}" update
     # postgresql-common first, so no system "main" cluster gets created and started.
-    as_root "${apt[@]}" install --no-install-recommends postgresql-common
+    apt_install postgresql-common
     conf=/etc/postgresql-common/createcluster.conf
     if [ -f "$conf" ]; then
         as_root sed -i -E 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' "$conf"
         log "set create_main_cluster = false in $conf"
     fi
-    as_root "${apt[@]}" install --no-install-recommends postgresql
+    apt_install postgresql
     initdb_path=$(find_initdb) || { log "postgresql installed but initdb still not found"; exit 1; }
     log "installed PostgreSQL server: $initdb_path ($("$initdb_path" --version))"
 fi
@@ -79,4 +88,11 @@ else
     as_root useradd --system --user-group --home-dir /var/lib/postgresql \
         --shell "$nologin" --comment "PostgreSQL administrator" postgres
     log "created OS user postgres"
+fi
+
+if [ -x /usr/sbin/pgbouncer ]; then
+    log "pgbouncer present"
+else
+    log "pgbouncer not found; installing Debian package pgbouncer with apt-get"
+    apt_install pgbouncer
 fi

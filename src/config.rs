@@ -38,6 +38,10 @@ pub struct DatabaseArgs {
     /// Schema of the DBOS system tables.
     #[arg(long, env = "DBOSD_SCHEMA", default_value = "dbos")]
     pub schema: String,
+    /// A URL that reaches PostgreSQL directly, for the hub's LISTEN connection, when
+    /// --database-url goes through a transaction-pooling pgbouncer (LISTEN needs a session).
+    #[arg(long, env = "DBOSD_DIRECT_DATABASE_URL", hide_env_values = true)]
+    pub direct_database_url: Option<String>,
 }
 
 /// How to serve.
@@ -142,6 +146,8 @@ pub struct StartDevArgs {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
+    /// Where LISTEN connects (`database_url` when `None`).
+    pub direct_database_url: Option<String>,
     pub schema: String,
     pub pool: PoolOptions,
     pub application_name: Option<String>,
@@ -169,6 +175,7 @@ impl Settings {
     pub fn new(database_url: impl Into<String>) -> Self {
         Settings {
             database_url: database_url.into(),
+            direct_database_url: None,
             schema: "dbos".to_owned(),
             pool: PoolOptions {
                 size: 16,
@@ -198,6 +205,7 @@ impl Settings {
     ) -> Self {
         Settings {
             database_url,
+            direct_database_url: None,
             schema: schema.to_owned(),
             pool: PoolOptions {
                 size: server.pool_size,
@@ -221,6 +229,13 @@ impl Settings {
                 client_ca: server.tls_client_ca.clone(),
             },
         }
+    }
+
+    /// Where sessions that must be real PostgreSQL sessions connect (LISTEN, migrations).
+    pub fn direct_url(&self) -> &str {
+        self.direct_database_url
+            .as_deref()
+            .unwrap_or(&self.database_url)
     }
 
     /// Rejects combinations that cannot work, in the flags' terms.

@@ -73,7 +73,8 @@ fn database_url(args: &DatabaseArgs) -> Result<String, String> {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let url = database_url(&args.database)?;
-    let settings = Settings::from_args(url, &args.database.schema, &args.server, args.migrate);
+    let mut settings = Settings::from_args(url, &args.database.schema, &args.server, args.migrate);
+    settings.direct_database_url = args.database.direct_database_url.filter(|u| !u.is_empty());
     serve_with(&settings, &args.server).await
 }
 
@@ -125,7 +126,11 @@ async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String
 }
 
 async fn migrate_only(args: DatabaseArgs) -> Result<(), String> {
-    let url = database_url(&args)?;
+    // DDL in a session of its own: straight to PostgreSQL when a direct URL is given.
+    let url = match args.direct_database_url.clone().filter(|u| !u.is_empty()) {
+        Some(direct) => direct,
+        None => database_url(&args)?,
+    };
     let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .map_err(|e| {

@@ -39,9 +39,12 @@ pub enum StartupError {
 
 /// Connects to the database, migrates it if asked, checks the schema and builds the repository.
 pub async fn prepare(settings: &Settings) -> Result<Repo, StartupError> {
-    let url = &settings.database_url;
-    url.parse::<tokio_postgres::Config>()
-        .map_err(|e| StartupError::BadUrl(e.to_string()))?;
+    for url in [&settings.database_url, settings.direct_url()] {
+        url.parse::<tokio_postgres::Config>()
+            .map_err(|e| StartupError::BadUrl(e.to_string()))?;
+    }
+    // Migrating and inspecting the schema is session work: straight to PostgreSQL when we can.
+    let url = settings.direct_url();
     let unreachable = |e: &dyn std::fmt::Display| StartupError::Unreachable {
         url: redact_url(url),
         reason: e.to_string(),
@@ -66,7 +69,13 @@ pub async fn prepare(settings: &Settings) -> Result<Repo, StartupError> {
         reason: reason.to_string(),
     })?;
     tracing::info!(schema = %schema.name, version = ?schema.version, "DBOS schema detected");
-    Repo::new(url, &settings.pool, schema).map_err(|e| StartupError::BadUrl(e.to_string()))
+    Repo::new(
+        &settings.database_url,
+        settings.direct_url(),
+        &settings.pool,
+        schema,
+    )
+    .map_err(|e| StartupError::BadUrl(e.to_string()))
 }
 
 /// Where dbosd serves: gRPC, and optionally Prometheus metrics and plaintext health. Bound by the
@@ -114,7 +123,7 @@ pub async fn serve_with_hub(
         None => None,
     };
     let listen_task = tokio::spawn(hub::listener::run(
-        settings.database_url.clone(),
+        settings.direct_url().to_owned(),
         Arc::clone(&hub),
     ));
     let poll_task = tokio::spawn(hub::poller::run(

@@ -2,6 +2,7 @@
 //! (§5.12) and fork (§5.10, in `fork.rs`). Each call is one transaction that first locks the selected
 //! rows (and descendants), so every workflow's outcome is exact; a dry run rolls it back.
 
+use super::Unnamed;
 use std::collections::{HashMap, HashSet};
 
 use tokio_postgres::Transaction;
@@ -129,7 +130,7 @@ impl Repo {
             w.sql()
         );
         let rows = tx
-            .query(sql.as_str(), &w.params())
+            .query_unnamed(sql.as_str(), &w.params())
             .await
             .map_err(|e| classify(ctx, e))?;
         if rows.len() > MAX_BULK_WORKFLOWS {
@@ -170,7 +171,7 @@ impl Repo {
         let mut found = Vec::new();
         while !frontier.is_empty() {
             let rows = tx
-                .query(self.sql().manage.lock_children.as_str(), &[&frontier])
+                .query_unnamed(self.sql().manage.lock_children.as_str(), &[&frontier])
                 .await
                 .map_err(|e| classify(ctx, e))?;
             frontier.clear();
@@ -200,8 +201,8 @@ impl Repo {
     ) -> Result<HashSet<String>> {
         let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
         let rows = match extra {
-            None => tx.query(sql, &[&ids]).await,
-            Some(value) => tx.query(sql, &[&ids, value]).await,
+            None => tx.query_unnamed(sql, &[&ids]).await,
+            Some(value) => tx.query_unnamed(sql, &[&ids, value]).await,
         }
         .map_err(|e| classify(ctx, e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -261,7 +262,7 @@ impl Repo {
         let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
         // The payload tables have no foreign key, so the status delete would orphan their rows.
         for sql in &manage.delete_payloads {
-            tx.execute(sql.as_str(), &[&ids])
+            tx.execute_unnamed(sql.as_str(), &[&ids])
                 .await
                 .map_err(|e| classify(ctx, e))?;
         }

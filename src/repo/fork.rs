@@ -1,6 +1,7 @@
 //! ForkWorkflow(s) (§5.10): inside the management transaction of `control.rs`, enqueue a copy of each
 //! locked source under a new id and copy its history below the start step.
 
+use super::Unnamed;
 use tokio_postgres::Transaction;
 
 use super::{classify, classify::is_unique_violation, control::Target, operation_outputs, Repo};
@@ -55,7 +56,7 @@ impl Repo {
             ForkVersion::Pinned(v) => (false, Some(v.as_str())),
         };
         let inserted = tx
-            .execute(
+            .execute_unnamed(
                 manage.fork_status.as_str(),
                 &[
                     &sources,
@@ -80,12 +81,12 @@ impl Repo {
             });
         }
         if let Some(sql) = &manage.fork_input {
-            tx.execute(sql.as_str(), &[&sources, &forks])
+            tx.execute_unnamed(sql.as_str(), &[&sources, &forks])
                 .await
                 .map_err(|e| classify(ctx, e))?;
         }
         if let Some(sql) = &manage.mark_forked {
-            tx.execute(sql.as_str(), &[&sources])
+            tx.execute_unnamed(sql.as_str(), &[&sources])
                 .await
                 .map_err(|e| classify(ctx, e))?;
         }

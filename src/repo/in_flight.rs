@@ -1,6 +1,7 @@
 //! In-flight changes to one workflow (§5.15): its delay, its queue priority, its attributes. Each is
 //! one transaction that locks the row first, so the caller learns whether the status took the change.
 
+use super::Unnamed;
 use tokio_postgres::types::{FromSql, ToSql};
 
 use super::{classify, control::Target, Repo};
@@ -77,7 +78,7 @@ impl Repo {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
         let locked = tx
-            .query_opt(self.sql().manage.lock_one.as_str(), &[&workflow_id])
+            .query_opt_unnamed(self.sql().manage.lock_one.as_str(), &[&workflow_id])
             .await
             .map_err(|e| classify(ctx, e))?
             .ok_or_else(|| Error::NotFound(format!("workflow {workflow_id} does not exist")))?;
@@ -89,7 +90,7 @@ impl Repo {
         let mut all: Vec<&(dyn ToSql + Sync)> = vec![&workflow_id];
         all.extend_from_slice(params);
         let row = tx
-            .query_opt(sql, &all)
+            .query_opt_unnamed(sql, &all)
             .await
             .map_err(|e| classify(ctx, e))?;
         tx.commit().await.map_err(|e| classify(ctx, e))?;

@@ -1,5 +1,6 @@
 //! `notifications` (SendMessage) and `workflow_events` (GetEvent).
 
+use super::Unnamed;
 use super::{classify, classify::is_foreign_key_violation, Repo};
 use crate::{
     error::{Error, Result},
@@ -12,7 +13,7 @@ impl Repo {
     pub async fn send_message(&self, msg: &NewMessage) -> Result<bool> {
         let conn = self.conn().await?;
         match conn
-            .query_opt(
+            .query_opt_unnamed(
                 self.sql().send.as_str(),
                 &[
                     &msg.destination_id,
@@ -36,7 +37,7 @@ impl Repo {
     pub async fn get_event(&self, workflow_id: &str, key: &str) -> Result<Option<StoredValue>> {
         let conn = self.conn().await?;
         let row = conn
-            .query_opt(self.sql().get_event.as_str(), &[&workflow_id, &key])
+            .query_opt_unnamed(self.sql().get_event.as_str(), &[&workflow_id, &key])
             .await
             .map_err(|e| classify("reading an event", e))?;
         Ok(row.map(|r| StoredValue {

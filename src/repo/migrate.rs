@@ -1,6 +1,7 @@
 //! `dbosd migrate`: creates or upgrades a DBOS system schema to the end state of Python dbos 3.4.0
 //! (migration 125), so DBOS workers started later find nothing to do.
 
+use super::Unnamed;
 use tokio_postgres::Client;
 
 use super::{classify, schema::quote_ident};
@@ -20,7 +21,7 @@ const MIGRATION_LOCK: i64 = 1_234_567_890;
 pub async fn migrate(client: &mut Client, schema: &str) -> Result<Option<i64>> {
     let ctx = "migrating the DBOS schema";
     let tx = client.transaction().await.map_err(|e| classify(ctx, e))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+    tx.execute_unnamed("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(|e| classify(ctx, e))?;
     let before = super::SchemaInfo::detect(&tx, schema).await?.version;
@@ -33,14 +34,14 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<Option<i64>> {
         .map_err(|e| classify(ctx, e))?;
     let migrations = format!("{quoted}.dbos_migrations");
     let updated = tx
-        .execute(
+        .execute_unnamed(
             format!("UPDATE {migrations} SET version = $1 WHERE version < $1").as_str(),
             &[&TARGET_VERSION],
         )
         .await
         .map_err(|e| classify(ctx, e))?;
     if updated == 0 && before.is_none() {
-        tx.execute(
+        tx.execute_unnamed(
             format!("INSERT INTO {migrations} (version) VALUES ($1)").as_str(),
             &[&TARGET_VERSION],
         )

@@ -16,6 +16,7 @@ pub mod poll;
 pub mod schema;
 mod sql;
 pub mod streams;
+mod unnamed;
 pub mod workflow_list;
 pub mod workflow_status;
 
@@ -34,6 +35,7 @@ use tokio_postgres::NoTls;
 pub use self::classify::classify;
 use self::connect_failures::ConnectFailures;
 pub use self::schema::SchemaInfo;
+pub(crate) use self::unnamed::Unnamed;
 use crate::error::{Error, Result};
 
 /// The bb8 connection manager dbosd uses.
@@ -58,7 +60,8 @@ pub struct Repo {
 
 struct Inner {
     pool: Pool<Manager>,
-    config: tokio_postgres::Config,
+    /// Where dedicated sessions connect (not through a transaction-pooling proxy).
+    direct: tokio_postgres::Config,
     schema: SchemaInfo,
     sql: sql::Statements,
     acquire_timeout: Duration,
@@ -69,11 +72,19 @@ struct Inner {
 
 impl Repo {
     /// Builds the pool (connecting lazily) for `url`, with SQL for an already-detected schema.
-    pub fn new(url: &str, options: &PoolOptions, schema: SchemaInfo) -> Result<Self> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))?;
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+    /// Dedicated sessions (the hub's poller, which keeps a prepared statement) use `direct_url`.
+    pub fn new(
+        url: &str,
+        direct_url: &str,
+        options: &PoolOptions,
+        schema: SchemaInfo,
+    ) -> Result<Self> {
+        let parse = |url: &str| {
+            url.parse::<tokio_postgres::Config>()
+                .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))
+        };
+        let (config, direct) = (parse(url)?, parse(direct_url)?);
+        let manager = PostgresConnectionManager::new(config, NoTls);
         let connect_failures = ConnectFailures::new();
         let pool = Pool::builder()
             .max_size(options.size.max(1))
@@ -90,7 +101,7 @@ impl Repo {
         Ok(Repo {
             inner: Arc::new(Inner {
                 pool,
-                config,
+                direct,
                 schema,
                 sql,
                 acquire_timeout: options.acquire_timeout,
@@ -134,12 +145,13 @@ impl Repo {
         }
     }
 
-    /// A connection of its own, outside the pool (for a long-lived user such as the hub's poller, so
-    /// it never takes a connection away from requests). The returned task drives it.
+    /// A session of its own, outside the pool and straight to PostgreSQL (for a long-lived user such
+    /// as the hub's poller, so it never takes a connection away from requests and may keep prepared
+    /// statements). The returned task drives it.
     pub async fn dedicated_client(
         &self,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-        let (client, connection) = self.inner.config.connect(NoTls).await.map_err(|e| {
+        let (client, connection) = self.inner.direct.connect(NoTls).await.map_err(|e| {
             Error::Unavailable(format!(
                 "cannot connect to the system database ({e}); retry"
             ))

@@ -1,6 +1,7 @@
 //! `operation_outputs` (step checkpoints): ListWorkflowSteps (§5.13), and the history a fork copies
 //! from its source below the start step (§5.10 step 5: steps, event history, latest events, streams).
 
+use super::Unnamed;
 use std::collections::HashMap;
 
 use tokio_postgres::{GenericClient, Transaction};
@@ -18,7 +19,7 @@ impl Repo {
         let manage = &self.sql().manage;
         let conn = self.conn().await?;
         let exists: bool = conn
-            .query_one(manage.exists.as_str(), &[&query.workflow_id])
+            .query_one_unnamed(manage.exists.as_str(), &[&query.workflow_id])
             .await
             .map_err(|e| classify(ctx, e))?
             .get(0);
@@ -27,7 +28,7 @@ impl Repo {
         }
         let sql = &manage.list_steps[usize::from(query.load_output)];
         let rows = conn
-            .query(
+            .query_unnamed(
                 sql.as_str(),
                 &[
                     &query.workflow_id,
@@ -62,12 +63,12 @@ impl Repo {
 
 /// The last recorded step (max function_id) of each of `ids` that has any.
 pub(crate) async fn last_steps(
-    client: &impl GenericClient,
+    client: &(impl GenericClient + Sync),
     sql: &str,
     ids: &[&str],
 ) -> Result<HashMap<String, i32>> {
     let rows = client
-        .query(sql, &[&ids])
+        .query_unnamed(sql, &[&ids])
         .await
         .map_err(|e| classify("reading the last steps of workflows", e))?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -89,7 +90,7 @@ pub(crate) async fn copy_history(
         .iter()
         .map(|(o, n)| (o.as_str(), n.as_str()))
         .unzip();
-    tx.execute(
+    tx.execute_unnamed(
         manage.copy_steps.as_str(),
         &[&sources, &forks, &spec.start_step, &old, &new],
     )
@@ -100,7 +101,7 @@ pub(crate) async fn copy_history(
         &manage.copy_events,
         &manage.copy_streams,
     ] {
-        tx.execute(sql.as_str(), &[&sources, &forks, &spec.start_step])
+        tx.execute_unnamed(sql.as_str(), &[&sources, &forks, &spec.start_step])
             .await
             .map_err(|e| classify(ctx, e))?;
     }

@@ -1,6 +1,7 @@
 //! Detects the DBOS schema at startup: its migration version and which tables and columns exist,
 //! so dbosd works on any DBOS 3.x database (and writes inputs inline where `workflow_input` is missing).
 
+use super::Unnamed;
 use std::collections::{HashMap, HashSet};
 
 use tokio_postgres::GenericClient;
@@ -80,17 +81,17 @@ impl std::fmt::Display for Incompatibility {
 
 impl SchemaInfo {
     /// Reads the catalog and `dbos_migrations` of schema `name`.
-    pub async fn detect(client: &impl GenericClient, name: &str) -> Result<Self> {
+    pub async fn detect(client: &(impl GenericClient + Sync), name: &str) -> Result<Self> {
         let ctx = "reading the DBOS schema";
         let exists: bool = client
-            .query_one(SELECT_SCHEMA_EXISTS, &[&name])
+            .query_one_unnamed(SELECT_SCHEMA_EXISTS, &[&name])
             .await
             .map_err(|e| classify(ctx, e))?
             .get(0);
         let mut columns: HashMap<String, HashSet<String>> = HashMap::new();
         if exists {
             for row in client
-                .query(SELECT_COLUMNS, &[&name])
+                .query_unnamed(SELECT_COLUMNS, &[&name])
                 .await
                 .map_err(|e| classify(ctx, e))?
             {
@@ -105,7 +106,7 @@ impl SchemaInfo {
         if info.has_column("dbos_migrations", "version") {
             let sql = format!("SELECT max(version) FROM {}", info.table("dbos_migrations"));
             info.version = client
-                .query_one(sql.as_str(), &[])
+                .query_one_unnamed(sql.as_str(), &[])
                 .await
                 .map_err(|e| classify(ctx, e))?
                 .get(0);

@@ -3,6 +3,7 @@
 //!
 //! User values only ever travel as bind parameters; the SQL text is assembled from fixed fragments.
 
+use super::Unnamed;
 use tokio_postgres::types::ToSql;
 
 use super::{classify, workflow_status::decode_row, Repo};
@@ -208,7 +209,7 @@ impl Repo {
         let params = w.params();
         let conn = self.conn().await?;
         let rows = conn
-            .query(sql.as_str(), &params)
+            .query_unnamed(sql.as_str(), &params)
             .await
             .map_err(|e| classify("listing workflows", e))?;
         let mut rows = rows.iter().map(decode_row).collect::<Result<Vec<_>>>()?;

@@ -1,5 +1,6 @@
 //! `workflow_status` with its payload tables `workflow_input` / `workflow_output`: enqueue and read.
 
+use super::Unnamed;
 use tokio_postgres::{types::ToSql, GenericClient, Row};
 
 use super::{classify, classify::is_unique_violation, Repo};
@@ -39,7 +40,7 @@ impl Repo {
                     }
                     let conn = self.conn().await?;
                     let holder = conn
-                        .query_opt(self.sql().dedup_holder.as_str(), &[&queue, &dedup])
+                        .query_opt_unnamed(self.sql().dedup_holder.as_str(), &[&queue, &dedup])
                         .await
                         .map_err(|e| classify("looking up the deduplication holder", e))?;
                     if let Some(row) = holder {
@@ -107,7 +108,7 @@ impl Repo {
 
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
-        let row = match tx.query_one(sql.enqueue.as_str(), &params).await {
+        let row = match tx.query_one_unnamed(sql.enqueue.as_str(), &params).await {
             Ok(row) => row,
             Err(e) if is_unique_violation(&e, "dedup") => return Ok(Err(DedupConflict)),
             Err(e) => return Err(classify(ctx, e)),
@@ -129,7 +130,7 @@ impl Repo {
             }));
         }
         if let Some(insert_input) = &sql.insert_input {
-            tx.execute(insert_input.as_str(), &[&wf.workflow_id, &wf.inputs])
+            tx.execute_unnamed(insert_input.as_str(), &[&wf.workflow_id, &wf.inputs])
                 .await
                 .map_err(|e| classify(ctx, e))?;
         }
@@ -151,7 +152,7 @@ impl Repo {
     pub async fn get_workflow_outcomes(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowRow>> {
         let conn = self.conn().await?;
         let rows = conn
-            .query(self.sql().get_outcomes.as_str(), &[&workflow_ids])
+            .query_unnamed(self.sql().get_outcomes.as_str(), &[&workflow_ids])
             .await
             .map_err(|e| classify("reading workflows", e))?;
         rows.iter().map(decode_row).collect()
@@ -161,7 +162,7 @@ impl Repo {
     pub async fn workflow_owners(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowOwner>> {
         let conn = self.conn().await?;
         let rows = conn
-            .query(self.sql().owners.as_str(), &[&workflow_ids])
+            .query_unnamed(self.sql().owners.as_str(), &[&workflow_ids])
             .await
             .map_err(|e| classify("reading workflow owners", e))?;
         Ok(rows
@@ -183,12 +184,12 @@ impl Repo {
 
 /// Reads one workflow row with `sql` (a `Statements::get_workflow`).
 pub(crate) async fn get_workflow(
-    client: &impl GenericClient,
+    client: &(impl GenericClient + Sync),
     sql: &str,
     workflow_id: &str,
 ) -> Result<Option<WorkflowRow>> {
     let row = client
-        .query_opt(sql, &[&workflow_id])
+        .query_opt_unnamed(sql, &[&workflow_id])
         .await
         .map_err(|e| classify("reading a workflow", e))?;
     row.as_ref().map(decode_row).transpose()

@@ -5,10 +5,12 @@
 #![allow(dead_code)]
 
 mod in_flight;
+mod pgbouncer;
 mod process;
 mod worker;
 
 pub use in_flight::{get_event_in_flight, lock_notifications, open_await, send_in_flight};
+pub use pgbouncer::Pgbouncer;
 pub use process::Dbosd;
 pub use worker::{Worker, WorkerLang, WorkerOptions};
 

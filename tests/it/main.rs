@@ -19,6 +19,7 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod pgbouncer;
 mod replicas;
 mod schema;
 mod startup;
