@@ -50,23 +50,34 @@ fn port_of(addr: &str) -> u64 {
     port.parse().expect("numeric port")
 }
 
-/// Every object of the base, by kind (one of each).
+/// Every object of the base, by `Kind/name`.
 fn objects() -> BTreeMap<String, Value> {
     let kustomization = yaml(&format!("{BASE}/kustomization.yaml"));
-    let mut by_kind = BTreeMap::new();
+    let mut objects = BTreeMap::new();
     for file in at(&kustomization, "resources").as_sequence().expect("list") {
         let rel = format!("{BASE}/{}", file.as_str().expect("file name"));
         let object = yaml(&rel);
         for field in ["apiVersion", "kind", "metadata.name"] {
             assert!(!text(&object, field).is_empty(), "{rel}: empty {field}");
         }
-        let kind = text(&object, "kind").to_owned();
-        assert!(
-            by_kind.insert(kind.clone(), object).is_none(),
-            "two {kind}s"
+        let key = format!(
+            "{}/{}",
+            text(&object, "kind"),
+            text(&object, "metadata.name")
         );
+        assert!(objects.insert(key.clone(), object).is_none(), "two {key}");
     }
-    by_kind
+    objects
+}
+
+/// The only object of `kind`.
+fn one<'a>(objects: &'a BTreeMap<String, Value>, kind: &str) -> &'a Value {
+    let mut found = objects
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{kind}/")));
+    let (_, object) = found.next().unwrap_or_else(|| panic!("no {kind}"));
+    assert!(found.next().is_none(), "more than one {kind}");
+    object
 }
 
 /// Every environment variable some dbosd flag reads.
@@ -89,22 +100,12 @@ fn dbosd_env_vars() -> BTreeSet<String> {
 #[test]
 fn the_kustomize_base_is_complete_and_consistent() {
     let objects = objects();
-    let kinds: Vec<&str> = objects.keys().map(String::as_str).collect();
-    for kind in [
-        "ConfigMap",
-        "Deployment",
-        "HorizontalPodAutoscaler",
-        "PodDisruptionBudget",
-        "Secret",
-        "Service",
-    ] {
-        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
+    let (deploy, config) = (one(&objects, "Deployment"), one(&objects, "ConfigMap"));
+    let config = at(config, "data");
+    for kind in ["HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"] {
+        one(&objects, kind);
     }
-    let (deploy, config, secret) = (
-        &objects["Deployment"],
-        at(&objects["ConfigMap"], "data"),
-        &objects["Secret"],
-    );
+    let secret = |name: &str| &objects[&format!("Secret/{name}")];
     let pod = at(deploy, "spec.template");
     let container = at(pod, "spec.containers.0");
     let labels = at(pod, "metadata.labels");
@@ -155,23 +156,46 @@ fn the_kustomize_base_is_complete_and_consistent() {
         Some(true)
     );
 
-    // Settings come from the ConfigMap and the Secret, and each is a variable dbosd reads.
+    // Settings come from the ConfigMap and a Secret, and each is a variable dbosd reads.
     let sources = at(container, "envFrom").as_sequence().expect("envFrom");
-    let referenced: Vec<&str> = sources
-        .iter()
-        .filter_map(|s| s.get("configMapRef").or(s.get("secretRef")))
-        .map(|r| text(r, "name"))
-        .collect();
-    assert!(referenced.contains(&text(&objects["ConfigMap"], "metadata.name")));
-    assert!(referenced.contains(&text(secret, "metadata.name")));
+    let from = |kind: &str| {
+        let source = sources.iter().find_map(|s| s.get(kind));
+        text(source.unwrap_or_else(|| panic!("no {kind}")), "name").to_owned()
+    };
+    assert_eq!(from("configMapRef"), "dbosd-config");
+    let env_secret = secret(&from("secretRef"));
     let known = dbosd_env_vars();
-    let secret_data = at(secret, "stringData").as_mapping().expect("stringData");
+    let secret_data = at(env_secret, "stringData")
+        .as_mapping()
+        .expect("stringData");
     let config_data = config.as_mapping().expect("data");
     for key in config_data.keys().chain(secret_data.keys()) {
         let key = key.as_str().expect("key");
         assert!(known.contains(key), "{key} is not read by dbosd");
     }
     assert!(secret_data.contains_key("DBOS_SYSTEM_DATABASE_URL"));
+
+    // The tokens file dbosd is told to read is mounted from a Secret holding a valid token file.
+    let tokens_file = std::path::Path::new(text(config, "DBOSD_TOKENS_FILE"));
+    let mounts = at(container, "volumeMounts")
+        .as_sequence()
+        .expect("volumeMounts");
+    let mount = mounts
+        .iter()
+        .find(|m| std::path::Path::new(text(m, "mountPath")) == tokens_file.parent().unwrap())
+        .expect("a volume mounted where the tokens file is");
+    let volumes = at(pod, "spec.volumes").as_sequence().expect("volumes");
+    let volume = volumes
+        .iter()
+        .find(|v| text(v, "name") == text(mount, "name"))
+        .expect("the mounted volume");
+    let tokens_secret = secret(text(volume, "secret.secretName"));
+    let file_name = tokens_file.file_name().unwrap().to_str().unwrap();
+    let tokens = at(tokens_secret, "stringData")
+        .get(file_name)
+        .and_then(Value::as_str)
+        .expect("the tokens file in the Secret");
+    dbosd::auth::Tokens::parse(tokens).expect("a valid tokens file");
 
     // The drain fits in the termination grace period, and the grace fits in the drain.
     let ms = |key: &str| text(config, key).parse::<u64>().expect("milliseconds");
@@ -180,17 +204,15 @@ fn the_kustomize_base_is_complete_and_consistent() {
     assert!(ms("DBOSD_DRAIN_GRACE_MS") < ms("DBOSD_DRAIN_TIMEOUT_MS"));
 
     // The Service, the budget and the autoscaler point at these pods.
-    let service = &objects["Service"];
+    let service = one(&objects, "Service");
     assert_eq!(at(service, "spec.selector"), labels);
     let service_ports = at(service, "spec.ports").as_sequence().expect("ports");
     for p in service_ports {
         port(text(p, "targetPort"));
     }
-    assert_eq!(
-        at(&objects["PodDisruptionBudget"], "spec.selector.matchLabels"),
-        labels
-    );
-    let hpa = &objects["HorizontalPodAutoscaler"];
+    let pdb = one(&objects, "PodDisruptionBudget");
+    assert_eq!(at(pdb, "spec.selector.matchLabels"), labels);
+    let hpa = one(&objects, "HorizontalPodAutoscaler");
     assert_eq!(
         text(hpa, "spec.scaleTargetRef.name"),
         text(deploy, "metadata.name")
@@ -252,15 +274,23 @@ async fn the_configmap_settings_run() {
     let config = yaml(&format!("{BASE}/configmap.yaml"));
     let data = at(&config, "data").as_mapping().expect("data");
     let db = TestDb::new().await;
+    // The tokens file as the Secret mounts it.
+    let secret = yaml(&format!("{BASE}/tokens-secret.yaml"));
+    let tokens = tempfile::NamedTempFile::new().unwrap();
+    let content = at(&secret, "stringData")
+        .get("tokens.json")
+        .and_then(Value::as_str);
+    std::fs::write(tokens.path(), content.expect("tokens.json")).unwrap();
     let mut env: Vec<(&str, &str)> = data
         .iter()
         .map(|(k, v)| (k.as_str().unwrap(), v.as_str().unwrap()))
         // The ports may be taken on this machine; their numbers are checked above.
-        .filter(|(k, _)| !k.ends_with("LISTEN"))
+        .filter(|(k, _)| !k.ends_with("LISTEN") && *k != "DBOSD_TOKENS_FILE")
         .collect();
     env.extend([
         ("DBOSD_LISTEN", "127.0.0.1:0"),
         ("DBOSD_METRICS_LISTEN", "127.0.0.1:0"),
+        ("DBOSD_TOKENS_FILE", tokens.path().to_str().unwrap()),
     ]);
     let dbosd = Dbosd::spawn(&["--database-url", &db.url], &env, Dbosd::READY).await;
     let mut health = HealthClient::new(dbosd.channel.clone());
@@ -272,6 +302,13 @@ async fn the_configmap_settings_run() {
         .expect("liveness")
         .into_inner();
     assert_eq!(live.status(), ServingStatus::Serving);
+    // Tokens are on, and the placeholder lets nobody in.
+    let mut api =
+        dbosd::pb::workflow_service_client::WorkflowServiceClient::new(dbosd.channel.clone());
+    let refused = api
+        .list_workflows(dbosd::pb::ListWorkflowsRequest::default())
+        .await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);
     // JSON logs, as configured.
     let line = dbosd.logged("DBOS schema detected").await;
     assert!(line.trim_start().starts_with('{'), "{line}");
