@@ -86,28 +86,23 @@ async fn bind(addr: &SocketAddr) -> Result<(TcpListener, SocketAddr), String> {
     Ok((listener, bound))
 }
 
+/// Binds an optional extra port and says where it is (`dbosd <what> on <addr>`).
+async fn bind_extra(at: Option<&SocketAddr>, what: &str) -> Result<Option<TcpListener>, String> {
+    let Some(at) = at else {
+        return Ok(None);
+    };
+    let (listener, addr) = bind(at).await?;
+    tracing::info!(%addr, "{what} port");
+    println!("dbosd {what} on {addr}");
+    Ok(Some(listener))
+}
+
 async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String> {
     settings.validate()?;
     let repo = server::prepare(settings).await.map_err(|e| e.to_string())?;
     let (grpc, addr) = bind(&args.listen).await?;
-    let metrics = match &args.metrics_listen {
-        Some(at) => {
-            let (listener, addr) = bind(at).await?;
-            tracing::info!(%addr, "Prometheus metrics at /metrics");
-            println!("dbosd metrics on {addr}");
-            Some(listener)
-        }
-        None => None,
-    };
-    let health = match &args.health_listen {
-        Some(at) => {
-            let (listener, addr) = bind(at).await?;
-            tracing::info!(%addr, "plaintext health service");
-            println!("dbosd health on {addr}");
-            Some(listener)
-        }
-        None => None,
-    };
+    let metrics = bind_extra(args.metrics_listen.as_ref(), "metrics").await?;
+    let health = bind_extra(args.health_listen.as_ref(), "health").await?;
     let tls = if settings.tls.cert.is_some() {
         " (TLS)"
     } else {

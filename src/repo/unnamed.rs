@@ -49,39 +49,29 @@ fn typed<'a>(params: &[&'a (dyn ToSql + Sync)]) -> Vec<(&'a (dyn ToSql + Sync), 
     params.iter().map(|p| (*p, type_of(*p))).collect()
 }
 
-/// `query`, `query_one`, `query_opt` and `execute`, sent as unnamed statements.
-pub trait Unnamed: GenericClient + Sync {
-    fn query_unnamed<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [&'a (dyn ToSql + Sync)],
-    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send + 'a {
-        async move { self.query_typed(sql, &typed(params)).await }
-    }
+/// Each method is tokio-postgres' method of the same name, sent as an unnamed statement.
+macro_rules! unnamed {
+    ($($name:ident => $typed:ident -> $out:ty;)+) => {
+        /// `query`, `query_one`, `query_opt` and `execute`, sent as unnamed statements.
+        pub trait Unnamed: GenericClient + Sync {
+            $(
+                fn $name<'a>(
+                    &'a self,
+                    sql: &'a str,
+                    params: &'a [&'a (dyn ToSql + Sync)],
+                ) -> impl Future<Output = Result<$out, Error>> + Send + 'a {
+                    async move { self.$typed(sql, &typed(params)).await }
+                }
+            )+
+        }
+    };
+}
 
-    fn query_one_unnamed<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [&'a (dyn ToSql + Sync)],
-    ) -> impl Future<Output = Result<Row, Error>> + Send + 'a {
-        async move { self.query_typed_one(sql, &typed(params)).await }
-    }
-
-    fn query_opt_unnamed<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [&'a (dyn ToSql + Sync)],
-    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a {
-        async move { self.query_typed_opt(sql, &typed(params)).await }
-    }
-
-    fn execute_unnamed<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [&'a (dyn ToSql + Sync)],
-    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
-        async move { self.execute_typed(sql, &typed(params)).await }
-    }
+unnamed! {
+    query_unnamed => query_typed -> Vec<Row>;
+    query_one_unnamed => query_typed_one -> Row;
+    query_opt_unnamed => query_typed_opt -> Option<Row>;
+    execute_unnamed => execute_typed -> u64;
 }
 
 impl<C: GenericClient + Sync> Unnamed for C {}

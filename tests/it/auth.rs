@@ -2,7 +2,7 @@
 //! a token for application A cannot enqueue, read, list, message, wait on, watch or manage
 //! application B's workflows (PERMISSION_DENIED, or left out of lists); health stays open.
 
-use std::{io::Write, sync::atomic::Ordering};
+use std::io::Write;
 
 use dbosd::pb::{
     workflow_service_client::WorkflowServiceClient, AwaitWorkflowRequest, AwaitWorkflowsRequest,
@@ -19,7 +19,7 @@ use tonic::{
 };
 use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
 
-use crate::harness::{assert_status, enqueue_req, eventually, pv, Dbosd, TestDb, TestServer, WAIT};
+use crate::harness::{assert_status, enqueue_req, pv, watching, Dbosd, TestDb, TestServer, WAIT};
 
 const TOKENS: &str = r#"{"tokens": [
     {"name": "billing", "token": "tok-billing-9f2", "applications": ["billing"]},
@@ -263,22 +263,12 @@ async fn waits_and_watches_stay_inside_the_scope() {
     );
 
     // A watch over everything sees shipping's transition only if it may: it must not.
-    let mut watching = billing
+    let mut watch = billing
         .watch_workflows(WatchWorkflowsRequest::default())
         .await
         .unwrap()
         .into_inner();
-    // Changes count from the watch's first poll on: wait for it.
-    let hub = srv.hub.clone();
-    eventually("the watcher to subscribe", || async {
-        (hub.feed_subscribers() == 1).then_some(())
-    })
-    .await;
-    let ticks = hub.stats.poll_ticks.load(Ordering::Relaxed);
-    eventually("the feed's first poll", || async {
-        (hub.stats.poll_ticks.load(Ordering::Relaxed) > ticks).then_some(())
-    })
-    .await;
+    watching(&srv.hub).await;
     let mut ops = client_as(&srv.channel, Some("tok-ops-77a"));
     for id in ["s1", "u1", "b1"] {
         let cancel = CancelWorkflowRequest {
@@ -287,7 +277,7 @@ async fn waits_and_watches_stay_inside_the_scope() {
         };
         ops.cancel_workflow(cancel).await.expect("ops cancels");
     }
-    let first = tokio::time::timeout(WAIT, watching.next())
+    let first = tokio::time::timeout(WAIT, watch.next())
         .await
         .expect("a transition");
     let first = first.unwrap().unwrap().workflow.unwrap();

@@ -4,12 +4,16 @@
 
 #![allow(dead_code)]
 
+mod as_worker;
 mod in_flight;
 mod pgbouncer;
 mod process;
 mod worker;
 
-pub use in_flight::{get_event_in_flight, lock_notifications, open_await, send_in_flight};
+pub use as_worker::{finish_as_worker, set_event_as_worker};
+pub use in_flight::{
+    get_event_in_flight, lock_notifications, open_await, outcome_of, send_in_flight, watching,
+};
 pub use pgbouncer::Pgbouncer;
 pub use process::Dbosd;
 pub use worker::{Worker, WorkerLang, WorkerOptions};

@@ -5,15 +5,14 @@
 use std::sync::atomic::Ordering;
 
 use dbosd::pb::{
-    await_workflow_response::Kind, AwaitWorkflowRequest, CancelWorkflowRequest,
-    ListWorkflowStepsRequest, ListWorkflowsRequest, WorkflowStatus,
+    CancelWorkflowRequest, ListWorkflowStepsRequest, ListWorkflowsRequest, WorkflowStatus,
 };
 use serde_json::json;
 use tokio::task::JoinSet;
-use tokio_stream::StreamExt;
 
 use crate::harness::{
-    enqueue_req, eventually, get_event_in_flight, get_workflow, Pgbouncer, TestDb, TestServer, WAIT,
+    enqueue_req, eventually, finish_as_worker, get_event_in_flight, get_workflow, open_await,
+    outcome_of, set_event_as_worker, Pgbouncer, TestDb, TestServer, WAIT,
 };
 
 #[tokio::test]
@@ -78,14 +77,7 @@ async fn every_call_works_through_a_transaction_pooling_pgbouncer() {
     );
 
     // Waits: a result (the poller) and an event (LISTEN, on the direct connection).
-    let mut waiting = client
-        .await_workflow(AwaitWorkflowRequest {
-            workflow_id: "pgb-2".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("AwaitWorkflow")
-        .into_inner();
+    let mut waiting = open_await(&client, "pgb-2").await.expect("AwaitWorkflow");
     let event = get_event_in_flight(&client, "pgb-3", "progress", 30);
     let hub = srv.hub.clone();
     eventually("both waits to register", || async {
@@ -93,27 +85,9 @@ async fn every_call_works_through_a_transaction_pooling_pgbouncer() {
     })
     .await;
     let notified = hub.stats.notifications.load(Ordering::Relaxed);
-    let worker = srv.db.client().await;
-    worker
-        .batch_execute(
-            "UPDATE dbos.workflow_status SET status = 'SUCCESS', output = '1' \
-               WHERE workflow_uuid = 'pgb-2'; \
-             INSERT INTO dbos.workflow_events (workflow_uuid, key, value, serialization) \
-               VALUES ('pgb-3', 'progress', '7', 'portable_json'); \
-             SELECT pg_notify('dbos_workflow_events_channel', 'pgb-3::progress');",
-        )
-        .await
-        .unwrap();
-    let outcome = async {
-        while let Some(msg) = waiting.next().await {
-            if let Some(Kind::Outcome(o)) = msg.expect("stream").kind {
-                return o.status();
-            }
-        }
-        panic!("the stream ended without an outcome");
-    };
-    let status = tokio::time::timeout(WAIT, outcome).await.expect("outcome");
-    assert_eq!(status, WorkflowStatus::Success);
+    finish_as_worker(&srv.db, "pgb-2", "1").await;
+    set_event_as_worker(&srv.db, "pgb-3", "progress", "7").await;
+    assert_eq!(outcome_of(&mut waiting).await, WorkflowStatus::Success);
     let event = tokio::time::timeout(WAIT, event)
         .await
         .expect("GetEvent ends");

@@ -2,34 +2,18 @@
 //! nothing but the database. Two in-process servers on the same database race idempotent enqueues,
 //! and a wait on one sees changes made through the other or by the database directly.
 
-use dbosd::pb::{
-    await_workflow_response::Kind, AwaitWorkflowRequest, CancelWorkflowRequest, EnqueueOutcome,
-    WorkflowStatus,
-};
+use dbosd::pb::{AwaitWorkflowRequest, CancelWorkflowRequest, EnqueueOutcome, WorkflowStatus};
 use serde_json::json;
-use tokio_stream::StreamExt;
-use tonic::Streaming;
 
-use crate::harness::{enqueue_req, eventually, get_event_in_flight, TestDb, TestServer, WAIT};
+use crate::harness::{
+    enqueue_req, eventually, finish_as_worker, get_event_in_flight, outcome_of,
+    set_event_as_worker, TestDb, TestServer, WAIT,
+};
 
 async fn two_replicas() -> (TestServer, TestServer) {
     let a = TestServer::start_on(TestDb::new().await, |_| {}).await;
     let b = TestServer::start_on(a.db.share(), |_| {}).await;
     (a, b)
-}
-
-/// Reads an AwaitWorkflow stream to its outcome's status.
-async fn outcome(mut stream: Streaming<dbosd::pb::AwaitWorkflowResponse>) -> WorkflowStatus {
-    loop {
-        let msg = tokio::time::timeout(WAIT, stream.next())
-            .await
-            .expect("outcome in time")
-            .expect("stream open")
-            .expect("no error");
-        if let Some(Kind::Outcome(o)) = msg.kind {
-            return o.status();
-        }
-    }
 }
 
 #[tokio::test]
@@ -88,7 +72,7 @@ async fn a_wait_on_one_replica_sees_changes_made_through_the_other_or_the_databa
                 .into_inner()
         }
     };
-    let (via_a, via_db) = (wait_on_b("via-a").await, wait_on_b("via-db").await);
+    let (mut via_a, mut via_db) = (wait_on_b("via-a").await, wait_on_b("via-db").await);
     let event = get_event_in_flight(&cb, "via-db", "progress", 30);
     // B's own hub holds the waits; A's has none.
     eventually("B to wait on both workflows and the event", || async {
@@ -104,18 +88,10 @@ async fn a_wait_on_one_replica_sees_changes_made_through_the_other_or_the_databa
     })
     .await
     .expect("cancel on A");
-    assert_eq!(outcome(via_a).await, WorkflowStatus::Cancelled);
-    let db = a.db.client().await;
-    db.batch_execute(
-        "INSERT INTO dbos.workflow_events (workflow_uuid, key, value, serialization) \
-           VALUES ('via-db', 'progress', '50', 'portable_json'); \
-         SELECT pg_notify('dbos_workflow_events_channel', 'via-db::progress'); \
-         UPDATE dbos.workflow_status SET status = 'SUCCESS', output = '\"done\"' \
-           WHERE workflow_uuid = 'via-db';",
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome(via_db).await, WorkflowStatus::Success);
+    assert_eq!(outcome_of(&mut via_a).await, WorkflowStatus::Cancelled);
+    set_event_as_worker(&a.db, "via-db", "progress", "50").await;
+    finish_as_worker(&a.db, "via-db", "\"done\"").await;
+    assert_eq!(outcome_of(&mut via_db).await, WorkflowStatus::Success);
     let event = tokio::time::timeout(WAIT, event)
         .await
         .expect("GetEvent ends");

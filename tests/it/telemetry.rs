@@ -2,12 +2,14 @@
 //! reconnects, open streams), a request id per RPC (echoed, and on the RPC's log lines), and the
 //! caller's W3C trace context stamped on enqueued rows as the DBOS clients' OTel carrier.
 
-use dbosd::pb::{AwaitWorkflowRequest, GetWorkflowRequest};
+use dbosd::pb::GetWorkflowRequest;
 use serde_json::json;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
 
-use crate::harness::{enqueue_req, eventually, pv, Dbosd, TestDb, TestServer, WAIT};
+use crate::harness::{
+    enqueue_req, eventually, finish_as_worker, open_await, pv, Dbosd, TestDb, TestServer, WAIT,
+};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -52,22 +54,11 @@ async fn metrics_count_rpcs_by_method_and_code_and_expose_pool_and_hub() {
     req.workflow_id = Some("metrics-1".into());
     client.enqueue_workflow(req).await.expect("enqueue");
     // A stream, finished by the database: its status comes in trailers, after the messages.
-    let mut waiting = client
-        .await_workflow(AwaitWorkflowRequest {
-            workflow_id: "metrics-1".into(),
-            ..Default::default()
-        })
+    let mut waiting = open_await(&client, "metrics-1")
         .await
-        .expect("AwaitWorkflow")
-        .into_inner();
+        .expect("AwaitWorkflow");
+    finish_as_worker(&srv.db, "metrics-1", "1").await;
     let db = srv.db.client().await;
-    db.execute(
-        "UPDATE dbos.workflow_status SET status = 'SUCCESS', output = '1' \
-         WHERE workflow_uuid = 'metrics-1'",
-        &[],
-    )
-    .await
-    .unwrap();
     while tokio::time::timeout(WAIT, waiting.next())
         .await
         .expect("stream ends")

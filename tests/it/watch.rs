@@ -10,8 +10,8 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Streaming};
 
 use crate::harness::{
-    assert_status, enqueue_req, eventually, get_workflow, pv, wait_terminal, TestServer, Worker,
-    WorkerLang, WorkerOptions, WAIT,
+    assert_status, enqueue_req, eventually, get_workflow, pv, wait_terminal, watching, TestServer,
+    Worker, WorkerLang, WorkerOptions, WAIT,
 };
 
 async fn next<T>(stream: &mut Streaming<T>) -> Option<T> {
@@ -266,11 +266,7 @@ async fn watch_workflows_sees_every_transition_and_resumes_after_a_drop(lang: Wo
         .await
         .unwrap()
         .into_inner();
-    let hub = srv.hub.clone();
-    eventually("the watcher to subscribe", || async {
-        (hub.feed_subscribers() == 1).then_some(())
-    })
-    .await;
+    watching(&srv.hub).await;
     // Hold the concurrency-1 queue so all 50 are visibly ENQUEUED first, then PENDING one by one.
     let mut blocker = enqueue_req("blocker", "serial_queue", vec![json!("go")]);
     blocker.workflow_id = Some("blocker".into());

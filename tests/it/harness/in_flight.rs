@@ -1,9 +1,16 @@
 //! Calls held in flight on purpose: a unary call blocked on a table lock the test holds, a GetEvent
-//! waiting for an event, and an AwaitWorkflow stream known to be open.
+//! waiting for an event, an AwaitWorkflow stream known to be open, and a WatchWorkflows stream
+//! known to be watching.
 
-use dbosd::pb::{
-    workflow_service_client::WorkflowServiceClient, AwaitWorkflowRequest, AwaitWorkflowResponse,
-    GetEventRequest, GetEventResponse, SendMessageRequest, SendMessageResponse,
+use std::sync::atomic::Ordering;
+
+use dbosd::{
+    hub::Hub,
+    pb::{
+        workflow_service_client::WorkflowServiceClient, AwaitWorkflowRequest,
+        AwaitWorkflowResponse, GetEventRequest, GetEventResponse, SendMessageRequest,
+        SendMessageResponse, WorkflowStatus,
+    },
 };
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
@@ -84,4 +91,33 @@ pub async fn open_await(
     let first = first.expect("the first status update in time");
     assert!(matches!(first, Some(Ok(_))), "{first:?}");
     Ok(stream)
+}
+
+/// Reads an AwaitWorkflow stream up to its outcome, and returns the outcome's status.
+pub async fn outcome_of(stream: &mut Streaming<AwaitWorkflowResponse>) -> WorkflowStatus {
+    use dbosd::pb::await_workflow_response::Kind;
+    loop {
+        let msg = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("the outcome in time")
+            .expect("the stream open until its outcome")
+            .expect("no error");
+        if let Some(Kind::Outcome(o)) = msg.kind {
+            return o.status();
+        }
+    }
+}
+
+/// Waits until a WatchWorkflows stream is subscribed to `hub`'s feed and the feed has polled once:
+/// changes count as transitions from that poll on.
+pub async fn watching(hub: &Hub) {
+    eventually("the watcher to subscribe", || async {
+        (hub.feed_subscribers() >= 1).then_some(())
+    })
+    .await;
+    let ticks = hub.stats.poll_ticks.load(Ordering::Relaxed);
+    eventually("the feed's first poll", || async {
+        (hub.stats.poll_ticks.load(Ordering::Relaxed) > ticks).then_some(())
+    })
+    .await;
 }
