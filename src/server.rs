@@ -5,8 +5,7 @@ use std::{future::Future, sync::Arc};
 
 use tokio::net::TcpListener;
 use tokio_postgres::NoTls;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{server::TcpIncoming, Server};
 
 use crate::{
     api::WorkflowApi,
@@ -128,11 +127,16 @@ pub async fn serve_with_hub(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(WorkflowServiceServer::new(api))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
         .map_err(|e| StartupError::Other(format!("gRPC server failed: {e}")));
     listen_task.abort();
     poll_task.abort();
     health_task.abort();
     result
+}
+
+/// Accepted connections with TCP_NODELAY: a stream's small messages must not wait for Nagle.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }

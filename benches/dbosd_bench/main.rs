@@ -23,7 +23,7 @@ async fn main() -> BenchResult<()> {
     let env = setup::Env::start().await?;
     let mut rows = Vec::new();
     if wants("latency") {
-        rows.extend(latency::run(&env, 200, 30).await?);
+        rows.extend(latency::run(&env, 200, 20).await?);
     }
     if wants("idle") {
         rows.extend(idle::run(&env, 10_000).await?);

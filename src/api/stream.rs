@@ -3,7 +3,7 @@
 
 use std::{future::Future, pin::Pin, time::Duration};
 
-use futures::{future::select_all, Stream};
+use futures::{future::select_all, Stream, StreamExt};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
@@ -20,15 +20,19 @@ pub type RpcStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// Messages buffered per stream before the sender waits for the client to read.
 const BUFFER: usize = 16;
 
+/// One queued message. Boxed: the channel allocates its slots up front, and an unboxed response
+/// (a WorkflowInfo is about a kilobyte) would cost tens of kilobytes per idle stream.
+type Slot<T> = Box<Result<T, Status>>;
+
 /// The sending half handed to a stream's task.
 pub struct Sink<T> {
-    tx: mpsc::Sender<Result<T, Status>>,
+    tx: mpsc::Sender<Slot<T>>,
 }
 
 impl<T> Sink<T> {
     /// Sends one message; `false` when the client has gone.
     pub async fn send(&self, item: T) -> bool {
-        self.tx.send(Ok(item)).await.is_ok()
+        self.tx.send(Box::new(Ok(item))).await.is_ok()
     }
 
     /// Resolves when the client has gone (tonic dropped the stream).
@@ -49,10 +53,10 @@ where
     let fut = body(Sink { tx: tx.clone() });
     tokio::spawn(async move {
         if let Err(e) = fut.await {
-            let _ = tx.send(Err(e.into())).await;
+            let _ = tx.send(Box::new(Err(e.into()))).await;
         }
     });
-    Box::pin(ReceiverStream::new(rx))
+    Box::pin(ReceiverStream::new(rx).map(|slot| *slot))
 }
 
 /// A wait's optional deadline from a request's `timeout` (absent: no deadline).
