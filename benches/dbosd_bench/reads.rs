@@ -35,17 +35,28 @@ async fn fill(env: &Env, rows: i32) -> BenchResult<()> {
         )
         .await?;
     }
-    db.batch_execute("ANALYZE dbos.workflow_status; ANALYZE dbos.workflow_input").await?;
+    db.batch_execute("ANALYZE dbos.workflow_status; ANALYZE dbos.workflow_input")
+        .await?;
     Ok(())
 }
 
-async fn list_latency(env: &Env, req: pb::ListWorkflowsRequest, calls: usize) -> BenchResult<Vec<f64>> {
+async fn list_latency(
+    env: &Env,
+    req: pb::ListWorkflowsRequest,
+    calls: usize,
+) -> BenchResult<Vec<f64>> {
     let mut client = env.channel().await?;
     let mut samples = Vec::with_capacity(calls);
     let mut token = String::new();
     for _ in 0..calls {
         let started = Instant::now();
-        let resp = client.list_workflows(pb::ListWorkflowsRequest { page_token: token.clone(), ..req.clone() }).await?.into_inner();
+        let resp = client
+            .list_workflows(pb::ListWorkflowsRequest {
+                page_token: token.clone(),
+                ..req.clone()
+            })
+            .await?
+            .into_inner();
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
         // Walk forward through the pages, as a client paging through results does.
         token = resp.next_page_token;
@@ -64,7 +75,11 @@ async fn get_latency(env: &Env, clients: usize, rows: i32) -> BenchResult<Vec<f6
             while Instant::now() < deadline {
                 i = (i * 7919 + 104_729) % i64::from(rows);
                 let started = Instant::now();
-                client.get_workflow(pb::GetWorkflowRequest { workflow_id: format!("bulk-{i}") }).await?;
+                client
+                    .get_workflow(pb::GetWorkflowRequest {
+                        workflow_id: format!("bulk-{i}"),
+                    })
+                    .await?;
                 samples.push(started.elapsed().as_secs_f64() * 1000.0);
             }
             BenchResult::Ok(samples)
@@ -81,22 +96,68 @@ async fn get_latency(env: &Env, clients: usize, rows: i32) -> BenchResult<Vec<f6
 pub async fn run(env: &Env, rows: i32) -> BenchResult<Vec<Row>> {
     let fill_started = Instant::now();
     fill(env, rows).await?;
-    eprintln!("filled {rows} workflows in {:.0} s", fill_started.elapsed().as_secs_f64());
+    eprintln!(
+        "filled {rows} workflows in {:.0} s",
+        fill_started.elapsed().as_secs_f64()
+    );
     let mut out = Vec::new();
     let cases: Vec<(&str, pb::ListWorkflowsRequest)> = vec![
-        ("no filter, newest first", pb::ListWorkflowsRequest { sort_desc: true, ..Default::default() }),
-        ("no filter, oldest first", pb::ListWorkflowsRequest::default()),
-        ("status ERROR", pb::ListWorkflowsRequest { statuses: vec![WorkflowStatus::Error as i32], sort_desc: true, ..Default::default() }),
-        ("queue_3, ENQUEUED", pb::ListWorkflowsRequest {
-            queue_names: vec!["queue_3".into()], statuses: vec![WorkflowStatus::Enqueued as i32], ..Default::default() }),
-        ("created in a 1-hour range", pb::ListWorkflowsRequest {
-            created_after: Some(prost_types::Timestamp { seconds: 1_700_000_200, nanos: 0 }),
-            created_before: Some(prost_types::Timestamp { seconds: 1_700_003_800, nanos: 0 }),
-            ..Default::default() }),
-        ("no filter, with inputs and outputs", pb::ListWorkflowsRequest { load_input: true, load_output: true, sort_desc: true, ..Default::default() }),
+        (
+            "no filter, newest first",
+            pb::ListWorkflowsRequest {
+                sort_desc: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "no filter, oldest first",
+            pb::ListWorkflowsRequest::default(),
+        ),
+        (
+            "status ERROR",
+            pb::ListWorkflowsRequest {
+                statuses: vec![WorkflowStatus::Error as i32],
+                sort_desc: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "queue_3, ENQUEUED",
+            pb::ListWorkflowsRequest {
+                queue_names: vec!["queue_3".into()],
+                statuses: vec![WorkflowStatus::Enqueued as i32],
+                ..Default::default()
+            },
+        ),
+        (
+            "created in a 1-hour range",
+            pb::ListWorkflowsRequest {
+                created_after: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_200,
+                    nanos: 0,
+                }),
+                created_before: Some(prost_types::Timestamp {
+                    seconds: 1_700_003_800,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            },
+        ),
+        (
+            "no filter, with inputs and outputs",
+            pb::ListWorkflowsRequest {
+                load_input: true,
+                load_output: true,
+                sort_desc: true,
+                ..Default::default()
+            },
+        ),
     ];
     for (name, req) in cases {
-        let req = pb::ListWorkflowsRequest { page_size: 100, ..req };
+        let req = pb::ListWorkflowsRequest {
+            page_size: 100,
+            ..req
+        };
         let samples = list_latency(env, req, 200).await?;
         let (text, json) = pcts(&samples);
         out.push(Row {

@@ -100,7 +100,11 @@ async fn grpc(env: &Env, tasks: usize) -> BenchResult<f64> {
 async fn python_client(env: &Env, threads: usize) -> BenchResult<f64> {
     let out = Command::new(python()?)
         .arg(root().join("benches/dbosd_bench/py_enqueue.py"))
-        .args([&env.db_url, &threads.to_string(), &WINDOW.as_secs_f64().to_string()])
+        .args([
+            &env.db_url,
+            &threads.to_string(),
+            &WINDOW.as_secs_f64().to_string(),
+        ])
         .output()
         .await?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -110,19 +114,32 @@ async fn python_client(env: &Env, threads: usize) -> BenchResult<f64> {
         words.next()?.parse().ok()
     };
     let (Some(count), Some(seconds)) = (field("COUNT"), field("SECONDS")) else {
-        return Err(format!("py_enqueue.py failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+        return Err(format!(
+            "py_enqueue.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
     };
     Ok(count / seconds)
 }
 
 /// dbosd's CPU time in milliseconds so far (user + system), from /proc.
 fn cpu_ms(env: &Env) -> f64 {
-    let Some(pid) = env.dbosd.id() else { return f64::NAN };
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return f64::NAN };
+    let Some(pid) = env.dbosd.id() else {
+        return f64::NAN;
+    };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (ticks(11) + ticks(12)) * 1000.0 / hz

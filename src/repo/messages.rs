@@ -1,5 +1,7 @@
 //! `notifications` (SendMessage) and `workflow_events` (GetEvent).
 
+use tokio_postgres::types::Type;
+
 use super::{classify, classify::is_foreign_key_violation, Repo};
 use crate::{
     error::{Error, Result},
@@ -12,13 +14,13 @@ impl Repo {
     pub async fn send_message(&self, msg: &NewMessage) -> Result<bool> {
         let conn = self.conn().await?;
         match conn
-            .query_opt(
+            .query_typed_opt(
                 self.sql().send.as_str(),
                 &[
-                    &msg.destination_id,
-                    &msg.topic,
-                    &msg.message,
-                    &msg.message_id,
+                    (&msg.destination_id, Type::TEXT),
+                    (&msg.topic, Type::TEXT),
+                    (&msg.message, Type::TEXT),
+                    (&msg.message_id, Type::TEXT),
                 ],
             )
             .await
@@ -36,7 +38,10 @@ impl Repo {
     pub async fn get_event(&self, workflow_id: &str, key: &str) -> Result<Option<StoredValue>> {
         let conn = self.conn().await?;
         let row = conn
-            .query_opt(self.sql().get_event.as_str(), &[&workflow_id, &key])
+            .query_typed_opt(
+                self.sql().get_event.as_str(),
+                &[(&workflow_id, Type::TEXT), (&key, Type::TEXT)],
+            )
             .await
             .map_err(|e| classify("reading an event", e))?;
         Ok(row.map(|r| StoredValue {
