@@ -27,6 +27,12 @@ async fn main() -> BenchResult<()> {
     if wants("latency") {
         rows.extend(latency::run(&env, 200, 20).await?);
     }
+    // Not part of the full run: load for a profiler (`-- profile-enqueue`).
+    if args.iter().any(|a| a == "profile-enqueue") {
+        throughput::load_only(&env).await?;
+        env.stop().await;
+        return Ok(());
+    }
     if wants("enqueue") {
         rows.extend(throughput::run(&env).await?);
     }

@@ -27,6 +27,7 @@ use crate::{
 
 /// How long each measurement runs.
 const WINDOW: Duration = Duration::from_secs(5);
+
 /// Concurrent requests per HTTP/2 connection.
 const TASKS_PER_CHANNEL: usize = 16;
 
@@ -143,6 +144,14 @@ fn cpu_ms(env: &Env) -> f64 {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (ticks(11) + ticks(12)) * 1000.0 / hz
+}
+
+/// Only load: 16 gRPC clients enqueueing for `WINDOW`, printing dbosd's pid first (for a profiler).
+pub async fn load_only(env: &Env) -> BenchResult<()> {
+    println!("dbosd pid {}", env.dbosd.id().unwrap_or_default());
+    let rate = grpc(env, 16).await?;
+    println!("{rate:.0} enqueues/s");
+    Ok(())
 }
 
 /// Runs the section.
