@@ -146,6 +146,38 @@ fn cpu_ms(env: &Env) -> f64 {
     (ticks(11) + ticks(12)) * 1000.0 / hz
 }
 
+/// Workflows per second through EnqueueWorkflows with batches of `size`, from 4 concurrent callers.
+async fn batch(env: &Env, size: usize) -> BenchResult<f64> {
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + WINDOW;
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let mut client = env.channel().await?;
+        let count = count.clone();
+        handles.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let workflows = (0..size)
+                    .map(|_| pb::EnqueueWorkflowRequest {
+                        workflow_name: "echo".into(),
+                        queue_name: "bench_q".into(),
+                        positional_args: vec![dbosd::api::json::from_json(&json!(1))],
+                        ..Default::default()
+                    })
+                    .collect();
+                client
+                    .enqueue_workflows(pb::EnqueueWorkflowsRequest { workflows })
+                    .await?;
+                count.fetch_add(size as u64, Ordering::Relaxed);
+            }
+            BenchResult::Ok(())
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / WINDOW.as_secs_f64())
+}
+
 /// Only load: 16 gRPC clients enqueueing for `WINDOW`, printing dbosd's pid first (for a profiler).
 pub async fn load_only(env: &Env) -> BenchResult<()> {
     println!("dbosd pid {}", env.dbosd.id().unwrap_or_default());
@@ -182,6 +214,16 @@ pub async fn run(env: &Env) -> BenchResult<Vec<Row>> {
                 json: json!({"clients": tasks, "cpu_ms_per_1000": cpu_per_1000}),
             });
         }
+    }
+    for size in [10usize, 100, 1000] {
+        let rate = batch(env, size).await?;
+        rows.push(Row {
+            section: "batch enqueue",
+            metric: format!("EnqueueWorkflows, batches of {size}, 4 callers (workflows/s)"),
+            dbosd: format!("{rate:.0}/s"),
+            baseline: "target >= 30,000/s".into(),
+            json: json!({"batch": size, "workflows_per_s": rate}),
+        });
     }
     Ok(rows)
 }

@@ -66,6 +66,13 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         respond(self.enqueue(request.get_ref()).await)
     }
 
+    async fn enqueue_workflows(
+        &self,
+        request: Request<pb::EnqueueWorkflowsRequest>,
+    ) -> RpcResult<pb::EnqueueWorkflowsResponse> {
+        respond(self.enqueue_many(request.get_ref()).await)
+    }
+
     async fn get_workflow(
         &self,
         request: Request<pb::GetWorkflowRequest>,

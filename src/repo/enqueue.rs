@@ -7,109 +7,210 @@ use tokio_postgres::types::{ToSql, Type};
 use super::{classify, classify::is_unique_violation, schema::SchemaInfo, Repo};
 use crate::{
     error::{Error, Result},
-    model::{EnqueueOutcome, Enqueued, NewWorkflow, WorkflowStatus, PORTABLE_JSON},
+    model::{EnqueueOutcome, Enqueued, NewWorkflow, WorkflowStatus},
 };
 
 /// How many times an enqueue under RETURN_EXISTING retries when the deduplication holder vanishes
 /// between the failed insert and the lookup.
 const DEDUP_RETRIES: usize = 5;
 
-/// `workflow_status` columns an enqueue writes, with their parameter types, in parameter order.
-const STATUS_COLUMNS: &[(&str, Type)] = &[
-    ("workflow_uuid", Type::TEXT),
-    ("status", Type::TEXT),
-    ("name", Type::TEXT),
-    ("class_name", Type::TEXT),
-    ("config_name", Type::TEXT),
-    ("queue_name", Type::TEXT),
-    ("application_version", Type::TEXT),
-    ("authenticated_user", Type::TEXT),
-    ("authenticated_roles", Type::TEXT),
-    ("assumed_role", Type::TEXT),
-    ("recovery_attempts", Type::INT8),
-    ("workflow_timeout_ms", Type::INT8),
-    ("workflow_deadline_epoch_ms", Type::INT8),
-    ("deduplication_id", Type::TEXT),
-    ("priority", Type::INT4),
-    ("serialization", Type::TEXT),
-    ("queue_partition_key", Type::TEXT),
-    ("creator_xid", Type::TEXT),
-    ("delay_until_epoch_ms", Type::INT8),
-    ("attributes", Type::TEXT),
-    ("application_name", Type::TEXT),
-    ("inputs", Type::TEXT),
+/// How a `workflow_status` column gets its value in the enqueue statement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Source {
+    /// One value per workflow, sent as an array of this element type and unnested.
+    PerRow(ElemType),
+    /// The same SQL expression for every row.
+    Fixed(&'static str),
+    /// The call's creator token (one per statement: "the insert that created the row").
+    CreatorToken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ElemType {
+    Text,
+    Int8,
+    Int4,
+}
+
+/// `workflow_status` columns an enqueue writes, in order (filtered to those the schema has).
+const STATUS_COLUMNS: &[(&str, Source)] = &[
+    ("workflow_uuid", Source::PerRow(ElemType::Text)),
+    ("status", Source::PerRow(ElemType::Text)),
+    ("name", Source::PerRow(ElemType::Text)),
+    ("class_name", Source::PerRow(ElemType::Text)),
+    ("config_name", Source::PerRow(ElemType::Text)),
+    ("queue_name", Source::PerRow(ElemType::Text)),
+    ("application_version", Source::PerRow(ElemType::Text)),
+    ("authenticated_user", Source::PerRow(ElemType::Text)),
+    ("authenticated_roles", Source::PerRow(ElemType::Text)),
+    ("assumed_role", Source::PerRow(ElemType::Text)),
+    ("recovery_attempts", Source::Fixed("0")),
+    ("workflow_timeout_ms", Source::PerRow(ElemType::Int8)),
+    ("workflow_deadline_epoch_ms", Source::PerRow(ElemType::Int8)),
+    ("deduplication_id", Source::PerRow(ElemType::Text)),
+    ("priority", Source::PerRow(ElemType::Int4)),
+    ("serialization", Source::Fixed("'portable_json'")),
+    ("queue_partition_key", Source::PerRow(ElemType::Text)),
+    ("creator_xid", Source::CreatorToken),
+    ("delay_until_epoch_ms", Source::PerRow(ElemType::Int8)),
+    ("attributes", Source::PerRow(ElemType::Text)),
+    ("application_name", Source::PerRow(ElemType::Text)),
+    ("inputs", Source::PerRow(ElemType::Text)),
 ];
 
-/// The enqueue statement for one schema and the parameters it takes, in order.
+/// The enqueue statement for one schema: any number of workflows in one statement (unnested
+/// arrays), atomic on its own, one round trip.
 #[derive(Debug, Clone)]
 pub(crate) struct EnqueueSql {
     text: String,
-    /// Parameter names: status columns, then `input` when inputs go to `workflow_input`.
-    params: Vec<&'static str>,
-    types: Vec<Type>,
+    /// Per-row parameters in placeholder order: column names, then `input` for `workflow_input`.
+    arrays: Vec<(&'static str, ElemType)>,
 }
 
 impl EnqueueSql {
     pub fn build(s: &SchemaInfo) -> Self {
         let has_input = s.has_table("workflow_input");
-        let columns: Vec<&(&str, Type)> = STATUS_COLUMNS
+        let columns: Vec<(&'static str, Source)> = STATUS_COLUMNS
             .iter()
+            .copied()
             .filter(|(c, _)| s.has_column("workflow_status", c))
             // Inputs go inline only where there is no workflow_input table.
             .filter(|(c, _)| *c != "inputs" || !has_input)
             .collect();
-        let mut params: Vec<&'static str> = columns.iter().map(|(c, _)| *c).collect();
-        let mut types: Vec<Type> = columns.iter().map(|(_, t)| t.clone()).collect();
-        let values: Vec<String> = params
+        let mut arrays: Vec<(&'static str, ElemType)> = columns
+            .iter()
+            .filter_map(|(c, src)| match src {
+                Source::PerRow(t) => Some((*c, *t)),
+                _ => None,
+            })
+            .collect();
+        if has_input {
+            arrays.push(("input", ElemType::Text));
+        }
+        // $1 is the creator token; the arrays follow.
+        let array_type = |t: ElemType| match t {
+            ElemType::Text => "text[]",
+            ElemType::Int8 => "int8[]",
+            ElemType::Int4 => "int4[]",
+        };
+        let unnest: Vec<String> = arrays
             .iter()
             .enumerate()
-            .map(|(i, c)| match *c {
-                "attributes" => format!("${}::jsonb", i + 1),
+            .map(|(i, (_, t))| format!("${}::{}", i + 2, array_type(*t)))
+            .collect();
+        let aliases: Vec<&str> = arrays.iter().map(|(c, _)| *c).collect();
+        let select: Vec<String> = columns
+            .iter()
+            .map(|(c, src)| match (c, src) {
+                (_, Source::Fixed(sql)) => (*sql).to_owned(),
+                (_, Source::CreatorToken) => "$1".to_owned(),
+                (&"attributes", _) => "u.attributes::jsonb".to_owned(),
                 // The DB clock, like created_at, so every replica agrees on when a delay ends.
-                "delay_until_epoch_ms" => {
-                    format!("(EXTRACT(epoch FROM now()) * 1000)::bigint + ${}", i + 1)
+                (&"delay_until_epoch_ms", _) => {
+                    "(EXTRACT(epoch FROM now()) * 1000)::bigint + u.delay_until_epoch_ms".to_owned()
                 }
-                _ => format!("${}", i + 1),
+                (c, _) => format!("u.{c}"),
             })
             .collect();
         // Whether this statement inserted the row (rather than finding it): by the creator token
         // where the schema has one, else by the fresh row version's empty xmax.
-        let created = match params.iter().position(|c| *c == "creator_xid") {
-            Some(i) => format!("cur.creator_xid IS NOT DISTINCT FROM ${}", i + 1),
-            None => "(cur.xmax = 0)".to_owned(),
+        let created = if columns.iter().any(|(c, _)| *c == "creator_xid") {
+            "cur.creator_xid IS NOT DISTINCT FROM $1"
+        } else {
+            "(cur.xmax = 0 AND $1::text IS NOT NULL)"
         };
+        let rows = format!("unnest({}) AS u({})", unnest.join(", "), aliases.join(", "));
         let insert = format!(
-            "INSERT INTO {ws} AS cur ({cols}) VALUES ({vals}) \
+            "INSERT INTO {ws} AS cur ({cols}) SELECT {select} FROM {rows} \
              ON CONFLICT (workflow_uuid) DO UPDATE SET name = cur.name \
-             RETURNING cur.status, cur.name, cur.class_name, cur.config_name, {created} AS created",
+             RETURNING cur.workflow_uuid, cur.status, cur.name, cur.class_name, cur.config_name, {created} AS created",
             ws = s.table("workflow_status"),
-            cols = params.join(", "),
-            vals = values.join(", "),
+            cols = columns.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "),
+            select = select.join(", "),
         );
         let text = if has_input {
-            params.push("input");
-            types.push(Type::TEXT);
             format!(
                 "WITH ins AS ({insert}), \
-                 inp AS (INSERT INTO {wi} (workflow_uuid, inputs) SELECT $1, ${n} FROM ins WHERE ins.created \
-                         ON CONFLICT (workflow_uuid) DO NOTHING) \
-                 SELECT status, name, class_name, config_name, created FROM ins",
+                 inp AS (INSERT INTO {wi} (workflow_uuid, inputs) \
+                         SELECT u.workflow_uuid, u.input FROM {rows} JOIN ins ON ins.workflow_uuid = u.workflow_uuid \
+                         WHERE ins.created ON CONFLICT (workflow_uuid) DO NOTHING) \
+                 SELECT workflow_uuid, status, name, class_name, config_name, created FROM ins",
                 wi = s.table("workflow_input"),
-                n = params.len(),
             )
         } else {
             insert
         };
-        EnqueueSql {
-            text,
-            params,
-            types,
+        EnqueueSql { text, arrays }
+    }
+
+    /// The statement's parameters for `wfs`: the creator token, then one array per per-row column.
+    fn params(
+        &self,
+        token: &str,
+        wfs: &[NewWorkflow],
+    ) -> Vec<(Box<dyn ToSql + Sync + Send>, Type)> {
+        let mut params: Vec<(Box<dyn ToSql + Sync + Send>, Type)> =
+            vec![(Box::new(token.to_owned()), Type::TEXT)];
+        for (name, elem) in &self.arrays {
+            let text =
+                |f: fn(&NewWorkflow) -> Option<String>| -> (Box<dyn ToSql + Sync + Send>, Type) {
+                    (
+                        Box::new(wfs.iter().map(f).collect::<Vec<_>>()),
+                        Type::TEXT_ARRAY,
+                    )
+                };
+            let int8 =
+                |f: fn(&NewWorkflow) -> Option<i64>| -> (Box<dyn ToSql + Sync + Send>, Type) {
+                    (
+                        Box::new(wfs.iter().map(f).collect::<Vec<_>>()),
+                        Type::INT8_ARRAY,
+                    )
+                };
+            params.push(match (*name, elem) {
+                ("workflow_uuid", _) => text(|w| Some(w.workflow_id.clone())),
+                ("status", _) => text(|w| Some(initial_status(w).as_str().to_owned())),
+                ("name", _) => text(|w| Some(w.name.clone())),
+                ("class_name", _) => text(|w| w.class_name.clone()),
+                ("config_name", _) => text(|w| w.config_name.clone()),
+                ("queue_name", _) => text(|w| Some(w.queue_name.clone())),
+                ("application_version", _) => text(|w| w.app_version.clone()),
+                ("authenticated_user", _) => text(|w| w.authenticated_user.clone()),
+                ("authenticated_roles", _) => text(|w| w.authenticated_roles.clone()),
+                ("assumed_role", _) => text(|w| w.assumed_role.clone()),
+                ("workflow_timeout_ms", _) => int8(|w| w.timeout_ms),
+                ("workflow_deadline_epoch_ms", _) => int8(|w| w.deadline_epoch_ms),
+                ("deduplication_id", _) => text(|w| w.deduplication_id.clone()),
+                ("priority", _) => (
+                    Box::new(wfs.iter().map(|w| w.priority).collect::<Vec<i32>>()),
+                    Type::INT4_ARRAY,
+                ),
+                ("queue_partition_key", _) => text(|w| w.queue_partition_key.clone()),
+                ("delay_until_epoch_ms", _) => int8(|w| w.delay_ms),
+                ("attributes", _) => text(|w| w.attributes.clone()),
+                ("application_name", _) => text(|w| w.application_name.clone()),
+                // "inputs" (inline, older schemas) and "input" (workflow_input) carry the same text.
+                (_, ElemType::Text) => text(|w| Some(w.inputs.clone())),
+                (other, _) => {
+                    // Every per-row column above has an arm; an unknown one is a bug caught by tests.
+                    tracing::error!(column = other, "enqueue column without a value");
+                    int8(|_| None)
+                }
+            });
         }
+        params
     }
 }
 
-/// The deduplication id is held by another active workflow of the queue.
-struct DedupConflict;
+fn initial_status(wf: &NewWorkflow) -> WorkflowStatus {
+    if wf.delay_ms.is_some() {
+        WorkflowStatus::Delayed
+    } else {
+        WorkflowStatus::Enqueued
+    }
+}
+
+/// A deduplication id is held by another active workflow of its queue (the database's detail).
+struct DedupConflict(String);
 
 impl Repo {
     /// Enqueues `wf` atomically (status row and input row), as the DBOS clients do.
@@ -117,8 +218,10 @@ impl Repo {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Ok(done) = self.try_enqueue(wf).await? {
-                return Ok(done);
+            if let Ok(mut done) = self.try_enqueue(std::slice::from_ref(wf)).await? {
+                return done
+                    .pop()
+                    .ok_or_else(|| Error::internal("enqueueing a workflow", "no result"));
             }
             let queue = wf.queue_name.as_str();
             let dedup = wf.deduplication_id.as_deref().unwrap_or_default();
@@ -154,73 +257,100 @@ impl Repo {
         }
     }
 
-    async fn try_enqueue(&self, wf: &NewWorkflow) -> Result<Result<Enqueued, DedupConflict>> {
-        let stmt = &self.sql().enqueue;
-        let creator_xid = uuid::Uuid::new_v4().to_string();
-        let status = if wf.delay_ms.is_some() {
-            WorkflowStatus::Delayed
-        } else {
-            WorkflowStatus::Enqueued
-        };
-        let status_text = status.as_str();
-        let zero: i64 = 0;
-        let serialization = PORTABLE_JSON;
-        let value = |name: &str| -> &(dyn ToSql + Sync) {
-            match name {
-                "workflow_uuid" => &wf.workflow_id,
-                "status" => &status_text,
-                "name" => &wf.name,
-                "class_name" => &wf.class_name,
-                "config_name" => &wf.config_name,
-                "queue_name" => &wf.queue_name,
-                "application_version" => &wf.app_version,
-                "authenticated_user" => &wf.authenticated_user,
-                "authenticated_roles" => &wf.authenticated_roles,
-                "assumed_role" => &wf.assumed_role,
-                "recovery_attempts" => &zero,
-                "workflow_timeout_ms" => &wf.timeout_ms,
-                "workflow_deadline_epoch_ms" => &wf.deadline_epoch_ms,
-                "deduplication_id" => &wf.deduplication_id,
-                "priority" => &wf.priority,
-                "serialization" => &serialization,
-                "queue_partition_key" => &wf.queue_partition_key,
-                "creator_xid" => &creator_xid,
-                "delay_until_epoch_ms" => &wf.delay_ms,
-                "attributes" => &wf.attributes,
-                "application_name" => &wf.application_name,
-                // "inputs" (inline, older schemas) and "input" (workflow_input) carry the same text.
-                _ => &wf.inputs,
-            }
-        };
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = stmt
-            .params
-            .iter()
-            .zip(&stmt.types)
-            .map(|(name, ty)| (value(name), ty.clone()))
-            .collect();
-        let conn = self.conn().await?;
-        let row = match conn.query_typed_one(&stmt.text, &params).await {
-            Ok(row) => row,
-            Err(e) if is_unique_violation(&e, "dedup") => return Ok(Err(DedupConflict)),
-            Err(e) => return Err(classify("enqueueing a workflow", e)),
-        };
-        if row.get::<_, bool>("created") {
-            return Ok(Ok(Enqueued {
-                workflow_id: wf.workflow_id.clone(),
-                outcome: EnqueueOutcome::Created,
-                status: Some(status),
-            }));
+    /// Enqueues several workflows atomically (one statement): every one is written, or none.
+    /// Ids must be distinct. A deduplication conflict fails the whole batch with ALREADY_EXISTS.
+    pub async fn enqueue_many(&self, wfs: &[NewWorkflow]) -> Result<Vec<Enqueued>> {
+        match self.try_enqueue(wfs).await? {
+            Ok(done) => Ok(done),
+            Err(DedupConflict(detail)) => Err(Error::AlreadyExists(format!(
+                "a workflow of the batch was deduplicated ({detail}); nothing was enqueued"
+            ))),
         }
-        check_same_workflow(wf, &row)?;
-        Ok(Ok(Enqueued {
-            workflow_id: wf.workflow_id.clone(),
-            outcome: EnqueueOutcome::Existing,
-            status: row
-                .get::<_, Option<String>>("status")
-                .as_deref()
-                .and_then(WorkflowStatus::parse),
-        }))
     }
+
+    async fn try_enqueue(
+        &self,
+        wfs: &[NewWorkflow],
+    ) -> Result<Result<Vec<Enqueued>, DedupConflict>> {
+        let stmt = &self.sql().enqueue;
+        let token = uuid::Uuid::new_v4().to_string();
+        let params = stmt.params(&token, wfs);
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
+            .collect();
+        let mut conn = self.conn().await?;
+        // One workflow needs no transaction: on a conflict nothing was inserted. A batch that finds a
+        // conflicting id after inserting others must undo them, so it runs in one (dropping `tx` on
+        // an error rolls it back).
+        if wfs.len() == 1 {
+            let rows = match conn.query_typed(&stmt.text, &typed).await {
+                Ok(rows) => rows,
+                Err(e) => return dedup_or_error(e),
+            };
+            return results(wfs, &rows).map(Ok);
+        }
+        let tx = conn
+            .transaction()
+            .await
+            .map_err(|e| classify("enqueueing workflows", e))?;
+        let rows = match tx.query_typed(&stmt.text, &typed).await {
+            Ok(rows) => rows,
+            Err(e) => return dedup_or_error(e),
+        };
+        let done = results(wfs, &rows)?;
+        tx.commit()
+            .await
+            .map_err(|e| classify("enqueueing workflows", e))?;
+        Ok(Ok(done))
+    }
+}
+
+/// A failed enqueue statement: a deduplication conflict (reported with the database's detail), or
+/// an error.
+fn dedup_or_error<T>(e: tokio_postgres::Error) -> Result<Result<T, DedupConflict>> {
+    if is_unique_violation(&e, "dedup") {
+        let detail = e
+            .as_db_error()
+            .and_then(|d| d.detail())
+            .unwrap_or("duplicate deduplication id");
+        return Ok(Err(DedupConflict(detail.to_owned())));
+    }
+    Err(classify("enqueueing workflows", e))
+}
+
+/// Each requested workflow's outcome, in request order, from the statement's returned rows.
+fn results(wfs: &[NewWorkflow], rows: &[tokio_postgres::Row]) -> Result<Vec<Enqueued>> {
+    let by_id: std::collections::HashMap<String, &tokio_postgres::Row> = rows
+        .iter()
+        .map(|r| (r.get::<_, String>("workflow_uuid"), r))
+        .collect();
+    wfs.iter()
+        .map(|wf| {
+            let row = by_id.get(&wf.workflow_id).ok_or_else(|| {
+                Error::internal(
+                    "enqueueing workflows",
+                    format!("no row returned for {}", wf.workflow_id),
+                )
+            })?;
+            if row.get::<_, bool>("created") {
+                return Ok(Enqueued {
+                    workflow_id: wf.workflow_id.clone(),
+                    outcome: EnqueueOutcome::Created,
+                    status: Some(initial_status(wf)),
+                });
+            }
+            check_same_workflow(wf, row)?;
+            Ok(Enqueued {
+                workflow_id: wf.workflow_id.clone(),
+                outcome: EnqueueOutcome::Existing,
+                status: row
+                    .get::<_, Option<String>>("status")
+                    .as_deref()
+                    .and_then(WorkflowStatus::parse),
+            })
+        })
+        .collect()
 }
 
 /// An existing id must hold the same workflow (name, class, config), as DBOS checks.

@@ -5,6 +5,7 @@
 mod harness;
 
 mod enqueue;
+mod enqueue_batch;
 mod events_messages;
 mod failures;
 mod health_reflection;
