@@ -21,54 +21,7 @@ const MAX_PAGE_SIZE: i64 = 1000;
 
 /// Validates a ListWorkflows request. `default_app` applies when no application and no ids are named.
 pub fn list_query(req: &pb::ListWorkflowsRequest, default_app: Option<&str>) -> Result<ListQuery> {
-    let texts = |field: &str, values: &[String]| -> Result<Vec<String>> {
-        values.iter().map(|v| text(field, v)).collect()
-    };
-    let time = |field: &str, t: &Option<prost_types::Timestamp>| {
-        t.as_ref().map(|t| timestamp_ms(field, t)).transpose()
-    };
-    let statuses = req
-        .statuses
-        .iter()
-        .map(|s| status_filter(*s))
-        .collect::<Result<Vec<_>>>()?;
-    let mut application_names = texts("application_names", &req.application_names)?;
-    if application_names.is_empty() && req.workflow_ids.is_empty() {
-        application_names.extend(default_app.map(str::to_owned));
-    }
-    let filter = ListFilter {
-        workflow_ids: texts("workflow_ids", &req.workflow_ids)?,
-        statuses,
-        names: texts("workflow_names", &req.workflow_names)?,
-        created_after: time("created_after", &req.created_after)?,
-        created_before: time("created_before", &req.created_before)?,
-        completed_after: time("completed_after", &req.completed_after)?,
-        completed_before: time("completed_before", &req.completed_before)?,
-        dequeued_after: time("dequeued_after", &req.dequeued_after)?,
-        dequeued_before: time("dequeued_before", &req.dequeued_before)?,
-        app_versions: texts("app_versions", &req.app_versions)?,
-        forked_from: texts("forked_from", &req.forked_from)?,
-        parent_workflow_ids: texts("parent_workflow_ids", &req.parent_workflow_ids)?,
-        authenticated_users: texts("authenticated_users", &req.authenticated_users)?,
-        queue_names: texts("queue_names", &req.queue_names)?,
-        executor_ids: texts("executor_ids", &req.executor_ids)?,
-        id_prefixes: texts("workflow_id_prefixes", &req.workflow_id_prefixes)?,
-        was_forked_from: req.was_forked_from,
-        is_fork: req.is_fork,
-        has_parent: req.has_parent,
-        attributes: req
-            .attributes
-            .as_ref()
-            .map(|a| {
-                struct_to_map(a, "attributes").map(|m| serde_json::Value::Object(m).to_string())
-            })
-            .transpose()?,
-        schedule_names: texts("schedule_names", &req.schedule_names)?,
-        deduplication_ids: texts("deduplication_ids", &req.deduplication_ids)?,
-        is_debounced: req.is_debounced,
-        application_names,
-        updated_after: None,
-    };
+    let filter = list_filter(req, default_app)?;
     let limit = match i64::from(req.page_size) {
         0 => DEFAULT_PAGE_SIZE,
         n if (1..=MAX_PAGE_SIZE).contains(&n) => n,
@@ -104,6 +57,61 @@ pub fn list_query(req: &pb::ListWorkflowsRequest, default_app: Option<&str>) -> 
         limit,
         offset,
         after,
+    })
+}
+
+/// The filter fields of a ListWorkflows request (also the filter of GetWorkflowAggregates).
+pub fn list_filter(
+    req: &pb::ListWorkflowsRequest,
+    default_app: Option<&str>,
+) -> Result<ListFilter> {
+    let texts = |field: &str, values: &[String]| -> Result<Vec<String>> {
+        values.iter().map(|v| text(field, v)).collect()
+    };
+    let time = |field: &str, t: &Option<prost_types::Timestamp>| {
+        t.as_ref().map(|t| timestamp_ms(field, t)).transpose()
+    };
+    let statuses = req
+        .statuses
+        .iter()
+        .map(|s| status_filter(*s))
+        .collect::<Result<Vec<_>>>()?;
+    let mut application_names = texts("application_names", &req.application_names)?;
+    if application_names.is_empty() && req.workflow_ids.is_empty() {
+        application_names.extend(default_app.map(str::to_owned));
+    }
+    Ok(ListFilter {
+        workflow_ids: texts("workflow_ids", &req.workflow_ids)?,
+        statuses,
+        names: texts("workflow_names", &req.workflow_names)?,
+        created_after: time("created_after", &req.created_after)?,
+        created_before: time("created_before", &req.created_before)?,
+        completed_after: time("completed_after", &req.completed_after)?,
+        completed_before: time("completed_before", &req.completed_before)?,
+        dequeued_after: time("dequeued_after", &req.dequeued_after)?,
+        dequeued_before: time("dequeued_before", &req.dequeued_before)?,
+        app_versions: texts("app_versions", &req.app_versions)?,
+        forked_from: texts("forked_from", &req.forked_from)?,
+        parent_workflow_ids: texts("parent_workflow_ids", &req.parent_workflow_ids)?,
+        authenticated_users: texts("authenticated_users", &req.authenticated_users)?,
+        queue_names: texts("queue_names", &req.queue_names)?,
+        executor_ids: texts("executor_ids", &req.executor_ids)?,
+        id_prefixes: texts("workflow_id_prefixes", &req.workflow_id_prefixes)?,
+        was_forked_from: req.was_forked_from,
+        is_fork: req.is_fork,
+        has_parent: req.has_parent,
+        attributes: req
+            .attributes
+            .as_ref()
+            .map(|a| {
+                struct_to_map(a, "attributes").map(|m| serde_json::Value::Object(m).to_string())
+            })
+            .transpose()?,
+        schedule_names: texts("schedule_names", &req.schedule_names)?,
+        deduplication_ids: texts("deduplication_ids", &req.deduplication_ids)?,
+        is_debounced: req.is_debounced,
+        application_names,
+        updated_after: None,
     })
 }
 

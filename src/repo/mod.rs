@@ -14,6 +14,12 @@ pub mod streams;
 pub mod workflow_list;
 pub mod workflow_status;
 
+pub mod aggregates;
+pub mod app_versions;
+pub mod batch;
+pub mod queues;
+pub mod rename;
+
 use std::{sync::Arc, time::Duration};
 
 use bb8::{Pool, PooledConnection, RunError};

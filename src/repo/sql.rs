@@ -61,6 +61,7 @@ pub(crate) const ENQUEUE_COLUMNS: &[&str] = &[
     "attributes",
     "application_name",
     "inputs",
+    "schedule_name",
 ];
 
 /// Every statement dbosd runs, specialised for one schema.
@@ -88,6 +89,12 @@ pub(crate) struct Statements {
     pub dedup_holder: String,
     pub send: String,
     pub get_event: String,
+    /// A workflow's status row LEFT JOINed with its events (one NULL event row when it has none).
+    pub get_all_events: String,
+    /// Queue registry, application versions and rename; None where the schema predates them.
+    pub queues: Option<super::queues::QueueSql>,
+    pub versions: Option<super::app_versions::VersionSql>,
+    pub rename: Option<super::rename::RenameSql>,
 }
 
 impl Statements {
@@ -216,6 +223,14 @@ impl Statements {
                 "SELECT value, serialization FROM {} WHERE workflow_uuid = $1 AND key = $2",
                 s.table("workflow_events")
             ),
+            get_all_events: format!(
+                "SELECT e.key, e.value, e.serialization FROM {ws} ws LEFT JOIN {} e \
+                 ON e.workflow_uuid = ws.workflow_uuid WHERE ws.workflow_uuid = $1 ORDER BY e.key",
+                s.table("workflow_events")
+            ),
+            queues: super::queues::QueueSql::build(s),
+            versions: super::app_versions::VersionSql::build(s),
+            rename: super::rename::RenameSql::build(s),
         }
     }
 }

@@ -10,17 +10,17 @@ use crate::{
     model::{ListFilter, ListQuery, PageCursor, WorkflowPage},
 };
 
-type Param = Box<dyn ToSql + Sync + Send>;
+pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
 /// Accumulates `AND`ed conditions and their parameters.
-struct Where<'a> {
+pub(super) struct Where<'a> {
     repo: &'a Repo,
-    clauses: Vec<String>,
-    params: Vec<Param>,
+    pub(super) clauses: Vec<String>,
+    pub(super) params: Vec<Param>,
 }
 
 impl<'a> Where<'a> {
-    fn new(repo: &'a Repo) -> Self {
+    pub(super) fn new(repo: &'a Repo) -> Self {
         Where {
             repo,
             clauses: Vec::new(),
@@ -29,14 +29,14 @@ impl<'a> Where<'a> {
     }
 
     /// The next placeholder, bound to `value`.
-    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+    pub(super) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
         self.params.push(Box::new(value));
         format!("${}", self.params.len())
     }
 
     /// `ws.<column>`, or a NULL of the right type where an older schema lacks the column
     /// (so a filter on it matches nothing instead of failing).
-    fn col(&self, column: &str, ty: &str) -> String {
+    pub(super) fn col(&self, column: &str, ty: &str) -> String {
         if self.repo.schema().has_column("workflow_status", column) {
             format!("ws.{column}")
         } else {
@@ -77,7 +77,7 @@ impl<'a> Where<'a> {
         }
     }
 
-    fn filter(&mut self, f: &ListFilter) {
+    pub(super) fn filter(&mut self, f: &ListFilter) {
         self.any_of("workflow_uuid", &f.workflow_ids);
         let statuses: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_owned()).collect();
         self.any_of("status", &statuses);
@@ -132,7 +132,7 @@ impl<'a> Where<'a> {
 }
 
 /// A LIKE pattern matching values that start with `prefix` literally.
-fn like_prefix(prefix: &str) -> String {
+pub(super) fn like_prefix(prefix: &str) -> String {
     let mut pattern = String::with_capacity(prefix.len() + 1);
     for ch in prefix.chars() {
         if matches!(ch, '\\' | '%' | '_') {

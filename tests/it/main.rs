@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod batch;
 mod enqueue;
 mod events_messages;
 mod failures;
@@ -11,6 +12,7 @@ mod health_reflection;
 mod interop;
 mod layout;
 mod list;
+mod registry;
 mod schema;
 mod startup;
 mod waits;

@@ -4,6 +4,7 @@
 //! asks the worker's `WorkerLang`.
 
 mod queueing;
+mod registry;
 mod values;
 
 use dbosd::pb;

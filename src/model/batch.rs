@@ -1,0 +1,18 @@
+//! Transact: several enqueues and sends in one transaction.
+
+use super::{Enqueued, NewMessage, NewWorkflow};
+
+/// One operation of a Transact call.
+#[derive(Debug, Clone)]
+pub enum TxOp {
+    Enqueue(NewWorkflow),
+    Send(NewMessage),
+}
+
+/// What one operation did.
+#[derive(Debug, Clone)]
+pub enum TxOutcome {
+    Enqueued(Enqueued),
+    /// Whether the message was written (false: its idempotency key had delivered it before).
+    Sent(bool),
+}
