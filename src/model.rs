@@ -5,8 +5,9 @@
 mod aggregates;
 mod batch;
 mod registry;
+mod schedule;
 
-pub use self::{aggregates::*, batch::*, registry::*};
+pub use self::{aggregates::*, batch::*, registry::*, schedule::*};
 
 /// The serialization dbosd writes: the cross-language JSON format every DBOS worker reads.
 pub const PORTABLE_JSON: &str = "portable_json";

@@ -16,6 +16,7 @@ mod watch_workflows;
 mod aggregates;
 mod batch;
 mod queues;
+mod schedule_fire;
 mod schedules;
 mod versions;
 

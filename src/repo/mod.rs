@@ -19,6 +19,7 @@ pub mod app_versions;
 pub mod batch;
 pub mod queues;
 pub mod rename;
+pub mod schedules;
 
 use std::{sync::Arc, time::Duration};
 

@@ -95,6 +95,7 @@ pub(crate) struct Statements {
     pub queues: Option<super::queues::QueueSql>,
     pub versions: Option<super::app_versions::VersionSql>,
     pub rename: Option<super::rename::RenameSql>,
+    pub schedules: Option<super::schedules::ScheduleSql>,
 }
 
 impl Statements {
@@ -231,6 +232,7 @@ impl Statements {
             queues: super::queues::QueueSql::build(s),
             versions: super::app_versions::VersionSql::build(s),
             rename: super::rename::RenameSql::build(s),
+            schedules: super::schedules::ScheduleSql::build(s),
         }
     }
 }

@@ -13,6 +13,7 @@ mod interop;
 mod layout;
 mod list;
 mod registry;
+mod schedules;
 mod schema;
 mod startup;
 mod waits;

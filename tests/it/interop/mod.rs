@@ -5,6 +5,7 @@
 
 mod queueing;
 mod registry;
+mod schedules;
 mod values;
 
 use dbosd::pb;

@@ -34,6 +34,8 @@ Workflows (registered under their bare function names):
     multi_step(n) -> [0, 1, ..., n-1], one DBOS step (step_value) per element
     blocker(topic) -> recv(topic, 60)
     stamp(tag) -> {"tag": tag}
+    scheduled(when, ctx) -> {"when": when.isoformat(), "is_date": <when is a datetime>, "ctx": ctx}
+        (the signature DBOS schedules call: scheduled time, schedule context)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import signal
 import sys
 import threading
 import traceback
+from datetime import datetime
 from typing import Any, List, Optional, Tuple
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID, WorkflowSerializationFormat
@@ -129,6 +132,12 @@ def blocker(topic: Optional[str]) -> Any:
 @DBOS.workflow()
 def stamp(tag: Any) -> Any:
     return {"tag": tag}
+
+
+@DBOS.workflow()
+def scheduled(when: datetime, ctx: Any) -> Any:
+    is_date = isinstance(when, datetime)
+    return {"when": when.isoformat() if is_date else when, "is_date": is_date, "ctx": ctx}
 
 
 @DBOS.workflow()

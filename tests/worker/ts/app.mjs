@@ -38,6 +38,8 @@
 //         steps of a workflow from 0 where Python starts at 1
 //     blocker(topic) -> recv(topic, 60)
 //     stamp(tag) -> {tag}
+//     scheduled(when, ctx) -> {when: when.toISOString(), is_date: <when is a Date>, ctx}
+//         (the signature DBOS schedules call: scheduled time, schedule context)
 
 import { DBOS } from '@dbos-inc/dbos-sdk';
 
@@ -121,6 +123,14 @@ DBOS.registerWorkflow(
 DBOS.registerWorkflow(async (topic) => DBOS.recv(topicOf(topic), 60), { name: 'blocker' });
 
 DBOS.registerWorkflow(async (tag) => ({ tag }), { name: 'stamp' });
+
+DBOS.registerWorkflow(
+  async (when, ctx) => {
+    const isDate = when instanceof Date;
+    return { when: isDate ? when.toISOString() : when, is_date: isDate, ctx };
+  },
+  { name: 'scheduled' },
+);
 
 // Writes each value to stream `key`; optionally waits on recv(topic) before closing it.
 DBOS.registerWorkflow(
