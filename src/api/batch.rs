@@ -52,7 +52,7 @@ impl WorkflowApi {
             .map(|(i, op)| match &op.operation {
                 Some(pb::transact_operation::Operation::Enqueue(e)) => {
                     convert::new_workflow(e, self.default_app.as_deref())
-                        .map(TxOp::Enqueue)
+                        .map(|wf| TxOp::Enqueue(Box::new(wf)))
                         .map_err(|err| field_at(&format!("{LABEL}[{i}].enqueue"), usize::MAX, err))
                 }
                 Some(pb::transact_operation::Operation::Send(s)) => convert::new_message(s)

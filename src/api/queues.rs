@@ -118,30 +118,28 @@ impl WorkflowApi {
             name: name.clone(),
             ..queue.clone()
         })?;
-        let has = |p: &str| paths.iter().any(|x| x == p);
         let row = self
             .repo
             .update_queue(&name, |mut spec| {
-                if has("concurrency") {
-                    spec.concurrency = given.concurrency;
-                }
-                if has("worker_concurrency") {
-                    spec.worker_concurrency = given.worker_concurrency;
-                }
-                if has("rate_limit") {
-                    spec.rate_limit = given.rate_limit;
-                }
-                if has("partition_concurrency") {
-                    spec.partition_concurrency = given.partition_concurrency;
-                }
-                if has("partition_worker_concurrency") {
-                    spec.partition_worker_concurrency = given.partition_worker_concurrency;
-                }
-                if has("partition_rate_limit") {
-                    spec.partition_rate_limit = given.partition_rate_limit;
-                }
-                if has("polling_interval") {
-                    spec.polling_interval_sec = given.polling_interval_sec;
+                for path in paths {
+                    match path.as_str() {
+                        "concurrency" => spec.concurrency = given.concurrency,
+                        "worker_concurrency" => spec.worker_concurrency = given.worker_concurrency,
+                        "rate_limit" => spec.rate_limit = given.rate_limit,
+                        "partition_concurrency" => {
+                            spec.partition_concurrency = given.partition_concurrency
+                        }
+                        "partition_worker_concurrency" => {
+                            spec.partition_worker_concurrency = given.partition_worker_concurrency
+                        }
+                        "partition_rate_limit" => {
+                            spec.partition_rate_limit = given.partition_rate_limit
+                        }
+                        "polling_interval" => {
+                            spec.polling_interval_sec = given.polling_interval_sec
+                        }
+                        other => unreachable!("update_mask path {other} was validated above"),
+                    }
                 }
                 check_limits(&spec)?;
                 Ok(spec)

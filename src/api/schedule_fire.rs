@@ -41,7 +41,7 @@ impl WorkflowApi {
         );
         let firing = self.firing(&schedule, language, now, id.clone()).await?;
         self.repo
-            .transact(&[TxOp::Enqueue(firing)], "firings")
+            .transact(&[TxOp::Enqueue(Box::new(firing))], "firings")
             .await?;
         Ok(pb::TriggerScheduleResponse { workflow_id: id })
     }
@@ -95,7 +95,7 @@ impl WorkflowApi {
             let firing = self
                 .firing(&schedule, language, t.with_timezone(&Utc), id.clone())
                 .await?;
-            ops.push(TxOp::Enqueue(firing));
+            ops.push(TxOp::Enqueue(Box::new(firing)));
             ids.push(id);
         }
         // Firings enqueued before (by a worker or an earlier backfill) come back EXISTING, untouched.

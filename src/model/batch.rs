@@ -5,7 +5,8 @@ use super::{Enqueued, NewMessage, NewWorkflow};
 /// One operation of a Transact call.
 #[derive(Debug, Clone)]
 pub enum TxOp {
-    Enqueue(NewWorkflow),
+    /// Boxed: a workflow is far larger than a message.
+    Enqueue(Box<NewWorkflow>),
     Send(NewMessage),
 }
 

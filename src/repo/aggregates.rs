@@ -1,7 +1,7 @@
 //! GetWorkflowAggregates over `workflow_status` (with ListWorkflows' filters) and GetStepAggregates
 //! over `operation_outputs`, as the Go client's aggregate queries, ordered by group for stable output.
 
-use tokio_postgres::{types::ToSql, Row};
+use tokio_postgres::Row;
 
 use super::{
     classify,
@@ -128,14 +128,9 @@ impl Repo {
         let limit = w.bind(limit);
         let by = positions.join(", ");
         sql += &format!(" GROUP BY {by} ORDER BY {by} LIMIT {limit}");
-        let params: Vec<&(dyn ToSql + Sync)> = w
-            .params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
         let conn = self.conn().await?;
         let rows = conn
-            .query(sql.as_str(), &params)
+            .query(sql.as_str(), &w.params())
             .await
             .map_err(|e| classify("aggregating", e))?;
         let texts = groups.len() - usize::from(has_bucket);

@@ -16,7 +16,7 @@ pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 pub(super) struct Where<'a> {
     repo: &'a Repo,
     pub(super) clauses: Vec<String>,
-    pub(super) params: Vec<Param>,
+    params: Vec<Param>,
 }
 
 impl<'a> Where<'a> {
@@ -36,6 +36,14 @@ impl<'a> Where<'a> {
 
     /// `ws.<column>`, or a NULL of the right type where an older schema lacks the column
     /// (so a filter on it matches nothing instead of failing).
+    /// The bound parameters, as the driver takes them.
+    pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+
     pub(super) fn col(&self, column: &str, ty: &str) -> String {
         if self.repo.schema().has_column("workflow_status", column) {
             format!("ws.{column}")
@@ -171,14 +179,9 @@ impl Repo {
             let p = w.bind(offset);
             sql += &format!(" OFFSET {p}");
         }
-        let params: Vec<&(dyn ToSql + Sync)> = w
-            .params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
         let conn = self.conn().await?;
         let rows = conn
-            .query(sql.as_str(), &params)
+            .query(sql.as_str(), &w.params())
             .await
             .map_err(|e| classify("listing workflows", e))?;
         let mut rows = rows.iter().map(decode_row).collect::<Result<Vec<_>>>()?;
