@@ -529,3 +529,38 @@ async fn aggregates_count_workflows_and_steps_by_group() {
         );
     }
 }
+
+#[tokio::test]
+async fn owner_and_step_rpcs_refuse_a_schema_that_predates_them() {
+    let db = crate::harness::TestDb::new().await;
+    db.client()
+        .await
+        .batch_execute(
+            "ALTER TABLE dbos.operation_outputs DROP COLUMN completed_at_epoch_ms;
+             ALTER TABLE dbos.workflow_status DROP COLUMN application_name CASCADE;",
+        )
+        .await
+        .unwrap();
+    let mut srv = TestServer::start_on(db, |_| {}).await;
+    assert_status(
+        srv.client
+            .get_step_aggregates(pb::GetStepAggregatesRequest {
+                group_by: vec![pb::StepGroupBy::FunctionName as i32],
+                ..Default::default()
+            })
+            .await,
+        Code::FailedPrecondition,
+        "step timestamps",
+    );
+    assert_status(
+        srv.client
+            .rename_application(pb::RenameApplicationRequest {
+                old_name: Some("old-app".into()),
+                new_name: "new-app".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::FailedPrecondition,
+        "application owners",
+    );
+}
