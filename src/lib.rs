@@ -7,6 +7,7 @@ pub mod error;
 pub mod health;
 pub mod hub;
 pub mod model;
+pub mod native;
 pub mod pb;
 pub mod pgcluster;
 pub mod repo;

@@ -37,6 +37,7 @@ fn new_workflow() -> NewWorkflow {
         name: "echo".into(),
         queue_name: "bench_q".into(),
         inputs: r#"{"positionalArgs":[1],"namedArgs":{}}"#.into(),
+        serialization: Some(dbosd::model::PORTABLE_JSON.into()),
         ..NewWorkflow::default()
     }
 }

@@ -95,6 +95,17 @@ pub fn default_application(filter: &mut ListFilter, default_app: Option<&str>) {
     }
 }
 
+/// The filter fields of a ListWorkflows request with dbosd's default application applied (also the
+/// filter of GetWorkflowAggregates).
+pub fn list_filter(
+    req: &pb::ListWorkflowsRequest,
+    default_app: Option<&str>,
+) -> Result<ListFilter> {
+    let mut filter = list_request_filter(req)?;
+    default_application(&mut filter, default_app);
+    Ok(filter)
+}
+
 /// Validates a ListWorkflows request. `default_app` applies when no application and no ids are named.
 pub fn list_query(req: &pb::ListWorkflowsRequest, default_app: Option<&str>) -> Result<ListQuery> {
     let mut filter = list_request_filter(req)?;

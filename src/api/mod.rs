@@ -18,6 +18,13 @@ mod waits;
 mod watch;
 mod watch_workflows;
 
+mod aggregates;
+mod batch;
+mod queues;
+mod schedule_fire;
+mod schedules;
+mod versions;
+
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
@@ -237,5 +244,161 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         request: Request<pb::UpdateWorkflowAttributesRequest>,
     ) -> RpcResult<pb::UpdateWorkflowAttributesResponse> {
         respond(self.update_attributes(request.get_ref()).await)
+    }
+
+    // --- Queues, versions, schedules and batch operations ---
+
+    async fn register_queue(
+        &self,
+        request: Request<pb::RegisterQueueRequest>,
+    ) -> RpcResult<pb::RegisterQueueResponse> {
+        respond(self.queue_register(request.get_ref()).await)
+    }
+
+    async fn get_queue(
+        &self,
+        request: Request<pb::GetQueueRequest>,
+    ) -> RpcResult<pb::GetQueueResponse> {
+        respond(self.queue_get(request.get_ref()).await)
+    }
+
+    async fn list_queues(
+        &self,
+        request: Request<pb::ListQueuesRequest>,
+    ) -> RpcResult<pb::ListQueuesResponse> {
+        respond(self.queue_list(request.get_ref()).await)
+    }
+
+    async fn update_queue(
+        &self,
+        request: Request<pb::UpdateQueueRequest>,
+    ) -> RpcResult<pb::UpdateQueueResponse> {
+        respond(self.queue_update(request.get_ref()).await)
+    }
+
+    async fn delete_queue(
+        &self,
+        request: Request<pb::DeleteQueueRequest>,
+    ) -> RpcResult<pb::DeleteQueueResponse> {
+        respond(self.queue_delete(request.get_ref()).await)
+    }
+
+    async fn list_application_versions(
+        &self,
+        request: Request<pb::ListApplicationVersionsRequest>,
+    ) -> RpcResult<pb::ListApplicationVersionsResponse> {
+        respond(self.list_versions(request.get_ref()).await)
+    }
+
+    async fn get_latest_application_version(
+        &self,
+        request: Request<pb::GetLatestApplicationVersionRequest>,
+    ) -> RpcResult<pb::GetLatestApplicationVersionResponse> {
+        respond(self.latest_version(request.get_ref()).await)
+    }
+
+    async fn set_latest_application_version(
+        &self,
+        request: Request<pb::SetLatestApplicationVersionRequest>,
+    ) -> RpcResult<pb::SetLatestApplicationVersionResponse> {
+        respond(self.set_latest_version(request.get_ref()).await)
+    }
+
+    async fn rename_application(
+        &self,
+        request: Request<pb::RenameApplicationRequest>,
+    ) -> RpcResult<pb::RenameApplicationResponse> {
+        respond(self.rename_app(request.get_ref()).await)
+    }
+
+    async fn send_messages(
+        &self,
+        request: Request<pb::SendMessagesRequest>,
+    ) -> RpcResult<pb::SendMessagesResponse> {
+        respond(self.send_many(request.get_ref()).await)
+    }
+
+    async fn transact(
+        &self,
+        request: Request<pb::TransactRequest>,
+    ) -> RpcResult<pb::TransactResponse> {
+        respond(self.run_transact(request.get_ref()).await)
+    }
+
+    async fn get_workflow_events(
+        &self,
+        request: Request<pb::GetWorkflowEventsRequest>,
+    ) -> RpcResult<pb::GetWorkflowEventsResponse> {
+        respond(self.events(request.get_ref()).await)
+    }
+
+    async fn get_workflow_aggregates(
+        &self,
+        request: Request<pb::GetWorkflowAggregatesRequest>,
+    ) -> RpcResult<pb::GetWorkflowAggregatesResponse> {
+        respond(self.workflow_aggregates(request.get_ref()).await)
+    }
+
+    async fn get_step_aggregates(
+        &self,
+        request: Request<pb::GetStepAggregatesRequest>,
+    ) -> RpcResult<pb::GetStepAggregatesResponse> {
+        respond(self.step_aggregates(request.get_ref()).await)
+    }
+
+    async fn create_schedule(
+        &self,
+        request: Request<pb::CreateScheduleRequest>,
+    ) -> RpcResult<pb::CreateScheduleResponse> {
+        respond(self.schedule_create(request.get_ref()).await)
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<pb::ListSchedulesRequest>,
+    ) -> RpcResult<pb::ListSchedulesResponse> {
+        respond(self.schedule_list(request.get_ref()).await)
+    }
+
+    async fn get_schedule(
+        &self,
+        request: Request<pb::GetScheduleRequest>,
+    ) -> RpcResult<pb::GetScheduleResponse> {
+        respond(self.schedule_get(request.get_ref()).await)
+    }
+
+    async fn pause_schedule(
+        &self,
+        request: Request<pb::PauseScheduleRequest>,
+    ) -> RpcResult<pb::PauseScheduleResponse> {
+        respond(self.schedule_pause(request.get_ref()).await)
+    }
+
+    async fn resume_schedule(
+        &self,
+        request: Request<pb::ResumeScheduleRequest>,
+    ) -> RpcResult<pb::ResumeScheduleResponse> {
+        respond(self.schedule_resume(request.get_ref()).await)
+    }
+
+    async fn delete_schedule(
+        &self,
+        request: Request<pb::DeleteScheduleRequest>,
+    ) -> RpcResult<pb::DeleteScheduleResponse> {
+        respond(self.schedule_delete(request.get_ref()).await)
+    }
+
+    async fn trigger_schedule(
+        &self,
+        request: Request<pb::TriggerScheduleRequest>,
+    ) -> RpcResult<pb::TriggerScheduleResponse> {
+        respond(self.schedule_trigger(request.get_ref()).await)
+    }
+
+    async fn backfill_schedule(
+        &self,
+        request: Request<pb::BackfillScheduleRequest>,
+    ) -> RpcResult<pb::BackfillScheduleResponse> {
+        respond(self.schedule_backfill(request.get_ref()).await)
     }
 }

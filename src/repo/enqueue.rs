@@ -2,9 +2,12 @@
 //! data-modifying CTE, atomic without BEGIN/COMMIT) in one round trip, as the DBOS clients'
 //! two-insert transaction writes them.
 
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{
+    types::{ToSql, Type},
+    GenericClient, Transaction,
+};
 
-use super::{classify, classify::is_unique_violation, schema::SchemaInfo, Repo};
+use super::{classify, classify::is_unique_violation, schema::SchemaInfo, sql::Statements, Repo};
 use crate::{
     error::{Error, Result},
     model::{EnqueueOutcome, Enqueued, NewWorkflow, WorkflowStatus},
@@ -49,13 +52,14 @@ const STATUS_COLUMNS: &[(&str, Source)] = &[
     ("workflow_deadline_epoch_ms", Source::PerRow(ElemType::Int8)),
     ("deduplication_id", Source::PerRow(ElemType::Text)),
     ("priority", Source::PerRow(ElemType::Int4)),
-    ("serialization", Source::Fixed("'portable_json'")),
+    ("serialization", Source::PerRow(ElemType::Text)),
     ("queue_partition_key", Source::PerRow(ElemType::Text)),
     ("creator_xid", Source::CreatorToken),
     ("delay_until_epoch_ms", Source::PerRow(ElemType::Int8)),
     ("attributes", Source::PerRow(ElemType::Text)),
     ("application_name", Source::PerRow(ElemType::Text)),
     ("inputs", Source::PerRow(ElemType::Text)),
+    ("schedule_name", Source::PerRow(ElemType::Text)),
 ];
 
 /// The enqueue statement for one schema: any number of workflows in one statement (unnested
@@ -187,6 +191,8 @@ impl EnqueueSql {
                 ("queue_partition_key", _) => text(|w| w.queue_partition_key.clone()),
                 ("delay_until_epoch_ms", _) => int8(|w| w.delay_ms),
                 ("attributes", _) => text(|w| w.attributes.clone()),
+                ("serialization", _) => text(|w| w.serialization.clone()),
+                ("schedule_name", _) => text(|w| w.schedule_name.clone()),
                 ("application_name", _) => text(|w| w.application_name.clone()),
                 // "inputs" (inline, older schemas) and "input" (workflow_input) carry the same text.
                 (_, ElemType::Text) => text(|w| Some(w.inputs.clone())),
@@ -215,95 +221,139 @@ struct DedupConflict(String);
 impl Repo {
     /// Enqueues `wf` atomically (status row and input row), as the DBOS clients do.
     pub async fn enqueue(&self, wf: &NewWorkflow) -> Result<Enqueued> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            if let Ok(mut done) = self.try_enqueue(std::slice::from_ref(wf)).await? {
-                return done
-                    .pop()
-                    .ok_or_else(|| Error::internal("enqueueing a workflow", "no result"));
-            }
-            let queue = wf.queue_name.as_str();
-            let dedup = wf.deduplication_id.as_deref().unwrap_or_default();
-            if !wf.return_existing_on_dedup {
-                return Err(Error::AlreadyExists(format!(
-                    "workflow {} was deduplicated: an active workflow in queue {queue} already has deduplication id {dedup}",
-                    wf.workflow_id
-                )));
-            }
+        for attempt in 1.. {
             let conn = self.conn().await?;
-            let holder = conn
-                .query_typed_opt(
-                    self.sql().dedup_holder.as_str(),
-                    &[(&queue, Type::TEXT), (&dedup, Type::TEXT)],
-                )
-                .await
-                .map_err(|e| classify("looking up the deduplication holder", e))?;
-            if let Some(row) = holder {
-                return Ok(Enqueued {
-                    workflow_id: row.get(0),
-                    outcome: EnqueueOutcome::Deduplicated,
-                    status: row
-                        .get::<_, Option<String>>(1)
-                        .as_deref()
-                        .and_then(WorkflowStatus::parse),
-                });
-            }
-            if attempt >= DEDUP_RETRIES {
-                return Err(Error::Aborted(format!(
-                    "deduplication id {dedup} of queue {queue} kept changing hands; retry"
-                )));
+            // One workflow needs no transaction: on a conflict nothing was inserted.
+            match run(&*conn, self.sql(), std::slice::from_ref(wf)).await? {
+                Ok(mut done) => {
+                    return done
+                        .pop()
+                        .ok_or_else(|| Error::internal("enqueueing a workflow", "no result"))
+                }
+                Err(DedupConflict(_)) => {
+                    if let Some(done) = dedup_holder(&*conn, self.sql(), wf, attempt).await? {
+                        return Ok(done);
+                    }
+                }
             }
         }
+        unreachable!("the attempts are unbounded; dedup_holder ends the loop")
     }
 
-    /// Enqueues several workflows atomically (one statement): every one is written, or none.
-    /// Ids must be distinct. A deduplication conflict fails the whole batch with ALREADY_EXISTS.
+    /// Enqueues several workflows atomically (one statement in one transaction): every one is
+    /// written, or none. Ids must be distinct. A deduplication conflict fails the whole batch with
+    /// ALREADY_EXISTS.
     pub async fn enqueue_many(&self, wfs: &[NewWorkflow]) -> Result<Vec<Enqueued>> {
-        match self.try_enqueue(wfs).await? {
-            Ok(done) => Ok(done),
-            Err(DedupConflict(detail)) => Err(Error::AlreadyExists(format!(
-                "a workflow of the batch was deduplicated ({detail}); nothing was enqueued"
-            ))),
-        }
-    }
-
-    async fn try_enqueue(
-        &self,
-        wfs: &[NewWorkflow],
-    ) -> Result<Result<Vec<Enqueued>, DedupConflict>> {
-        let stmt = &self.sql().enqueue;
-        let token = uuid::Uuid::new_v4().to_string();
-        let params = stmt.params(&token, wfs);
-        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-            .iter()
-            .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
-            .collect();
         let mut conn = self.conn().await?;
-        // One workflow needs no transaction: on a conflict nothing was inserted. A batch that finds a
-        // conflicting id after inserting others must undo them, so it runs in one (dropping `tx` on
-        // an error rolls it back).
-        if wfs.len() == 1 {
-            let rows = match conn.query_typed(&stmt.text, &typed).await {
-                Ok(rows) => rows,
-                Err(e) => return dedup_or_error(e),
-            };
-            return results(wfs, &rows).map(Ok);
-        }
+        // A batch that finds a conflicting id after inserting others must undo them: dropping `tx`
+        // on an error rolls it back.
         let tx = conn
             .transaction()
             .await
             .map_err(|e| classify("enqueueing workflows", e))?;
-        let rows = match tx.query_typed(&stmt.text, &typed).await {
-            Ok(rows) => rows,
-            Err(e) => return dedup_or_error(e),
+        let done = match run(&tx, self.sql(), wfs).await? {
+            Ok(done) => done,
+            Err(DedupConflict(detail)) => {
+                return Err(Error::AlreadyExists(format!(
+                    "a workflow of the batch was deduplicated ({detail}); nothing was enqueued"
+                )))
+            }
         };
-        let done = results(wfs, &rows)?;
         tx.commit()
             .await
             .map_err(|e| classify("enqueueing workflows", e))?;
-        Ok(Ok(done))
+        Ok(done)
     }
+}
+
+/// Enqueues `wf` inside the caller's transaction (Transact): like [`Repo::enqueue`], with a savepoint
+/// around the statement so a deduplication conflict or an existing id leaves the transaction usable.
+pub(crate) async fn enqueue_in(
+    tx: &mut Transaction<'_>,
+    sql: &Statements,
+    wf: &NewWorkflow,
+) -> Result<Enqueued> {
+    let ctx = "enqueueing a workflow";
+    for attempt in 1.. {
+        let sp = tx
+            .savepoint("dbosd_enqueue")
+            .await
+            .map_err(|e| classify(ctx, e))?;
+        match run(&sp, sql, std::slice::from_ref(wf)).await? {
+            Ok(mut done) => {
+                sp.commit().await.map_err(|e| classify(ctx, e))?;
+                return done.pop().ok_or_else(|| Error::internal(ctx, "no result"));
+            }
+            Err(DedupConflict(_)) => {
+                sp.rollback().await.map_err(|e| classify(ctx, e))?;
+                if let Some(done) = dedup_holder(&*tx, sql, wf, attempt).await? {
+                    return Ok(done);
+                }
+            }
+        }
+    }
+    unreachable!("the attempts are unbounded; dedup_holder ends the loop")
+}
+
+/// Runs the enqueue statement for `wfs` on `client` (which the caller commits or rolls back).
+/// `Ok(Err(DedupConflict))` leaves a transaction aborted.
+async fn run(
+    client: &impl GenericClient,
+    sql: &Statements,
+    wfs: &[NewWorkflow],
+) -> Result<Result<Vec<Enqueued>, DedupConflict>> {
+    let stmt = &sql.enqueue;
+    let token = uuid::Uuid::new_v4().to_string();
+    let params = stmt.params(&token, wfs);
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+        .iter()
+        .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
+        .collect();
+    match client.query_typed(&stmt.text, &typed).await {
+        Ok(rows) => results(wfs, &rows).map(Ok),
+        Err(e) => dedup_or_error(e),
+    }
+}
+
+/// After a deduplication conflict: ALREADY_EXISTS under REJECT, else the holder (DEDUPLICATED), or
+/// None to retry the insert when the holder released the id meanwhile (ABORTED after a few tries).
+async fn dedup_holder(
+    client: &impl GenericClient,
+    sql: &Statements,
+    wf: &NewWorkflow,
+    attempt: usize,
+) -> Result<Option<Enqueued>> {
+    let queue = wf.queue_name.as_str();
+    let dedup = wf.deduplication_id.as_deref().unwrap_or_default();
+    if !wf.return_existing_on_dedup {
+        return Err(Error::AlreadyExists(format!(
+            "workflow {} was deduplicated: an active workflow in queue {queue} already has deduplication id {dedup}",
+            wf.workflow_id
+        )));
+    }
+    let holder = client
+        .query_typed_opt(
+            sql.dedup_holder.as_str(),
+            &[(&queue, Type::TEXT), (&dedup, Type::TEXT)],
+        )
+        .await
+        .map_err(|e| classify("looking up the deduplication holder", e))?;
+    if let Some(row) = holder {
+        return Ok(Some(Enqueued {
+            workflow_id: row.get(0),
+            outcome: EnqueueOutcome::Deduplicated,
+            status: row
+                .get::<_, Option<String>>(1)
+                .as_deref()
+                .and_then(WorkflowStatus::parse),
+        }));
+    }
+    if attempt >= DEDUP_RETRIES {
+        return Err(Error::Aborted(format!(
+            "deduplication id {dedup} of queue {queue} kept changing hands; retry"
+        )));
+    }
+    Ok(None)
 }
 
 /// A failed enqueue statement: a deduplication conflict (reported with the database's detail), or

@@ -20,6 +20,13 @@ pub mod streams;
 pub mod workflow_list;
 pub mod workflow_status;
 
+pub mod aggregates;
+pub mod app_versions;
+pub mod batch;
+pub mod queues;
+pub mod rename;
+pub mod schedules;
+
 use std::{sync::Arc, time::Duration};
 
 use bb8::{Pool, PooledConnection, RunError};

@@ -59,6 +59,13 @@ pub(crate) struct Statements {
     pub get_event: String,
     /// The workflow management statements.
     pub manage: super::manage_sql::ManageStatements,
+    /// A workflow's status row LEFT JOINed with its events (one NULL event row when it has none).
+    pub get_all_events: String,
+    /// Queue registry, application versions and rename; None where the schema predates them.
+    pub queues: Option<super::queues::QueueSql>,
+    pub versions: Option<super::app_versions::VersionSql>,
+    pub rename: Option<super::rename::RenameSql>,
+    pub schedules: Option<super::schedules::ScheduleSql>,
 }
 
 impl Statements {
@@ -145,6 +152,15 @@ impl Statements {
                 s.table("workflow_events")
             ),
             manage: super::manage_sql::ManageStatements::build(s),
+            get_all_events: format!(
+                "SELECT e.key, e.value, e.serialization FROM {ws} ws LEFT JOIN {} e \
+                 ON e.workflow_uuid = ws.workflow_uuid WHERE ws.workflow_uuid = $1 ORDER BY e.key",
+                s.table("workflow_events")
+            ),
+            queues: super::queues::QueueSql::build(s),
+            versions: super::app_versions::VersionSql::build(s),
+            rename: super::rename::RenameSql::build(s),
+            schedules: super::schedules::ScheduleSql::build(s),
         }
     }
 }

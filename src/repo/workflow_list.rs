@@ -38,7 +38,7 @@ impl Bindable for Vec<String> {
 /// Accumulates `AND`ed conditions on `workflow_status` (aliased `ws`) and their parameters.
 pub(crate) struct Where<'a> {
     repo: &'a Repo,
-    clauses: Vec<String>,
+    pub(crate) clauses: Vec<String>,
     params: Vec<Param>,
 }
 
@@ -59,7 +59,7 @@ impl<'a> Where<'a> {
 
     /// `ws.<column>`, or a NULL of the right type where an older schema lacks the column
     /// (so a filter on it matches nothing instead of failing).
-    fn col(&self, column: &str, ty: &str) -> String {
+    pub(crate) fn col(&self, column: &str, ty: &str) -> String {
         if self.repo.schema().has_column("workflow_status", column) {
             format!("ws.{column}")
         } else {
@@ -181,7 +181,7 @@ impl<'a> Where<'a> {
 }
 
 /// A LIKE pattern matching values that start with `prefix` literally.
-fn like_prefix(prefix: &str) -> String {
+pub(crate) fn like_prefix(prefix: &str) -> String {
     let mut pattern = String::with_capacity(prefix.len() + 1);
     for ch in prefix.chars() {
         if matches!(ch, '\\' | '%' | '_') {

@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod batch;
 mod enqueue;
 mod enqueue_batch;
 mod events_messages;
@@ -16,6 +17,8 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod registry;
+mod schedules;
 mod schema;
 mod startup;
 mod waits;
