@@ -5,8 +5,10 @@
 mod harness;
 
 mod enqueue;
+mod examples;
 mod events_messages;
 mod failures;
+mod grpcurl;
 mod health_reflection;
 mod interop;
 mod layout;
