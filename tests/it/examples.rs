@@ -20,8 +20,17 @@ async fn run_example(program: std::path::PathBuf, script: &str, ok_line: &str) {
     let out = run_bounded(cmd, script).await;
     assert_success(&out, script);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for needle in [ok_line, "add(2", "= 42", "wait_recv received", "event progress"] {
-        assert!(stdout.contains(needle), "{script} printed no {needle:?}:\n{stdout}");
+    for needle in [
+        ok_line,
+        "add(2",
+        "= 42",
+        "wait_recv received",
+        "event progress",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "{script} printed no {needle:?}:\n{stdout}"
+        );
     }
     worker.stop().await;
     srv.stop().await;
@@ -36,5 +45,10 @@ async fn python_example_runs_against_dbosd() {
 #[tokio::test]
 async fn node_example_runs_against_dbosd() {
     crate::harness::ensure_clients();
-    run_example("node".into(), "examples/node/example.mjs", "node example: ok").await;
+    run_example(
+        "node".into(),
+        "examples/node/example.mjs",
+        "node example: ok",
+    )
+    .await;
 }

@@ -4,9 +4,10 @@
 #[macro_use]
 mod harness;
 
+mod cli;
 mod enqueue;
-mod examples;
 mod events_messages;
+mod examples;
 mod failures;
 mod grpcurl;
 mod health_reflection;

@@ -51,9 +51,7 @@ pub async fn run_bounded(mut cmd: Command, what: &str) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     match tokio::time::timeout(WAIT * 2, child.wait_with_output()).await {
         Ok(Ok(out)) => out,
         Ok(Err(e)) => panic!("{what}: {e}"),
