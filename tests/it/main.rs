@@ -18,6 +18,7 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod proto_lint;
 mod schema;
 mod startup;
 mod waits;
