@@ -5,10 +5,13 @@
 mod harness;
 
 mod batch;
+mod cli;
 mod enqueue;
 mod enqueue_batch;
 mod events_messages;
+mod examples;
 mod failures;
+mod grpcurl;
 mod health_reflection;
 mod interop;
 mod layout;
@@ -19,6 +22,7 @@ mod management_steps;
 mod management_workers;
 mod registry;
 mod schedules;
+mod proto_lint;
 mod schema;
 mod startup;
 mod waits;
