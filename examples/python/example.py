@@ -53,7 +53,7 @@ def main() -> None:
     address = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("DBOSD_ADDRESS", "localhost:50051")
     with tempfile.TemporaryDirectory() as out_dir:
         pb, rpc = generate_client(out_dir)
-        from dbosd.v1 import waits_pb2, workflow_pb2  # generated above
+        from dbosd.v1 import waits_pb2, workflow_pb2, workflow_requests_pb2  # generated above
         from google.protobuf import duration_pb2, struct_pb2
 
         run = uuid.uuid4().hex[:8]
@@ -64,10 +64,10 @@ def main() -> None:
             # 1. Enqueue add(2, 40) and stream its progress and result.
             named = struct_pb2.Struct()
             named.update({"b": 40})
-            added = stub.EnqueueWorkflow(pb.EnqueueWorkflowRequest(
+            added = stub.EnqueueWorkflow(workflow_requests_pb2.EnqueueWorkflowRequest(
                 workflow_name="add", queue_name=QUEUE, workflow_id=f"py-add-{run}",
                 positional_args=[struct_pb2.Value(number_value=2)], named_args=named))
-            print(f"enqueued {added.workflow_id}: {pb.EnqueueOutcome.Name(added.outcome)}")
+            print(f"enqueued {added.workflow_id}: {workflow_requests_pb2.EnqueueOutcome.Name(added.outcome)}")
             outcome = None
             for msg in stub.AwaitWorkflow(waits_pb2.AwaitWorkflowRequest(
                     workflow_id=added.workflow_id, timeout=timeout), timeout=WAIT_SEC + 5):
@@ -81,13 +81,13 @@ def main() -> None:
             print(f"add(2, b=40) = {outcome.output.text}")
 
             # 2. Send a message to a workflow waiting for it on a topic.
-            waiting = stub.EnqueueWorkflow(pb.EnqueueWorkflowRequest(
+            waiting = stub.EnqueueWorkflow(workflow_requests_pb2.EnqueueWorkflowRequest(
                 workflow_name="wait_recv", queue_name=QUEUE, workflow_id=f"py-recv-{run}",
                 positional_args=[struct_pb2.Value(string_value="greeting"),
                                  struct_pb2.Value(number_value=WAIT_SEC)]))
             message = struct_pb2.Value()
             message.struct_value.update({"hello": "world"})
-            sent = stub.SendMessage(pb.SendMessageRequest(
+            sent = stub.SendMessage(workflow_requests_pb2.SendMessageRequest(
                 destination_id=waiting.workflow_id, topic="greeting", message=message))
             print(f"sent message {sent.message_id}")
             outcome = None
@@ -102,7 +102,7 @@ def main() -> None:
             print(f"wait_recv received {outcome.output.text}")
 
             # 3. Watch an event a workflow sets.
-            setter = stub.EnqueueWorkflow(pb.EnqueueWorkflowRequest(
+            setter = stub.EnqueueWorkflow(workflow_requests_pb2.EnqueueWorkflowRequest(
                 workflow_name="set_event_wf", queue_name=QUEUE, workflow_id=f"py-event-{run}",
                 positional_args=[struct_pb2.Value(string_value="progress"),
                                  struct_pb2.Value(string_value="half way")]))
@@ -114,7 +114,7 @@ def main() -> None:
             print(f"event progress = {values[0].text}")
 
             # 4. List the workflows this run started.
-            listed = stub.ListWorkflows(pb.ListWorkflowsRequest(
+            listed = stub.ListWorkflows(workflow_requests_pb2.ListWorkflowsRequest(
                 workflow_id_prefixes=[f"py-add-{run}", f"py-recv-{run}", f"py-event-{run}"]))
             for wf in listed.workflows:
                 print(f"  {wf.workflow_id:24} {wf.workflow_name:14} "
