@@ -6,6 +6,11 @@ use std::{env, fs, path::PathBuf};
 const PROTO_FILES: &[&str] = &[
     "dbosd/v1/workflow.proto",
     "dbosd/v1/waits.proto",
+    "dbosd/v1/workflow_requests.proto",
+    "dbosd/v1/queues.proto",
+    "dbosd/v1/batch.proto",
+    "dbosd/v1/aggregates.proto",
+    "dbosd/v1/schedules.proto",
     "dbosd/v1/workflow_service.proto",
     "dbosd/v1/management.proto",
 ];
@@ -26,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     tonic_prost_build::configure()
+        .codec_path("crate::codec::CompactCodec")
         .build_client(true)
         .build_server(true)
         .compile_fds(compiler.file_descriptor_set())?;

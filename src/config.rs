@@ -1,4 +1,5 @@
-//! Command line and environment: `dbosd [serve]`, `dbosd migrate`, `dbosd start-dev`.
+//! Command line and environment: `dbosd [serve]`, `dbosd migrate`, `dbosd start-dev`, and the client
+//! commands of `crate::cli` (`dbosd workflow ...`, `dbosd enqueue`, `dbosd send`).
 //! Every flag has an environment fallback, so a container needs no arguments.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -27,6 +28,12 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Start a throwaway local PostgreSQL, migrate it and serve: one command for a first try.
     StartDev(StartDevArgs),
+    /// Inspect and manage workflows through a running dbosd (list, get, cancel, resume, fork, await).
+    Workflow(crate::cli::WorkflowArgs),
+    /// Enqueue a workflow through a running dbosd (and, with --await, wait for its result).
+    Enqueue(crate::cli::EnqueueArgs),
+    /// Send a message to a workflow through a running dbosd.
+    Send(crate::cli::SendArgs),
 }
 
 /// Where the system database is.

@@ -2,11 +2,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod cli;
+pub mod codec;
 pub mod config;
 pub mod error;
 pub mod health;
 pub mod hub;
 pub mod model;
+pub mod native;
 pub mod pb;
 pub mod pgcluster;
 pub mod repo;

@@ -1,4 +1,5 @@
-//! The `dbosd` binary: parse the command line, then serve, migrate or start a dev database.
+//! The `dbosd` binary: parse the command line, then serve, migrate, start a dev database, or run a
+//! client command (`crate::cli`) against a running dbosd.
 
 use std::{net::SocketAddr, process::ExitCode};
 
@@ -6,6 +7,7 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use dbosd::{
+    cli,
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
@@ -15,7 +17,10 @@ use dbosd::{
 };
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match client_command(Cli::parse()) {
+        Ok(code) => return code,
+        Err(cli) => *cli,
+    };
     let log_format = match &cli.command {
         Some(Command::Serve(a)) => a.server.log_format.clone(),
         Some(Command::StartDev(a)) => a.server.log_format.clone(),
@@ -38,6 +43,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs a client command (`workflow`, `enqueue`, `send`: no logging, its own exit codes), or hands
+/// the command line back when it is a server command.
+fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
+    let command = match cli.command {
+        Some(Command::Workflow(a)) => ClientCommand::Workflow(a),
+        Some(Command::Enqueue(a)) => ClientCommand::Enqueue(a),
+        Some(Command::Send(a)) => ClientCommand::Send(a),
+        _ => return Err(Box::new(cli)),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dbosd: cannot start the async runtime: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            ClientCommand::Workflow(a) => cli::workflow(a).await,
+            ClientCommand::Enqueue(a) => cli::enqueue(a).await,
+            ClientCommand::Send(a) => cli::send(a).await,
+        }
+    });
+    Ok(result.unwrap_or_else(|message| {
+        eprintln!("dbosd: {message}");
+        ExitCode::FAILURE
+    }))
+}
+
+/// The client commands, taken out of the command line.
+enum ClientCommand {
+    Workflow(cli::WorkflowArgs),
+    Enqueue(cli::EnqueueArgs),
+    Send(cli::SendArgs),
+}
+
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DBOSD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -57,6 +101,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => migrate_only(args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
+        Some(Command::Workflow(_) | Command::Enqueue(_) | Command::Send(_)) => {
+            Err("client commands are run by client_command".to_owned())
+        }
     }
 }
 

@@ -2,6 +2,13 @@
 //!
 //! Nothing here knows about protobuf or SQL; `api::convert` maps protos to these, `repo` maps rows to them.
 
+mod aggregates;
+mod batch;
+mod registry;
+mod schedule;
+
+pub use self::{aggregates::*, batch::*, registry::*, schedule::*};
+
 use crate::auth::Scope;
 
 /// The serialization dbosd writes: the cross-language JSON format every DBOS worker reads.
@@ -127,8 +134,13 @@ pub struct NewWorkflow {
     pub workflow_id: String,
     pub name: String,
     pub queue_name: String,
-    /// The `portable_json` inputs envelope `{"positionalArgs":[..],"namedArgs":{..}}`.
+    /// The serialized inputs: for `portable_json`, the envelope `{"positionalArgs":[..],"namedArgs":{..}}`.
     pub inputs: String,
+    /// The inputs' (and outcome's) serialization: `portable_json`, except for schedule firings,
+    /// which are written in the schedule's language (None = the reader's native format, Python's way).
+    pub serialization: Option<String>,
+    /// The schedule that fired it.
+    pub schedule_name: Option<String>,
     pub class_name: Option<String>,
     pub config_name: Option<String>,
     pub app_version: Option<String>,

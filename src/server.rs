@@ -5,9 +5,8 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_postgres::NoTls;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Server;
+use tonic::transport::{server::TcpIncoming, Server};
 use tonic_health::{server::HealthReporter, ServingStatus};
 
 use crate::{
@@ -183,18 +182,12 @@ pub async fn serve_with_hub(
                 .max_decoding_message_size(settings.max_message_bytes)
                 .max_encoding_message_size(settings.max_message_bytes),
         )
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listeners.grpc),
-            stop.clone().cancelled_owned(),
-        );
+        .serve_with_incoming_shutdown(incoming(listeners.grpc), stop.clone().cancelled_owned());
     // Health alone, in plaintext, for probes that cannot speak TLS; it drains with the rest.
     let health_server = listeners.health.map(|listener| {
         Server::builder()
             .add_service(DrainingHealth::server(&reporter, drain.clone()))
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
-                stop.clone().cancelled_owned(),
-            )
+            .serve_with_incoming_shutdown(incoming(listener), stop.clone().cancelled_owned())
     });
     let servers = async move {
         let health = async {
@@ -287,4 +280,9 @@ impl Draining {
             }
         }
     }
+}
+
+/// Accepted connections with TCP_NODELAY: a stream's small messages must not wait for Nagle.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }

@@ -31,22 +31,28 @@ pub async fn run(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
     )
     .await?;
     let rss_before = env.dbosd_rss_kib();
-    let mut streams = Vec::with_capacity(count);
-    let mut clients = Vec::new();
-    for i in 0..count {
-        if i % STREAMS_PER_CHANNEL == 0 {
-            clients.push(env.channel().await?);
-        }
-        let client = clients.last_mut().ok_or("no channel")?;
-        let mut stream = client
-            .await_workflow(AwaitWorkflowRequest {
-                workflow_id: format!("idle-{}", i + 1),
-                timeout: None,
-            })
-            .await?
-            .into_inner();
-        stream.next().await.ok_or("no status")??;
-        streams.push(stream);
+    // One task per connection opens its share of the streams, each confirmed by its first message.
+    let mut tasks = Vec::new();
+    for first in (0..count).step_by(STREAMS_PER_CHANNEL) {
+        let mut client = env.channel().await?;
+        let last = (first + STREAMS_PER_CHANNEL).min(count);
+        tasks.push(tokio::spawn(async move {
+            let mut streams = Vec::new();
+            for i in first..last {
+                let req = AwaitWorkflowRequest {
+                    workflow_id: format!("idle-{}", i + 1),
+                    timeout: None,
+                };
+                let mut stream = client.await_workflow(req).await?.into_inner();
+                stream.next().await.ok_or("no status")??;
+                streams.push(stream);
+            }
+            BenchResult::Ok((client, streams))
+        }));
+    }
+    let mut streams = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        streams.push(task.await??);
     }
     // Let the hub settle, then measure over a fixed window.
     tokio::time::sleep(Duration::from_secs(2)).await;

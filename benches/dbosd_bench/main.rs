@@ -2,12 +2,14 @@
 //! figures measured in the same run, each next to its baseline, and writes them to
 //! `target/bench-results.json`. Run with `cargo bench --bench dbosd_bench` (see README).
 //!
-//! Sections can be picked: `cargo bench --bench dbosd_bench -- latency idle`.
+//! Sections can be picked: `cargo bench --bench dbosd_bench -- latency enqueue reads idle`.
 
 mod idle;
 mod latency;
+mod reads;
 mod setup;
 mod stats;
+mod throughput;
 
 use serde_json::json;
 
@@ -23,7 +25,19 @@ async fn main() -> BenchResult<()> {
     let env = setup::Env::start().await?;
     let mut rows = Vec::new();
     if wants("latency") {
-        rows.extend(latency::run(&env, 200, 30).await?);
+        rows.extend(latency::run(&env, 200, 20).await?);
+    }
+    // Not part of the full run: load for a profiler (`-- profile-enqueue`).
+    if args.iter().any(|a| a == "profile-enqueue") {
+        throughput::load_only(&env).await?;
+        env.stop().await;
+        return Ok(());
+    }
+    if wants("enqueue") {
+        rows.extend(throughput::run(&env).await?);
+    }
+    if wants("reads") {
+        rows.extend(reads::run(&env, 1_000_000).await?);
     }
     if wants("idle") {
         rows.extend(idle::run(&env, 10_000).await?);

@@ -84,7 +84,10 @@ async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String)> {
             "--pool-size",
             "32",
         ])
-        .env("DBOSD_LOG", "warn")
+        .env(
+            "DBOSD_LOG",
+            std::env::var("BENCH_DBOSD_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;

@@ -11,7 +11,7 @@ use super::WorkflowApi;
 use crate::{
     auth::{Principal, Scope},
     error::{Error, Result},
-    model::{Action, Selection},
+    model::{Action, NewWorkflow, Selection},
 };
 
 impl WorkflowApi {
@@ -69,13 +69,33 @@ impl WorkflowApi {
         call.await
     }
 
-    /// Fails unless a new workflow of `app` on `queue` would be inside the caller's scope.
-    pub(super) fn authorize_new(&self, app: Option<&str>, queue: &str) -> Result<()> {
-        match self.scope() {
-            Some((name, scope)) if !scope.allows(app, Some(queue)) => {
-                Err(denied(name, "a new workflow", app, Some(queue)))
+    /// Fails unless every new workflow would be inside the caller's scope, and so is every
+    /// existing workflow among the `named` ids (an enqueue of an existing id answers with its status).
+    pub(super) async fn authorize_new_workflows(
+        &self,
+        workflows: &[NewWorkflow],
+        named: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<()> {
+        let Some((name, scope)) = self.scope() else {
+            return Ok(());
+        };
+        for wf in workflows {
+            let (app, queue) = (wf.application_name.as_deref(), Some(wf.queue_name.as_str()));
+            if !scope.allows(app, queue) {
+                return Err(denied(name, "a new workflow", app, queue));
             }
-            _ => Ok(()),
+        }
+        self.authorize(named).await
+    }
+
+    /// Runs `call` only for an unrestricted caller: calls that act on the whole database (queues,
+    /// application versions and names, schedules, transactions across workflows).
+    pub(super) async fn unrestricted<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+        match self.scope() {
+            Some((name, _)) => Err(Error::PermissionDenied(format!(
+                "token {name:?} is limited to some applications or queues; this call needs a token for all of them"
+            ))),
+            None => call.await,
         }
     }
 

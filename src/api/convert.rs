@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value as Json};
 use super::json::{parse_text, struct_to_map, to_json};
 use crate::{
     error::{Error, Result},
-    model::{NewMessage, NewWorkflow, INTERNAL_QUEUE, NULL_TOPIC},
+    model::{NewMessage, NewWorkflow, INTERNAL_QUEUE, NULL_TOPIC, PORTABLE_JSON},
     pb,
 };
 
@@ -158,6 +158,8 @@ pub fn new_workflow(
         name,
         queue_name,
         inputs: inputs_envelope(req)?,
+        serialization: Some(PORTABLE_JSON.to_owned()),
+        schedule_name: None,
         class_name: optional_name("class_name", req.class_name.as_ref())?,
         config_name: optional_name("config_name", req.config_name.as_ref())?,
         app_version: optional_nonblank("app_version", req.app_version.as_ref())?,

@@ -98,6 +98,19 @@ pub fn default_application(filter: &mut ListFilter, default_app: Option<&str>) {
     }
 }
 
+/// The filter fields of a ListWorkflows request with dbosd's default application applied and the
+/// caller's `scope` (also the filter of GetWorkflowAggregates).
+pub fn list_filter(
+    req: &pb::ListWorkflowsRequest,
+    default_app: Option<&str>,
+    scope: Scope,
+) -> Result<ListFilter> {
+    let mut filter = list_request_filter(req)?;
+    default_application(&mut filter, default_app);
+    filter.scope = scope;
+    Ok(filter)
+}
+
 /// Validates a ListWorkflows request. `default_app` applies when no application and no ids are
 /// named; `scope` is the caller's (part of the filter, so page tokens stay within it).
 pub fn list_query(
@@ -105,9 +118,7 @@ pub fn list_query(
     default_app: Option<&str>,
     scope: Scope,
 ) -> Result<ListQuery> {
-    let mut filter = list_request_filter(req)?;
-    default_application(&mut filter, default_app);
-    filter.scope = scope;
+    let filter = list_filter(req, default_app, scope)?;
     let order = Order {
         sort_desc: req.sort_desc,
         load_input: req.load_input,

@@ -21,6 +21,13 @@ mod waits;
 mod watch;
 mod watch_workflows;
 
+mod aggregates;
+mod batch;
+mod queues;
+mod schedule_fire;
+mod schedules;
+mod versions;
+
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
@@ -77,6 +84,15 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         let trace = TraceContext::from_metadata(request.metadata());
         let api = self.scoped(&request);
         respond(api.enqueue(request.get_ref(), trace.as_ref()).await)
+    }
+
+    async fn enqueue_workflows(
+        &self,
+        request: Request<pb::EnqueueWorkflowsRequest>,
+    ) -> RpcResult<pb::EnqueueWorkflowsResponse> {
+        let trace = TraceContext::from_metadata(request.metadata());
+        let api = self.scoped(&request);
+        respond(api.enqueue_many(request.get_ref(), trace.as_ref()).await)
     }
 
     async fn get_workflow(
@@ -278,5 +294,189 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
             api.owning([&req.workflow_id], api.update_attributes(req))
                 .await,
         )
+    }
+
+    // --- Queues, versions, schedules and batch operations ---
+
+    async fn register_queue(
+        &self,
+        request: Request<pb::RegisterQueueRequest>,
+    ) -> RpcResult<pb::RegisterQueueResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.queue_register(req)).await)
+    }
+
+    async fn get_queue(
+        &self,
+        request: Request<pb::GetQueueRequest>,
+    ) -> RpcResult<pb::GetQueueResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.queue_get(req)).await)
+    }
+
+    async fn list_queues(
+        &self,
+        request: Request<pb::ListQueuesRequest>,
+    ) -> RpcResult<pb::ListQueuesResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.queue_list(req)).await)
+    }
+
+    async fn update_queue(
+        &self,
+        request: Request<pb::UpdateQueueRequest>,
+    ) -> RpcResult<pb::UpdateQueueResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.queue_update(req)).await)
+    }
+
+    async fn delete_queue(
+        &self,
+        request: Request<pb::DeleteQueueRequest>,
+    ) -> RpcResult<pb::DeleteQueueResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.queue_delete(req)).await)
+    }
+
+    async fn list_application_versions(
+        &self,
+        request: Request<pb::ListApplicationVersionsRequest>,
+    ) -> RpcResult<pb::ListApplicationVersionsResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.list_versions(req)).await)
+    }
+
+    async fn get_latest_application_version(
+        &self,
+        request: Request<pb::GetLatestApplicationVersionRequest>,
+    ) -> RpcResult<pb::GetLatestApplicationVersionResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.latest_version(req)).await)
+    }
+
+    async fn set_latest_application_version(
+        &self,
+        request: Request<pb::SetLatestApplicationVersionRequest>,
+    ) -> RpcResult<pb::SetLatestApplicationVersionResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.set_latest_version(req)).await)
+    }
+
+    async fn rename_application(
+        &self,
+        request: Request<pb::RenameApplicationRequest>,
+    ) -> RpcResult<pb::RenameApplicationResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.rename_app(req)).await)
+    }
+
+    async fn send_messages(
+        &self,
+        request: Request<pb::SendMessagesRequest>,
+    ) -> RpcResult<pb::SendMessagesResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(
+            api.owning(
+                req.messages.iter().map(|m| &m.destination_id),
+                api.send_many(req),
+            )
+            .await,
+        )
+    }
+
+    async fn transact(
+        &self,
+        request: Request<pb::TransactRequest>,
+    ) -> RpcResult<pb::TransactResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.run_transact(req)).await)
+    }
+
+    async fn get_workflow_events(
+        &self,
+        request: Request<pb::GetWorkflowEventsRequest>,
+    ) -> RpcResult<pb::GetWorkflowEventsResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.owning([&req.workflow_id], api.events(req)).await)
+    }
+
+    async fn get_workflow_aggregates(
+        &self,
+        request: Request<pb::GetWorkflowAggregatesRequest>,
+    ) -> RpcResult<pb::GetWorkflowAggregatesResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.workflow_aggregates(req).await)
+    }
+
+    async fn get_step_aggregates(
+        &self,
+        request: Request<pb::GetStepAggregatesRequest>,
+    ) -> RpcResult<pb::GetStepAggregatesResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.step_aggregates(req)).await)
+    }
+
+    async fn create_schedule(
+        &self,
+        request: Request<pb::CreateScheduleRequest>,
+    ) -> RpcResult<pb::CreateScheduleResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_create(req)).await)
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<pb::ListSchedulesRequest>,
+    ) -> RpcResult<pb::ListSchedulesResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_list(req)).await)
+    }
+
+    async fn get_schedule(
+        &self,
+        request: Request<pb::GetScheduleRequest>,
+    ) -> RpcResult<pb::GetScheduleResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_get(req)).await)
+    }
+
+    async fn pause_schedule(
+        &self,
+        request: Request<pb::PauseScheduleRequest>,
+    ) -> RpcResult<pb::PauseScheduleResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_pause(req)).await)
+    }
+
+    async fn resume_schedule(
+        &self,
+        request: Request<pb::ResumeScheduleRequest>,
+    ) -> RpcResult<pb::ResumeScheduleResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_resume(req)).await)
+    }
+
+    async fn delete_schedule(
+        &self,
+        request: Request<pb::DeleteScheduleRequest>,
+    ) -> RpcResult<pb::DeleteScheduleResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_delete(req)).await)
+    }
+
+    async fn trigger_schedule(
+        &self,
+        request: Request<pb::TriggerScheduleRequest>,
+    ) -> RpcResult<pb::TriggerScheduleResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_trigger(req)).await)
+    }
+
+    async fn backfill_schedule(
+        &self,
+        request: Request<pb::BackfillScheduleRequest>,
+    ) -> RpcResult<pb::BackfillScheduleResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_backfill(req)).await)
     }
 }

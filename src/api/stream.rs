@@ -4,7 +4,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use futures::{future::select_all, Stream};
+use futures::{future::select_all, Stream, StreamExt};
 use tokio::{
     sync::{mpsc, Semaphore},
     time::Instant,
@@ -26,15 +26,19 @@ pub type RpcStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// Messages buffered per stream before the sender waits for the client to read.
 const BUFFER: usize = 16;
 
+/// One queued message. Boxed: the channel allocates its slots up front, and an unboxed response
+/// (a WorkflowInfo is about a kilobyte) would cost tens of kilobytes per idle stream.
+type Slot<T> = Box<Result<T, Status>>;
+
 /// The sending half handed to a stream's task.
 pub struct Sink<T> {
-    tx: mpsc::Sender<Result<T, Status>>,
+    tx: mpsc::Sender<Slot<T>>,
 }
 
 impl<T> Sink<T> {
     /// Sends one message; `false` when the client has gone.
     pub async fn send(&self, item: T) -> bool {
-        self.tx.send(Ok(item)).await.is_ok()
+        self.tx.send(Box::new(Ok(item))).await.is_ok()
     }
 
     /// Resolves when the client has gone (tonic dropped the stream).
@@ -91,13 +95,13 @@ impl Streams {
         let drain = self.drain.clone();
         let task = async move {
             if let Err(e) = drain.guard(fut).await {
-                let _ = tx.send(Err(e.into())).await;
+                let _ = tx.send(Box::new(Err(e.into()))).await;
             }
             drop(slot);
         };
         // The RPC's span (method, request id) follows the stream into its task.
         tokio::spawn(task.in_current_span());
-        Ok(Box::pin(ReceiverStream::new(rx)))
+        Ok(Box::pin(ReceiverStream::new(rx).map(|slot| *slot)))
     }
 }
 

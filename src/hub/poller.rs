@@ -59,7 +59,13 @@ async fn poll_connected(repo: &Repo, hub: &Hub, tick: Duration) -> Result<()> {
             continue;
         }
         ticker.tick().await;
+        let started = std::time::Instant::now();
         let result = poller.poll(&conn, &set, feed.watermark(watching)).await?;
+        tracing::trace!(
+            keys = set.keys.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "hub poll"
+        );
         Hub::count(&hub.stats.poll_ticks);
         Hub::count(&hub.stats.poll_queries);
 

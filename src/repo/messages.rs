@@ -1,7 +1,8 @@
-//! `notifications` (SendMessage) and `workflow_events` (GetEvent).
+//! `notifications` (SendMessage) and `workflow_events` (GetEvent, GetWorkflowEvents).
 
-use super::Unnamed;
-use super::{classify, classify::is_foreign_key_violation, Repo};
+use tokio_postgres::{types::Type, GenericClient};
+
+use super::{classify, classify::is_foreign_key_violation, sql::Statements, Repo};
 use crate::{
     error::{Error, Result},
     model::{NewMessage, StoredValue},
@@ -12,37 +13,84 @@ impl Repo {
     /// The DBOS trigger on `notifications` wakes a waiting `recv` on commit.
     pub async fn send_message(&self, msg: &NewMessage) -> Result<bool> {
         let conn = self.conn().await?;
-        match conn
-            .query_opt_unnamed(
-                self.sql().send.as_str(),
-                &[
-                    &msg.destination_id,
-                    &msg.topic,
-                    &msg.message,
-                    &msg.message_id,
-                ],
-            )
-            .await
-        {
-            Ok(row) => Ok(row.is_some()),
-            Err(e) if is_foreign_key_violation(&e) => Err(Error::NotFound(format!(
-                "destination workflow {} does not exist",
-                msg.destination_id
-            ))),
-            Err(e) => Err(classify("sending a message", e)),
-        }
+        send_in(&*conn, self.sql(), msg).await
     }
 
     /// The current value of event `key` of a workflow, if set.
     pub async fn get_event(&self, workflow_id: &str, key: &str) -> Result<Option<StoredValue>> {
         let conn = self.conn().await?;
         let row = conn
-            .query_opt_unnamed(self.sql().get_event.as_str(), &[&workflow_id, &key])
+            .query_typed_opt(
+                self.sql().get_event.as_str(),
+                &[(&workflow_id, Type::TEXT), (&key, Type::TEXT)],
+            )
             .await
             .map_err(|e| classify("reading an event", e))?;
         Ok(row.map(|r| StoredValue {
             text: r.get(0),
             serialization: r.get(1),
         }))
+    }
+
+    /// Every event of a workflow with its current value, by key; None when the workflow does not exist.
+    pub async fn get_all_events(
+        &self,
+        workflow_id: &str,
+    ) -> Result<Option<Vec<(String, StoredValue)>>> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query_typed(
+                self.sql().get_all_events.as_str(),
+                &[(&workflow_id, Type::TEXT)],
+            )
+            .await
+            .map_err(|e| classify("reading events", e))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        // The LEFT JOIN yields one all-NULL event row for a workflow without events.
+        Ok(Some(
+            rows.iter()
+                .filter_map(|r| {
+                    let key: Option<String> = r.get(0);
+                    key.map(|key| {
+                        (
+                            key,
+                            StoredValue {
+                                text: r.get(1),
+                                serialization: r.get(2),
+                            },
+                        )
+                    })
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Inserts a message on `client` (a pooled connection or the caller's transaction).
+pub(crate) async fn send_in(
+    client: &impl GenericClient,
+    sql: &Statements,
+    msg: &NewMessage,
+) -> Result<bool> {
+    match client
+        .query_typed_opt(
+            sql.send.as_str(),
+            &[
+                (&msg.destination_id, Type::TEXT),
+                (&msg.topic, Type::TEXT),
+                (&msg.message, Type::TEXT),
+                (&msg.message_id, Type::TEXT),
+            ],
+        )
+        .await
+    {
+        Ok(row) => Ok(row.is_some()),
+        Err(e) if is_foreign_key_violation(&e) => Err(Error::NotFound(format!(
+            "destination workflow {} does not exist",
+            msg.destination_id
+        ))),
+        Err(e) => Err(classify("sending a message", e)),
     }
 }

@@ -6,6 +6,7 @@
 mod classify;
 mod connect_failures;
 pub mod control;
+pub mod enqueue;
 pub mod fork;
 pub mod in_flight;
 mod manage_sql;
@@ -19,6 +20,13 @@ pub mod streams;
 mod unnamed;
 pub mod workflow_list;
 pub mod workflow_status;
+
+pub mod aggregates;
+pub mod app_versions;
+pub mod batch;
+pub mod queues;
+pub mod rename;
+pub mod schedules;
 
 use std::{
     sync::{

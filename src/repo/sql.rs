@@ -37,32 +37,6 @@ const STATUS_COLUMNS: &[(&str, &str)] = &[
     ("is_debounced", "boolean"),
 ];
 
-/// Columns an enqueue writes, in parameter order (filtered to those the schema has).
-pub(crate) const ENQUEUE_COLUMNS: &[&str] = &[
-    "workflow_uuid",
-    "status",
-    "name",
-    "class_name",
-    "config_name",
-    "queue_name",
-    "application_version",
-    "authenticated_user",
-    "authenticated_roles",
-    "assumed_role",
-    "recovery_attempts",
-    "workflow_timeout_ms",
-    "workflow_deadline_epoch_ms",
-    "deduplication_id",
-    "priority",
-    "serialization",
-    "queue_partition_key",
-    "creator_xid",
-    "delay_until_epoch_ms",
-    "attributes",
-    "application_name",
-    "inputs",
-];
-
 /// Every statement dbosd runs, specialised for one schema.
 #[derive(Debug, Clone)]
 pub(crate) struct Statements {
@@ -80,18 +54,20 @@ pub(crate) struct Statements {
     pub poll: String,
     /// List SELECTs up to the WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
     pub list_prefix: [String; 4],
-    /// The enqueue INSERT; parameters follow `enqueue_columns`.
-    pub enqueue: String,
-    pub enqueue_columns: Vec<&'static str>,
-    /// Whether the RETURNING row tells creation by `creator_xid` (else by `xmax = 0`).
-    pub has_creator_xid: bool,
-    /// `INSERT INTO workflow_input`, when the table exists (else inputs go inline).
-    pub insert_input: Option<String>,
+    /// The enqueue statement (see `repo::enqueue`).
+    pub enqueue: super::enqueue::EnqueueSql,
     pub dedup_holder: String,
     pub send: String,
     pub get_event: String,
     /// The workflow management statements.
     pub manage: super::manage_sql::ManageStatements,
+    /// A workflow's status row LEFT JOINed with its events (one NULL event row when it has none).
+    pub get_all_events: String,
+    /// Queue registry, application versions and rename; None where the schema predates them.
+    pub queues: Option<super::queues::QueueSql>,
+    pub versions: Option<super::app_versions::VersionSql>,
+    pub rename: Option<super::rename::RenameSql>,
+    pub schedules: Option<super::schedules::ScheduleSql>,
 }
 
 impl Statements {
@@ -156,46 +132,6 @@ impl Statements {
             from
         };
 
-        let enqueue_columns: Vec<&'static str> = ENQUEUE_COLUMNS
-            .iter()
-            .copied()
-            .filter(|c| s.has_column("workflow_status", c))
-            // Inputs go inline only where there is no workflow_input table.
-            .filter(|c| *c != "inputs" || !has_input)
-            .collect();
-        let has_creator_xid = enqueue_columns.contains(&"creator_xid");
-        let values: Vec<String> = enqueue_columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| match *c {
-                "attributes" => format!("${}::text::jsonb", i + 1),
-                // The DB clock, like created_at, so every replica agrees on when a delay ends.
-                "delay_until_epoch_ms" => format!(
-                    "(EXTRACT(epoch FROM now()) * 1000)::bigint + ${}::bigint",
-                    i + 1
-                ),
-                _ => format!("${}", i + 1),
-            })
-            .collect();
-        let created = if has_creator_xid {
-            "creator_xid"
-        } else {
-            "(xmax = 0)::text AS creator_xid"
-        };
-        let enqueue = format!(
-            "INSERT INTO {ws} AS cur ({cols}) VALUES ({vals}) \
-             ON CONFLICT (workflow_uuid) DO UPDATE SET name = cur.name \
-             RETURNING status, name, class_name, config_name, queue_name, {created}",
-            cols = enqueue_columns.join(", "),
-            vals = values.join(", "),
-        );
-        let insert_input = has_input.then(|| {
-            format!(
-                "INSERT INTO {} (workflow_uuid, inputs) VALUES ($1, $2) ON CONFLICT (workflow_uuid) DO NOTHING",
-                s.table("workflow_input")
-            )
-        });
-
         Statements {
             get_workflow: format!("{} WHERE ws.workflow_uuid = $1", select(true, true)),
             get_outcome: format!("{} WHERE ws.workflow_uuid = $1", select(false, true)),
@@ -203,10 +139,7 @@ impl Statements {
             read_stream: super::streams::read_stream_sql(s),
             poll: super::poll::poll_sql(s, &select(false, false)),
             list_prefix: [select(false, false), select(false, true), select(true, false), select(true, true)],
-            enqueue,
-            enqueue_columns,
-            has_creator_xid,
-            insert_input,
+            enqueue: super::enqueue::EnqueueSql::build(s),
             owners: format!(
                 "SELECT workflow_uuid, {app}, queue_name FROM {ws} WHERE workflow_uuid = ANY($1)",
                 // Older schemas have no owning application: such rows are unclaimed.
@@ -230,6 +163,15 @@ impl Statements {
                 s.table("workflow_events")
             ),
             manage: super::manage_sql::ManageStatements::build(s),
+            get_all_events: format!(
+                "SELECT e.key, e.value, e.serialization FROM {ws} ws LEFT JOIN {} e \
+                 ON e.workflow_uuid = ws.workflow_uuid WHERE ws.workflow_uuid = $1 ORDER BY e.key",
+                s.table("workflow_events")
+            ),
+            queues: super::queues::QueueSql::build(s),
+            versions: super::app_versions::VersionSql::build(s),
+            rename: super::rename::RenameSql::build(s),
+            schedules: super::schedules::ScheduleSql::build(s),
         }
     }
 }

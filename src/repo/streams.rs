@@ -1,6 +1,7 @@
 //! `streams`: reading a DBOS stream (values written by a workflow under a key, dense offsets from 0).
 
-use super::Unnamed;
+use tokio_postgres::types::Type;
+
 use super::{classify, schema::SchemaInfo, Repo};
 use crate::{
     error::Result,
@@ -39,9 +40,14 @@ impl Repo {
     ) -> Result<StreamRead> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_unnamed(
+            .query_typed(
                 self.sql().read_stream.as_str(),
-                &[&workflow_id, &key, &offset, &READ_BATCH],
+                &[
+                    (&workflow_id, Type::TEXT),
+                    (&key, Type::TEXT),
+                    (&offset, Type::INT4),
+                    (&READ_BATCH, Type::INT4),
+                ],
             )
             .await
             .map_err(|e| classify("reading a stream", e))?;

@@ -3,8 +3,7 @@
 //!
 //! User values only ever travel as bind parameters; the SQL text is assembled from fixed fragments.
 
-use super::Unnamed;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{classify, workflow_status::decode_row, Repo};
 use crate::{
@@ -12,12 +11,34 @@ use crate::{
     model::{ListFilter, ListQuery, PageCursor, WorkflowPage},
 };
 
-type Param = Box<dyn ToSql + Sync + Send>;
+type Param = (Box<dyn ToSql + Sync + Send>, Type);
+
+/// The PostgreSQL type a bound Rust value is sent as, so queries go out typed in one round trip
+/// (no prepare) and never depend on server-side statement state.
+pub(crate) trait Bindable: ToSql + Sync + Send + 'static {
+    const TYPE: Type;
+}
+
+impl Bindable for i64 {
+    const TYPE: Type = Type::INT8;
+}
+
+impl Bindable for bool {
+    const TYPE: Type = Type::BOOL;
+}
+
+impl Bindable for String {
+    const TYPE: Type = Type::TEXT;
+}
+
+impl Bindable for Vec<String> {
+    const TYPE: Type = Type::TEXT_ARRAY;
+}
 
 /// Accumulates `AND`ed conditions on `workflow_status` (aliased `ws`) and their parameters.
 pub(crate) struct Where<'a> {
     repo: &'a Repo,
-    clauses: Vec<String>,
+    pub(crate) clauses: Vec<String>,
     params: Vec<Param>,
 }
 
@@ -31,14 +52,14 @@ impl<'a> Where<'a> {
     }
 
     /// The next placeholder, bound to `value`.
-    pub(crate) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
-        self.params.push(Box::new(value));
+    pub(crate) fn bind<T: Bindable>(&mut self, value: T) -> String {
+        self.params.push((Box::new(value), T::TYPE));
         format!("${}", self.params.len())
     }
 
     /// `ws.<column>`, or a NULL of the right type where an older schema lacks the column
     /// (so a filter on it matches nothing instead of failing).
-    fn col(&self, column: &str, ty: &str) -> String {
+    pub(crate) fn col(&self, column: &str, ty: &str) -> String {
         if self.repo.schema().has_column("workflow_status", column) {
             format!("ws.{column}")
         } else {
@@ -151,10 +172,10 @@ impl<'a> Where<'a> {
     }
 
     /// The bound parameters, in placeholder order.
-    pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+    pub(crate) fn params(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
         self.params
             .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .map(|(p, ty)| (p.as_ref() as &(dyn ToSql + Sync), ty.clone()))
             .collect()
     }
 
@@ -171,7 +192,7 @@ impl<'a> Where<'a> {
 }
 
 /// A LIKE pattern matching values that start with `prefix` literally.
-fn like_prefix(prefix: &str) -> String {
+pub(crate) fn like_prefix(prefix: &str) -> String {
     let mut pattern = String::with_capacity(prefix.len() + 1);
     for ch in prefix.chars() {
         if matches!(ch, '\\' | '%' | '_') {
@@ -209,7 +230,7 @@ impl Repo {
         let params = w.params();
         let conn = self.conn().await?;
         let rows = conn
-            .query_unnamed(sql.as_str(), &params)
+            .query_typed(sql.as_str(), &params)
             .await
             .map_err(|e| classify("listing workflows", e))?;
         let mut rows = rows.iter().map(decode_row).collect::<Result<Vec<_>>>()?;

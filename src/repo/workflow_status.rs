@@ -1,17 +1,12 @@
 //! `workflow_status` with its payload tables `workflow_input` / `workflow_output`: enqueue and read.
 
-use super::Unnamed;
-use tokio_postgres::{types::ToSql, GenericClient, Row};
+use tokio_postgres::{types::Type, GenericClient, Row};
 
-use super::{classify, classify::is_unique_violation, Repo};
+use super::{classify, Repo};
 use crate::{
     error::{Error, Result},
-    model::{EnqueueOutcome, Enqueued, NewWorkflow, WorkflowRow, WorkflowStatus, PORTABLE_JSON},
+    model::WorkflowRow,
 };
-
-/// How many times an enqueue under RETURN_EXISTING retries when the deduplication holder vanishes
-/// between the failed insert and the lookup.
-const DEDUP_RETRIES: usize = 5;
 
 /// Who a workflow belongs to, for scope checks.
 #[derive(Debug, Clone)]
@@ -22,147 +17,14 @@ pub struct WorkflowOwner {
 }
 
 impl Repo {
-    /// Enqueues `wf` in one transaction (status row, then input row), as the DBOS clients do.
-    pub async fn enqueue(&self, wf: &NewWorkflow) -> Result<Enqueued> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.try_enqueue(wf).await? {
-                Ok(done) => return Ok(done),
-                Err(DedupConflict) => {
-                    let queue = wf.queue_name.as_str();
-                    let dedup = wf.deduplication_id.as_deref().unwrap_or_default();
-                    if !wf.return_existing_on_dedup {
-                        return Err(Error::AlreadyExists(format!(
-                            "workflow {} was deduplicated: an active workflow in queue {queue} already has deduplication id {dedup}",
-                            wf.workflow_id
-                        )));
-                    }
-                    let conn = self.conn().await?;
-                    let holder = conn
-                        .query_opt_unnamed(self.sql().dedup_holder.as_str(), &[&queue, &dedup])
-                        .await
-                        .map_err(|e| classify("looking up the deduplication holder", e))?;
-                    if let Some(row) = holder {
-                        return Ok(Enqueued {
-                            workflow_id: row.get(0),
-                            outcome: EnqueueOutcome::Deduplicated,
-                            status: row
-                                .get::<_, Option<String>>(1)
-                                .as_deref()
-                                .and_then(WorkflowStatus::parse),
-                        });
-                    }
-                    if attempt >= DEDUP_RETRIES {
-                        return Err(Error::Aborted(format!(
-                            "deduplication id {dedup} of queue {queue} kept changing hands; retry"
-                        )));
-                    }
-                }
-            }
-        }
-    }
-
-    async fn try_enqueue(&self, wf: &NewWorkflow) -> Result<Result<Enqueued, DedupConflict>> {
-        let ctx = "enqueueing a workflow";
-        let sql = self.sql();
-        let creator_xid = uuid::Uuid::new_v4().to_string();
-        let status = if wf.delay_ms.is_some() {
-            WorkflowStatus::Delayed
-        } else {
-            WorkflowStatus::Enqueued
-        };
-        let status_text = status.as_str();
-        let zero: i64 = 0;
-        let serialization = PORTABLE_JSON;
-        let values: [(&str, &(dyn ToSql + Sync)); 22] = [
-            ("workflow_uuid", &wf.workflow_id),
-            ("status", &status_text),
-            ("name", &wf.name),
-            ("class_name", &wf.class_name),
-            ("config_name", &wf.config_name),
-            ("queue_name", &wf.queue_name),
-            ("application_version", &wf.app_version),
-            ("authenticated_user", &wf.authenticated_user),
-            ("authenticated_roles", &wf.authenticated_roles),
-            ("assumed_role", &wf.assumed_role),
-            ("recovery_attempts", &zero),
-            ("workflow_timeout_ms", &wf.timeout_ms),
-            ("workflow_deadline_epoch_ms", &wf.deadline_epoch_ms),
-            ("deduplication_id", &wf.deduplication_id),
-            ("priority", &wf.priority),
-            ("serialization", &serialization),
-            ("queue_partition_key", &wf.queue_partition_key),
-            ("creator_xid", &creator_xid),
-            ("delay_until_epoch_ms", &wf.delay_ms),
-            ("attributes", &wf.attributes),
-            ("application_name", &wf.application_name),
-            ("inputs", &wf.inputs),
-        ];
-        // The statement lists only the columns this schema has, in ENQUEUE_COLUMNS order.
-        let params: Vec<&(dyn ToSql + Sync)> = sql
-            .enqueue_columns
-            .iter()
-            .filter_map(|col| values.iter().find(|(name, _)| name == col).map(|(_, v)| *v))
-            .collect();
-
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
-        let row = match tx.query_one_unnamed(sql.enqueue.as_str(), &params).await {
-            Ok(row) => row,
-            Err(e) if is_unique_violation(&e, "dedup") => return Ok(Err(DedupConflict)),
-            Err(e) => return Err(classify(ctx, e)),
-        };
-        let returned_xid: Option<String> = row.get("creator_xid");
-        let created = if sql.has_creator_xid {
-            returned_xid.as_deref() == Some(creator_xid.as_str())
-        } else {
-            returned_xid.as_deref() == Some("true")
-        };
-        if !created {
-            // Dropping the transaction rolls back the no-op update.
-            let existing_status: Option<String> = row.get("status");
-            check_same_workflow(wf, &row)?;
-            return Ok(Ok(Enqueued {
-                workflow_id: wf.workflow_id.clone(),
-                outcome: EnqueueOutcome::Existing,
-                status: existing_status.as_deref().and_then(WorkflowStatus::parse),
-            }));
-        }
-        if let Some(insert_input) = &sql.insert_input {
-            tx.execute_unnamed(insert_input.as_str(), &[&wf.workflow_id, &wf.inputs])
-                .await
-                .map_err(|e| classify(ctx, e))?;
-        }
-        tx.commit().await.map_err(|e| classify(ctx, e))?;
-        Ok(Ok(Enqueued {
-            workflow_id: wf.workflow_id.clone(),
-            outcome: EnqueueOutcome::Created,
-            status: Some(status),
-        }))
-    }
-
-    /// One workflow without its input, with output and error (what waits re-read on each wake).
-    pub async fn get_workflow_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
-        let conn = self.conn().await?;
-        get_workflow(&*conn, &self.sql().get_outcome, workflow_id).await
-    }
-
-    /// Several workflows without input, with output and error (one query for a multi-wait).
-    pub async fn get_workflow_outcomes(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowRow>> {
-        let conn = self.conn().await?;
-        let rows = conn
-            .query_unnamed(self.sql().get_outcomes.as_str(), &[&workflow_ids])
-            .await
-            .map_err(|e| classify("reading workflows", e))?;
-        rows.iter().map(decode_row).collect()
-    }
-
     /// (id, application, queue) of each existing workflow among `workflow_ids`.
     pub async fn workflow_owners(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowOwner>> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_unnamed(self.sql().owners.as_str(), &[&workflow_ids])
+            .query_typed(
+                self.sql().owners.as_str(),
+                &[(&workflow_ids, Type::TEXT_ARRAY)],
+            )
             .await
             .map_err(|e| classify("reading workflow owners", e))?;
         Ok(rows
@@ -175,6 +37,25 @@ impl Repo {
             .collect())
     }
 
+    /// One workflow without its input, with output and error (what waits re-read on each wake).
+    pub async fn get_workflow_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
+        let conn = self.conn().await?;
+        get_workflow(&*conn, &self.sql().get_outcome, workflow_id).await
+    }
+
+    /// Several workflows without input, with output and error (one query for a multi-wait).
+    pub async fn get_workflow_outcomes(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowRow>> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query_typed(
+                self.sql().get_outcomes.as_str(),
+                &[(&workflow_ids, Type::TEXT_ARRAY)],
+            )
+            .await
+            .map_err(|e| classify("reading workflows", e))?;
+        rows.iter().map(decode_row).collect()
+    }
+
     /// One workflow with input, output and error; `None` when the id does not exist.
     pub async fn get_workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
         let conn = self.conn().await?;
@@ -184,47 +65,15 @@ impl Repo {
 
 /// Reads one workflow row with `sql` (a `Statements::get_workflow`).
 pub(crate) async fn get_workflow(
-    client: &(impl GenericClient + Sync),
+    client: &impl GenericClient,
     sql: &str,
     workflow_id: &str,
 ) -> Result<Option<WorkflowRow>> {
     let row = client
-        .query_opt_unnamed(sql, &[&workflow_id])
+        .query_typed_opt(sql, &[(&workflow_id, Type::TEXT)])
         .await
         .map_err(|e| classify("reading a workflow", e))?;
     row.as_ref().map(decode_row).transpose()
-}
-
-/// The deduplication id is held by another active workflow of the queue.
-struct DedupConflict;
-
-/// An existing id must hold the same workflow (name, class, config), as DBOS checks.
-fn check_same_workflow(wf: &NewWorkflow, row: &Row) -> Result<()> {
-    let name: Option<String> = row.get("name");
-    let class_name: Option<String> = row.get("class_name");
-    let config_name: Option<String> = row.get("config_name");
-    let differs = |what: &str, existing: Option<String>, requested: Option<&str>| {
-        Error::AlreadyExists(format!(
-            "workflow {} already exists with a different {what} ({} instead of {})",
-            wf.workflow_id,
-            existing.as_deref().unwrap_or("none"),
-            requested.unwrap_or("none"),
-        ))
-    };
-    if name.as_deref() != Some(wf.name.as_str()) {
-        return Err(differs("workflow name", name, Some(&wf.name)));
-    }
-    if class_name.as_deref() != wf.class_name.as_deref() {
-        return Err(differs("class name", class_name, wf.class_name.as_deref()));
-    }
-    if config_name.as_deref() != wf.config_name.as_deref() {
-        return Err(differs(
-            "config name",
-            config_name,
-            wf.config_name.as_deref(),
-        ));
-    }
-    Ok(())
 }
 
 /// Decodes a row selected by one of the `Statements` workflow SELECTs.

@@ -6,11 +6,12 @@ use std::io::Write;
 
 use dbosd::pb::{
     workflow_service_client::WorkflowServiceClient, AwaitWorkflowRequest, AwaitWorkflowsRequest,
-    CancelWorkflowRequest, CancelWorkflowsRequest, DeleteWorkflowRequest, ForkWorkflowRequest,
-    GetEventRequest, GetWorkflowRequest, ListQueuedWorkflowsRequest, ListWorkflowStepsRequest,
-    ListWorkflowsRequest, ReadStreamRequest, ResumeWorkflowRequest, SendMessageRequest,
-    SetWorkflowPriorityRequest, UpdateWorkflowAttributesRequest, WatchEventRequest,
-    WatchWorkflowsRequest, WorkflowFilter,
+    CancelWorkflowRequest, CancelWorkflowsRequest, DeleteWorkflowRequest, EnqueueWorkflowsRequest,
+    ForkWorkflowRequest, GetEventRequest, GetWorkflowAggregatesRequest, GetWorkflowEventsRequest,
+    GetWorkflowRequest, ListQueuedWorkflowsRequest, ListQueuesRequest, ListWorkflowStepsRequest,
+    ListWorkflowsRequest, ReadStreamRequest, RenameApplicationRequest, ResumeWorkflowRequest,
+    SendMessageRequest, SendMessagesRequest, SetWorkflowPriorityRequest,
+    UpdateWorkflowAttributesRequest, WatchEventRequest, WatchWorkflowsRequest, WorkflowFilter,
 };
 use tokio_stream::StreamExt;
 use tonic::{
@@ -428,4 +429,73 @@ async fn tokens_never_reach_the_log_but_their_names_do() {
     ] {
         assert!(!log.contains(secret), "{secret} was logged:\n{log}");
     }
+}
+
+#[tokio::test]
+async fn batch_calls_are_checked_and_database_wide_calls_need_an_unrestricted_token() {
+    let (srv, _tokens) = server_with_workflows().await;
+    let mut billing = client_as(&srv.channel, Some("tok-billing-9f2"));
+    let item = |app: &str| {
+        let mut req = enqueue_req("wf", "q", vec![]);
+        req.application_name = Some(app.into());
+        req
+    };
+    let batch = EnqueueWorkflowsRequest {
+        workflows: vec![item("billing"), item("shipping")],
+    };
+    let mixed = billing.enqueue_workflows(batch).await;
+    assert_status(mixed, Code::PermissionDenied, DENIED);
+    let messages = SendMessagesRequest {
+        messages: vec![SendMessageRequest {
+            destination_id: "s1".into(),
+            message: Some(pv(serde_json::json!(1))),
+            ..Default::default()
+        }],
+    };
+    assert_status(
+        billing.send_messages(messages).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+    let events = GetWorkflowEventsRequest {
+        workflow_id: "s1".into(),
+    };
+    assert_status(
+        billing.get_workflow_events(events).await,
+        Code::PermissionDenied,
+        DENIED,
+    );
+
+    // Aggregates count only what the token may see.
+    let counted = billing
+        .get_workflow_aggregates(GetWorkflowAggregatesRequest {
+            group_by: vec![dbosd::pb::WorkflowGroupBy::ApplicationName as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let counts: Vec<i64> = counted.aggregates.iter().map(|a| a.count).collect();
+    assert_eq!(counts, [2], "billing's b1 and b2 only: {counted:?}");
+
+    // Queues, application names and the like act on the whole database.
+    let queues = billing.list_queues(ListQueuesRequest::default()).await;
+    assert_status(
+        queues,
+        Code::PermissionDenied,
+        "needs a token for all of them",
+    );
+    let rename = RenameApplicationRequest {
+        old_name: Some("shipping".into()),
+        new_name: "billing".into(),
+        ..Default::default()
+    };
+    assert_status(
+        billing.rename_application(rename).await,
+        Code::PermissionDenied,
+        "for all",
+    );
+    let mut ops = client_as(&srv.channel, Some("tok-ops-77a"));
+    assert!(ops.list_queues(ListQueuesRequest::default()).await.is_ok());
+    srv.stop().await;
 }

@@ -5,12 +5,14 @@
 #![allow(dead_code)]
 
 mod as_worker;
+mod clients;
 mod in_flight;
 mod pgbouncer;
 mod process;
 mod worker;
 
 pub use as_worker::{finish_as_worker, set_event_as_worker};
+pub use clients::{assert_success, clients_bin, clients_path, ensure_clients, run_bounded};
 pub use in_flight::{
     get_event_in_flight, lock_notifications, open_await, outcome_of, send_in_flight, watching,
 };

@@ -5,11 +5,16 @@
 mod harness;
 
 mod auth;
+mod batch;
+mod cli;
 mod deploy;
 mod drain;
 mod enqueue;
+mod enqueue_batch;
 mod events_messages;
+mod examples;
 mod failures;
+mod grpcurl;
 mod health_reflection;
 mod interop;
 mod layout;
@@ -20,7 +25,10 @@ mod management_fork;
 mod management_steps;
 mod management_workers;
 mod pgbouncer;
+mod proto_lint;
+mod registry;
 mod replicas;
+mod schedules;
 mod schema;
 mod startup;
 mod telemetry;

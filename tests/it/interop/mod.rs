@@ -4,6 +4,8 @@
 //! asks the worker's `WorkerLang`.
 
 mod queueing;
+mod registry;
+mod schedules;
 mod values;
 
 use dbosd::pb;

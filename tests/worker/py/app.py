@@ -37,6 +37,8 @@ Workflows (registered under their bare function names):
     leave_traces(key, topic, children=0) -> {"message": recv(topic), "children": [0..children-1]},
         after a step, set_event(key), a closed stream `key` and `children` child echo workflows:
         a row in every table a workflow can own
+    scheduled(when, ctx) -> {"when": when.isoformat(), "is_date": <when is a datetime>, "ctx": ctx}
+        (the signature DBOS schedules call: scheduled time, schedule context)
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import signal
 import sys
 import threading
 import traceback
+from datetime import datetime
 from typing import Any, List, Optional, Tuple
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID, WorkflowSerializationFormat
@@ -132,6 +135,12 @@ def blocker(topic: Optional[str]) -> Any:
 @DBOS.workflow()
 def stamp(tag: Any) -> Any:
     return {"tag": tag}
+
+
+@DBOS.workflow()
+def scheduled(when: datetime, ctx: Any) -> Any:
+    is_date = isinstance(when, datetime)
+    return {"when": when.isoformat() if is_date else when, "is_date": is_date, "ctx": ctx}
 
 
 @DBOS.workflow()

@@ -41,6 +41,8 @@
 //     leave_traces(key, topic, children = 0) -> {message: recv(topic), children: [0..children-1]},
 //         after a step, setEvent(key), a closed stream `key` and `children` child echo workflows:
 //         a row in every table a workflow can own
+//     scheduled(when, ctx) -> {when: when.toISOString(), is_date: <when is a Date>, ctx}
+//         (the signature DBOS schedules call: scheduled time, schedule context)
 
 import { DBOS } from '@dbos-inc/dbos-sdk';
 
@@ -124,6 +126,14 @@ DBOS.registerWorkflow(
 DBOS.registerWorkflow(async (topic) => DBOS.recv(topicOf(topic), 60), { name: 'blocker' });
 
 DBOS.registerWorkflow(async (tag) => ({ tag }), { name: 'stamp' });
+
+DBOS.registerWorkflow(
+  async (when, ctx) => {
+    const isDate = when instanceof Date;
+    return { when: isDate ? when.toISOString() : when, is_date: isDate, ctx };
+  },
+  { name: 'scheduled' },
+);
 
 // Writes each value to stream `key`; optionally waits on recv(topic) before closing it.
 DBOS.registerWorkflow(

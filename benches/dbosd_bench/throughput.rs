@@ -1,0 +1,230 @@
+//! Enqueue throughput at 1, 16 and 64 concurrent clients: the raw-SQL baseline (dbosd's own
+//! repository statements run in-process on a tokio-postgres pool, no gRPC), dbosd's EnqueueWorkflow
+//! over gRPC, and the official Python DBOSClient; plus dbosd's CPU per 1,000 enqueues.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use dbosd::{
+    config::Settings,
+    model::NewWorkflow,
+    pb::{self, workflow_service_client::WorkflowServiceClient},
+    server,
+};
+use serde_json::json;
+use tokio::process::Command;
+use tonic::transport::Channel;
+
+use crate::{
+    setup::{python, root, BenchResult, Env},
+    stats::Row,
+};
+
+/// How long each measurement runs.
+const WINDOW: Duration = Duration::from_secs(5);
+
+/// Concurrent requests per HTTP/2 connection.
+const TASKS_PER_CHANNEL: usize = 16;
+
+fn new_workflow() -> NewWorkflow {
+    NewWorkflow {
+        workflow_id: uuid::Uuid::new_v4().to_string(),
+        name: "echo".into(),
+        queue_name: "bench_q".into(),
+        inputs: r#"{"positionalArgs":[1],"namedArgs":{}}"#.into(),
+        serialization: Some(dbosd::model::PORTABLE_JSON.into()),
+        ..NewWorkflow::default()
+    }
+}
+
+/// Enqueues per second through dbosd's repository directly, with `tasks` concurrent callers.
+async fn raw_sql(env: &Env, tasks: usize) -> BenchResult<f64> {
+    let mut settings = Settings::new(env.db_url.clone());
+    settings.pool.size = tasks.max(1) as u32;
+    let repo = server::prepare(&settings).await?;
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + WINDOW;
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (repo, count) = (repo.clone(), count.clone());
+        handles.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                repo.enqueue(&new_workflow()).await?;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            BenchResult::Ok(())
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / WINDOW.as_secs_f64())
+}
+
+/// Enqueues per second through dbosd's gRPC API, with `tasks` concurrent callers.
+async fn grpc(env: &Env, tasks: usize) -> BenchResult<f64> {
+    let mut clients: Vec<WorkflowServiceClient<Channel>> = Vec::new();
+    for _ in 0..tasks.div_ceil(TASKS_PER_CHANNEL) {
+        clients.push(env.channel().await?);
+    }
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + WINDOW;
+    let mut handles = Vec::new();
+    for i in 0..tasks {
+        let mut client = clients[i / TASKS_PER_CHANNEL].clone();
+        let count = count.clone();
+        handles.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let req = pb::EnqueueWorkflowRequest {
+                    workflow_name: "echo".into(),
+                    queue_name: "bench_q".into(),
+                    positional_args: vec![dbosd::api::json::from_json(&json!(1))],
+                    ..Default::default()
+                };
+                client.enqueue_workflow(req).await?;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            BenchResult::Ok(())
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / WINDOW.as_secs_f64())
+}
+
+/// Enqueues per second through the official Python client (threads in one process).
+async fn python_client(env: &Env, threads: usize) -> BenchResult<f64> {
+    let out = Command::new(python()?)
+        .arg(root().join("benches/dbosd_bench/py_enqueue.py"))
+        .args([
+            &env.db_url,
+            &threads.to_string(),
+            &WINDOW.as_secs_f64().to_string(),
+        ])
+        .output()
+        .await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    let mut field = |name: &str| -> Option<f64> {
+        words.find(|w| *w == name)?;
+        words.next()?.parse().ok()
+    };
+    let (Some(count), Some(seconds)) = (field("COUNT"), field("SECONDS")) else {
+        return Err(format!(
+            "py_enqueue.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    };
+    Ok(count / seconds)
+}
+
+/// dbosd's CPU time in milliseconds so far (user + system), from /proc.
+fn cpu_ms(env: &Env) -> f64 {
+    let Some(pid) = env.dbosd.id() else {
+        return f64::NAN;
+    };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) * 1000.0 / hz
+}
+
+/// Workflows per second through EnqueueWorkflows with batches of `size`, from 4 concurrent callers.
+async fn batch(env: &Env, size: usize) -> BenchResult<f64> {
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + WINDOW;
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let mut client = env.channel().await?;
+        let count = count.clone();
+        handles.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let workflows = (0..size)
+                    .map(|_| pb::EnqueueWorkflowRequest {
+                        workflow_name: "echo".into(),
+                        queue_name: "bench_q".into(),
+                        positional_args: vec![dbosd::api::json::from_json(&json!(1))],
+                        ..Default::default()
+                    })
+                    .collect();
+                client
+                    .enqueue_workflows(pb::EnqueueWorkflowsRequest { workflows })
+                    .await?;
+                count.fetch_add(size as u64, Ordering::Relaxed);
+            }
+            BenchResult::Ok(())
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / WINDOW.as_secs_f64())
+}
+
+/// Only load: 16 gRPC clients enqueueing for `WINDOW`, printing dbosd's pid first (for a profiler).
+pub async fn load_only(env: &Env) -> BenchResult<()> {
+    println!("dbosd pid {}", env.dbosd.id().unwrap_or_default());
+    let rate = grpc(env, 16).await?;
+    println!("{rate:.0} enqueues/s");
+    Ok(())
+}
+
+/// Runs the section.
+pub async fn run(env: &Env) -> BenchResult<Vec<Row>> {
+    let mut rows = Vec::new();
+    for tasks in [1usize, 16, 64] {
+        let raw = raw_sql(env, tasks).await?;
+        let cpu_before = cpu_ms(env);
+        let started = Instant::now();
+        let dbosd = grpc(env, tasks).await?;
+        let enqueued = dbosd * started.elapsed().as_secs_f64().min(WINDOW.as_secs_f64());
+        let cpu_per_1000 = (cpu_ms(env) - cpu_before) / enqueued * 1000.0;
+        let py = python_client(env, tasks).await?;
+        rows.push(Row {
+            section: "enqueue",
+            metric: format!("EnqueueWorkflow, {tasks} concurrent clients (workflows/s)"),
+            dbosd: format!("{dbosd:.0}/s = {:.0}% of raw SQL, {:.1}x Python", dbosd / raw * 100.0, dbosd / py),
+            baseline: format!("raw SQL {raw:.0}/s; Python DBOSClient {py:.0}/s"),
+            json: json!({"clients": tasks, "dbosd_per_s": dbosd, "raw_sql_per_s": raw, "python_per_s": py,
+                         "ratio_to_raw": dbosd / raw, "ratio_to_python": dbosd / py}),
+        });
+        if tasks != 16 {
+            rows.push(Row {
+                section: "enqueue",
+                metric: format!("dbosd CPU per 1,000 enqueues, {tasks} clients"),
+                dbosd: format!("{cpu_per_1000:.0} ms"),
+                baseline: "should not grow with load".into(),
+                json: json!({"clients": tasks, "cpu_ms_per_1000": cpu_per_1000}),
+            });
+        }
+    }
+    for size in [10usize, 100, 1000] {
+        let rate = batch(env, size).await?;
+        rows.push(Row {
+            section: "batch enqueue",
+            metric: format!("EnqueueWorkflows, batches of {size}, 4 callers (workflows/s)"),
+            dbosd: format!("{rate:.0}/s"),
+            baseline: "target >= 30,000/s".into(),
+            json: json!({"batch": size, "workflows_per_s": rate}),
+        });
+    }
+    Ok(rows)
+}

@@ -1,0 +1,253 @@
+//! CreateSchedule, ListSchedules, GetSchedule, PauseSchedule, ResumeSchedule, DeleteSchedule.
+//!
+//! A schedule's context is stored in its creator's native format; the request names the worker
+//! language and dbosd writes the context as that language's client would (see `crate::native`).
+
+use std::str::FromStr;
+
+use super::{
+    convert::{required, text},
+    json::{from_json, to_json},
+    WorkflowApi,
+};
+use crate::{
+    error::{Error, Result},
+    model::{ScheduleFilter, ScheduleRow},
+    native::{self, pickle, superjson, Language},
+    pb,
+};
+
+const ACTIVE: &str = "ACTIVE";
+const PAUSED: &str = "PAUSED";
+
+impl WorkflowApi {
+    pub(super) async fn schedule_create(
+        &self,
+        req: &pb::CreateScheduleRequest,
+    ) -> Result<pb::CreateScheduleResponse> {
+        let language =
+            match req.language() {
+                pb::WorkerLanguage::Python => Language::Python,
+                pb::WorkerLanguage::Typescript => Language::TypeScript,
+                pb::WorkerLanguage::Unspecified => return Err(Error::invalid(
+                    "language",
+                    "is required: the context is written in that worker language's native format",
+                )),
+            };
+        let cron = required("cron", &req.cron)?;
+        parse_cron(&cron)?;
+        let cron_timezone = req
+            .cron_timezone
+            .as_deref()
+            .filter(|tz| !tz.is_empty())
+            .map(|tz| time_zone(tz).map(|_| tz.to_owned()))
+            .transpose()?;
+        let context = match &req.context {
+            None => context_of(language, &serde_json::Value::Null)?,
+            Some(pb::create_schedule_request::Context::ContextJson(v)) => {
+                context_of(language, &to_json(v, "context_json")?)?
+            }
+            Some(pb::create_schedule_request::Context::ContextNativeText(t)) => {
+                if native::detect(t) != Some(language) {
+                    return Err(Error::invalid(
+                        "context_native_text",
+                        format!("is not in {language:?}'s native format (base64 pickle for Python, marked superjson for TypeScript)"),
+                    ));
+                }
+                t.clone()
+            }
+        };
+        let optional = |field: &str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| text(field, v))
+                .transpose()
+        };
+        let row = ScheduleRow {
+            schedule_id: uuid::Uuid::new_v4().to_string(),
+            schedule_name: required("schedule_name", &req.schedule_name)?,
+            workflow_name: required("workflow_name", &req.workflow_name)?,
+            workflow_class_name: optional("workflow_class_name", &req.workflow_class_name)?,
+            cron,
+            status: ACTIVE.to_owned(),
+            context,
+            last_fired_at: None,
+            automatic_backfill: req.automatic_backfill,
+            cron_timezone,
+            queue_name: optional("queue_name", &req.queue_name)?,
+            application_name: self.acting_app(req.application_name.as_ref())?,
+        };
+        let row = self.repo.create_schedule(&row).await?;
+        Ok(pb::CreateScheduleResponse {
+            schedule: Some(render(&row)),
+        })
+    }
+
+    pub(super) async fn schedule_list(
+        &self,
+        req: &pb::ListSchedulesRequest,
+    ) -> Result<pb::ListSchedulesResponse> {
+        let statuses = req
+            .statuses
+            .iter()
+            .map(|s| match pb::ScheduleStatus::try_from(*s) {
+                Ok(pb::ScheduleStatus::Active) => Ok(ACTIVE.to_owned()),
+                Ok(pb::ScheduleStatus::Paused) => Ok(PAUSED.to_owned()),
+                _ => Err(Error::invalid(
+                    "statuses",
+                    format!("{s} is not a schedule status"),
+                )),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let texts = |field: &str, values: &[String]| -> Result<Vec<String>> {
+            values.iter().map(|v| text(field, v)).collect()
+        };
+        let filter = ScheduleFilter {
+            statuses,
+            workflow_names: texts("workflow_names", &req.workflow_names)?,
+            name_prefixes: texts("schedule_name_prefixes", &req.schedule_name_prefixes)?,
+            application_names: self.owner_filter(&req.application_names)?,
+        };
+        let rows = self.repo.list_schedules(&filter).await?;
+        Ok(pb::ListSchedulesResponse {
+            schedules: rows.iter().map(render).collect(),
+        })
+    }
+
+    pub(super) async fn schedule_get(
+        &self,
+        req: &pb::GetScheduleRequest,
+    ) -> Result<pb::GetScheduleResponse> {
+        let row = self.existing_schedule(&req.schedule_name).await?;
+        Ok(pb::GetScheduleResponse {
+            schedule: Some(render(&row)),
+        })
+    }
+
+    pub(super) async fn schedule_pause(
+        &self,
+        req: &pb::PauseScheduleRequest,
+    ) -> Result<pb::PauseScheduleResponse> {
+        let row = self.set_status(&req.schedule_name, PAUSED).await?;
+        Ok(pb::PauseScheduleResponse {
+            schedule: Some(render(&row)),
+        })
+    }
+
+    pub(super) async fn schedule_resume(
+        &self,
+        req: &pb::ResumeScheduleRequest,
+    ) -> Result<pb::ResumeScheduleResponse> {
+        let row = self.set_status(&req.schedule_name, ACTIVE).await?;
+        Ok(pb::ResumeScheduleResponse {
+            schedule: Some(render(&row)),
+        })
+    }
+
+    pub(super) async fn schedule_delete(
+        &self,
+        req: &pb::DeleteScheduleRequest,
+    ) -> Result<pb::DeleteScheduleResponse> {
+        let name = required("schedule_name", &req.schedule_name)?;
+        let deleted = self.repo.delete_schedule(&name).await?;
+        if !deleted && !req.allow_missing {
+            return Err(not_found(&name));
+        }
+        Ok(pb::DeleteScheduleResponse { deleted })
+    }
+
+    /// The named schedule, or NOT_FOUND.
+    pub(super) async fn existing_schedule(&self, name: &str) -> Result<ScheduleRow> {
+        let name = required("schedule_name", name)?;
+        self.repo
+            .get_schedule(&name)
+            .await?
+            .ok_or_else(|| not_found(&name))
+    }
+
+    async fn set_status(&self, name: &str, status: &str) -> Result<ScheduleRow> {
+        let name = required("schedule_name", name)?;
+        self.repo
+            .set_schedule_status(&name, status)
+            .await?
+            .ok_or_else(|| not_found(&name))
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound(format!("schedule {name} does not exist"))
+}
+
+/// A cron expression as DBOS reads it: 5 fields, or 6 with seconds first.
+pub(super) fn parse_cron(cron: &str) -> Result<croner::Cron> {
+    let fields = cron.split_whitespace().count();
+    if !(5..=6).contains(&fields) {
+        return Err(Error::invalid(
+            "cron",
+            format!("needs 5 fields, or 6 with seconds first (got {fields})"),
+        ));
+    }
+    croner::Cron::new(cron)
+        .with_seconds_optional()
+        .parse()
+        .map_err(|e| Error::invalid("cron", format!("is not a valid cron expression: {e}")))
+}
+
+/// An IANA time zone.
+pub(super) fn time_zone(name: &str) -> Result<chrono_tz::Tz> {
+    chrono_tz::Tz::from_str(name).map_err(|_| {
+        Error::invalid(
+            "cron_timezone",
+            format!("{name:?} is not an IANA time zone"),
+        )
+    })
+}
+
+/// A JSON context in `language`'s native format.
+fn context_of(language: Language, value: &serde_json::Value) -> Result<String> {
+    match language {
+        Language::TypeScript => Ok(superjson::encode(value)),
+        Language::Python => pickle::encode_json(value).ok_or_else(|| {
+            Error::invalid(
+                "context_json",
+                "holds an integer beyond 64 bits, which dbosd does not pickle",
+            )
+        }),
+    }
+}
+
+fn render(row: &ScheduleRow) -> pb::Schedule {
+    let language = native::detect(&row.context);
+    let json = match language {
+        Some(Language::TypeScript) => superjson::decode_plain(&row.context),
+        Some(Language::Python) => pickle::decode_json(&row.context),
+        None => None,
+    };
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    pb::Schedule {
+        schedule_id: row.schedule_id.clone(),
+        schedule_name: row.schedule_name.clone(),
+        workflow_name: row.workflow_name.clone(),
+        workflow_class_name: s(&row.workflow_class_name),
+        cron: row.cron.clone(),
+        status: match row.status.as_str() {
+            ACTIVE => pb::ScheduleStatus::Active,
+            PAUSED => pb::ScheduleStatus::Paused,
+            _ => pb::ScheduleStatus::Unspecified,
+        } as i32,
+        context: Some(pb::ScheduleContext {
+            text: row.context.clone(),
+            language: match language {
+                Some(Language::Python) => pb::WorkerLanguage::Python,
+                Some(Language::TypeScript) => pb::WorkerLanguage::Typescript,
+                None => pb::WorkerLanguage::Unspecified,
+            } as i32,
+            json: json.as_ref().map(from_json),
+        }),
+        last_fired_at: s(&row.last_fired_at),
+        automatic_backfill: row.automatic_backfill,
+        cron_timezone: s(&row.cron_timezone),
+        queue_name: s(&row.queue_name),
+        application_name: s(&row.application_name),
+    }
+}

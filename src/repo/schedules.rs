@@ -1,0 +1,175 @@
+//! `workflow_schedules`: create, read, list, pause/resume, delete. Firing (trigger, backfill) goes
+//! through the enqueue statements (`Repo::transact`).
+
+use super::Unnamed;
+use tokio_postgres::Row;
+
+use super::{
+    classify, classify::is_unique_violation, schema::SchemaInfo, workflow_list::like_prefix, Repo,
+};
+use crate::{
+    error::{Error, Result},
+    model::{ScheduleFilter, ScheduleRow},
+};
+
+const COLUMNS: &str = "schedule_id, schedule_name, workflow_name, workflow_class_name, schedule, \
+    status, context, last_fired_at, automatic_backfill, cron_timezone, queue_name, application_name";
+
+/// The schedule statements, for a schema with every schedule column (DBOS migrations 9, 15, 17, 102).
+#[derive(Debug, Clone)]
+pub(crate) struct ScheduleSql {
+    insert: String,
+    get: String,
+    list: String,
+    set_status: String,
+    delete: String,
+}
+
+impl ScheduleSql {
+    pub fn build(s: &SchemaInfo) -> Option<Self> {
+        if !COLUMNS
+            .split(", ")
+            .all(|c| s.has_column("workflow_schedules", c))
+        {
+            return None;
+        }
+        let t = s.table("workflow_schedules");
+        Some(ScheduleSql {
+            insert: format!(
+                "INSERT INTO {t} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6, NULL, $7, $8, $9, $10) \
+                 RETURNING {COLUMNS}"
+            ),
+            get: format!("SELECT {COLUMNS} FROM {t} WHERE schedule_name = $1"),
+            list: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE (cardinality($1::text[]) = 0 OR status = ANY($1)) \
+                 AND (cardinality($2::text[]) = 0 OR workflow_name = ANY($2)) \
+                 AND (cardinality($3::text[]) = 0 OR schedule_name LIKE ANY($3)) \
+                 AND (cardinality($4::text[]) = 0 OR application_name = ANY($4) OR application_name IS NULL) \
+                 ORDER BY schedule_name"
+            ),
+            set_status: format!(
+                "UPDATE {t} SET status = $2 WHERE schedule_name = $1 RETURNING {COLUMNS}"
+            ),
+            delete: format!("DELETE FROM {t} WHERE schedule_name = $1"),
+        })
+    }
+}
+
+impl Repo {
+    fn schedule_sql(&self) -> Result<&ScheduleSql> {
+        self.sql().schedules.as_ref().ok_or_else(|| {
+            Error::FailedPrecondition(
+                "this DBOS schema has no complete schedule table (DBOS migrations 9, 15, 17 and 102)"
+                    .to_owned(),
+            )
+        })
+    }
+
+    /// Inserts a schedule (ACTIVE, never fired); ALREADY_EXISTS when the name is taken.
+    pub async fn create_schedule(&self, s: &ScheduleRow) -> Result<ScheduleRow> {
+        let sql = self.schedule_sql()?;
+        let conn = self.conn().await?;
+        let row = conn
+            .query_one_unnamed(
+                sql.insert.as_str(),
+                &[
+                    &s.schedule_id,
+                    &s.schedule_name,
+                    &s.workflow_name,
+                    &s.workflow_class_name,
+                    &s.cron,
+                    &s.context,
+                    &s.automatic_backfill,
+                    &s.cron_timezone,
+                    &s.queue_name,
+                    &s.application_name,
+                ],
+            )
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e, "schedule_name") {
+                    Error::AlreadyExists(format!("schedule {} already exists", s.schedule_name))
+                } else {
+                    classify("creating a schedule", e)
+                }
+            })?;
+        decode(&row)
+    }
+
+    /// One schedule, if it exists.
+    pub async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRow>> {
+        let sql = self.schedule_sql()?;
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt_unnamed(sql.get.as_str(), &[&name])
+            .await
+            .map_err(|e| classify("reading a schedule", e))?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Schedules matching `f`, by name.
+    pub async fn list_schedules(&self, f: &ScheduleFilter) -> Result<Vec<ScheduleRow>> {
+        let sql = self.schedule_sql()?;
+        let prefixes: Vec<String> = f.name_prefixes.iter().map(|p| like_prefix(p)).collect();
+        let conn = self.conn().await?;
+        let rows = conn
+            .query_unnamed(
+                sql.list.as_str(),
+                &[
+                    &f.statuses,
+                    &f.workflow_names,
+                    &prefixes,
+                    &f.application_names,
+                ],
+            )
+            .await
+            .map_err(|e| classify("listing schedules", e))?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Sets a schedule's status (`ACTIVE` / `PAUSED`); None when it does not exist.
+    pub async fn set_schedule_status(
+        &self,
+        name: &str,
+        status: &str,
+    ) -> Result<Option<ScheduleRow>> {
+        let sql = self.schedule_sql()?;
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt_unnamed(sql.set_status.as_str(), &[&name, &status])
+            .await
+            .map_err(|e| classify("changing a schedule", e))?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Deletes a schedule; false when it did not exist.
+    pub async fn delete_schedule(&self, name: &str) -> Result<bool> {
+        let sql = self.schedule_sql()?;
+        let conn = self.conn().await?;
+        let n = conn
+            .execute_unnamed(sql.delete.as_str(), &[&name])
+            .await
+            .map_err(|e| classify("deleting a schedule", e))?;
+        Ok(n > 0)
+    }
+}
+
+fn decode(row: &Row) -> Result<ScheduleRow> {
+    let decode = || -> Result<ScheduleRow, tokio_postgres::Error> {
+        Ok(ScheduleRow {
+            schedule_id: row.try_get("schedule_id")?,
+            schedule_name: row.try_get("schedule_name")?,
+            workflow_name: row.try_get("workflow_name")?,
+            workflow_class_name: row.try_get("workflow_class_name")?,
+            cron: row.try_get("schedule")?,
+            status: row.try_get("status")?,
+            context: row.try_get("context")?,
+            last_fired_at: row.try_get("last_fired_at")?,
+            automatic_backfill: row.try_get("automatic_backfill")?,
+            cron_timezone: row.try_get("cron_timezone")?,
+            queue_name: row.try_get("queue_name")?,
+            application_name: row.try_get("application_name")?,
+        })
+    };
+    decode().map_err(|e| Error::internal("decoding a workflow_schedules row", e))
+}

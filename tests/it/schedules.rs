@@ -1,0 +1,544 @@
+//! Schedules against the tables: the context stored in each language's native format, the CRUD
+//! RPCs, and the ids and rows trigger and backfill write (the worker-side test is in
+//! interop/schedules.rs).
+
+use dbosd::pb::{self, create_schedule_request::Context};
+use prost_types::Timestamp;
+use serde_json::json;
+use tonic::Code;
+
+use crate::harness::{assert_status, pv, TestDb, TestServer};
+
+fn create(name: &str, lang: pb::WorkerLanguage) -> pb::CreateScheduleRequest {
+    pb::CreateScheduleRequest {
+        schedule_name: name.into(),
+        workflow_name: "scheduled".into(),
+        cron: "0 0 1 1 *".into(),
+        language: lang as i32,
+        ..Default::default()
+    }
+}
+
+fn at(rfc3339: &str) -> Option<Timestamp> {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    Some(Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
+}
+
+#[tokio::test]
+async fn schedules_store_the_context_in_the_language_native_format() {
+    let mut srv = TestServer::start().await;
+    let py = srv
+        .client
+        .create_schedule(create("py-null", pb::WorkerLanguage::Python))
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap();
+    let ctx = py.context.clone().unwrap();
+    // pickle.dumps(None): what the Python client stores for a schedule without context.
+    assert_eq!(ctx.text, "gAROLg==");
+    assert_eq!(ctx.language(), pb::WorkerLanguage::Python);
+    assert_eq!(ctx.json, Some(pv(json!(null))));
+    assert_eq!(py.status(), pb::ScheduleStatus::Active);
+
+    let mut ts = create("ts-json", pb::WorkerLanguage::Typescript);
+    ts.context = Some(Context::ContextJson(pv(json!({"tenant": "acme"}))));
+    ts.cron_timezone = Some("Europe/Paris".into());
+    ts.queue_name = Some("test_queue".into());
+    ts.automatic_backfill = true;
+    let ts = srv
+        .client
+        .create_schedule(ts)
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap();
+    let ctx = ts.context.unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&ctx.text).unwrap();
+    assert_eq!(
+        stored,
+        json!({"json": {"tenant": "acme"}, "__dbos_serializer": "superjson"})
+    );
+    assert_eq!(ctx.json, Some(pv(json!({"tenant": "acme"}))));
+    assert_eq!(
+        (
+            ts.cron_timezone.as_str(),
+            ts.queue_name.as_str(),
+            ts.automatic_backfill
+        ),
+        ("Europe/Paris", "test_queue", true)
+    );
+
+    // Native text is stored as given; a context with a date has no JSON form.
+    let mut native = create("ts-date", pb::WorkerLanguage::Typescript);
+    let text = r#"{"json":"2026-01-01T00:00:00.000Z","meta":{"values":["Date"]},"__dbos_serializer":"superjson"}"#;
+    native.context = Some(Context::ContextNativeText(text.into()));
+    let got = srv
+        .client
+        .create_schedule(native)
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap()
+        .context
+        .unwrap();
+    assert_eq!((got.text.as_str(), got.json), (text, None));
+
+    // Read, list, pause, resume, delete.
+    let get = |name: &str| pb::GetScheduleRequest {
+        schedule_name: name.into(),
+    };
+    assert_eq!(
+        srv.client
+            .get_schedule(get("ts-json"))
+            .await
+            .unwrap()
+            .into_inner()
+            .schedule
+            .unwrap()
+            .schedule_id,
+        ts.schedule_id
+    );
+    let paused = srv
+        .client
+        .pause_schedule(pb::PauseScheduleRequest {
+            schedule_name: "py-null".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap();
+    assert_eq!(paused.status(), pb::ScheduleStatus::Paused);
+    let names = |req: pb::ListSchedulesRequest| {
+        let mut client = srv.client.clone();
+        async move {
+            client
+                .list_schedules(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .schedules
+                .into_iter()
+                .map(|s| s.schedule_name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        names(pb::ListSchedulesRequest {
+            statuses: vec![pb::ScheduleStatus::Active as i32],
+            ..Default::default()
+        })
+        .await,
+        ["ts-date", "ts-json"]
+    );
+    assert_eq!(
+        names(pb::ListSchedulesRequest {
+            schedule_name_prefixes: vec!["py".into()],
+            workflow_names: vec!["scheduled".into()],
+            ..Default::default()
+        })
+        .await,
+        ["py-null"]
+    );
+    let resumed = srv
+        .client
+        .resume_schedule(pb::ResumeScheduleRequest {
+            schedule_name: "py-null".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap();
+    assert_eq!(resumed.status(), pb::ScheduleStatus::Active);
+    let deleted = srv
+        .client
+        .delete_schedule(pb::DeleteScheduleRequest {
+            schedule_name: "ts-date".into(),
+            allow_missing: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(deleted.deleted);
+    let again = srv
+        .client
+        .delete_schedule(pb::DeleteScheduleRequest {
+            schedule_name: "ts-date".into(),
+            allow_missing: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!again.deleted);
+}
+
+#[tokio::test]
+async fn schedule_rpcs_report_their_errors() {
+    let mut srv = TestServer::start().await;
+    srv.client
+        .create_schedule(create("taken", pb::WorkerLanguage::Python))
+        .await
+        .unwrap();
+    let mut cases: Vec<(pb::CreateScheduleRequest, Code, &str)> = vec![
+        (
+            create("taken", pb::WorkerLanguage::Python),
+            Code::AlreadyExists,
+            "taken",
+        ),
+        (
+            create("s", pb::WorkerLanguage::Unspecified),
+            Code::InvalidArgument,
+            "language",
+        ),
+        (
+            create("", pb::WorkerLanguage::Python),
+            Code::InvalidArgument,
+            "schedule_name",
+        ),
+    ];
+    let mut bad_cron = create("s", pb::WorkerLanguage::Python);
+    bad_cron.cron = "61 * * * *".into();
+    cases.push((bad_cron, Code::InvalidArgument, "cron"));
+    let mut short_cron = create("s", pb::WorkerLanguage::Python);
+    short_cron.cron = "* * *".into();
+    cases.push((short_cron, Code::InvalidArgument, "cron"));
+    let mut bad_tz = create("s", pb::WorkerLanguage::Python);
+    bad_tz.cron_timezone = Some("Mars/Olympus".into());
+    cases.push((bad_tz, Code::InvalidArgument, "cron_timezone"));
+    let mut wrong_native = create("s", pb::WorkerLanguage::Python);
+    wrong_native.context = Some(Context::ContextNativeText("{\"json\":1}".into()));
+    cases.push((wrong_native, Code::InvalidArgument, "context_native_text"));
+    let mut json_ctx = create("s", pb::WorkerLanguage::Python);
+    json_ctx.context = Some(Context::ContextJson(pv(json!([1]))));
+    cases.push((json_ctx, Code::Ok, ""));
+    for (req, code, needle) in cases {
+        let got = srv.client.create_schedule(req).await;
+        if code == Code::Ok {
+            got.unwrap();
+        } else {
+            assert_status(got, code, needle);
+        }
+    }
+    let name = || "ghost".to_owned();
+    assert_status(
+        srv.client
+            .get_schedule(pb::GetScheduleRequest {
+                schedule_name: name(),
+            })
+            .await,
+        Code::NotFound,
+        "ghost",
+    );
+    assert_status(
+        srv.client
+            .pause_schedule(pb::PauseScheduleRequest {
+                schedule_name: name(),
+            })
+            .await,
+        Code::NotFound,
+        "ghost",
+    );
+    assert_status(
+        srv.client
+            .resume_schedule(pb::ResumeScheduleRequest {
+                schedule_name: name(),
+            })
+            .await,
+        Code::NotFound,
+        "ghost",
+    );
+    assert_status(
+        srv.client
+            .delete_schedule(pb::DeleteScheduleRequest {
+                schedule_name: name(),
+                allow_missing: false,
+            })
+            .await,
+        Code::NotFound,
+        "ghost",
+    );
+    assert_status(
+        srv.client
+            .trigger_schedule(pb::TriggerScheduleRequest {
+                schedule_name: name(),
+            })
+            .await,
+        Code::NotFound,
+        "ghost",
+    );
+    assert_status(
+        srv.client
+            .backfill_schedule(pb::BackfillScheduleRequest {
+                schedule_name: name(),
+                start: at("2026-01-01T00:00:00Z"),
+                end: at("2026-01-02T00:00:00Z"),
+            })
+            .await,
+        Code::NotFound,
+        "ghost",
+    );
+    assert_status(
+        srv.client
+            .get_schedule(pb::GetScheduleRequest::default())
+            .await,
+        Code::InvalidArgument,
+        "schedule_name",
+    );
+    assert_status(
+        srv.client
+            .list_schedules(pb::ListSchedulesRequest {
+                statuses: vec![0],
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "statuses",
+    );
+    // A context in neither format (a custom serializer's): dbosd cannot write its firing's arguments.
+    srv.db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO dbos.workflow_schedules (schedule_id, schedule_name, workflow_name, schedule, context)
+             VALUES ('x', 'custom', 'scheduled', '0 0 1 1 *', 'custom-serializer-bytes')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let custom = srv
+        .client
+        .get_schedule(pb::GetScheduleRequest {
+            schedule_name: "custom".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap()
+        .context
+        .unwrap();
+    assert_eq!(custom.language(), pb::WorkerLanguage::Unspecified);
+    assert_status(
+        srv.client
+            .trigger_schedule(pb::TriggerScheduleRequest {
+                schedule_name: "custom".into(),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "neither",
+    );
+    let backfill = |start: &str, end: &str| pb::BackfillScheduleRequest {
+        schedule_name: "taken".into(),
+        start: at(start),
+        end: at(end),
+    };
+    assert_status(
+        srv.client
+            .backfill_schedule(backfill("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"))
+            .await,
+        Code::InvalidArgument,
+        "end",
+    );
+    srv.db
+        .client()
+        .await
+        .execute(
+            "UPDATE dbos.workflow_schedules SET schedule = '* * * * * *' WHERE schedule_name = 'taken'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_status(
+        srv.client
+            .backfill_schedule(backfill("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"))
+            .await,
+        Code::InvalidArgument,
+        "10000 firings",
+    );
+}
+
+#[tokio::test]
+async fn backfill_and_trigger_write_the_rows_each_language_writes() {
+    let mut srv = TestServer::start().await;
+    let mut py = create("py", pb::WorkerLanguage::Python);
+    py.cron = "0 9 * * *".into();
+    py.cron_timezone = Some("America/New_York".into());
+    srv.client.create_schedule(py).await.unwrap();
+    let mut ts = create("ts", pb::WorkerLanguage::Typescript);
+    ts.cron = "30 0 0 * * *".into();
+    ts.queue_name = Some("test_queue".into());
+    srv.client.create_schedule(ts).await.unwrap();
+
+    let backfill = |name: &str| pb::BackfillScheduleRequest {
+        schedule_name: name.into(),
+        start: at("2026-01-01T00:00:00Z"),
+        end: at("2026-01-03T00:00:00Z"),
+    };
+    let ids = srv
+        .client
+        .backfill_schedule(backfill("py"))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflow_ids;
+    assert_eq!(
+        ids,
+        [
+            "sched-py-2026-01-01T09:00:00-05:00",
+            "sched-py-2026-01-02T09:00:00-05:00"
+        ]
+    );
+    let ids = srv
+        .client
+        .backfill_schedule(backfill("ts"))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflow_ids;
+    assert_eq!(
+        ids,
+        [
+            "sched-ts-2026-01-01T00:00:30.000Z",
+            "sched-ts-2026-01-02T00:00:30.000Z"
+        ]
+    );
+    // Again: the same ids, nothing new.
+    let again = srv
+        .client
+        .backfill_schedule(backfill("ts"))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflow_ids;
+    assert_eq!(again, ids);
+    let db = srv.db.client().await;
+    let rows = db
+        .query(
+            "SELECT ws.workflow_uuid, ws.serialization, ws.queue_name, ws.schedule_name, wi.inputs
+             FROM dbos.workflow_status ws JOIN dbos.workflow_input wi USING (workflow_uuid)
+             ORDER BY ws.workflow_uuid",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    let py_row = &rows[0];
+    assert_eq!(
+        py_row.get::<_, Option<String>>(1),
+        None,
+        "Python firings are native (NULL)"
+    );
+    assert_eq!(py_row.get::<_, String>(2), "_dbos_internal_queue");
+    assert_eq!(py_row.get::<_, String>(3), "py");
+    let ts_row = &rows[2];
+    assert_eq!(
+        ts_row.get::<_, Option<String>>(1).as_deref(),
+        Some("js_superjson")
+    );
+    assert_eq!(ts_row.get::<_, String>(2), "test_queue");
+    let inputs: serde_json::Value = serde_json::from_str(&ts_row.get::<_, String>(4)).unwrap();
+    assert_eq!(
+        inputs,
+        json!({"json": ["2026-01-01T00:00:30.000Z", null], "meta": {"values": {"0": ["Date"]}},
+               "__dbos_serializer": "superjson"})
+    );
+
+    let id = srv
+        .client
+        .trigger_schedule(pb::TriggerScheduleRequest {
+            schedule_name: "ts".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .workflow_id;
+    assert!(
+        id.starts_with("sched-ts-trigger-") && id.ends_with('Z'),
+        "{id}"
+    );
+    let id = srv
+        .client
+        .trigger_schedule(pb::TriggerScheduleRequest {
+            schedule_name: "py".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .workflow_id;
+    assert!(
+        id.starts_with("sched-py-trigger-") && id.ends_with("+00:00"),
+        "{id}"
+    );
+}
+
+#[tokio::test]
+async fn schedule_rpcs_refuse_a_schema_that_predates_them() {
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .batch_execute("ALTER TABLE dbos.workflow_schedules DROP COLUMN queue_name")
+        .await
+        .unwrap();
+    let mut srv = TestServer::start_on(db, |_| {}).await;
+    let name = || "s".to_owned();
+    let fails = [
+        srv.client
+            .create_schedule(create("s", pb::WorkerLanguage::Python))
+            .await
+            .map(|_| ()),
+        srv.client
+            .list_schedules(pb::ListSchedulesRequest::default())
+            .await
+            .map(|_| ()),
+        srv.client
+            .get_schedule(pb::GetScheduleRequest {
+                schedule_name: name(),
+            })
+            .await
+            .map(|_| ()),
+        srv.client
+            .pause_schedule(pb::PauseScheduleRequest {
+                schedule_name: name(),
+            })
+            .await
+            .map(|_| ()),
+        srv.client
+            .resume_schedule(pb::ResumeScheduleRequest {
+                schedule_name: name(),
+            })
+            .await
+            .map(|_| ()),
+        srv.client
+            .delete_schedule(pb::DeleteScheduleRequest {
+                schedule_name: name(),
+                allow_missing: true,
+            })
+            .await
+            .map(|_| ()),
+        srv.client
+            .trigger_schedule(pb::TriggerScheduleRequest {
+                schedule_name: name(),
+            })
+            .await
+            .map(|_| ()),
+        srv.client
+            .backfill_schedule(pb::BackfillScheduleRequest {
+                schedule_name: name(),
+                start: at("2026-01-01T00:00:00Z"),
+                end: at("2026-01-02T00:00:00Z"),
+            })
+            .await
+            .map(|_| ()),
+    ];
+    for result in fails {
+        assert_status(result, Code::FailedPrecondition, "schedule table");
+    }
+}
