@@ -28,6 +28,12 @@ pub struct ClientArgs {
     /// Seconds to wait for the connection to dbosd.
     #[arg(long, default_value_t = 10, global = true)]
     pub connect_timeout: u64,
+    /// Bearer token, for a dbosd started with --tokens-file.
+    #[arg(long, env = "DBOSD_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// PEM CA certificate to trust for an `https://` address (dbosd with --tls-cert).
+    #[arg(long, env = "DBOSD_TLS_CA", global = true)]
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 /// `dbosd workflow ...`.

@@ -1,14 +1,35 @@
-//! The gRPC connection to a running dbosd, and error text for people.
+//! The gRPC connection to a running dbosd (plaintext or TLS, with a bearer token when given), and
+//! error text for people.
 
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{interceptor::InterceptedService, Interceptor},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
+    Request, Status,
+};
 
 use super::ClientArgs;
 use crate::pb::workflow_service_client::WorkflowServiceClient;
 
-/// The generated client on a connected channel.
-pub type Client = WorkflowServiceClient<Channel>;
+/// The generated client on a connected channel, sending `--token` with every call.
+pub type Client = WorkflowServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds `authorization: Bearer <token>` to every call when a token was given.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
 
 /// Connects to `--address` within `--connect-timeout`.
 pub async fn connect(args: &ClientArgs) -> Result<Client, String> {
@@ -18,14 +39,34 @@ pub async fn connect(args: &ClientArgs) -> Result<Client, String> {
         format!("http://{}", args.address)
     };
     let timeout = Duration::from_secs(args.connect_timeout.max(1));
-    let endpoint = Endpoint::from_shared(uri.clone())
+    let mut endpoint = Endpoint::from_shared(uri.clone())
         .map_err(|e| format!("bad --address {:?}: {e}", args.address))?
         .connect_timeout(timeout);
+    if uri.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new();
+        if let Some(path) = &args.tls_ca {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("--tls-ca {}: {e}", path.display()))?;
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        endpoint = endpoint.tls_config(tls).map_err(|e| format!("TLS: {e}"))?;
+    }
+    let token = match &args.token {
+        Some(token) => Some(
+            format!("Bearer {token}")
+                .parse()
+                .map_err(|_| "--token must be printable ASCII".to_owned())?,
+        ),
+        None => None,
+    };
     let channel = tokio::time::timeout(timeout, endpoint.connect())
         .await
         .map_err(|_| format!("no answer from dbosd at {uri} within {timeout:?}"))?
         .map_err(|e| format!("cannot connect to dbosd at {uri}: {e}"))?;
-    Ok(WorkflowServiceClient::new(channel))
+    Ok(WorkflowServiceClient::with_interceptor(
+        channel,
+        Bearer(token),
+    ))
 }
 
 /// A failed call as one line: `<what>: <CODE>: <message>`.

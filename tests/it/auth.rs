@@ -20,7 +20,9 @@ use tonic::{
 };
 use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
 
-use crate::harness::{assert_status, enqueue_req, pv, watching, Dbosd, TestDb, TestServer, WAIT};
+use crate::harness::{
+    assert_status, enqueue_req, pv, run_bounded, watching, Dbosd, TestDb, TestServer, WAIT,
+};
 
 const TOKENS: &str = r#"{"tokens": [
     {"name": "billing", "token": "tok-billing-9f2", "applications": ["billing"]},
@@ -497,5 +499,32 @@ async fn batch_calls_are_checked_and_database_wide_calls_need_an_unrestricted_to
     );
     let mut ops = client_as(&srv.channel, Some("tok-ops-77a"));
     assert!(ops.list_queues(ListQueuesRequest::default()).await.is_ok());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn the_cli_sends_its_token() {
+    let (srv, _tokens) = server_with_workflows().await;
+    let list = |token: Option<&str>| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbosd"));
+        cmd.args(["workflow", "list", "-o", "json"])
+            .env("DBOSD_ADDRESS", srv.addr.to_string())
+            .env_remove("DBOSD_TOKEN");
+        if let Some(token) = token {
+            cmd.env("DBOSD_TOKEN", token);
+        }
+        run_bounded(cmd, "dbosd workflow list")
+    };
+    let refused = list(None).await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("Unauthenticated"), "{stderr}");
+    let listed = list(Some("tok-billing-9f2")).await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("\"b1\"") && !stdout.contains("\"s1\""),
+        "{stdout}"
+    );
     srv.stop().await;
 }

@@ -10,7 +10,7 @@ use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
-use crate::harness::{connect_channel, eventually, TestDb, TestServer};
+use crate::harness::{connect_channel, eventually, run_bounded, TestDb, TestServer};
 
 /// A PEM certificate and its key.
 struct Pem {
@@ -97,9 +97,10 @@ async fn list_over_tls(srv: &TestServer, ca: &Ca, identity: Option<&Pem>) -> Res
 
 #[tokio::test]
 async fn tls_serves_trusting_clients_and_health_stays_plaintext_on_its_own_port() {
-    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let ca = Ca::new("dbosd test CA");
-    let srv = tls_server(dir.path(), &ca, None).await;
+    let srv = tls_server(dir, &ca, None).await;
     list_over_tls(&srv, &ca, None).await.expect("a TLS client");
     let plaintext = WorkflowServiceClient::new(srv.channel.clone())
         .list_workflows(ListWorkflowsRequest::default())
@@ -110,6 +111,22 @@ async fn tls_serves_trusting_clients_and_health_stays_plaintext_on_its_own_port(
     );
     let other_ca = Ca::new("someone else");
     assert!(list_over_tls(&srv, &other_ca, None).await.is_err());
+
+    // The CLI speaks TLS to an https:// address, trusting --tls-ca.
+    let ca_file = write(dir, "ca.pem", &ca.pem);
+    let mut cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbosd"));
+    cli.args(["workflow", "list", "-o", "json", "--tls-ca"])
+        .arg(&ca_file)
+        .args([
+            "--address",
+            &format!("https://localhost:{}", srv.addr.port()),
+        ]);
+    let out = run_bounded(cli, "dbosd workflow list over TLS").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut health = HealthClient::new(connect_channel(srv.health_addr).await);
     eventually("SERVING on the plaintext health port", || {
