@@ -122,9 +122,9 @@ pub async fn run(env: &Env, rows: i32) -> BenchResult<Vec<Row>> {
             },
         ),
         (
-            "queue_3, ENQUEUED",
+            "queue_2, ENQUEUED",
             pb::ListWorkflowsRequest {
-                queue_names: vec!["queue_3".into()],
+                queue_names: vec!["queue_2".into()],
                 statuses: vec![WorkflowStatus::Enqueued as i32],
                 ..Default::default()
             },
