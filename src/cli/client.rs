@@ -20,6 +20,17 @@ pub type Client = WorkflowServiceClient<InterceptedService<Channel, Bearer>>;
 #[derive(Clone)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
 
+impl Bearer {
+    /// Sends `token` (none: sends nothing); fails on a token that cannot be metadata.
+    pub fn new(token: Option<&str>) -> Result<Bearer, String> {
+        let value = token
+            .map(|t| format!("Bearer {t}").parse())
+            .transpose()
+            .map_err(|_| "--token must be printable ASCII".to_owned())?;
+        Ok(Bearer(value))
+    }
+}
+
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
@@ -51,22 +62,12 @@ pub async fn connect(args: &ClientArgs) -> Result<Client, String> {
         }
         endpoint = endpoint.tls_config(tls).map_err(|e| format!("TLS: {e}"))?;
     }
-    let token = match &args.token {
-        Some(token) => Some(
-            format!("Bearer {token}")
-                .parse()
-                .map_err(|_| "--token must be printable ASCII".to_owned())?,
-        ),
-        None => None,
-    };
+    let bearer = Bearer::new(args.token.as_deref())?;
     let channel = tokio::time::timeout(timeout, endpoint.connect())
         .await
         .map_err(|_| format!("no answer from dbosd at {uri} within {timeout:?}"))?
         .map_err(|e| format!("cannot connect to dbosd at {uri}: {e}"))?;
-    Ok(WorkflowServiceClient::with_interceptor(
-        channel,
-        Bearer(token),
-    ))
+    Ok(WorkflowServiceClient::with_interceptor(channel, bearer))
 }
 
 /// A failed call as one line: `<what>: <CODE>: <message>`.

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use dbosd::cli::Bearer;
 use dbosd::pb::{
     workflow_service_client::WorkflowServiceClient, AwaitWorkflowRequest, AwaitWorkflowsRequest,
     CancelWorkflowRequest, CancelWorkflowsRequest, DeleteWorkflowRequest, EnqueueWorkflowsRequest,
@@ -14,10 +15,7 @@ use dbosd::pb::{
     UpdateWorkflowAttributesRequest, WatchEventRequest, WatchWorkflowsRequest, WorkflowFilter,
 };
 use tokio_stream::StreamExt;
-use tonic::{
-    metadata::MetadataValue, service::interceptor::InterceptedService, transport::Channel, Code,
-    Request, Status,
-};
+use tonic::{service::interceptor::InterceptedService, transport::Channel, Code};
 use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
 
 use crate::harness::{
@@ -30,26 +28,11 @@ const TOKENS: &str = r#"{"tokens": [
     {"name": "ops", "token": "tok-ops-77a", "applications": ["*"]}
 ]}"#;
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
 type Client = WorkflowServiceClient<InterceptedService<Channel, Bearer>>;
 
 fn client_as(channel: &Channel, token: Option<&str>) -> Client {
-    let value = token.map(|t| format!("Bearer {t}").parse().unwrap());
-    WorkflowServiceClient::with_interceptor(channel.clone(), Bearer(value))
+    let bearer = Bearer::new(token).expect("an ASCII token");
+    WorkflowServiceClient::with_interceptor(channel.clone(), bearer)
 }
 
 /// A server with the tokens above, and workflows of two applications and of none:
