@@ -168,12 +168,25 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     admin_url: String,
+    /// Whether dropping this value drops the database (false for a database the test owns otherwise).
+    owned: bool,
 }
 
 impl TestDb {
     /// A fresh database with the DBOS schema (a copy of the migrated template).
     pub async fn new() -> TestDb {
         Self::create(Some(TEMPLATE_DB)).await
+    }
+
+    /// A database outside the shared cluster (e.g. on a private cluster a test stops and restarts);
+    /// left alone on drop.
+    pub fn external(url: &str, name: &str) -> TestDb {
+        TestDb {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            admin_url: String::new(),
+            owned: false,
+        }
     }
 
     /// A fresh, empty database (no DBOS schema).
@@ -197,6 +210,7 @@ impl TestDb {
             url: with_db(&admin_url, &name),
             name,
             admin_url,
+            owned: true,
         }
     }
 
@@ -208,6 +222,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs outside async context guarantees; use a short-lived thread and runtime.
         let _ = std::thread::spawn(move || {
