@@ -23,6 +23,7 @@ mod management_workers;
 mod proto_lint;
 mod registry;
 mod reliability;
+mod reliability_clients;
 mod reliability_restart;
 mod schedules;
 mod schema;
