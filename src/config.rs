@@ -81,6 +81,10 @@ pub struct ServerArgs {
     /// (only while something waits). Bounds how late a waiter learns of a completion.
     #[arg(long, env = "DBOSD_HUB_TICK_MS", default_value_t = 5)]
     pub hub_tick_ms: u64,
+    /// Milliseconds to wait for an unreachable (or not yet migrated) database at startup, serving
+    /// NOT_SERVING and UNAVAILABLE meanwhile and retrying with backoff; 0 exits at once instead.
+    #[arg(long, env = "DBOSD_WAIT_FOR_DATABASE_MS", default_value_t = 0)]
+    pub wait_for_database_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "DBOSD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -109,6 +113,8 @@ pub struct Settings {
     pub health_interval: Duration,
     pub hub_tick: Duration,
     pub migrate: bool,
+    /// How long startup waits for the database to appear (zero: fail at once).
+    pub wait_for_database: Duration,
 }
 
 impl Settings {
@@ -125,6 +131,7 @@ impl Settings {
             health_interval: Duration::from_secs(5),
             hub_tick: Duration::from_millis(5),
             migrate: false,
+            wait_for_database: Duration::ZERO,
         }
     }
 
@@ -146,6 +153,7 @@ impl Settings {
             health_interval: Duration::from_millis(server.health_interval_ms.max(100)),
             hub_tick: Duration::from_millis(server.hub_tick_ms.max(1)),
             migrate,
+            wait_for_database: Duration::from_millis(server.wait_for_database_ms),
         }
     }
 }

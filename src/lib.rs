@@ -5,6 +5,7 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod health;
 pub mod hub;
 pub mod model;

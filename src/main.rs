@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use dbosd::{
     cli,
     config::{redact_url, Cli, Command, DatabaseArgs, ServeArgs, Settings, StartDevArgs},
+    hub::Hub,
     pgcluster::PgCluster,
     repo::migrate,
     server, shutdown,
@@ -123,14 +124,28 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve_with(settings: &Settings, listen: &std::net::SocketAddr) -> Result<(), String> {
-    let repo = server::prepare(settings).await.map_err(|e| e.to_string())?;
+    let wait = settings.wait_for_database;
+    // Without a wait, a database that is not there is a startup error before the port opens.
+    let repo = match wait.is_zero() {
+        true => Some(server::prepare(settings).await.map_err(|e| e.to_string())?),
+        false => None,
+    };
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, database = %redact_url(&settings.database_url), "dbosd serving dbosd.v1.WorkflowService");
     println!("dbosd listening on {addr}");
-    server::serve(repo, settings, listener, shutdown::signal())
+    let ready = {
+        let settings = settings.clone();
+        async move {
+            match repo {
+                Some(repo) => Ok(repo),
+                None => server::prepare_waiting(&settings, wait).await,
+            }
+        }
+    };
+    server::serve_when_ready(ready, Hub::new(), settings, listener, shutdown::signal())
         .await
         .map_err(|e| e.to_string())
 }

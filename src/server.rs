@@ -1,18 +1,19 @@
 //! Startup and serving: connect and check (or migrate) the schema, then serve WorkflowService, health
 //! and reflection on a listener until the shutdown future resolves.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::oneshot};
 use tokio_postgres::NoTls;
 use tonic::transport::{server::TcpIncoming, Server};
 
 use crate::{
     api::WorkflowApi,
     config::{redact_url, Settings},
+    gate::Gate,
     health,
     hub::{self, Hub},
-    pb::{self, workflow_service_server::WorkflowServiceServer},
+    pb,
     repo::{migrate, Repo, SchemaInfo},
 };
 
@@ -82,33 +83,26 @@ pub async fn serve_with_hub(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
-    let listen_task = tokio::spawn(hub::listener::run(
-        settings.database_url.clone(),
-        Arc::clone(&hub),
-    ));
-    let poll_task = tokio::spawn(hub::poller::run(
-        repo.clone(),
-        Arc::clone(&hub),
-        settings.hub_tick,
-    ));
+    serve_when_ready(async { Ok(repo) }, hub, settings, listener, shutdown).await
+}
 
+/// Serves on `listener` at once, with the API behind a closed [`Gate`] (UNAVAILABLE, health
+/// NOT_SERVING) until `ready` yields the repository; a startup error from `ready` stops the server
+/// and is returned.
+pub async fn serve_when_ready(
+    ready: impl Future<Output = Result<Repo, StartupError>> + Send + 'static,
+    hub: Arc<Hub>,
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartupError> {
     let (reporter, health_service) = tonic_health::server::health_reporter();
     // NOT_SERVING until the first check passes (the reporter starts "" as SERVING).
-    reporter
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
-    reporter
-        .set_service_status(
-            health::SERVICE_NAME,
-            tonic_health::ServingStatus::NotServing,
-        )
-        .await;
-    let health_task = tokio::spawn(health::run(
-        reporter,
-        settings.database_url.clone(),
-        settings.schema.clone(),
-        settings.health_interval,
-    ));
+    for service in ["", health::SERVICE_NAME] {
+        reporter
+            .set_service_status(service, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         b.register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -121,19 +115,110 @@ pub async fn serve_with_hub(
         .build_v1alpha()
         .map_err(|e| StartupError::Other(format!("reflection: {e}")))?;
 
-    let api = WorkflowApi::new(repo, hub, settings.application_name.clone());
+    let gate = Gate::default();
+    let (failed_tx, failed_rx) = oneshot::channel();
+    let start_task = tokio::spawn(start(
+        ready,
+        hub,
+        settings.clone(),
+        reporter,
+        gate.clone(),
+        failed_tx,
+    ));
+    // Stop serving when startup fails (the sender is dropped unused when it succeeds).
+    let mut failed = None;
+    let stop = async {
+        tokio::select! {
+            () = shutdown => {}
+            Ok(e) = failed_rx => failed = Some(e),
+        }
+    };
     let result = Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(WorkflowServiceServer::new(api))
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .add_service(gate)
+        .serve_with_incoming_shutdown(incoming(listener), stop)
         .await
         .map_err(|e| StartupError::Other(format!("gRPC server failed: {e}")));
-    listen_task.abort();
-    poll_task.abort();
-    health_task.abort();
-    result
+    // Aborting the start task drops its guards, which abort the background tasks it started.
+    start_task.abort();
+    match failed {
+        Some(e) => Err(e),
+        None => result,
+    }
+}
+
+/// Waits for the repository, then starts the background tasks (hub listener and poller, health
+/// checks) and opens the gate; keeps the tasks until aborted.
+async fn start(
+    ready: impl Future<Output = Result<Repo, StartupError>>,
+    hub: Arc<Hub>,
+    settings: Settings,
+    reporter: tonic_health::server::HealthReporter,
+    gate: Gate,
+    failed: oneshot::Sender<StartupError>,
+) {
+    let repo = match ready.await {
+        Ok(repo) => repo,
+        Err(e) => {
+            let _ = failed.send(e);
+            return;
+        }
+    };
+    let _tasks = [
+        AbortOnDrop(tokio::spawn(hub::listener::run(
+            settings.database_url.clone(),
+            Arc::clone(&hub),
+        ))),
+        AbortOnDrop(tokio::spawn(hub::poller::run(
+            repo.clone(),
+            Arc::clone(&hub),
+            settings.hub_tick,
+        ))),
+        AbortOnDrop(tokio::spawn(health::run(
+            reporter,
+            settings.database_url.clone(),
+            settings.schema.clone(),
+            settings.health_interval,
+        ))),
+    ];
+    gate.open(WorkflowApi::new(
+        repo,
+        hub,
+        settings.application_name.clone(),
+    ));
+    std::future::pending::<()>().await;
+}
+
+/// [`prepare`], retried with backoff while the database is unreachable or its schema not yet
+/// servable, for up to `wait` (then the last error).
+pub async fn prepare_waiting(settings: &Settings, wait: Duration) -> Result<Repo, StartupError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match prepare(settings).await {
+            Err(e @ (StartupError::Unreachable { .. } | StartupError::Schema { .. })) => {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "waiting for the system database");
+                tokio::time::sleep(backoff.min(deadline - now)).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Accepted connections with TCP_NODELAY: a stream's small messages must not wait for Nagle.

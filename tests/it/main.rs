@@ -25,6 +25,7 @@ mod registry;
 mod reliability;
 mod reliability_clients;
 mod reliability_restart;
+mod reliability_startup;
 mod schedules;
 mod schema;
 mod startup;
