@@ -50,6 +50,9 @@ pub struct PoolOptions {
     pub size: u32,
     /// How long a request waits for a free connection before RESOURCE_EXHAUSTED.
     pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on every pooled connection (None: the server's setting); a
+    /// statement cancelled by it reaches the caller as DEADLINE_EXCEEDED.
+    pub statement_timeout: Option<Duration>,
 }
 
 /// The repository: pool, detected schema and the SQL built for it.
@@ -70,9 +73,15 @@ struct Inner {
 impl Repo {
     /// Builds the pool (connecting lazily) for `url`, with SQL for an already-detected schema.
     pub fn new(url: &str, options: &PoolOptions, schema: SchemaInfo) -> Result<Self> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))?;
+        if let Some(timeout) = options.statement_timeout {
+            // Appended to any options the URL carries; a later -c wins over an earlier one.
+            let before = config.get_options().unwrap_or_default();
+            let ms = timeout.as_millis().max(1);
+            config.options(format!("{before} -c statement_timeout={ms}").trim());
+        }
         let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let connect_failures = ConnectFailures::new();
         let pool = Pool::builder()

@@ -1,5 +1,6 @@
 //! Database trouble reaches callers as retryable statuses: RESOURCE_EXHAUSTED when no pooled
-//! connection frees up in time, UNAVAILABLE when the database refuses connections; dbosd recovers.
+//! connection frees up in time, DEADLINE_EXCEEDED when a statement outlives `statement_timeout`,
+//! UNAVAILABLE when the database refuses connections; dbosd recovers.
 
 use std::time::Duration;
 
@@ -123,5 +124,56 @@ async fn refused_connections_are_unavailable_and_dbosd_recovers() {
         }
     })
     .await;
+    srv.stop().await;
+}
+
+/// With `statement_timeout` set, a call stuck behind a held row lock fails with DEADLINE_EXCEEDED
+/// within the bound; a burst of such calls on a small pool ends in DEADLINE_EXCEEDED or
+/// RESOURCE_EXHAUSTED, every one in bounded time; once the lock is released everything works again.
+#[tokio::test]
+async fn statement_timeout_bounds_calls_behind_a_held_lock() {
+    let db = TestDb::new().await;
+    let mut srv = TestServer::start_on(db, |s| {
+        s.pool.size = 2;
+        s.pool.acquire_timeout = Duration::from_millis(300);
+        s.pool.statement_timeout = Some(Duration::from_millis(300));
+    })
+    .await;
+    let mut req = enqueue_req("echo", "q", vec![json!(1)]);
+    req.workflow_id = Some("locked".into());
+    srv.client.enqueue_workflow(req.clone()).await.unwrap();
+    let mut locker = srv.db.client().await;
+    let tx = locker.transaction().await.unwrap();
+    tx.execute(
+        "SELECT 1 FROM dbos.workflow_status WHERE workflow_uuid = 'locked' FOR UPDATE",
+        &[],
+    )
+    .await
+    .unwrap();
+
+    // Each call: at most the acquire timeout plus the statement timeouts of its few statements.
+    let bound = Duration::from_secs(5);
+    let started = tokio::time::Instant::now();
+    let err = tokio::time::timeout(bound, srv.client.enqueue_workflow(req.clone()))
+        .await
+        .expect("a blocked call ends within its bound");
+    assert_status(err, Code::DeadlineExceeded, "timed out");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+
+    let burst = (0..10).map(|_| {
+        let (mut c, req) = (srv.client.clone(), req.clone());
+        async move { tokio::time::timeout(bound, c.enqueue_workflow(req)).await }
+    });
+    for r in futures::future::join_all(burst).await {
+        let code = r.expect("nothing hangs").expect_err("blocked").code();
+        assert!(
+            matches!(code, Code::DeadlineExceeded | Code::ResourceExhausted),
+            "{code:?}"
+        );
+    }
+
+    tx.rollback().await.unwrap();
+    let again = srv.client.enqueue_workflow(req).await.expect("recovered");
+    assert_eq!(again.into_inner().outcome(), pb::EnqueueOutcome::Existing);
     srv.stop().await;
 }
