@@ -24,6 +24,7 @@ mod proto_lint;
 mod registry;
 mod reliability;
 mod reliability_clients;
+mod reliability_input;
 mod reliability_restart;
 mod reliability_startup;
 mod schedules;
