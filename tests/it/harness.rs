@@ -218,6 +218,12 @@ impl TestDb {
     pub async fn client(&self) -> tokio_postgres::Client {
         connect(&self.url).await.expect("test database connection")
     }
+
+    /// The single bigint a query returns (e.g. `SELECT count(*) ...`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        let row = self.client().await.query_one(sql, &[]).await;
+        row.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+    }
 }
 
 impl Drop for TestDb {
@@ -338,6 +344,18 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The health status dbosd reports for its API service on `channel` (None: no answer).
+pub async fn health_status(
+    channel: &Channel,
+) -> Option<tonic_health::pb::health_check_response::ServingStatus> {
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let req = tonic_health::pb::HealthCheckRequest {
+        service: "dbosd.v1.WorkflowService".into(),
+    };
+    let resp = client.check(req).await.ok()?;
+    Some(resp.into_inner().status())
 }
 
 /// The repository root.

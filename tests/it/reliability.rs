@@ -25,16 +25,6 @@ where
         .collect()
 }
 
-async fn count(srv: &TestServer, sql: &str) -> i64 {
-    srv.db
-        .client()
-        .await
-        .query_one(sql, &[])
-        .await
-        .unwrap()
-        .get(0)
-}
-
 #[tokio::test]
 async fn fifty_enqueues_of_one_workflow_id_create_one_row() {
     let srv = TestServer::start().await;
@@ -60,7 +50,7 @@ async fn fifty_enqueues_of_one_workflow_id_create_one_row() {
         EnqueueOutcome::Created | EnqueueOutcome::Existing
     )));
     let sql = "SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'one-id'";
-    assert_eq!(count(&srv, sql).await, 1);
+    assert_eq!(srv.db.count(sql).await, 1);
     srv.stop().await;
 }
 
@@ -102,7 +92,7 @@ async fn fifty_enqueues_with_one_deduplication_id_create_one_row() {
         );
         let sql =
             format!("SELECT count(*) FROM dbos.workflow_status WHERE deduplication_id = '{dedup}'");
-        assert_eq!(count(&srv, &sql).await, 1, "{policy:?}");
+        assert_eq!(srv.db.count(&sql).await, 1, "{policy:?}");
     }
     srv.stop().await;
 }
@@ -130,6 +120,6 @@ async fn fifty_sends_with_one_idempotency_key_deliver_once() {
     assert!(oks.iter().all(|r| r.message_id == "key::dest"), "{oks:?}");
     assert_eq!(oks.iter().filter(|r| r.delivered).count(), 1, "{oks:?}");
     let sql = "SELECT count(*) FROM dbos.notifications WHERE destination_uuid = 'dest'";
-    assert_eq!(count(&srv, sql).await, 1);
+    assert_eq!(srv.db.count(sql).await, 1);
     srv.stop().await;
 }

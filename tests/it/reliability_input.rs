@@ -169,14 +169,10 @@ async fn nul_bytes_and_excess_nesting_are_rejected_clearly() {
         Code::InvalidArgument,
         "topic",
     );
-    let count: i64 = srv
+    let count = srv
         .db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM dbos.workflow_status", &[])
-        .await
-        .unwrap()
-        .get(0);
+        .count("SELECT count(*) FROM dbos.workflow_status")
+        .await;
     assert_eq!(count, 0, "nothing rejected was stored");
     srv.stop().await;
 }

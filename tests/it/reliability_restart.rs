@@ -16,11 +16,9 @@ use dbosd::{pb, pgcluster::PgCluster};
 use futures::StreamExt;
 use serde_json::json;
 use tonic::Code;
-use tonic_health::pb::{
-    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
-};
+use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::harness::{connect, enqueue_req, eventually, TestDb, TestServer, WAIT};
+use crate::harness::{connect, enqueue_req, eventually, health_status, TestDb, TestServer, WAIT};
 
 const STREAMS: usize = 200;
 const ENQUEUERS: usize = 4;
@@ -30,15 +28,6 @@ const ENQUEUERS: usize = 4;
 struct Flow {
     acked: Vec<String>,
     failed: Vec<Code>,
-}
-
-async fn health(srv: &TestServer) -> Option<ServingStatus> {
-    let mut client = HealthClient::new(srv.channel.clone());
-    let req = HealthCheckRequest {
-        service: "dbosd.v1.WorkflowService".into(),
-    };
-    let resp = client.check(req).await.ok()?;
-    Some(resp.into_inner().status())
 }
 
 #[tokio::test]
@@ -113,7 +102,7 @@ async fn waits_and_enqueues_survive_a_database_restart() {
 
     pg.stop().await.expect("stop PostgreSQL");
     eventually("NOT_SERVING while the database is down", || async {
-        (health(&srv).await == Some(ServingStatus::NotServing)).then_some(())
+        (health_status(&srv.channel).await == Some(ServingStatus::NotServing)).then_some(())
     })
     .await;
     let err = eventually("UNAVAILABLE while the database is down", || {
@@ -134,7 +123,7 @@ async fn waits_and_enqueues_survive_a_database_restart() {
         .await
         .expect("restart");
     eventually("SERVING after the restart", || async {
-        (health(&srv).await == Some(ServingStatus::Serving)).then_some(())
+        (health_status(&srv.channel).await == Some(ServingStatus::Serving)).then_some(())
     })
     .await;
     let before = acked();

@@ -13,11 +13,9 @@ use tokio::{
     process::{Child, Command},
 };
 use tonic::Code;
-use tonic_health::pb::{
-    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
-};
+use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::harness::{eventually, WAIT};
+use crate::harness::{eventually, health_status, WAIT};
 
 /// A loopback port nothing listens on (bound and released).
 fn free_port() -> u16 {
@@ -61,16 +59,7 @@ async fn dbosd_waits_for_a_late_database_then_serves() {
         .connect()
         .await
         .expect("the port is open before the database is there");
-    let status = || {
-        let mut health = HealthClient::new(channel.clone());
-        async move {
-            let req = HealthCheckRequest {
-                service: "dbosd.v1.WorkflowService".into(),
-            };
-            let resp = health.check(req).await.expect("health answers");
-            resp.into_inner().status()
-        }
-    };
+    let status = || async { health_status(&channel).await.expect("health answers") };
     assert_eq!(status().await, ServingStatus::NotServing);
     let mut client = WorkflowServiceClient::new(channel.clone());
     let err = client
