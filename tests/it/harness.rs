@@ -5,9 +5,11 @@
 #![allow(dead_code)]
 
 mod clients;
+mod restartable;
 mod worker;
 
 pub use clients::{assert_success, clients_bin, clients_path, ensure_clients, run_bounded};
+pub use restartable::RestartableDb;
 pub use worker::{Worker, WorkerLang, WorkerOptions};
 
 /// Runs each named `async fn(WorkerLang)` against a real worker of every language: it expands to a

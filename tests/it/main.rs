@@ -26,6 +26,7 @@ mod reliability;
 mod reliability_clients;
 mod reliability_input;
 mod reliability_restart;
+mod reliability_soak;
 mod reliability_startup;
 mod schedules;
 mod schema;

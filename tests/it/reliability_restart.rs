@@ -12,13 +12,15 @@ use std::{
     time::Duration,
 };
 
-use dbosd::{pb, pgcluster::PgCluster};
+use dbosd::pb;
 use futures::StreamExt;
 use serde_json::json;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::harness::{connect, enqueue_req, eventually, health_status, TestDb, TestServer, WAIT};
+use crate::harness::{
+    connect, enqueue_req, eventually, health_status, RestartableDb, TestDb, TestServer, WAIT,
+};
 
 const STREAMS: usize = 200;
 const ENQUEUERS: usize = 4;
@@ -32,14 +34,8 @@ struct Flow {
 
 #[tokio::test]
 async fn waits_and_enqueues_survive_a_database_restart() {
-    let base = tempfile::Builder::new().tempdir_in("/tmp").expect("tmp");
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-    std::fs::set_permissions(base.path(), mode).expect("chmod");
-    let dir = base.path().join("pgdata");
-    let pg = PgCluster::start_in_at(&dir, None)
-        .await
-        .expect("private cluster");
-    let (port, url) = (pg.port(), pg.url("postgres"));
+    let mut pg = RestartableDb::start(None).await;
+    let url = pg.url();
     let mut srv = TestServer::start_on(TestDb::external(&url, "postgres"), |s| {
         s.migrate = true;
         s.pool.acquire_timeout = Duration::from_secs(1);
@@ -100,7 +96,7 @@ async fn waits_and_enqueues_survive_a_database_restart() {
     })
     .await;
 
-    pg.stop().await.expect("stop PostgreSQL");
+    pg.stop().await;
     eventually("NOT_SERVING while the database is down", || async {
         (health_status(&srv.channel).await == Some(ServingStatus::NotServing)).then_some(())
     })
@@ -119,9 +115,7 @@ async fn waits_and_enqueues_survive_a_database_restart() {
     .await;
     assert!(err.message().contains("retry"), "{err:?}");
 
-    let pg = PgCluster::start_in_at(&dir, Some(port))
-        .await
-        .expect("restart");
+    pg.restart().await;
     eventually("SERVING after the restart", || async {
         (health_status(&srv.channel).await == Some(ServingStatus::Serving)).then_some(())
     })
@@ -207,5 +201,5 @@ async fn waits_and_enqueues_survive_a_database_restart() {
         flow.failed
     );
     srv.stop().await;
-    pg.stop().await.expect("stop");
+    pg.stop().await;
 }

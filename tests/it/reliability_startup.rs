@@ -4,10 +4,7 @@
 
 use std::process::Stdio;
 
-use dbosd::{
-    pb::{workflow_service_client::WorkflowServiceClient, ListWorkflowsRequest},
-    pgcluster::PgCluster,
-};
+use dbosd::pb::{workflow_service_client::WorkflowServiceClient, ListWorkflowsRequest};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -15,7 +12,7 @@ use tokio::{
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::harness::{eventually, health_status, WAIT};
+use crate::harness::{eventually, health_status, RestartableDb, WAIT};
 
 /// A loopback port nothing listens on (bound and released).
 fn free_port() -> u16 {
@@ -69,11 +66,7 @@ async fn dbosd_waits_for_a_late_database_then_serves() {
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     assert!(err.message().contains("retry"), "{err:?}");
 
-    let base = tempfile::Builder::new().tempdir_in("/tmp").expect("tmp");
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-    std::fs::set_permissions(base.path(), mode).expect("chmod");
-    let pg = PgCluster::start_in_at(&base.path().join("pgdata"), Some(db_port)).await;
-    let pg = pg.expect("the database appears");
+    let mut pg = RestartableDb::start(Some(db_port)).await;
     eventually("SERVING once the database is there", || async {
         (status().await == ServingStatus::Serving).then_some(())
     })
@@ -87,7 +80,7 @@ async fn dbosd_waits_for_a_late_database_then_serves() {
         .await
         .expect("exits on SIGTERM");
     assert!(exit.unwrap().success());
-    pg.stop().await.expect("stop");
+    pg.stop().await;
 }
 
 #[tokio::test]
