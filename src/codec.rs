@@ -3,11 +3,19 @@
 //! tonic allocates each response stream's encode buffer when the stream starts (8 KiB by default),
 //! so 10,000 idle waiting streams would hold 80 MiB of empty buffers; messages here are small and
 //! the buffer grows when one is not.
+//!
+//! Decoding is prost's too, but a message that does not decode (truncated bytes, nesting past
+//! prost's recursion limit of 100, invalid UTF-8 in a string) is INVALID_ARGUMENT, not tonic's
+//! INTERNAL: the request is malformed, dbosd is not broken. (The generated client shares the codec,
+//! so an undecodable response also reads as INVALID_ARGUMENT there.)
 
 use std::marker::PhantomData;
 
 use prost::Message;
-use tonic::codec::{BufferSettings, Codec};
+use tonic::{
+    codec::{BufferSettings, Codec, DecodeBuf, Decoder},
+    Code, Status,
+};
 use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
 /// Initial encode buffer per stream.
@@ -33,13 +41,33 @@ where
     type Encode = T;
     type Decode = U;
     type Encoder = ProstEncoder<T>;
-    type Decoder = ProstDecoder<U>;
+    type Decoder = StrictDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
         ProstCodec::<T, U>::raw_encoder(BufferSettings::new(ENCODE_BUFFER, YIELD_THRESHOLD))
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        ProstCodec::<T, U>::default().decoder()
+        StrictDecoder(ProstCodec::<T, U>::default().decoder())
+    }
+}
+
+/// prost's decoder with decode failures reported as INVALID_ARGUMENT.
+#[derive(Debug)]
+pub struct StrictDecoder<U>(ProstDecoder<U>);
+
+impl<U: Message + Default> Decoder for StrictDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        self.0.decode(buf).map_err(|status| match status.code() {
+            Code::Internal => Status::invalid_argument(status.message()),
+            _ => status,
+        })
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.0.buffer_settings()
     }
 }

@@ -78,6 +78,10 @@ pub struct ServerArgs {
     /// Milliseconds a request waits for a free connection before RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_ACQUIRE_TIMEOUT_MS", default_value_t = 5000)]
     pub acquire_timeout_ms: u64,
+    /// Milliseconds any one SQL statement may run (PostgreSQL's statement_timeout on pooled
+    /// connections) before the call fails with DEADLINE_EXCEEDED; 0 leaves the database's setting.
+    #[arg(long, env = "DBOSD_STATEMENT_TIMEOUT_MS", default_value_t = 0)]
+    pub statement_timeout_ms: u64,
     /// Application name stamped on enqueued workflows that name none (NULL = any application may run them).
     #[arg(long, env = "DBOSD_APPLICATION_NAME")]
     pub application_name: Option<String>,
@@ -187,6 +191,7 @@ impl Settings {
             pool: PoolOptions {
                 size: 16,
                 acquire_timeout: Duration::from_secs(5),
+                statement_timeout: None,
             },
             application_name: None,
             health_interval: Duration::from_secs(5),
@@ -217,6 +222,8 @@ impl Settings {
             pool: PoolOptions {
                 size: server.pool_size,
                 acquire_timeout: Duration::from_millis(server.acquire_timeout_ms),
+                statement_timeout: (server.statement_timeout_ms > 0)
+                    .then(|| Duration::from_millis(server.statement_timeout_ms)),
             },
             application_name: server.application_name.clone().filter(|a| !a.is_empty()),
             health_interval: Duration::from_millis(server.health_interval_ms.max(100)),

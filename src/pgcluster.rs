@@ -63,11 +63,17 @@ impl PgCluster {
         let data_dir = scratch.path().join("data");
         run.private_dir(&data_dir)?;
         run.initdb(&data_dir).await?;
-        run.launch(data_dir, scratch).await
+        run.launch(data_dir, scratch, None).await
     }
 
     /// Starts (initdb only if empty) a cluster in the given persistent data dir.
     pub async fn start_in(data_dir: &Path) -> Result<Self, E> {
+        Self::start_in_at(data_dir, None).await
+    }
+
+    /// [`PgCluster::start_in`] on a given port (or a free one): stopping a cluster and starting it
+    /// again on its old port looks to clients like a database restart.
+    pub async fn start_in_at(data_dir: &Path, port: Option<u16>) -> Result<Self, E> {
         let run = Runner::new().await?;
         let data_dir = std::path::absolute(data_dir)?;
         if !data_dir.join("PG_VERSION").exists() {
@@ -79,7 +85,7 @@ impl PgCluster {
             run.initdb(&data_dir).await?;
         }
         let scratch = run.scratch()?;
-        run.launch(data_dir, scratch).await
+        run.launch(data_dir, scratch, port).await
     }
 
     /// The TCP port the server listens on (127.0.0.1 only).
@@ -216,13 +222,21 @@ impl Runner {
         Err(E::Init(format!("initdb {}:\n{stderr}", out.status)))
     }
 
-    /// Spawns the postmaster on a free port and waits until it accepts connections.
-    async fn launch(self, data_dir: PathBuf, scratch: TempDir) -> Result<PgCluster, E> {
+    /// Spawns the postmaster on `fixed` or a free port and waits until it accepts connections.
+    async fn launch(
+        self,
+        data_dir: PathBuf,
+        scratch: TempDir,
+        fixed: Option<u16>,
+    ) -> Result<PgCluster, E> {
         let socket_dir = scratch.path().join("sock");
         self.private_dir(&socket_dir)?;
         let log_path = data_dir.join("dbosd-postgres.log");
         for attempt in 1..=PORT_ATTEMPTS {
-            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let port = match fixed {
+                Some(port) => port,
+                None => TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(),
+            };
             let mut options = std::fs::File::options();
             let log = options.create(true).append(true).open(&log_path)?;
             let start = log.metadata()?.len() as usize; // tails show only this attempt
@@ -246,7 +260,8 @@ impl Runner {
                     });
                 }
                 Err(Some(status)) => {
-                    if attempt < PORT_ATTEMPTS && tail().contains("Address already in use") {
+                    let retry = fixed.is_none() && attempt < PORT_ATTEMPTS;
+                    if retry && tail().contains("Address already in use") {
                         tracing::warn!(port, attempt, "port taken before postgres bound it");
                         continue;
                     }
@@ -379,6 +394,14 @@ mod tests {
         pg.stop().await.expect("stop");
         let pg = PgCluster::start_in(&dir).await.expect("second start");
         assert_eq!(query_i32(&pg, "SELECT v FROM t").await, 42);
+        let port = pg.port();
+        pg.stop().await.expect("stop");
+        let pg = PgCluster::start_in_at(&dir, Some(port)).await;
+        let pg = pg.expect("restart on the same port");
+        assert_eq!(
+            (pg.port(), query_i32(&pg, "SELECT v FROM t").await),
+            (port, 42)
+        );
         pg.stop().await.expect("stop");
 
         std::fs::write(base.path().join("junk"), b"x").expect("write");

@@ -14,6 +14,11 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// The deepest nesting accepted in a JSON payload, so hostile input cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 128;
 
+/// The deepest JSON rendered as a `google.protobuf.Value` in responses. Each JSON level is two
+/// protobuf messages (Value, then ListValue or Struct), and protobuf decoders stop at 100 nested
+/// messages (prost, C++, Java), so deeper JSON is given as text only or clients could not decode it.
+pub const MAX_VALUE_DEPTH: usize = 40;
+
 /// Converts a protobuf Value to JSON; `field` names the request field in errors.
 pub fn to_json(value: &Value, field: &str) -> Result<Json> {
     to_json_at(value, field, 0)
@@ -105,7 +110,8 @@ pub fn parse_text(text: &str, field: &str) -> Result<Json> {
     Ok(value)
 }
 
-fn depth(value: &Json) -> usize {
+/// How deeply arrays and objects nest in `value` (0 for a scalar).
+pub fn depth(value: &Json) -> usize {
     match value {
         Json::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         Json::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),

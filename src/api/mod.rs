@@ -7,6 +7,8 @@ mod control;
 mod convert;
 mod enqueue;
 mod fork;
+#[cfg(test)]
+mod hostile_input;
 mod in_flight;
 mod inspect;
 pub mod json;

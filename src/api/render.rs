@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::{
     convert::{ms_to_duration, ms_to_timestamp},
-    json::{from_json, map_to_struct},
+    json::{depth, from_json, map_to_struct, MAX_VALUE_DEPTH},
 };
 use crate::{
     model::{StoredValue, WorkflowRow, WorkflowStatus, PORTABLE_JSON},
@@ -34,7 +34,8 @@ pub fn status(s: Option<WorkflowStatus>) -> pb::WorkflowStatus {
 pub fn payload(value: &StoredValue) -> pb::Payload {
     let json = (value.serialization.as_deref() == Some(PORTABLE_JSON))
         .then(|| serde_json::from_str::<Json>(&value.text).ok())
-        .flatten();
+        .flatten()
+        .filter(|j| depth(j) <= MAX_VALUE_DEPTH);
     pb::Payload {
         serialization: value.serialization.clone().unwrap_or_default(),
         text: value.text.clone(),
@@ -55,8 +56,9 @@ pub fn workflow_error(value: &StoredValue) -> pb::WorkflowError {
             };
             err.name = text_of("name");
             err.message = text_of("message");
-            err.code = map.get("code").map(from_json);
-            err.data = map.get("data").map(from_json);
+            let value = |k: &str| map.get(k).filter(|j| depth(j) <= MAX_VALUE_DEPTH);
+            err.code = value("code").map(from_json);
+            err.data = value("data").map(from_json);
         }
     }
     err.payload = Some(payload);
@@ -86,13 +88,15 @@ pub fn workflow_info(row: &WorkflowRow) -> pb::WorkflowInfo {
         .as_deref()
         .and_then(|r| serde_json::from_str::<Vec<String>>(r).ok())
         .unwrap_or_default();
-    let attributes =
-        row.attributes
-            .as_deref()
-            .and_then(|a| match serde_json::from_str::<Json>(a) {
-                Ok(Json::Object(map)) => Some(map_to_struct(&map)),
-                _ => None,
-            });
+    let attributes = row
+        .attributes
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<Json>(a).ok())
+        .filter(|j| depth(j) <= MAX_VALUE_DEPTH)
+        .and_then(|j| match j {
+            Json::Object(map) => Some(map_to_struct(&map)),
+            _ => None,
+        });
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
     pb::WorkflowInfo {
         workflow_id: row.workflow_id.clone(),

@@ -150,3 +150,40 @@ pub async fn wait_any<T>(
         _ = expired => Err(Error::DeadlineExceeded(format!("timed out waiting for {what}"))),
     }
 }
+
+/// First and longest pause between retries of a wait's re-read while the database is away.
+const REREAD_BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(1));
+
+/// Runs a wait's re-read, riding out transient database trouble: UNAVAILABLE and RESOURCE_EXHAUSTED
+/// are retried with backoff until the deadline (then DEADLINE_EXCEEDED), so a wait survives a
+/// database restart and re-reads once it is back. `Ok(None)`: the client left meanwhile.
+pub async fn reread<T, R, Fut>(
+    deadline: Option<Instant>,
+    sink: &Sink<T>,
+    what: &str,
+    mut read: impl FnMut() -> Fut,
+) -> Result<Option<R>>
+where
+    Fut: Future<Output = Result<R>>,
+{
+    let mut backoff = REREAD_BACKOFF.0;
+    loop {
+        let error = match read().await {
+            Ok(value) => return Ok(Some(value)),
+            Err(e @ (Error::Unavailable(_) | Error::ResourceExhausted(_))) => e,
+            Err(e) => return Err(e),
+        };
+        tracing::debug!(%error, what, "wait re-read failed; retrying");
+        let pause = Instant::now() + backoff;
+        if deadline.is_some_and(|at| at <= pause) {
+            return Err(Error::DeadlineExceeded(format!(
+                "timed out waiting for {what} (the system database is unavailable: {error})"
+            )));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(pause) => {}
+            _ = sink.closed() => return Ok(None),
+        }
+        backoff = (backoff * 2).min(REREAD_BACKOFF.1);
+    }
+}

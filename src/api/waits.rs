@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::{
     convert, render,
-    stream::{deadline, wait_any, RpcStream, Woken},
+    stream::{deadline, reread, wait_any, RpcStream, Woken},
     WorkflowApi,
 };
 use crate::{
@@ -35,8 +35,14 @@ impl WorkflowApi {
             // Subscribe, then read: a change in between still wakes us.
             let mut subs = [hub.subscribe(Key::Status(id.clone()))];
             let mut last_sent: Option<(Option<String>, i64)> = None;
+            let what = format!("workflow {id} to finish");
             loop {
-                if let Some(row) = repo.get_workflow_outcome(&id).await? {
+                let (r, i) = (&repo, &id);
+                let read = reread(deadline, &sink, &what, move || r.get_workflow_outcome(i));
+                let Some(read) = read.await? else {
+                    return Ok(());
+                };
+                if let Some(row) = read {
                     let seen = (row.status.clone(), row.updated_at);
                     if last_sent.as_ref() != Some(&seen) {
                         let update = Kind::StatusUpdate(render::status_update(&row));
@@ -57,7 +63,6 @@ impl WorkflowApi {
                         return Ok(());
                     }
                 }
-                let what = format!("workflow {id} to finish");
                 if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
                     return Ok(());
                 }
@@ -102,7 +107,12 @@ impl WorkflowApi {
                 .collect();
             loop {
                 // One query for every still-pending id, whichever of them woke us.
-                let rows = repo.get_workflow_outcomes(&pending).await?;
+                let what = format!("{} workflows to finish", pending.len());
+                let (r, p) = (&repo, &pending);
+                let read = reread(deadline, &sink, &what, move || r.get_workflow_outcomes(p));
+                let Some(rows) = read.await? else {
+                    return Ok(());
+                };
                 let finished: HashSet<String> = rows
                     .iter()
                     .filter(|r| is_done(r))
@@ -126,7 +136,6 @@ impl WorkflowApi {
                 if pending.is_empty() {
                     return Ok(());
                 }
-                let what = format!("{} workflows to finish", pending.len());
                 if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
                     return Ok(());
                 }

@@ -3,7 +3,7 @@
 
 use super::{
     convert, render,
-    stream::{deadline, wait_any, RpcStream, Woken},
+    stream::{deadline, reread, wait_any, RpcStream, Woken},
     WorkflowApi,
 };
 use crate::{
@@ -32,15 +32,22 @@ impl WorkflowApi {
                 subs.push(hub.subscribe(Key::Status(id.clone())));
             }
             let mut last: Option<StoredValue> = None;
+            let what = format!("event {key} of workflow {id}");
             loop {
-                // Read the status first: a value set before the workflow ended is then always seen.
-                let ended = follow
-                    && repo
-                        .get_workflow_outcome(&id)
-                        .await?
-                        .and_then(|r| r.status())
-                        .is_some_and(|s| s.is_terminal());
-                if let Some(value) = repo.get_event(&id, &key).await? {
+                let (r, i, k) = (&repo, &id, &key);
+                let read = reread(deadline, &sink, &what, move || async move {
+                    // Read the status first: a value set before the workflow ended is then always seen.
+                    let ended = follow
+                        && r.get_workflow_outcome(i)
+                            .await?
+                            .and_then(|r| r.status())
+                            .is_some_and(|s| s.is_terminal());
+                    Ok((ended, r.get_event(i, k).await?))
+                });
+                let Some((ended, event)) = read.await? else {
+                    return Ok(());
+                };
+                if let Some(value) = event {
                     if last.as_ref() != Some(&value) {
                         let msg = pb::WatchEventResponse {
                             value: Some(render::payload(&value)),
@@ -54,7 +61,6 @@ impl WorkflowApi {
                 if ended {
                     return Ok(());
                 }
-                let what = format!("event {key} of workflow {id}");
                 if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
                     return Ok(());
                 }
@@ -85,8 +91,13 @@ impl WorkflowApi {
             ];
             // The timeout bounds the wait for each next value, so it restarts after every value.
             let mut deadline = deadline(&timeout)?;
+            let what = format!("stream {key} of workflow {id}");
             loop {
-                let read = repo.read_stream(&id, &key, offset).await?;
+                let (r, i, k) = (&repo, &id, &key);
+                let read = reread(deadline, &sink, &what, move || r.read_stream(i, k, offset));
+                let Some(read) = read.await? else {
+                    return Ok(());
+                };
                 if !read.exists {
                     return Err(Error::NotFound(format!("workflow {id} does not exist")));
                 }
@@ -112,7 +123,6 @@ impl WorkflowApi {
                 if read.status.is_some_and(|s| s.is_terminal()) {
                     return Ok(());
                 }
-                let what = format!("stream {key} of workflow {id}");
                 if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
                     return Ok(());
                 }

@@ -21,10 +21,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub async fn run(repo: Repo, hub: Arc<Hub>, tick: Duration) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        if let Err(e) = poll_connected(&repo, &hub, tick).await {
+        let mut connected = false;
+        if let Err(e) = poll_connected(&repo, &hub, tick, &mut connected).await {
             tracing::warn!(error = %e, "hub poll failed; retrying");
             // Whatever changed while the poll was down is re-read by everyone.
             hub.wake_all();
+        }
+        if connected {
+            // A connection that worked ends the outage: the next one is tried quickly again.
+            backoff = MIN_BACKOFF;
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -32,12 +37,18 @@ pub async fn run(repo: Repo, hub: Arc<Hub>, tick: Duration) {
 }
 
 /// Polls on a connection of its own (made at the first wait, statement prepared once) until an error.
-async fn poll_connected(repo: &Repo, hub: &Hub, tick: Duration) -> Result<()> {
+async fn poll_connected(
+    repo: &Repo,
+    hub: &Hub,
+    tick: Duration,
+    connected: &mut bool,
+) -> Result<()> {
     hub.wait_for_interest().await;
     let (conn, driver) = repo.dedicated_client().await?;
     // The driver task ends with the connection; dropping the handle on return detaches nothing alive.
     let _driver = AbortOnDrop(driver);
     let poller = repo.prepare_poll(&conn).await?;
+    *connected = true;
     let mut version = u64::MAX;
     let mut set = PollSet::default();
     // The last fingerprint seen per key, kept across key-set changes by key.

@@ -58,6 +58,9 @@ pub struct PoolOptions {
     pub size: u32,
     /// How long a request waits for a free connection before RESOURCE_EXHAUSTED.
     pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on every pooled connection (None: the server's setting); a
+    /// statement cancelled by it reaches the caller as DEADLINE_EXCEEDED.
+    pub statement_timeout: Option<Duration>,
 }
 
 /// The repository: pool, detected schema and the SQL built for it.
@@ -91,7 +94,13 @@ impl Repo {
             url.parse::<tokio_postgres::Config>()
                 .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))
         };
-        let (config, direct) = (parse(url)?, parse(direct_url)?);
+        let (mut config, direct) = (parse(url)?, parse(direct_url)?);
+        if let Some(timeout) = options.statement_timeout {
+            // Appended to any options the URL carries; a later -c wins over an earlier one.
+            let before = config.get_options().unwrap_or_default();
+            let ms = timeout.as_millis().max(1);
+            config.options(format!("{before} -c statement_timeout={ms}").trim());
+        }
         let manager = PostgresConnectionManager::new(config, NoTls);
         let connect_failures = ConnectFailures::new();
         let pool = Pool::builder()

@@ -30,13 +30,7 @@ fn send_op(req: pb::SendMessageRequest) -> pb::TransactOperation {
 }
 
 async fn count(srv: &TestServer, sql: &str) -> i64 {
-    srv.db
-        .client()
-        .await
-        .query_one(sql, &[])
-        .await
-        .unwrap()
-        .get(0)
+    srv.db.count(sql).await
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Database trouble reaches callers as retryable statuses: RESOURCE_EXHAUSTED when no pooled
-//! connection frees up in time, UNAVAILABLE when the database refuses connections; dbosd recovers.
+//! connection frees up in time, DEADLINE_EXCEEDED when a statement outlives `statement_timeout`,
+//! UNAVAILABLE when the database refuses connections; dbosd recovers.
 
 use std::time::Duration;
 
@@ -9,27 +10,42 @@ use tonic::Code;
 
 use crate::harness::{assert_status, enqueue_req, eventually, TestDb, TestServer, WAIT};
 
+/// A server with `tweak`ed settings, a workflow `locked` enqueued, and a client holding its row lock
+/// in an open transaction (`ROLLBACK` on that client releases it), so a re-enqueue of the same id
+/// (the returned request) waits inside dbosd holding a pool connection.
+async fn server_with_locked_row(
+    tweak: impl FnOnce(&mut dbosd::config::Settings),
+) -> (
+    TestServer,
+    pb::EnqueueWorkflowRequest,
+    tokio_postgres::Client,
+) {
+    let srv = TestServer::start_on(TestDb::new().await, tweak).await;
+    let mut req = enqueue_req("echo", "q", vec![json!(1)]);
+    req.workflow_id = Some("locked".into());
+    srv.client
+        .clone()
+        .enqueue_workflow(req.clone())
+        .await
+        .unwrap();
+    let locker = srv.db.client().await;
+    locker
+        .batch_execute(
+            "BEGIN; SELECT 1 FROM dbos.workflow_status WHERE workflow_uuid = 'locked' FOR UPDATE",
+        )
+        .await
+        .unwrap();
+    (srv, req, locker)
+}
+
 #[tokio::test]
 async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
-    let db = TestDb::new().await;
-    let mut srv = TestServer::start_on(db, |s| {
+    // A re-enqueue of the locked id waits inside dbosd holding the only connection.
+    let (srv, req, locker) = server_with_locked_row(|s| {
         s.pool.size = 1;
         s.pool.acquire_timeout = Duration::from_millis(300);
     })
     .await;
-    let mut req = enqueue_req("echo", "q", vec![json!(1)]);
-    req.workflow_id = Some("locked".into());
-    srv.client.enqueue_workflow(req.clone()).await.unwrap();
-
-    // Hold the row lock, so a re-enqueue of the same id waits inside dbosd holding the only connection.
-    let mut locker = srv.db.client().await;
-    let tx = locker.transaction().await.unwrap();
-    tx.execute(
-        "SELECT 1 FROM dbos.workflow_status WHERE workflow_uuid = 'locked' FOR UPDATE",
-        &[],
-    )
-    .await
-    .unwrap();
     let mut blocked_client = srv.client.clone();
     let blocked = tokio::spawn(async move { blocked_client.enqueue_workflow(req).await });
     let mut probe = srv.client.clone();
@@ -50,7 +66,7 @@ async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
         "{err:?}"
     );
 
-    tx.rollback().await.unwrap();
+    locker.batch_execute("ROLLBACK").await.unwrap();
     let done = tokio::time::timeout(WAIT, blocked)
         .await
         .unwrap()
@@ -123,5 +139,44 @@ async fn refused_connections_are_unavailable_and_dbosd_recovers() {
         }
     })
     .await;
+    srv.stop().await;
+}
+
+/// With `statement_timeout` set, a call stuck behind a held row lock fails with DEADLINE_EXCEEDED
+/// within the bound; a burst of such calls on a small pool ends in DEADLINE_EXCEEDED or
+/// RESOURCE_EXHAUSTED, every one in bounded time; once the lock is released everything works again.
+#[tokio::test]
+async fn statement_timeout_bounds_calls_behind_a_held_lock() {
+    let (mut srv, req, locker) = server_with_locked_row(|s| {
+        s.pool.size = 2;
+        s.pool.acquire_timeout = Duration::from_millis(300);
+        s.pool.statement_timeout = Some(Duration::from_millis(300));
+    })
+    .await;
+
+    // Each call: at most the acquire timeout plus the statement timeouts of its few statements.
+    let bound = Duration::from_secs(5);
+    let started = tokio::time::Instant::now();
+    let err = tokio::time::timeout(bound, srv.client.enqueue_workflow(req.clone()))
+        .await
+        .expect("a blocked call ends within its bound");
+    assert_status(err, Code::DeadlineExceeded, "timed out");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+
+    let burst = (0..10).map(|_| {
+        let (mut c, req) = (srv.client.clone(), req.clone());
+        async move { tokio::time::timeout(bound, c.enqueue_workflow(req)).await }
+    });
+    for r in futures::future::join_all(burst).await {
+        let code = r.expect("nothing hangs").expect_err("blocked").code();
+        assert!(
+            matches!(code, Code::DeadlineExceeded | Code::ResourceExhausted),
+            "{code:?}"
+        );
+    }
+
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    let again = srv.client.enqueue_workflow(req).await.expect("recovered");
+    assert_eq!(again.into_inner().outcome(), pb::EnqueueOutcome::Existing);
     srv.stop().await;
 }

@@ -9,6 +9,7 @@ mod clients;
 mod in_flight;
 mod pgbouncer;
 mod process;
+mod restartable;
 mod worker;
 
 pub use as_worker::{finish_as_worker, set_event_as_worker};
@@ -18,6 +19,7 @@ pub use in_flight::{
 };
 pub use pgbouncer::Pgbouncer;
 pub use process::Dbosd;
+pub use restartable::RestartableDb;
 pub use worker::{Worker, WorkerLang, WorkerOptions};
 
 /// Runs each named `async fn(WorkerLang)` against a real worker of every language: it expands to a
@@ -188,6 +190,17 @@ impl TestDb {
         Self::create(Some(TEMPLATE_DB)).await
     }
 
+    /// A database outside the shared cluster (e.g. on a private cluster a test stops and restarts);
+    /// left alone on drop.
+    pub fn external(url: &str, name: &str) -> TestDb {
+        TestDb {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            admin_url: String::new(),
+            owned: false,
+        }
+    }
+
     /// A fresh, empty database (no DBOS schema).
     pub async fn empty() -> TestDb {
         Self::create(None).await
@@ -226,6 +239,12 @@ impl TestDb {
     /// A client on this database.
     pub async fn client(&self) -> tokio_postgres::Client {
         connect(&self.url).await.expect("test database connection")
+    }
+
+    /// The single bigint a query returns (e.g. `SELECT count(*) ...`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        let row = self.client().await.query_one(sql, &[]).await;
+        row.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
     }
 }
 
@@ -398,6 +417,18 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The health status dbosd reports for its API service on `channel` (None: no answer).
+pub async fn health_status(
+    channel: &Channel,
+) -> Option<tonic_health::pb::health_check_response::ServingStatus> {
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let req = tonic_health::pb::HealthCheckRequest {
+        service: "dbosd.v1.WorkflowService".into(),
+    };
+    let resp = client.check(req).await.ok()?;
+    Some(resp.into_inner().status())
 }
 
 /// The repository root.
