@@ -251,6 +251,22 @@ pub struct NewMessage {
     pub message: String,
     /// `<idempotency_key>::<destination>` or a random UUID.
     pub message_id: String,
+    /// The idempotency key, for the ids of copies sent to forks.
+    pub idempotency_key: Option<String>,
+}
+
+impl NewMessage {
+    /// The same message for another destination (a fork), with its own DBOS message id.
+    pub fn to(&self, destination_id: &str) -> NewMessage {
+        NewMessage {
+            destination_id: destination_id.to_owned(),
+            message_id: match &self.idempotency_key {
+                Some(key) => format!("{key}::{destination_id}"),
+                None => uuid::Uuid::new_v4().to_string(),
+            },
+            ..self.clone()
+        }
+    }
 }
 
 /// WatchWorkflows' filter, matched in memory against each transition of the shared feed.

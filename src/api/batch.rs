@@ -23,7 +23,7 @@ impl WorkflowApi {
             .messages
             .iter()
             .enumerate()
-            .map(|(i, m)| convert::new_message(m).map_err(|e| field_at(LABEL, i, e)))
+            .map(|(i, m)| batch_message(m).map_err(|e| field_at(LABEL, i, e)))
             .map(|m| m.map(TxOp::Send))
             .collect::<Result<Vec<_>>>()?;
         check_idempotency_keys(LABEL, &ops)?;
@@ -55,7 +55,7 @@ impl WorkflowApi {
                         .map(|wf| TxOp::Enqueue(Box::new(wf)))
                         .map_err(|err| field_at(&format!("{LABEL}[{i}].enqueue"), usize::MAX, err))
                 }
-                Some(pb::transact_operation::Operation::Send(s)) => convert::new_message(s)
+                Some(pb::transact_operation::Operation::Send(s)) => batch_message(s)
                     .map(TxOp::Send)
                     .map_err(|err| field_at(&format!("{LABEL}[{i}].send"), usize::MAX, err)),
                 None => Err(Error::invalid(
@@ -146,17 +146,27 @@ fn check_idempotency_keys(label: &str, ops: &[TxOp]) -> Result<()> {
     Ok(())
 }
 
-/// The key of a `<key>::<destination>` message id (None for a random id).
+/// A message of a batch: as SendMessage, without send_to_forks (one destination per item).
+fn batch_message(req: &pb::SendMessageRequest) -> Result<NewMessage> {
+    if req.send_to_forks {
+        return Err(Error::invalid(
+            "send_to_forks",
+            "is only available in SendMessage; name each destination in a batch",
+        ));
+    }
+    convert::new_message(req)
+}
+
+/// The message's idempotency key (None for a random id).
 fn idempotency_key(msg: &NewMessage) -> Option<&str> {
-    msg.message_id
-        .strip_suffix(msg.destination_id.as_str())
-        .and_then(|rest| rest.strip_suffix("::"))
+    msg.idempotency_key.as_deref()
 }
 
 fn sent(msg: &NewMessage, delivered: bool) -> pb::SendMessageResponse {
     pb::SendMessageResponse {
         message_id: msg.message_id.clone(),
         delivered,
+        fork_ids: Vec::new(),
     }
 }
 

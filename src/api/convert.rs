@@ -274,8 +274,13 @@ pub fn new_message(req: &pb::SendMessageRequest) -> Result<NewMessage> {
         }
         (None, true) => return Err(Error::invalid("message", "is required (or message_json)")),
     };
-    let message_id = match &req.idempotency_key {
-        Some(key) => format!("{}::{destination_id}", required("idempotency_key", key)?),
+    let idempotency_key = req
+        .idempotency_key
+        .as_deref()
+        .map(|key| required("idempotency_key", key))
+        .transpose()?;
+    let message_id = match &idempotency_key {
+        Some(key) => format!("{key}::{destination_id}"),
         None => uuid::Uuid::new_v4().to_string(),
     };
     Ok(NewMessage {
@@ -283,5 +288,6 @@ pub fn new_message(req: &pb::SendMessageRequest) -> Result<NewMessage> {
         topic,
         message,
         message_id,
+        idempotency_key,
     })
 }

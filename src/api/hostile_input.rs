@@ -150,6 +150,7 @@ proptest! {
             message,
             message_json,
             idempotency_key: key,
+            send_to_forks: false,
         };
         valid_or_invalid(convert::new_message(&req))?;
     }

@@ -18,10 +18,15 @@ impl WorkflowApi {
         req: &pb::SendMessageRequest,
     ) -> Result<pb::SendMessageResponse> {
         let msg = convert::new_message(req)?;
-        let delivered = self.repo.send_message(&msg).await?;
+        let (delivered, fork_ids) = if req.send_to_forks {
+            self.repo.send_message_to_forks(&msg).await?
+        } else {
+            (self.repo.send_message(&msg).await?, Vec::new())
+        };
         Ok(pb::SendMessageResponse {
             message_id: msg.message_id,
             delivered,
+            fork_ids,
         })
     }
 

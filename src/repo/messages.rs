@@ -16,6 +16,30 @@ impl Repo {
         send_in(&*conn, self.sql(), msg).await
     }
 
+    /// Sends `msg` and a copy to every fork of its destination, recursively, in one transaction
+    /// (Python's send_to_forks). Returns whether the destination's message was delivered, and the forks.
+    pub async fn send_message_to_forks(&self, msg: &NewMessage) -> Result<(bool, Vec<String>)> {
+        let ctx = "sending a message to forks";
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
+        let delivered = send_in(&tx, self.sql(), msg).await?;
+        let forks: Vec<String> = tx
+            .query_typed(
+                self.sql().forks_of.as_str(),
+                &[(&msg.destination_id, Type::TEXT)],
+            )
+            .await
+            .map_err(|e| classify(ctx, e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for fork in &forks {
+            send_in(&tx, self.sql(), &msg.to(fork)).await?;
+        }
+        tx.commit().await.map_err(|e| classify(ctx, e))?;
+        Ok((delivered, forks))
+    }
+
     /// The current value of event `key` of a workflow, if set.
     pub async fn get_event(&self, workflow_id: &str, key: &str) -> Result<Option<StoredValue>> {
         let conn = self.conn().await?;

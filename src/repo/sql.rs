@@ -57,6 +57,8 @@ pub(crate) struct Statements {
     /// The enqueue statement (see `repo::enqueue`).
     pub enqueue: super::enqueue::EnqueueSql,
     pub dedup_holder: String,
+    /// Every workflow forked (recursively) from `$1`, in id order.
+    pub forks_of: String,
     pub send: String,
     pub get_event: String,
     /// The workflow management statements.
@@ -149,6 +151,15 @@ impl Statements {
                     "NULL::text"
                 }
             ),
+            forks_of: if s.has_column("workflow_status", "forked_from") {
+                format!(
+                    "WITH RECURSIVE f(id) AS (SELECT workflow_uuid FROM {ws} WHERE forked_from = $1 \
+                     UNION SELECT w.workflow_uuid FROM {ws} w JOIN f ON w.forked_from = f.id) \
+                     SELECT id FROM f ORDER BY id"
+                )
+            } else {
+                "SELECT NULL::text WHERE $1::text IS NULL".to_owned()
+            },
             dedup_holder: format!(
                 "SELECT workflow_uuid, status FROM {ws} WHERE queue_name = $1 AND deduplication_id = $2"
             ),

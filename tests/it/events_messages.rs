@@ -264,3 +264,61 @@ async fn get_event_reads_waits_and_times_out() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn send_to_forks_reaches_every_fork_once() {
+    let mut srv = TestServer::start().await;
+    enqueue(&mut srv, "src").await;
+    let db = srv.db.client().await;
+    // Forks as ForkWorkflow leaves them: f1 from src, f2 from f1 (recursive), other unrelated.
+    db.batch_execute(
+        "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, serialization, forked_from) VALUES
+           ('f1', 'ENQUEUED', 'wait_recv', 'test_queue', 'portable_json', 'src'),
+           ('f2', 'ENQUEUED', 'wait_recv', 'test_queue', 'portable_json', 'f1'),
+           ('other', 'ENQUEUED', 'wait_recv', 'test_queue', 'portable_json', NULL);",
+    )
+    .await
+    .unwrap();
+    let req = pb::SendMessageRequest {
+        destination_id: "src".into(),
+        message: Some(pv(json!("hi"))),
+        idempotency_key: Some("k".into()),
+        send_to_forks: true,
+        ..Default::default()
+    };
+    let first = srv
+        .client
+        .send_message(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(first.delivered);
+    assert_eq!(first.fork_ids, ["f1", "f2"]);
+    let again = srv
+        .client
+        .send_message(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!again.delivered, "idempotent per destination");
+    let ids: Vec<String> = db
+        .query(
+            "SELECT message_uuid FROM dbos.notifications ORDER BY message_uuid",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, ["k::f1", "k::f2", "k::src"]);
+    let batch = pb::SendMessagesRequest {
+        messages: vec![req],
+    };
+    assert_status(
+        srv.client.send_messages(batch).await,
+        Code::InvalidArgument,
+        "send_to_forks",
+    );
+    srv.stop().await;
+}
