@@ -92,6 +92,10 @@ pub struct ServerArgs {
     /// (only while something waits). Bounds how late a waiter learns of a completion.
     #[arg(long, env = "DBOSD_HUB_TICK_MS", default_value_t = 5)]
     pub hub_tick_ms: u64,
+    /// Milliseconds to wait for an unreachable (or not yet migrated) database at startup, serving
+    /// NOT_SERVING and UNAVAILABLE meanwhile and retrying with backoff; 0 exits at once instead.
+    #[arg(long, env = "DBOSD_WAIT_FOR_DATABASE_MS", default_value_t = 0)]
+    pub wait_for_database_ms: u64,
     /// Milliseconds between the first SIGTERM/SIGINT (health turns NOT_SERVING) and the end of open
     /// streams, so load balancers stop routing here first. A second signal exits at once.
     #[arg(long, env = "DBOSD_DRAIN_GRACE_MS", default_value_t = 0)]
@@ -164,6 +168,8 @@ pub struct Settings {
     pub application_name: Option<String>,
     pub health_interval: Duration,
     pub hub_tick: Duration,
+    /// How long startup waits for the database to appear (zero: fail at once).
+    pub wait_for_database: Duration,
     pub migrate: bool,
     /// How long health reports NOT_SERVING before open streams end.
     pub drain_grace: Duration,
@@ -196,6 +202,7 @@ impl Settings {
             application_name: None,
             health_interval: Duration::from_secs(5),
             hub_tick: Duration::from_millis(5),
+            wait_for_database: Duration::ZERO,
             migrate: false,
             drain_grace: Duration::ZERO,
             drain_timeout: Duration::from_secs(10),
@@ -228,6 +235,7 @@ impl Settings {
             application_name: server.application_name.clone().filter(|a| !a.is_empty()),
             health_interval: Duration::from_millis(server.health_interval_ms.max(100)),
             hub_tick: Duration::from_millis(server.hub_tick_ms.max(1)),
+            wait_for_database: Duration::from_millis(server.wait_for_database_ms),
             migrate,
             drain_grace: Duration::from_millis(server.drain_grace_ms),
             drain_timeout: Duration::from_millis(server.drain_timeout_ms),

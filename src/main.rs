@@ -13,7 +13,7 @@ use dbosd::{
     },
     pgcluster::PgCluster,
     repo::migrate,
-    server, shutdown,
+    server, shutdown, waiting,
 };
 
 fn main() -> ExitCode {
@@ -146,8 +146,18 @@ async fn bind_extra(at: Option<&SocketAddr>, what: &str) -> Result<Option<TcpLis
 
 async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String> {
     settings.validate()?;
-    let repo = server::prepare(settings).await.map_err(|e| e.to_string())?;
-    let (grpc, addr) = bind(&args.listen).await?;
+    // Without a wait, a database that is not there is a startup error before the port opens.
+    let (repo, listen) = if settings.wait_for_database.is_zero() {
+        let repo = server::prepare(settings).await.map_err(|e| e.to_string())?;
+        (repo, args.listen)
+    } else {
+        let wait = settings.wait_for_database;
+        match waiting::wait_for_database(settings, &args.listen, wait, shutdown::signal()).await? {
+            waiting::Waited::Ready(repo, addr) => (repo, addr),
+            waiting::Waited::Interrupted => return Ok(()),
+        }
+    };
+    let (grpc, addr) = bind(&listen).await?;
     let metrics = bind_extra(args.metrics_listen.as_ref(), "metrics").await?;
     let health = bind_extra(args.health_listen.as_ref(), "health").await?;
     let tls = if settings.tls.cert.is_some() {

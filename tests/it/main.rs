@@ -32,6 +32,7 @@ mod reliability_clients;
 mod reliability_input;
 mod reliability_restart;
 mod reliability_soak;
+mod reliability_startup;
 mod replicas;
 mod schedules;
 mod schema;
