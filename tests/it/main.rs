@@ -27,6 +27,7 @@ mod management_workers;
 mod pgbouncer;
 mod proto_lint;
 mod registry;
+mod registry_versions;
 mod reliability;
 mod reliability_clients;
 mod reliability_input;
