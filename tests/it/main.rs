@@ -31,6 +31,7 @@ mod registry_versions;
 mod reliability;
 mod reliability_clients;
 mod reliability_input;
+mod reliability_memory;
 mod reliability_restart;
 mod reliability_soak;
 mod reliability_startup;

@@ -28,6 +28,19 @@ pub struct Dbosd {
 }
 
 impl Dbosd {
+    /// The child's resident set size in KiB (from /proc), if it is still running.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
     /// Runs `dbosd <args>` and waits (up to `ready_within`) until it listens.
     pub async fn spawn(args: &[&str], env: &[(&str, &str)], ready_within: Duration) -> Dbosd {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dbosd"))
