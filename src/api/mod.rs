@@ -426,6 +426,14 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         respond(api.unrestricted(api.schedule_create(req)).await)
     }
 
+    async fn apply_schedules(
+        &self,
+        request: Request<pb::ApplySchedulesRequest>,
+    ) -> RpcResult<pb::ApplySchedulesResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_apply(req)).await)
+    }
+
     async fn list_schedules(
         &self,
         request: Request<pb::ListSchedulesRequest>,

@@ -25,6 +25,49 @@ impl WorkflowApi {
         &self,
         req: &pb::CreateScheduleRequest,
     ) -> Result<pb::CreateScheduleResponse> {
+        let row = self.repo.create_schedule(&self.schedule_row(req)?).await?;
+        Ok(pb::CreateScheduleResponse {
+            schedule: Some(render(&row)),
+        })
+    }
+
+    pub(super) async fn schedule_apply(
+        &self,
+        req: &pb::ApplySchedulesRequest,
+    ) -> Result<pb::ApplySchedulesResponse> {
+        const MAX_APPLY: usize = 1000;
+        if req.schedules.is_empty() || req.schedules.len() > MAX_APPLY {
+            return Err(Error::invalid(
+                "schedules",
+                format!("give between 1 and {MAX_APPLY} schedules"),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut rows = Vec::with_capacity(req.schedules.len());
+        for (i, item) in req.schedules.iter().enumerate() {
+            let at = |e: Error| match e {
+                Error::InvalidArgument { field, reason } => {
+                    Error::invalid(format!("schedules[{i}].{field}"), reason)
+                }
+                other => other,
+            };
+            let row = self.schedule_row(item).map_err(at)?;
+            if !names.insert(row.schedule_name.clone()) {
+                return Err(at(Error::invalid(
+                    "schedule_name",
+                    "repeats another schedule of the call",
+                )));
+            }
+            rows.push(row);
+        }
+        let applied = self.repo.apply_schedules(&rows).await?;
+        Ok(pb::ApplySchedulesResponse {
+            schedules: applied.iter().map(render).collect(),
+        })
+    }
+
+    /// The row a CreateSchedule request describes (validated; context in the language's format).
+    fn schedule_row(&self, req: &pb::CreateScheduleRequest) -> Result<ScheduleRow> {
         let language =
             match req.language() {
                 pb::WorkerLanguage::Python => Language::Python,
@@ -77,10 +120,7 @@ impl WorkflowApi {
             queue_name: optional("queue_name", &req.queue_name)?,
             application_name: self.acting_app(req.application_name.as_ref())?,
         };
-        let row = self.repo.create_schedule(&row).await?;
-        Ok(pb::CreateScheduleResponse {
-            schedule: Some(render(&row)),
-        })
+        Ok(row)
     }
 
     pub(super) async fn schedule_list(

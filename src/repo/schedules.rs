@@ -19,6 +19,9 @@ const COLUMNS: &str = "schedule_id, schedule_name, workflow_name, workflow_class
 #[derive(Debug, Clone)]
 pub(crate) struct ScheduleSql {
     insert: String,
+    /// `insert`, but an existing schedule of the name takes the new definition (keeping its id,
+    /// status and last firing) unless another application owns it (then no row is returned).
+    upsert: String,
     get: String,
     list: String,
     set_status: String,
@@ -38,6 +41,18 @@ impl ScheduleSql {
             insert: format!(
                 "INSERT INTO {t} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6, NULL, $7, $8, $9, $10) \
                  RETURNING {COLUMNS}"
+            ),
+            upsert: format!(
+                "INSERT INTO {t} AS cur ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6, NULL, $7, $8, $9, $10) \
+                 ON CONFLICT (schedule_name) DO UPDATE SET workflow_name = EXCLUDED.workflow_name, \
+                   workflow_class_name = EXCLUDED.workflow_class_name, schedule = EXCLUDED.schedule, \
+                   context = EXCLUDED.context, automatic_backfill = EXCLUDED.automatic_backfill, \
+                   cron_timezone = EXCLUDED.cron_timezone, queue_name = EXCLUDED.queue_name, \
+                   application_name = COALESCE(cur.application_name, EXCLUDED.application_name) \
+                 WHERE cur.application_name IS NULL OR EXCLUDED.application_name IS NULL \
+                   OR cur.application_name = EXCLUDED.application_name \
+                 RETURNING {}",
+                COLUMNS.split(", ").map(|c| format!("cur.{c}")).collect::<Vec<_>>().join(", ")
             ),
             get: format!("SELECT {COLUMNS} FROM {t} WHERE schedule_name = $1"),
             list: format!(
@@ -94,6 +109,45 @@ impl Repo {
                 }
             })?;
         decode(&row)
+    }
+
+    /// Creates or replaces every schedule in one transaction (the clients' apply_schedules); all or
+    /// none. FAILED_PRECONDITION if another application owns one of them.
+    pub async fn apply_schedules(&self, rows: &[ScheduleRow]) -> Result<Vec<ScheduleRow>> {
+        let ctx = "applying schedules";
+        let sql = self.schedule_sql()?;
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for s in rows {
+            let row = tx
+                .query_opt_unnamed(
+                    sql.upsert.as_str(),
+                    &[
+                        &s.schedule_id,
+                        &s.schedule_name,
+                        &s.workflow_name,
+                        &s.workflow_class_name,
+                        &s.cron,
+                        &s.context,
+                        &s.automatic_backfill,
+                        &s.cron_timezone,
+                        &s.queue_name,
+                        &s.application_name,
+                    ],
+                )
+                .await
+                .map_err(|e| classify(ctx, e))?
+                .ok_or_else(|| {
+                    Error::FailedPrecondition(format!(
+                        "schedule {} belongs to another application; nothing was applied",
+                        s.schedule_name
+                    ))
+                })?;
+            applied.push(decode(&row)?);
+        }
+        tx.commit().await.map_err(|e| classify(ctx, e))?;
+        Ok(applied)
     }
 
     /// One schedule, if it exists.

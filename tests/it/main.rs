@@ -37,6 +37,7 @@ mod reliability_soak;
 mod reliability_startup;
 mod replicas;
 mod schedules;
+mod schedules_apply;
 mod schema;
 mod startup;
 mod telemetry;
