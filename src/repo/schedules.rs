@@ -85,21 +85,7 @@ impl Repo {
         let sql = self.schedule_sql()?;
         let conn = self.conn().await?;
         let row = conn
-            .query_one_unnamed(
-                sql.insert.as_str(),
-                &[
-                    &s.schedule_id,
-                    &s.schedule_name,
-                    &s.workflow_name,
-                    &s.workflow_class_name,
-                    &s.cron,
-                    &s.context,
-                    &s.automatic_backfill,
-                    &s.cron_timezone,
-                    &s.queue_name,
-                    &s.application_name,
-                ],
-            )
+            .query_one_unnamed(sql.insert.as_str(), &row_params(s))
             .await
             .map_err(|e| {
                 if is_unique_violation(&e, "schedule_name") {
@@ -121,21 +107,7 @@ impl Repo {
         let mut applied = Vec::with_capacity(rows.len());
         for s in rows {
             let row = tx
-                .query_opt_unnamed(
-                    sql.upsert.as_str(),
-                    &[
-                        &s.schedule_id,
-                        &s.schedule_name,
-                        &s.workflow_name,
-                        &s.workflow_class_name,
-                        &s.cron,
-                        &s.context,
-                        &s.automatic_backfill,
-                        &s.cron_timezone,
-                        &s.queue_name,
-                        &s.application_name,
-                    ],
-                )
+                .query_opt_unnamed(sql.upsert.as_str(), &row_params(s))
                 .await
                 .map_err(|e| classify(ctx, e))?
                 .ok_or_else(|| {
@@ -226,4 +198,20 @@ fn decode(row: &Row) -> Result<ScheduleRow> {
         })
     };
     decode().map_err(|e| Error::internal("decoding a workflow_schedules row", e))
+}
+
+/// A schedule's values in the order of the insert and upsert statements' parameters.
+fn row_params(s: &ScheduleRow) -> [&(dyn tokio_postgres::types::ToSql + Sync); 10] {
+    [
+        &s.schedule_id,
+        &s.schedule_name,
+        &s.workflow_name,
+        &s.workflow_class_name,
+        &s.cron,
+        &s.context,
+        &s.automatic_backfill,
+        &s.cron_timezone,
+        &s.queue_name,
+        &s.application_name,
+    ]
 }
