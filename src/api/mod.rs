@@ -434,6 +434,14 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         respond(api.unrestricted(api.schedule_apply(req)).await)
     }
 
+    async fn update_schedule(
+        &self,
+        request: Request<pb::UpdateScheduleRequest>,
+    ) -> RpcResult<pb::UpdateScheduleResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.schedule_update(req)).await)
+    }
+
     async fn list_schedules(
         &self,
         request: Request<pb::ListSchedulesRequest>,

@@ -1,4 +1,5 @@
-//! CreateSchedule, ListSchedules, GetSchedule, PauseSchedule, ResumeSchedule, DeleteSchedule.
+//! CreateSchedule, ApplySchedules, UpdateSchedule, ListSchedules, GetSchedule, PauseSchedule,
+//! ResumeSchedule, DeleteSchedule.
 //!
 //! A schedule's context is stored in its creator's native format; the request names the worker
 //! language and dbosd writes the context as that language's client would (see `crate::native`).
@@ -194,6 +195,58 @@ impl WorkflowApi {
             return Err(not_found(&name));
         }
         Ok(pb::DeleteScheduleResponse { deleted })
+    }
+
+    pub(super) async fn schedule_update(
+        &self,
+        req: &pb::UpdateScheduleRequest,
+    ) -> Result<pb::UpdateScheduleResponse> {
+        use pb::update_schedule_request::Context;
+        let mut row = self.existing_schedule(&req.schedule_name).await?;
+        if let Some(cron) = &req.cron {
+            parse_cron(cron)?;
+            row.cron = cron.clone();
+        }
+        if let Some(tz) = &req.cron_timezone {
+            row.cron_timezone = match tz.as_str() {
+                "" => None,
+                tz => Some(time_zone(tz).map(|_| tz.to_owned())?),
+            };
+        }
+        if let Some(queue) = &req.queue_name {
+            row.queue_name = (!queue.is_empty())
+                .then(|| text("queue_name", queue))
+                .transpose()?;
+        }
+        if let Some(backfill) = req.automatic_backfill {
+            row.automatic_backfill = backfill;
+        }
+        if let Some(context) = &req.context {
+            let language = native::detect(&row.context).ok_or_else(|| {
+                Error::FailedPrecondition(format!(
+                    "schedule {}'s stored context is in no language format dbosd writes; recreate the schedule",
+                    row.schedule_name
+                ))
+            })?;
+            row.context = match context {
+                Context::ContextJson(v) => context_of(language, &to_json(v, "context_json")?)?,
+                Context::ContextNativeText(t) if native::detect(t) == Some(language) => t.clone(),
+                Context::ContextNativeText(_) => {
+                    return Err(Error::invalid(
+                        "context_native_text",
+                        format!("is not in {language:?}'s native format, the schedule's language"),
+                    ))
+                }
+            };
+        }
+        let row = self
+            .repo
+            .update_schedule(&row)
+            .await?
+            .ok_or_else(|| not_found(&row.schedule_name))?;
+        Ok(pb::UpdateScheduleResponse {
+            schedule: Some(render(&row)),
+        })
     }
 
     /// The named schedule, or NOT_FOUND.

@@ -23,6 +23,8 @@ pub(crate) struct ScheduleSql {
     /// status and last firing) unless another application owns it (then no row is returned).
     upsert: String,
     get: String,
+    /// Replaces a schedule's changeable fields (cron, context, backfill, time zone, queue).
+    update: String,
     list: String,
     set_status: String,
     delete: String,
@@ -55,6 +57,10 @@ impl ScheduleSql {
                 COLUMNS.split(", ").map(|c| format!("cur.{c}")).collect::<Vec<_>>().join(", ")
             ),
             get: format!("SELECT {COLUMNS} FROM {t} WHERE schedule_name = $1"),
+            update: format!(
+                "UPDATE {t} SET schedule = $2, context = $3, automatic_backfill = $4, cron_timezone = $5, \
+                 queue_name = $6 WHERE schedule_name = $1 RETURNING {COLUMNS}"
+            ),
             list: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE (cardinality($1::text[]) = 0 OR status = ANY($1)) \
                  AND (cardinality($2::text[]) = 0 OR workflow_name = ANY($2)) \
@@ -120,6 +126,27 @@ impl Repo {
         }
         tx.commit().await.map_err(|e| classify(ctx, e))?;
         Ok(applied)
+    }
+
+    /// Writes a schedule's changeable fields; `None` when the schedule does not exist (any more).
+    pub async fn update_schedule(&self, s: &ScheduleRow) -> Result<Option<ScheduleRow>> {
+        let sql = self.schedule_sql()?;
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt_unnamed(
+                sql.update.as_str(),
+                &[
+                    &s.schedule_name,
+                    &s.cron,
+                    &s.context,
+                    &s.automatic_backfill,
+                    &s.cron_timezone,
+                    &s.queue_name,
+                ],
+            )
+            .await
+            .map_err(|e| classify("updating a schedule", e))?;
+        row.as_ref().map(decode).transpose()
     }
 
     /// One schedule, if it exists.

@@ -117,3 +117,79 @@ async fn apply_is_all_or_nothing_and_validates_every_item() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn update_changes_only_the_given_fields() {
+    let mut srv = TestServer::start().await;
+    let mut ts = schedule("ts", "0 0 1 1 *", None);
+    ts.language = WorkerLanguage::Typescript as i32;
+    ts.queue_name = Some("q1".into());
+    let created = srv
+        .client
+        .create_schedule(ts)
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap();
+    let updated = srv
+        .client
+        .update_schedule(pb::UpdateScheduleRequest {
+            schedule_name: "ts".into(),
+            cron: Some("*/10 * * * *".into()),
+            queue_name: Some(String::new()),
+            context: Some(pb::update_schedule_request::Context::ContextJson(
+                crate::harness::pv(serde_json::json!({"region": "eu"})),
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap();
+    assert_eq!(updated.schedule_id, created.schedule_id);
+    assert_eq!(updated.cron, "*/10 * * * *");
+    assert_eq!(updated.queue_name, "", "an empty queue clears it");
+    assert_eq!(
+        updated.workflow_name, created.workflow_name,
+        "unset fields are kept"
+    );
+    let db = srv.db.client().await;
+    let context: String = db
+        .query_one(
+            "SELECT context FROM dbos.workflow_schedules WHERE schedule_name = 'ts'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        context, r#"{"json":{"region":"eu"},"__dbos_serializer":"superjson"}"#,
+        "the new context keeps the schedule's language (TypeScript superjson)"
+    );
+
+    let update = |name: &str, cron: &str| pb::UpdateScheduleRequest {
+        schedule_name: name.into(),
+        cron: Some(cron.into()),
+        ..Default::default()
+    };
+    assert_status(
+        srv.client
+            .update_schedule(update("ghost", "0 0 1 1 *"))
+            .await,
+        Code::NotFound,
+        "ghost",
+    );
+    assert_status(
+        srv.client.update_schedule(update("ts", "nope")).await,
+        Code::InvalidArgument,
+        "cron",
+    );
+    assert_status(
+        srv.client.update_schedule(update("", "0 0 1 1 *")).await,
+        Code::InvalidArgument,
+        "schedule_name",
+    );
+    srv.stop().await;
+}
