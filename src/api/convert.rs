@@ -160,6 +160,8 @@ pub fn new_workflow(
         inputs: inputs_envelope(req)?,
         serialization: Some(PORTABLE_JSON.to_owned()),
         schedule_name: None,
+        is_debounced: false,
+        debounce_deadline_epoch_ms: None,
         class_name: optional_name("class_name", req.class_name.as_ref())?,
         config_name: optional_name("config_name", req.config_name.as_ref())?,
         app_version: optional_nonblank("app_version", req.app_version.as_ref())?,

@@ -5,6 +5,7 @@
 mod authorize;
 mod control;
 mod convert;
+mod debounce;
 mod enqueue;
 mod fork;
 #[cfg(test)]
@@ -95,6 +96,14 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         let trace = TraceContext::from_metadata(request.metadata());
         let api = self.scoped(&request);
         respond(api.enqueue_many(request.get_ref(), trace.as_ref()).await)
+    }
+
+    async fn debounce_workflow(
+        &self,
+        request: Request<pb::DebounceWorkflowRequest>,
+    ) -> RpcResult<pb::DebounceWorkflowResponse> {
+        let (api, req) = (self.scoped(&request), request.get_ref());
+        respond(api.unrestricted(api.debounce(req)).await)
     }
 
     async fn get_workflow(

@@ -149,6 +149,8 @@ impl WorkflowApi {
             inputs,
             serialization,
             schedule_name: Some(s.schedule_name.clone()),
+            is_debounced: false,
+            debounce_deadline_epoch_ms: None,
             class_name: s.workflow_class_name.clone().filter(|c| !c.is_empty()),
             app_version,
             application_name: owner,

@@ -143,6 +143,10 @@ pub struct NewWorkflow {
     pub serialization: Option<String>,
     /// The schedule that fired it.
     pub schedule_name: Option<String>,
+    /// A debounced workflow (DebounceWorkflow): its deduplication id is the debounce key.
+    pub is_debounced: bool,
+    /// The latest a debounced workflow may be pushed out to.
+    pub debounce_deadline_epoch_ms: Option<i64>,
     pub class_name: Option<String>,
     pub config_name: Option<String>,
     pub app_version: Option<String>,

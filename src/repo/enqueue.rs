@@ -33,6 +33,7 @@ enum ElemType {
     Text,
     Int8,
     Int4,
+    Bool,
 }
 
 /// `workflow_status` columns an enqueue writes, in order (filtered to those the schema has).
@@ -60,6 +61,8 @@ const STATUS_COLUMNS: &[(&str, Source)] = &[
     ("application_name", Source::PerRow(ElemType::Text)),
     ("inputs", Source::PerRow(ElemType::Text)),
     ("schedule_name", Source::PerRow(ElemType::Text)),
+    ("is_debounced", Source::PerRow(ElemType::Bool)),
+    ("debounce_deadline_epoch_ms", Source::PerRow(ElemType::Int8)),
 ];
 
 /// The enqueue statement for one schema: any number of workflows in one statement (unnested
@@ -96,6 +99,7 @@ impl EnqueueSql {
             ElemType::Text => "text[]",
             ElemType::Int8 => "int8[]",
             ElemType::Int4 => "int4[]",
+            ElemType::Bool => "bool[]",
         };
         let unnest: Vec<String> = arrays
             .iter()
@@ -193,6 +197,11 @@ impl EnqueueSql {
                 ("attributes", _) => text(|w| w.attributes.clone()),
                 ("serialization", _) => text(|w| w.serialization.clone()),
                 ("schedule_name", _) => text(|w| w.schedule_name.clone()),
+                ("debounce_deadline_epoch_ms", _) => int8(|w| w.debounce_deadline_epoch_ms),
+                ("is_debounced", _) => (
+                    Box::new(wfs.iter().map(|w| w.is_debounced).collect::<Vec<bool>>()),
+                    Type::BOOL_ARRAY,
+                ),
                 ("application_name", _) => text(|w| w.application_name.clone()),
                 // "inputs" (inline, older schemas) and "input" (workflow_input) carry the same text.
                 (_, ElemType::Text) => text(|w| Some(w.inputs.clone())),

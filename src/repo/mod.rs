@@ -6,6 +6,7 @@
 mod classify;
 mod connect_failures;
 pub mod control;
+pub mod debounce;
 pub mod enqueue;
 pub mod fork;
 pub mod in_flight;

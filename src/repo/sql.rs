@@ -57,6 +57,8 @@ pub(crate) struct Statements {
     /// The enqueue statement (see `repo::enqueue`).
     pub enqueue: super::enqueue::EnqueueSql,
     pub dedup_holder: String,
+    /// DebounceWorkflow's statements, where the schema has debouncing.
+    pub debounce: Option<super::debounce::DebounceSql>,
     /// Every workflow forked (recursively) from `$1`, in id order.
     pub forks_of: String,
     pub send: String,
@@ -160,6 +162,7 @@ impl Statements {
             } else {
                 "SELECT NULL::text WHERE $1::text IS NULL".to_owned()
             },
+            debounce: super::debounce::DebounceSql::build(s),
             dedup_holder: format!(
                 "SELECT workflow_uuid, status FROM {ws} WHERE queue_name = $1 AND deduplication_id = $2"
             ),

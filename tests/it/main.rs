@@ -7,6 +7,7 @@ mod harness;
 mod auth;
 mod batch;
 mod cli;
+mod debounce;
 mod deploy;
 mod drain;
 mod enqueue;
