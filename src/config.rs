@@ -75,6 +75,10 @@ pub struct ServerArgs {
     /// Maximum database connections in the pool.
     #[arg(long, env = "DBOSD_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+    /// Most enqueue statements in flight at once. Single EnqueueWorkflow calls that arrive while all
+    /// are busy share the next statement (one commit for many workflows, each with its own outcome).
+    #[arg(long, env = "DBOSD_ENQUEUE_SLOTS", default_value_t = 2)]
+    pub enqueue_slots: usize,
     /// Milliseconds a request waits for a free connection before RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_ACQUIRE_TIMEOUT_MS", default_value_t = 5000)]
     pub acquire_timeout_ms: u64,
@@ -165,6 +169,8 @@ pub struct Settings {
     pub direct_database_url: Option<String>,
     pub schema: String,
     pub pool: PoolOptions,
+    /// Most enqueue statements in flight at once (see `--enqueue-slots`).
+    pub enqueue_slots: usize,
     pub application_name: Option<String>,
     pub health_interval: Duration,
     pub hub_tick: Duration,
@@ -199,6 +205,7 @@ impl Settings {
                 acquire_timeout: Duration::from_secs(5),
                 statement_timeout: None,
             },
+            enqueue_slots: 2,
             application_name: None,
             health_interval: Duration::from_secs(5),
             hub_tick: Duration::from_millis(5),
@@ -232,6 +239,7 @@ impl Settings {
                 statement_timeout: (server.statement_timeout_ms > 0)
                     .then(|| Duration::from_millis(server.statement_timeout_ms)),
             },
+            enqueue_slots: server.enqueue_slots,
             application_name: server.application_name.clone().filter(|a| !a.is_empty()),
             health_interval: Duration::from_millis(server.health_interval_ms.max(100)),
             hub_tick: Duration::from_millis(server.hub_tick_ms.max(1)),
@@ -272,6 +280,9 @@ impl Settings {
             return Err("--max-message-bytes must be at least 1024".to_owned());
         }
         self.tls.server_config()?;
+        if self.enqueue_slots == 0 {
+            return Err("--enqueue-slots must be at least 1".to_owned());
+        }
         if self.max_streams == 0 {
             return Err("--max-streams must be at least 1".to_owned());
         }

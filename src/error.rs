@@ -70,6 +70,24 @@ impl Error {
         }
     }
 
+    /// The same failure for another caller of a shared statement (the details of an internal one
+    /// stay in the log).
+    pub fn for_another_caller(&self) -> Error {
+        match self {
+            Error::InvalidArgument { field, reason } => Error::invalid(field, reason),
+            Error::NotFound(m) => Error::NotFound(m.clone()),
+            Error::AlreadyExists(m) => Error::AlreadyExists(m.clone()),
+            Error::PermissionDenied(m) => Error::PermissionDenied(m.clone()),
+            Error::FailedPrecondition(m) => Error::FailedPrecondition(m.clone()),
+            Error::DeadlineExceeded(m) => Error::DeadlineExceeded(m.clone()),
+            Error::ResourceExhausted(m) => Error::ResourceExhausted(m.clone()),
+            Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::Draining => Error::Draining,
+            Error::Aborted(m) => Error::Aborted(m.clone()),
+            Error::Internal { context, source } => Error::internal(context, source.to_string()),
+        }
+    }
+
     /// Whether retrying the same call later may succeed.
     pub fn retryable(&self) -> bool {
         matches!(

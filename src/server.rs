@@ -16,7 +16,7 @@ use crate::{
     health::{self, DrainingHealth},
     hub::{self, Hub},
     pb::{self, workflow_service_server::WorkflowServiceServer},
-    repo::{migrate, Repo, SchemaInfo},
+    repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
     shutdown::Drain,
     telemetry::{self, layer::RpcLayer, Metrics},
 };
@@ -157,11 +157,23 @@ pub async fn serve_with_hub(
         .map_err(|e| StartupError::Other(format!("reflection: {e}")))?;
 
     let streams = Streams::new(drain.clone(), settings.max_streams);
-    let metrics = Metrics::new(repo.clone(), Arc::clone(&hub), streams.clone());
+    let enqueues = EnqueueCoalescer::start(repo.clone(), settings.enqueue_slots);
+    let metrics = Metrics::new(
+        repo.clone(),
+        Arc::clone(&hub),
+        streams.clone(),
+        enqueues.stats(),
+    );
     let metrics_task = listeners
         .metrics
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
-    let api = WorkflowApi::new(repo, hub, settings.application_name.clone(), streams);
+    let api = WorkflowApi::new(
+        repo,
+        enqueues,
+        hub,
+        settings.application_name.clone(),
+        streams,
+    );
     let stop = CancellationToken::new();
     let mut builder = Server::builder();
     if let Some(tls) = tls {

@@ -38,7 +38,7 @@ impl WorkflowApi {
         if let Some(trace) = trace {
             wf.attributes = Some(trace.stamp(wf.attributes.as_deref()));
         }
-        Ok(response(self.repo.enqueue(&wf).await?))
+        Ok(response(self.enqueues.enqueue(wf).await?))
     }
 
     pub(super) async fn enqueue_many(

@@ -37,12 +37,19 @@ use tonic::{Request, Response, Status};
 
 pub use self::stream::Streams;
 use self::{stream::RpcStream, trace_context::TraceContext};
-use crate::{auth::Principal, hub::Hub, pb, repo::Repo};
+use crate::{
+    auth::Principal,
+    hub::Hub,
+    pb,
+    repo::{enqueue_coalescer::EnqueueCoalescer, Repo},
+};
 
 /// The `dbosd.v1.WorkflowService` implementation.
 #[derive(Clone)]
 pub struct WorkflowApi {
     repo: Repo,
+    /// Single enqueues, grouped into shared statements under load.
+    enqueues: EnqueueCoalescer,
     hub: Arc<Hub>,
     /// Stamped on enqueued rows that name no application, and the default list filter (as DBOS clients do).
     default_app: Option<String>,
@@ -53,9 +60,16 @@ pub struct WorkflowApi {
 }
 
 impl WorkflowApi {
-    /// A service over `repo`, waking waiters through `hub`; its waits end when `streams` drains.
-    pub fn new(repo: Repo, hub: Arc<Hub>, default_app: Option<String>, streams: Streams) -> Self {
+    /// A service over `repo` (single enqueues through `enqueues`), waking waiters through `hub`; its waits end when `streams` drains.
+    pub fn new(
+        repo: Repo,
+        enqueues: EnqueueCoalescer,
+        hub: Arc<Hub>,
+        default_app: Option<String>,
+        streams: Streams,
+    ) -> Self {
         WorkflowApi {
+            enqueues,
             repo,
             hub,
             default_app,

@@ -4,7 +4,7 @@
 
 use tokio_postgres::{
     types::{ToSql, Type},
-    GenericClient, Transaction,
+    GenericClient, Row, Transaction,
 };
 
 use super::{classify, classify::is_unique_violation, schema::SchemaInfo, sql::Statements, Repo};
@@ -234,11 +234,7 @@ impl Repo {
             let conn = self.conn().await?;
             // One workflow needs no transaction: on a conflict nothing was inserted.
             match run(&*conn, self.sql(), std::slice::from_ref(wf)).await? {
-                Ok(mut done) => {
-                    return done
-                        .pop()
-                        .ok_or_else(|| Error::internal("enqueueing a workflow", "no result"))
-                }
+                Ok(rows) => return outcome(wf, rows.first()),
                 Err(DedupConflict(_)) => {
                     if let Some(done) = dedup_holder(&*conn, self.sql(), wf, attempt).await? {
                         return Ok(done);
@@ -247,6 +243,27 @@ impl Repo {
             }
         }
         unreachable!("the attempts are unbounded; dedup_holder ends the loop")
+    }
+
+    /// Enqueues independent workflows with one statement where it can: each gets its own outcome,
+    /// as if enqueued alone. Ids must be distinct. When the shared statement fails for a reason that
+    /// may belong to one workflow (a deduplication conflict, a value the database rejects), nothing
+    /// was written and each is enqueued alone, so only the workflow at fault gets the error.
+    pub async fn enqueue_each(&self, wfs: &[NewWorkflow]) -> Vec<Result<Enqueued>> {
+        if wfs.len() > 1 {
+            let shared = match self.conn().await {
+                Ok(conn) => run(&*conn, self.sql(), wfs).await,
+                Err(e) => Err(e),
+            };
+            match shared {
+                Ok(Ok(rows)) => return outcomes(wfs, &rows),
+                Err(e) if e.retryable() => {
+                    return wfs.iter().map(|_| Err(e.for_another_caller())).collect()
+                }
+                Ok(Err(DedupConflict(_))) | Err(_) => {}
+            }
+        }
+        futures::future::join_all(wfs.iter().map(|wf| self.enqueue(wf))).await
     }
 
     /// Enqueues several workflows atomically (one statement in one transaction): every one is
@@ -261,7 +278,9 @@ impl Repo {
             .await
             .map_err(|e| classify("enqueueing workflows", e))?;
         let done = match run(&tx, self.sql(), wfs).await? {
-            Ok(done) => done,
+            Ok(rows) => outcomes(wfs, &rows)
+                .into_iter()
+                .collect::<Result<Vec<_>>>()?,
             Err(DedupConflict(detail)) => {
                 return Err(Error::AlreadyExists(format!(
                     "a workflow of the batch was deduplicated ({detail}); nothing was enqueued"
@@ -289,9 +308,9 @@ pub(crate) async fn enqueue_in(
             .await
             .map_err(|e| classify(ctx, e))?;
         match run(&sp, sql, std::slice::from_ref(wf)).await? {
-            Ok(mut done) => {
+            Ok(rows) => {
                 sp.commit().await.map_err(|e| classify(ctx, e))?;
-                return done.pop().ok_or_else(|| Error::internal(ctx, "no result"));
+                return outcome(wf, rows.first());
             }
             Err(DedupConflict(_)) => {
                 sp.rollback().await.map_err(|e| classify(ctx, e))?;
@@ -310,7 +329,7 @@ async fn run(
     client: &impl GenericClient,
     sql: &Statements,
     wfs: &[NewWorkflow],
-) -> Result<Result<Vec<Enqueued>, DedupConflict>> {
+) -> Result<Result<Vec<Row>, DedupConflict>> {
     let stmt = &sql.enqueue;
     let token = uuid::Uuid::new_v4().to_string();
     let params = stmt.params(&token, wfs);
@@ -319,7 +338,7 @@ async fn run(
         .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
         .collect();
     match client.query_typed(&stmt.text, &typed).await {
-        Ok(rows) => results(wfs, &rows).map(Ok),
+        Ok(rows) => Ok(Ok(rows)),
         Err(e) => dedup_or_error(e),
     }
 }
@@ -379,41 +398,44 @@ fn dedup_or_error<T>(e: tokio_postgres::Error) -> Result<Result<T, DedupConflict
 }
 
 /// Each requested workflow's outcome, in request order, from the statement's returned rows.
-fn results(wfs: &[NewWorkflow], rows: &[tokio_postgres::Row]) -> Result<Vec<Enqueued>> {
-    let by_id: std::collections::HashMap<String, &tokio_postgres::Row> = rows
+fn outcomes(wfs: &[NewWorkflow], rows: &[Row]) -> Vec<Result<Enqueued>> {
+    let by_id: std::collections::HashMap<&str, &Row> = rows
         .iter()
-        .map(|r| (r.get::<_, String>("workflow_uuid"), r))
+        .map(|r| (r.get::<_, &str>("workflow_uuid"), r))
         .collect();
     wfs.iter()
-        .map(|wf| {
-            let row = by_id.get(&wf.workflow_id).ok_or_else(|| {
-                Error::internal(
-                    "enqueueing workflows",
-                    format!("no row returned for {}", wf.workflow_id),
-                )
-            })?;
-            if row.get::<_, bool>("created") {
-                return Ok(Enqueued {
-                    workflow_id: wf.workflow_id.clone(),
-                    outcome: EnqueueOutcome::Created,
-                    status: Some(initial_status(wf)),
-                });
-            }
-            check_same_workflow(wf, row)?;
-            Ok(Enqueued {
-                workflow_id: wf.workflow_id.clone(),
-                outcome: EnqueueOutcome::Existing,
-                status: row
-                    .get::<_, Option<String>>("status")
-                    .as_deref()
-                    .and_then(WorkflowStatus::parse),
-            })
-        })
+        .map(|wf| outcome(wf, by_id.get(wf.workflow_id.as_str()).copied()))
         .collect()
 }
 
+/// One requested workflow's outcome, from its returned row.
+fn outcome(wf: &NewWorkflow, row: Option<&Row>) -> Result<Enqueued> {
+    let row = row.ok_or_else(|| {
+        Error::internal(
+            "enqueueing workflows",
+            format!("no row returned for {}", wf.workflow_id),
+        )
+    })?;
+    if row.get::<_, bool>("created") {
+        return Ok(Enqueued {
+            workflow_id: wf.workflow_id.clone(),
+            outcome: EnqueueOutcome::Created,
+            status: Some(initial_status(wf)),
+        });
+    }
+    check_same_workflow(wf, row)?;
+    Ok(Enqueued {
+        workflow_id: wf.workflow_id.clone(),
+        outcome: EnqueueOutcome::Existing,
+        status: row
+            .get::<_, Option<String>>("status")
+            .as_deref()
+            .and_then(WorkflowStatus::parse),
+    })
+}
+
 /// An existing id must hold the same workflow (name, class, config), as DBOS checks.
-fn check_same_workflow(wf: &NewWorkflow, row: &tokio_postgres::Row) -> Result<()> {
+fn check_same_workflow(wf: &NewWorkflow, row: &Row) -> Result<()> {
     let found = |col: &str| row.get::<_, Option<String>>(col);
     for (what, existing, requested) in [
         ("workflow name", found("name"), Some(wf.name.as_str())),

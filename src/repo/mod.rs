@@ -8,6 +8,7 @@ mod connect_failures;
 pub mod control;
 pub mod debounce;
 pub mod enqueue;
+pub mod enqueue_coalescer;
 pub mod fork;
 pub mod in_flight;
 mod manage_sql;

@@ -15,7 +15,12 @@ use prometheus_client::{
 use prost::Message;
 use tonic::Code;
 
-use crate::{api::Streams, hub::Hub, pb, repo::Repo};
+use crate::{
+    api::Streams,
+    hub::Hub,
+    pb,
+    repo::{enqueue_coalescer::EnqueueStats, Repo},
+};
 
 /// RPC latency buckets, in seconds: from sub-millisecond reads to long waits.
 const LATENCY_BUCKETS: [f64; 16] = [
@@ -68,9 +73,19 @@ pub struct Metrics {
     hub_notifications: Counter,
     listen_reconnects: Counter,
     streams_open: Gauge,
+    enqueue_statements: Counter,
+    enqueue_workflows: Counter,
     /// Served method paths, and whether each waits.
     known_methods: HashMap<String, bool>,
-    sources: Option<(Repo, Arc<Hub>, Streams)>,
+    sources: Option<Sources>,
+}
+
+/// Where the gauges and counters kept elsewhere are read at scrape time.
+struct Sources {
+    repo: Repo,
+    hub: Arc<Hub>,
+    streams: Streams,
+    enqueues: Arc<EnqueueStats>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -79,9 +94,19 @@ fn latency_histogram() -> Histogram {
 
 impl Metrics {
     /// The metrics of one server, reading the pool, hub and stream counts from their owners.
-    pub fn new(repo: Repo, hub: Arc<Hub>, streams: Streams) -> Arc<Metrics> {
+    pub fn new(
+        repo: Repo,
+        hub: Arc<Hub>,
+        streams: Streams,
+        enqueues: Arc<EnqueueStats>,
+    ) -> Arc<Metrics> {
         let mut metrics = Metrics::unattached();
-        metrics.sources = Some((repo, hub, streams));
+        metrics.sources = Some(Sources {
+            repo,
+            hub,
+            streams,
+            enqueues,
+        });
         Arc::new(metrics)
     }
 
@@ -94,6 +119,7 @@ impl Metrics {
             (Gauge::default(), Gauge::default(), Gauge::default());
         let (hub_poll_queries, hub_notifications, listen_reconnects) =
             (Counter::default(), Counter::default(), Counter::default());
+        let (enqueue_statements, enqueue_workflows) = (Counter::default(), Counter::default());
         let r = &mut registry;
         r.register(
             "grpc_server_handled",
@@ -140,6 +166,16 @@ impl Metrics {
             "Streaming calls open now",
             streams_open.clone(),
         );
+        r.register(
+            "enqueue_statements",
+            "Statements that wrote single EnqueueWorkflow calls (fewer than enqueue_workflows when calls shared one)",
+            enqueue_statements.clone(),
+        );
+        r.register(
+            "enqueue_workflows",
+            "Workflows written by single EnqueueWorkflow calls",
+            enqueue_workflows.clone(),
+        );
         Metrics {
             registry,
             handled,
@@ -151,6 +187,8 @@ impl Metrics {
             hub_notifications,
             listen_reconnects,
             streams_open,
+            enqueue_statements,
+            enqueue_workflows,
             known_methods: known_methods(),
             sources: None,
         }
@@ -186,7 +224,13 @@ impl Metrics {
 
     /// The OpenMetrics text of every metric, with the gauges read now.
     pub fn render(&self) -> String {
-        if let Some((repo, hub, streams)) = &self.sources {
+        if let Some(Sources {
+            repo,
+            hub,
+            streams,
+            enqueues,
+        }) = &self.sources
+        {
             let pool = repo.pool_state();
             let gauge = |state| self.pool.get_or_create(&StateLabels { state }).clone();
             gauge("in_use").set(i64::from(pool.connections - pool.idle));
@@ -201,6 +245,8 @@ impl Metrics {
             let connects = load(&hub.stats.listen_connects);
             set(&self.listen_reconnects, connects.saturating_sub(1));
             self.streams_open.set(streams.open() as i64);
+            set(&self.enqueue_statements, load(&enqueues.statements));
+            set(&self.enqueue_workflows, load(&enqueues.workflows));
         }
         let mut text = String::new();
         // Writing into a String cannot fail.

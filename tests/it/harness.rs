@@ -391,6 +391,15 @@ impl TestServer {
     }
 }
 
+/// The value of the metrics sample whose line starts with `prefix` (name and labels).
+pub fn telemetry_sample(scrape: &str, prefix: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// A gRPC channel to dbosd at `addr`.
 pub async fn connect_channel(addr: std::net::SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))

@@ -12,6 +12,7 @@ mod deploy;
 mod drain;
 mod enqueue;
 mod enqueue_batch;
+mod enqueue_shared;
 mod events_messages;
 mod examples;
 mod failures;

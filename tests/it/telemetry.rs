@@ -8,7 +8,8 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Request};
 
 use crate::harness::{
-    enqueue_req, eventually, finish_as_worker, open_await, pv, Dbosd, TestDb, TestServer, WAIT,
+    enqueue_req, eventually, finish_as_worker, open_await, pv, telemetry_sample as sample, Dbosd,
+    TestDb, TestServer, WAIT,
 };
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -25,15 +26,6 @@ fn get(id: &str) -> GetWorkflowRequest {
     GetWorkflowRequest {
         workflow_id: id.into(),
     }
-}
-
-/// The value of the sample whose line starts with `prefix` (name and labels).
-fn sample(scrape: &str, prefix: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 fn rpc(method: &str, code: &str) -> String {
