@@ -6,7 +6,7 @@ use tokio_postgres::Row;
 use super::{
     classify,
     workflow_list::{like_prefix, Where},
-    Repo,
+    Repo, Unnamed,
 };
 use crate::{
     error::{Error, Result},
@@ -130,7 +130,7 @@ impl Repo {
         sql += &format!(" GROUP BY {by} ORDER BY {by} LIMIT {limit}");
         let conn = self.conn().await?;
         let rows = conn
-            .query_typed(sql.as_str(), &w.params())
+            .query_unnamed(sql.as_str(), &w.params())
             .await
             .map_err(|e| classify("aggregating", e))?;
         let texts = groups.len() - usize::from(has_bucket);

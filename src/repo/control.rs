@@ -130,7 +130,7 @@ impl Repo {
             w.sql()
         );
         let rows = tx
-            .query_typed(sql.as_str(), &w.params())
+            .query_unnamed(sql.as_str(), &w.params())
             .await
             .map_err(|e| classify(ctx, e))?;
         if rows.len() > MAX_BULK_WORKFLOWS {

@@ -3,8 +3,6 @@
 //! each debounce pushes its delay out (never past its deadline) and replaces its inputs, and the
 //! worker's DELAYED → ENQUEUED transition releases the key when the delay ends.
 
-use tokio_postgres::types::Type;
-
 use super::{classify, schema::SchemaInfo, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
@@ -98,10 +96,7 @@ impl Repo {
                 return Ok((id, false));
             }
             let holder = tx
-                .query_typed_opt(
-                    sql.holder.as_str(),
-                    &[(&wf.queue_name, Type::TEXT), (&dedup, Type::TEXT)],
-                )
+                .query_opt_unnamed(sql.holder.as_str(), &[&wf.queue_name, &dedup])
                 .await
                 .map_err(|e| classify(ctx, e))?;
             drop(tx);

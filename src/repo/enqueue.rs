@@ -2,12 +2,12 @@
 //! data-modifying CTE, atomic without BEGIN/COMMIT) in one round trip, as the DBOS clients'
 //! two-insert transaction writes them.
 
-use tokio_postgres::{
-    types::{ToSql, Type},
-    GenericClient, Row, Transaction,
-};
+use tokio_postgres::{GenericClient, Row, Transaction};
 
-use super::{classify, classify::is_unique_violation, schema::SchemaInfo, sql::Statements, Repo};
+use super::{
+    classify, classify::is_unique_violation, schema::SchemaInfo, sql::Statements, Param, Repo,
+    Unnamed,
+};
 use crate::{
     error::{Error, Result},
     model::{EnqueueOutcome, Enqueued, NewWorkflow, WorkflowStatus},
@@ -152,28 +152,15 @@ impl EnqueueSql {
     }
 
     /// The statement's parameters for `wfs`: the creator token, then one array per per-row column.
-    fn params(
-        &self,
-        token: &str,
-        wfs: &[NewWorkflow],
-    ) -> Vec<(Box<dyn ToSql + Sync + Send>, Type)> {
-        let mut params: Vec<(Box<dyn ToSql + Sync + Send>, Type)> =
-            vec![(Box::new(token.to_owned()), Type::TEXT)];
+    fn params(&self, token: &str, wfs: &[NewWorkflow]) -> Vec<Box<dyn Param>> {
+        let mut params: Vec<Box<dyn Param>> = vec![Box::new(token.to_owned())];
         for (name, elem) in &self.arrays {
-            let text =
-                |f: fn(&NewWorkflow) -> Option<String>| -> (Box<dyn ToSql + Sync + Send>, Type) {
-                    (
-                        Box::new(wfs.iter().map(f).collect::<Vec<_>>()),
-                        Type::TEXT_ARRAY,
-                    )
-                };
-            let int8 =
-                |f: fn(&NewWorkflow) -> Option<i64>| -> (Box<dyn ToSql + Sync + Send>, Type) {
-                    (
-                        Box::new(wfs.iter().map(f).collect::<Vec<_>>()),
-                        Type::INT8_ARRAY,
-                    )
-                };
+            let text = |f: fn(&NewWorkflow) -> Option<String>| -> Box<dyn Param> {
+                Box::new(wfs.iter().map(f).collect::<Vec<_>>())
+            };
+            let int8 = |f: fn(&NewWorkflow) -> Option<i64>| -> Box<dyn Param> {
+                Box::new(wfs.iter().map(f).collect::<Vec<_>>())
+            };
             params.push(match (*name, elem) {
                 ("workflow_uuid", _) => text(|w| Some(w.workflow_id.clone())),
                 ("status", _) => text(|w| Some(initial_status(w).as_str().to_owned())),
@@ -188,20 +175,16 @@ impl EnqueueSql {
                 ("workflow_timeout_ms", _) => int8(|w| w.timeout_ms),
                 ("workflow_deadline_epoch_ms", _) => int8(|w| w.deadline_epoch_ms),
                 ("deduplication_id", _) => text(|w| w.deduplication_id.clone()),
-                ("priority", _) => (
-                    Box::new(wfs.iter().map(|w| w.priority).collect::<Vec<i32>>()),
-                    Type::INT4_ARRAY,
-                ),
+                ("priority", _) => Box::new(wfs.iter().map(|w| w.priority).collect::<Vec<i32>>()),
                 ("queue_partition_key", _) => text(|w| w.queue_partition_key.clone()),
                 ("delay_until_epoch_ms", _) => int8(|w| w.delay_ms),
                 ("attributes", _) => text(|w| w.attributes.clone()),
                 ("serialization", _) => text(|w| w.serialization.clone()),
                 ("schedule_name", _) => text(|w| w.schedule_name.clone()),
                 ("debounce_deadline_epoch_ms", _) => int8(|w| w.debounce_deadline_epoch_ms),
-                ("is_debounced", _) => (
-                    Box::new(wfs.iter().map(|w| w.is_debounced).collect::<Vec<bool>>()),
-                    Type::BOOL_ARRAY,
-                ),
+                ("is_debounced", _) => {
+                    Box::new(wfs.iter().map(|w| w.is_debounced).collect::<Vec<bool>>())
+                }
                 ("application_name", _) => text(|w| w.application_name.clone()),
                 // "inputs" (inline, older schemas) and "input" (workflow_input) carry the same text.
                 (_, ElemType::Text) => text(|w| Some(w.inputs.clone())),
@@ -326,18 +309,15 @@ pub(crate) async fn enqueue_in(
 /// Runs the enqueue statement for `wfs` on `client` (which the caller commits or rolls back).
 /// `Ok(Err(DedupConflict))` leaves a transaction aborted.
 async fn run(
-    client: &impl GenericClient,
+    client: &(impl GenericClient + Sync),
     sql: &Statements,
     wfs: &[NewWorkflow],
 ) -> Result<Result<Vec<Row>, DedupConflict>> {
     let stmt = &sql.enqueue;
     let token = uuid::Uuid::new_v4().to_string();
     let params = stmt.params(&token, wfs);
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-        .iter()
-        .map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone()))
-        .collect();
-    match client.query_typed(&stmt.text, &typed).await {
+    let params: Vec<&dyn Param> = params.iter().map(|p| p.as_ref()).collect();
+    match client.query_unnamed(&stmt.text, &params).await {
         Ok(rows) => Ok(Ok(rows)),
         Err(e) => dedup_or_error(e),
     }
@@ -346,7 +326,7 @@ async fn run(
 /// After a deduplication conflict: ALREADY_EXISTS under REJECT, else the holder (DEDUPLICATED), or
 /// None to retry the insert when the holder released the id meanwhile (ABORTED after a few tries).
 async fn dedup_holder(
-    client: &impl GenericClient,
+    client: &(impl GenericClient + Sync),
     sql: &Statements,
     wf: &NewWorkflow,
     attempt: usize,
@@ -360,10 +340,7 @@ async fn dedup_holder(
         )));
     }
     let holder = client
-        .query_typed_opt(
-            sql.dedup_holder.as_str(),
-            &[(&queue, Type::TEXT), (&dedup, Type::TEXT)],
-        )
+        .query_opt_unnamed(sql.dedup_holder.as_str(), &[&queue, &dedup])
         .await
         .map_err(|e| classify("looking up the deduplication holder", e))?;
     if let Some(row) = holder {

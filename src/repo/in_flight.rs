@@ -1,10 +1,9 @@
 //! In-flight changes to one workflow (§5.15): its delay, its queue priority, its attributes. Each is
 //! one transaction that locks the row first, so the caller learns whether the status took the change.
 
-use super::Unnamed;
-use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::types::FromSql;
 
-use super::{classify, control::Target, Repo};
+use super::{classify, control::Target, Param, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::{ActionOutcome, AttributesChange, Changed, DelayUntil, WorkflowStatus},
@@ -70,7 +69,7 @@ impl Repo {
         ctx: &str,
         workflow_id: &str,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
+        params: &[&dyn Param],
     ) -> Result<Changed<T>>
     where
         T: for<'a> FromSql<'a>,
@@ -87,7 +86,7 @@ impl Repo {
             status: locked.get(0),
             parent: None,
         };
-        let mut all: Vec<&(dyn ToSql + Sync)> = vec![&workflow_id];
+        let mut all: Vec<&dyn Param> = vec![&workflow_id];
         all.extend_from_slice(params);
         let row = tx
             .query_opt_unnamed(sql, &all)

@@ -1,8 +1,8 @@
 //! `notifications` (SendMessage) and `workflow_events` (GetEvent, GetWorkflowEvents).
 
-use tokio_postgres::{types::Type, GenericClient};
+use tokio_postgres::GenericClient;
 
-use super::{classify, classify::is_foreign_key_violation, sql::Statements, Repo};
+use super::{classify, classify::is_foreign_key_violation, sql::Statements, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::{NewMessage, StoredValue},
@@ -24,10 +24,7 @@ impl Repo {
         let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
         let delivered = send_in(&tx, self.sql(), msg).await?;
         let forks: Vec<String> = tx
-            .query_typed(
-                self.sql().forks_of.as_str(),
-                &[(&msg.destination_id, Type::TEXT)],
-            )
+            .query_unnamed(self.sql().forks_of.as_str(), &[&msg.destination_id])
             .await
             .map_err(|e| classify(ctx, e))?
             .iter()
@@ -44,10 +41,7 @@ impl Repo {
     pub async fn get_event(&self, workflow_id: &str, key: &str) -> Result<Option<StoredValue>> {
         let conn = self.conn().await?;
         let row = conn
-            .query_typed_opt(
-                self.sql().get_event.as_str(),
-                &[(&workflow_id, Type::TEXT), (&key, Type::TEXT)],
-            )
+            .query_opt_unnamed(self.sql().get_event.as_str(), &[&workflow_id, &key])
             .await
             .map_err(|e| classify("reading an event", e))?;
         Ok(row.map(|r| StoredValue {
@@ -63,10 +57,7 @@ impl Repo {
     ) -> Result<Option<Vec<(String, StoredValue)>>> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_typed(
-                self.sql().get_all_events.as_str(),
-                &[(&workflow_id, Type::TEXT)],
-            )
+            .query_unnamed(self.sql().get_all_events.as_str(), &[&workflow_id])
             .await
             .map_err(|e| classify("reading events", e))?;
         if rows.is_empty() {
@@ -94,18 +85,18 @@ impl Repo {
 
 /// Inserts a message on `client` (a pooled connection or the caller's transaction).
 pub(crate) async fn send_in(
-    client: &impl GenericClient,
+    client: &(impl GenericClient + Sync),
     sql: &Statements,
     msg: &NewMessage,
 ) -> Result<bool> {
     match client
-        .query_typed_opt(
+        .query_opt_unnamed(
             sql.send.as_str(),
             &[
-                (&msg.destination_id, Type::TEXT),
-                (&msg.topic, Type::TEXT),
-                (&msg.message, Type::TEXT),
-                (&msg.message_id, Type::TEXT),
+                &msg.destination_id,
+                &msg.topic,
+                &msg.message,
+                &msg.message_id,
             ],
         )
         .await

@@ -45,7 +45,7 @@ use tokio_postgres::NoTls;
 pub use self::classify::classify;
 use self::connect_failures::ConnectFailures;
 pub use self::schema::SchemaInfo;
-pub(crate) use self::unnamed::Unnamed;
+pub(crate) use self::unnamed::{Param, Unnamed};
 use crate::error::{Error, Result};
 
 /// The bb8 connection manager dbosd uses.

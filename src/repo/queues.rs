@@ -1,9 +1,8 @@
 //! `queues`: the DBOS queue registry (register, read, list, update, delete), with DBOS's ownership rule.
 
-use super::Unnamed;
-use tokio_postgres::{types::ToSql, GenericClient, Row};
+use tokio_postgres::{GenericClient, Row};
 
-use super::{classify, schema::SchemaInfo, Repo};
+use super::{classify, schema::SchemaInfo, Param, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::{resolve_owner, OnConflict, QueueRow, QueueSpec, RateLimit},
@@ -113,8 +112,8 @@ impl Repo {
         let owner = resolve_owner(current.as_deref(), existing.is_some(), owner)
             .map_err(|current| taken(&spec.name, &current))?;
         let limits = limit_params(spec);
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&spec.name];
-        params.extend(limits.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
+        let mut params: Vec<&dyn Param> = vec![&spec.name];
+        params.extend(limits.iter().map(|p| p.as_ref()));
         params.push(&owner);
         let stmt = match on_conflict {
             OnConflict::Update => &sql.upsert,
@@ -183,8 +182,8 @@ impl Repo {
             .ok_or_else(|| not_found(name))?;
         let spec = apply(current.spec)?;
         let limits = limit_params(&spec);
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&name];
-        params.extend(limits.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
+        let mut params: Vec<&dyn Param> = vec![&name];
+        params.extend(limits.iter().map(|p| p.as_ref()));
         let row = tx
             .query_one_unnamed(sql.update.as_str(), &params)
             .await
@@ -230,10 +229,8 @@ async fn read_queue(
     row.as_ref().map(decode).transpose()
 }
 
-type Param = Box<dyn ToSql + Sync + Send>;
-
 /// `$2`..`$11`: the limit columns in `LIMITS` order.
-fn limit_params(spec: &QueueSpec) -> Vec<Param> {
+fn limit_params(spec: &QueueSpec) -> Vec<Box<dyn Param>> {
     let limit = |r: &Option<RateLimit>| r.map(|r| r.limit);
     let period = |r: &Option<RateLimit>| r.map(|r| r.period_sec);
     vec![

@@ -1,11 +1,11 @@
 //! `workflow_schedules`: create, read, list, pause/resume, delete. Firing (trigger, backfill) goes
 //! through the enqueue statements (`Repo::transact`).
 
-use super::Unnamed;
 use tokio_postgres::Row;
 
 use super::{
-    classify, classify::is_unique_violation, schema::SchemaInfo, workflow_list::like_prefix, Repo,
+    classify, classify::is_unique_violation, schema::SchemaInfo, workflow_list::like_prefix, Param,
+    Repo, Unnamed,
 };
 use crate::{
     error::{Error, Result},
@@ -228,7 +228,7 @@ fn decode(row: &Row) -> Result<ScheduleRow> {
 }
 
 /// A schedule's values in the order of the insert and upsert statements' parameters.
-fn row_params(s: &ScheduleRow) -> [&(dyn tokio_postgres::types::ToSql + Sync); 10] {
+fn row_params(s: &ScheduleRow) -> [&dyn Param; 10] {
     [
         &s.schedule_id,
         &s.schedule_name,

@@ -1,8 +1,6 @@
 //! `streams`: reading a DBOS stream (values written by a workflow under a key, dense offsets from 0).
 
-use tokio_postgres::types::Type;
-
-use super::{classify, schema::SchemaInfo, Repo};
+use super::{classify, schema::SchemaInfo, Repo, Unnamed};
 use crate::{
     error::Result,
     model::{StoredValue, StreamRead, WorkflowStatus},
@@ -40,14 +38,9 @@ impl Repo {
     ) -> Result<StreamRead> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_typed(
+            .query_unnamed(
                 self.sql().read_stream.as_str(),
-                &[
-                    (&workflow_id, Type::TEXT),
-                    (&key, Type::TEXT),
-                    (&offset, Type::INT4),
-                    (&READ_BATCH, Type::INT4),
-                ],
+                &[&workflow_id, &key, &offset, &READ_BATCH],
             )
             .await
             .map_err(|e| classify("reading a stream", e))?;

@@ -1,52 +1,83 @@
-//! Statements sent unnamed: Parse, Bind and Execute in one round trip, with each parameter's type
-//! given by dbosd instead of asked of the server. tokio-postgres' `query(&str)` prepares a *named*
-//! statement in one round trip and runs it in another; behind a transaction-pooling pgbouncer the
-//! two may reach different server sessions ("prepared statement does not exist"). Unnamed
-//! statements leave nothing behind in the session, so every pooled call works through one.
+//! Statements sent unnamed: Parse, Bind and Execute in one round trip, each parameter's type declared
+//! by its Rust type ([`Param`]) instead of asked of the server. tokio-postgres' `query(&str)` prepares
+//! a *named* statement in one round trip and runs it in another; behind a transaction-pooling
+//! pgbouncer the two may reach different server sessions ("prepared statement does not exist").
+//! Unnamed statements leave nothing behind in the session, so every pooled call works through one.
+//! All of the repository's parameterized statements, [`Where`](super::workflow_list::Where)'s
+//! included, go through [`Unnamed`]; a type is a constant of the Rust type, never worked out per call.
 
 use std::future::Future;
 
-use bytes::BytesMut;
 use tokio_postgres::{
     types::{ToSql, Type},
     Error, GenericClient, Row,
 };
 
-/// The PostgreSQL types dbosd's parameters have, most specific Rust mapping first: the first one
-/// a value accepts is its type (`String` → text, `i64` → bigint, `Vec<String>` → text[], ...).
-const CANDIDATES: [Type; 14] = [
-    Type::TEXT,
-    Type::INT8,
-    Type::INT4,
-    Type::INT2,
-    Type::BOOL,
-    Type::FLOAT8,
-    Type::FLOAT4,
-    Type::JSONB,
-    Type::BYTEA,
-    Type::TEXT_ARRAY,
-    Type::INT8_ARRAY,
-    Type::INT4_ARRAY,
-    Type::BOOL_ARRAY,
-    Type::FLOAT8_ARRAY,
-];
+/// A parameter whose PostgreSQL type its Rust type declares. The SQL must agree with it (or cast):
+/// a mismatch is an error when the statement runs.
+pub(crate) trait Param: ToSql + Sync + Send {
+    /// The PostgreSQL type of every value of this Rust type.
+    fn declared() -> Type
+    where
+        Self: Sized;
 
-/// The type of one parameter. A value no candidate accepts gets `text`, and tokio-postgres then
-/// reports the mismatch as an ordinary error when it encodes it.
-fn type_of(param: &(dyn ToSql + Sync)) -> Type {
-    let mut scratch = BytesMut::new();
-    CANDIDATES
-        .iter()
-        .find(|ty| {
-            scratch.clear();
-            param.to_sql_checked(ty, &mut scratch).is_ok()
-        })
-        .cloned()
-        .unwrap_or(Type::TEXT)
+    /// [`Param::declared`], through `dyn Param`.
+    fn pg_type(&self) -> Type;
 }
 
-fn typed<'a>(params: &[&'a (dyn ToSql + Sync)]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
-    params.iter().map(|p| (*p, type_of(*p))).collect()
+/// Declares the PostgreSQL type of each listed Rust type.
+macro_rules! declare {
+    ($($pg:ident: $($rust:ty),+;)+) => {
+        $($(
+            impl Param for $rust {
+                fn declared() -> Type {
+                    Type::$pg
+                }
+                fn pg_type(&self) -> Type {
+                    Type::$pg
+                }
+            }
+        )+)+
+    };
+}
+
+declare! {
+    TEXT: String, &str;
+    INT8: i64;
+    INT4: i32;
+    BOOL: bool;
+    FLOAT8: f64;
+    TEXT_ARRAY: Vec<String>, Vec<&str>, Vec<Option<String>>, &[String], &[&str];
+    INT8_ARRAY: Vec<Option<i64>>;
+    INT4_ARRAY: Vec<i32>;
+    BOOL_ARRAY: Vec<bool>;
+}
+
+/// NULL or a value: the value's type.
+impl<T: Param> Param for Option<T> {
+    fn declared() -> Type {
+        T::declared()
+    }
+    fn pg_type(&self) -> Type {
+        T::declared()
+    }
+}
+
+impl<T: Param> Param for &T {
+    fn declared() -> Type {
+        T::declared()
+    }
+    fn pg_type(&self) -> Type {
+        T::declared()
+    }
+}
+
+/// tokio-postgres' `query_typed` parameters.
+fn typed<'a>(params: &[&'a dyn Param]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    params
+        .iter()
+        .map(|p| (*p as &(dyn ToSql + Sync), p.pg_type()))
+        .collect()
 }
 
 /// Each method is tokio-postgres' method of the same name, sent as an unnamed statement.
@@ -58,7 +89,7 @@ macro_rules! unnamed {
                 fn $name<'a>(
                     &'a self,
                     sql: &'a str,
-                    params: &'a [&'a (dyn ToSql + Sync)],
+                    params: &'a [&'a dyn Param],
                 ) -> impl Future<Output = Result<$out, Error>> + Send + 'a {
                     async move { self.$typed(sql, &typed(params)).await }
                 }
@@ -78,22 +109,30 @@ impl<C: GenericClient + Sync> Unnamed for C {}
 
 #[cfg(test)]
 mod tests {
+    use bytes::BytesMut;
+
     use super::*;
 
+    /// Each Rust type gets its natural PostgreSQL type, and one tokio-postgres can encode it as.
     #[test]
-    fn parameters_get_their_natural_types() {
+    fn parameters_declare_their_natural_types() {
         let none: Option<i64> = None;
-        let cases: [(&(dyn ToSql + Sync), Type); 7] = [
+        let cases: [(&dyn Param, Type); 10] = [
             (&"text", Type::TEXT),
             (&String::from("s"), Type::TEXT),
             (&1_i64, Type::INT8),
             (&1_i32, Type::INT4),
+            (&1.5_f64, Type::FLOAT8),
             (&none, Type::INT8),
+            (&Some(true), Type::BOOL),
             (&vec![String::new()], Type::TEXT_ARRAY),
-            (&serde_json::json!({"a": 1}), Type::JSONB),
+            (&vec![Some(1_i64), None], Type::INT8_ARRAY),
+            (&vec![1_i32], Type::INT4_ARRAY),
         ];
+        let mut buf = BytesMut::new();
         for (param, want) in cases {
-            assert_eq!(type_of(param), want);
+            assert_eq!(param.pg_type(), want);
+            assert!(param.to_sql_checked(&want, &mut buf).is_ok(), "{want}");
         }
     }
 }

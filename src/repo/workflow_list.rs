@@ -3,43 +3,17 @@
 //!
 //! User values only ever travel as bind parameters; the SQL text is assembled from fixed fragments.
 
-use tokio_postgres::types::{ToSql, Type};
-
-use super::{classify, workflow_status::decode_row, Repo};
+use super::{classify, workflow_status::decode_row, Param, Repo, Unnamed};
 use crate::{
     error::Result,
     model::{ListFilter, ListQuery, PageCursor, WorkflowPage},
 };
 
-type Param = (Box<dyn ToSql + Sync + Send>, Type);
-
-/// The PostgreSQL type a bound Rust value is sent as, so queries go out typed in one round trip
-/// (no prepare) and never depend on server-side statement state.
-pub(crate) trait Bindable: ToSql + Sync + Send + 'static {
-    const TYPE: Type;
-}
-
-impl Bindable for i64 {
-    const TYPE: Type = Type::INT8;
-}
-
-impl Bindable for bool {
-    const TYPE: Type = Type::BOOL;
-}
-
-impl Bindable for String {
-    const TYPE: Type = Type::TEXT;
-}
-
-impl Bindable for Vec<String> {
-    const TYPE: Type = Type::TEXT_ARRAY;
-}
-
 /// Accumulates `AND`ed conditions on `workflow_status` (aliased `ws`) and their parameters.
 pub(crate) struct Where<'a> {
     repo: &'a Repo,
     pub(crate) clauses: Vec<String>,
-    params: Vec<Param>,
+    params: Vec<Box<dyn Param>>,
 }
 
 impl<'a> Where<'a> {
@@ -52,8 +26,8 @@ impl<'a> Where<'a> {
     }
 
     /// The next placeholder, bound to `value`.
-    pub(crate) fn bind<T: Bindable>(&mut self, value: T) -> String {
-        self.params.push((Box::new(value), T::TYPE));
+    pub(crate) fn bind<T: Param + 'static>(&mut self, value: T) -> String {
+        self.params.push(Box::new(value));
         format!("${}", self.params.len())
     }
 
@@ -172,11 +146,8 @@ impl<'a> Where<'a> {
     }
 
     /// The bound parameters, in placeholder order.
-    pub(crate) fn params(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
-        self.params
-            .iter()
-            .map(|(p, ty)| (p.as_ref() as &(dyn ToSql + Sync), ty.clone()))
-            .collect()
+    pub(crate) fn params(&self) -> Vec<&dyn Param> {
+        self.params.iter().map(|p| p.as_ref()).collect()
     }
 
     fn after(&mut self, cursor: &PageCursor, desc: bool) {
@@ -230,7 +201,7 @@ impl Repo {
         let params = w.params();
         let conn = self.conn().await?;
         let rows = conn
-            .query_typed(sql.as_str(), &params)
+            .query_unnamed(sql.as_str(), &params)
             .await
             .map_err(|e| classify("listing workflows", e))?;
         let mut rows = rows.iter().map(decode_row).collect::<Result<Vec<_>>>()?;

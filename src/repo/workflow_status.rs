@@ -1,8 +1,8 @@
 //! `workflow_status` with its payload tables `workflow_input` / `workflow_output`: enqueue and read.
 
-use tokio_postgres::{types::Type, GenericClient, Row};
+use tokio_postgres::{GenericClient, Row};
 
-use super::{classify, Repo};
+use super::{classify, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::WorkflowRow,
@@ -21,10 +21,7 @@ impl Repo {
     pub async fn workflow_owners(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowOwner>> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_typed(
-                self.sql().owners.as_str(),
-                &[(&workflow_ids, Type::TEXT_ARRAY)],
-            )
+            .query_unnamed(self.sql().owners.as_str(), &[&workflow_ids])
             .await
             .map_err(|e| classify("reading workflow owners", e))?;
         Ok(rows
@@ -47,10 +44,7 @@ impl Repo {
     pub async fn get_workflow_outcomes(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowRow>> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_typed(
-                self.sql().get_outcomes.as_str(),
-                &[(&workflow_ids, Type::TEXT_ARRAY)],
-            )
+            .query_unnamed(self.sql().get_outcomes.as_str(), &[&workflow_ids])
             .await
             .map_err(|e| classify("reading workflows", e))?;
         rows.iter().map(decode_row).collect()
@@ -65,12 +59,12 @@ impl Repo {
 
 /// Reads one workflow row with `sql` (a `Statements::get_workflow`).
 pub(crate) async fn get_workflow(
-    client: &impl GenericClient,
+    client: &(impl GenericClient + Sync),
     sql: &str,
     workflow_id: &str,
 ) -> Result<Option<WorkflowRow>> {
     let row = client
-        .query_typed_opt(sql, &[(&workflow_id, Type::TEXT)])
+        .query_opt_unnamed(sql, &[&workflow_id])
         .await
         .map_err(|e| classify("reading a workflow", e))?;
     row.as_ref().map(decode_row).transpose()
