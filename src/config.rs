@@ -75,9 +75,11 @@ pub struct ServerArgs {
     /// Maximum database connections in the pool.
     #[arg(long, env = "DBOSD_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
-    /// Most enqueue statements in flight at once. Single EnqueueWorkflow calls that arrive while all
-    /// are busy share the next statement (one commit for many workflows, each with its own outcome).
-    #[arg(long, env = "DBOSD_ENQUEUE_SLOTS", default_value_t = 2)]
+    /// Most enqueue statements in flight at once, each slot on a session of its own (outside the
+    /// pool, straight to PostgreSQL like the hub's) with the statement prepared. EnqueueWorkflow
+    /// calls that arrive while all are busy share the next statement (one commit for many
+    /// workflows, each with its own outcome). More slots suit databases with many cores.
+    #[arg(long, env = "DBOSD_ENQUEUE_SLOTS", default_value_t = 1)]
     pub enqueue_slots: usize,
     /// Milliseconds a request waits for a free connection before RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_ACQUIRE_TIMEOUT_MS", default_value_t = 5000)]
@@ -205,7 +207,7 @@ impl Settings {
                 acquire_timeout: Duration::from_secs(5),
                 statement_timeout: None,
             },
-            enqueue_slots: 2,
+            enqueue_slots: 1,
             application_name: None,
             health_interval: Duration::from_secs(5),
             hub_tick: Duration::from_millis(5),

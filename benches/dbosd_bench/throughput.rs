@@ -1,6 +1,7 @@
-//! Enqueue throughput at 1, 16 and 64 concurrent clients: the raw-SQL baseline (dbosd's own
-//! repository statements run in-process on a tokio-postgres pool, no gRPC), dbosd's EnqueueWorkflow
-//! over gRPC, and the official Python DBOSClient; plus dbosd's CPU per 1,000 enqueues.
+//! Enqueue throughput at 1, 16 and 64 concurrent clients: the raw-SQL baseline (dbosd's enqueue
+//! statement, prepared, one workflow per statement, each client on its own tokio-postgres
+//! connection, no gRPC), dbosd's EnqueueWorkflow over gRPC, and the official Python DBOSClient;
+//! plus dbosd's CPU per 1,000 enqueues.
 
 use std::{
     sync::{
@@ -14,6 +15,7 @@ use dbosd::{
     config::Settings,
     model::NewWorkflow,
     pb::{self, workflow_service_client::WorkflowServiceClient},
+    repo::enqueue_session::EnqueueSession,
     server,
 };
 use serde_json::json;
@@ -42,19 +44,26 @@ fn new_workflow() -> NewWorkflow {
     }
 }
 
-/// Enqueues per second through dbosd's repository directly, with `tasks` concurrent callers.
+/// Enqueues per second with dbosd's enqueue statement sent directly, one workflow per statement,
+/// by `tasks` concurrent callers, each on its own connection with the statement prepared.
 async fn raw_sql(env: &Env, tasks: usize) -> BenchResult<f64> {
-    let mut settings = Settings::new(env.db_url.clone());
-    settings.pool.size = tasks.max(1) as u32;
-    let repo = server::prepare(&settings).await?;
+    let repo = server::prepare(&Settings::new(env.db_url.clone())).await?;
     let count = Arc::new(AtomicU64::new(0));
+    let mut sessions = Vec::new();
+    for _ in 0..tasks {
+        sessions.push(EnqueueSession::open(&repo).await?);
+    }
     let deadline = Instant::now() + WINDOW;
     let mut handles = Vec::new();
-    for _ in 0..tasks {
+    for session in sessions {
         let (repo, count) = (repo.clone(), count.clone());
         handles.push(tokio::spawn(async move {
             while Instant::now() < deadline {
-                repo.enqueue(&new_workflow()).await?;
+                let wf = new_workflow();
+                let mut done = repo
+                    .enqueue_each(std::slice::from_ref(&wf), Some(&session))
+                    .await;
+                done.pop().ok_or("no outcome")??;
                 count.fetch_add(1, Ordering::Relaxed);
             }
             BenchResult::Ok(())

@@ -2,11 +2,11 @@
 //! data-modifying CTE, atomic without BEGIN/COMMIT) in one round trip, as the DBOS clients'
 //! two-insert transaction writes them.
 
-use tokio_postgres::{GenericClient, Row, Transaction};
+use tokio_postgres::{types::Type, GenericClient, Row, Transaction};
 
 use super::{
-    classify, classify::is_unique_violation, schema::SchemaInfo, sql::Statements, Param, Repo,
-    Unnamed,
+    classify, classify::is_unique_violation, enqueue_session::EnqueueSession, schema::SchemaInfo,
+    sql::Statements, Param, Repo, Unnamed,
 };
 use crate::{
     error::{Error, Result},
@@ -34,6 +34,18 @@ enum ElemType {
     Int8,
     Int4,
     Bool,
+}
+
+impl ElemType {
+    /// The array of this element type, as SQL names it and as sent.
+    fn array(self) -> (&'static str, Type) {
+        match self {
+            ElemType::Text => ("text[]", Type::TEXT_ARRAY),
+            ElemType::Int8 => ("int8[]", Type::INT8_ARRAY),
+            ElemType::Int4 => ("int4[]", Type::INT4_ARRAY),
+            ElemType::Bool => ("bool[]", Type::BOOL_ARRAY),
+        }
+    }
 }
 
 /// `workflow_status` columns an enqueue writes, in order (filtered to those the schema has).
@@ -69,7 +81,7 @@ const STATUS_COLUMNS: &[(&str, Source)] = &[
 /// arrays), atomic on its own, one round trip.
 #[derive(Debug, Clone)]
 pub(crate) struct EnqueueSql {
-    text: String,
+    pub(super) text: String,
     /// Per-row parameters in placeholder order: column names, then `input` for `workflow_input`.
     arrays: Vec<(&'static str, ElemType)>,
 }
@@ -95,16 +107,10 @@ impl EnqueueSql {
             arrays.push(("input", ElemType::Text));
         }
         // $1 is the creator token; the arrays follow.
-        let array_type = |t: ElemType| match t {
-            ElemType::Text => "text[]",
-            ElemType::Int8 => "int8[]",
-            ElemType::Int4 => "int4[]",
-            ElemType::Bool => "bool[]",
-        };
         let unnest: Vec<String> = arrays
             .iter()
             .enumerate()
-            .map(|(i, (_, t))| format!("${}::{}", i + 2, array_type(*t)))
+            .map(|(i, (_, t))| format!("${}::{}", i + 2, t.array().0))
             .collect();
         let aliases: Vec<&str> = arrays.iter().map(|(c, _)| *c).collect();
         let select: Vec<String> = columns
@@ -151,8 +157,15 @@ impl EnqueueSql {
         EnqueueSql { text, arrays }
     }
 
+    /// The parameters' types, in placeholder order (for preparing the statement).
+    pub(super) fn types(&self) -> Vec<Type> {
+        let mut types = vec![Type::TEXT];
+        types.extend(self.arrays.iter().map(|(_, elem)| elem.array().1));
+        types
+    }
+
     /// The statement's parameters for `wfs`: the creator token, then one array per per-row column.
-    fn params(&self, token: &str, wfs: &[NewWorkflow]) -> Vec<Box<dyn Param>> {
+    pub(super) fn params(&self, token: &str, wfs: &[NewWorkflow]) -> Vec<Box<dyn Param>> {
         let mut params: Vec<Box<dyn Param>> = vec![Box::new(token.to_owned())];
         for (name, elem) in &self.arrays {
             let text = |f: fn(&NewWorkflow) -> Option<String>| -> Box<dyn Param> {
@@ -208,7 +221,7 @@ fn initial_status(wf: &NewWorkflow) -> WorkflowStatus {
 }
 
 /// A deduplication id is held by another active workflow of its queue (the database's detail).
-struct DedupConflict(String);
+pub(super) struct DedupConflict(String);
 
 impl Repo {
     /// Enqueues `wf` atomically (status row and input row), as the DBOS clients do.
@@ -228,23 +241,34 @@ impl Repo {
         unreachable!("the attempts are unbounded; dedup_holder ends the loop")
     }
 
-    /// Enqueues independent workflows with one statement where it can: each gets its own outcome,
-    /// as if enqueued alone. Ids must be distinct. When the shared statement fails for a reason that
-    /// may belong to one workflow (a deduplication conflict, a value the database rejects), nothing
-    /// was written and each is enqueued alone, so only the workflow at fault gets the error.
-    pub async fn enqueue_each(&self, wfs: &[NewWorkflow]) -> Vec<Result<Enqueued>> {
-        if wfs.len() > 1 {
-            let shared = match self.conn().await {
+    /// Enqueues independent workflows with one statement where it can (on `session` when given,
+    /// else on a pooled connection): each gets its own outcome, as if enqueued alone. Ids must be
+    /// distinct. When the shared statement fails for a reason that may belong to one workflow (a
+    /// deduplication conflict, a value the database rejects), nothing was written and each is
+    /// enqueued alone, so only the workflow at fault gets the error.
+    pub async fn enqueue_each(
+        &self,
+        wfs: &[NewWorkflow],
+        session: Option<&EnqueueSession>,
+    ) -> Vec<Result<Enqueued>> {
+        let mut shared = match session {
+            Some(session) => Some(session.run(self.sql(), wfs).await),
+            None => None,
+        };
+        // A broken session (say, a database restart) tells nothing about the workflows.
+        let broken = session.is_some_and(EnqueueSession::is_closed);
+        if broken || (shared.is_none() && wfs.len() > 1) {
+            shared = Some(match self.conn().await {
                 Ok(conn) => run(&*conn, self.sql(), wfs).await,
                 Err(e) => Err(e),
-            };
-            match shared {
-                Ok(Ok(rows)) => return outcomes(wfs, &rows),
-                Err(e) if e.retryable() => {
-                    return wfs.iter().map(|_| Err(e.for_another_caller())).collect()
-                }
-                Ok(Err(DedupConflict(_))) | Err(_) => {}
+            });
+        }
+        match shared {
+            Some(Ok(Ok(rows))) => return outcomes(wfs, &rows),
+            Some(Err(e)) if e.retryable() => {
+                return wfs.iter().map(|_| Err(e.for_another_caller())).collect()
             }
+            _ => {}
         }
         futures::future::join_all(wfs.iter().map(|wf| self.enqueue(wf))).await
     }
@@ -317,7 +341,14 @@ async fn run(
     let token = uuid::Uuid::new_v4().to_string();
     let params = stmt.params(&token, wfs);
     let params: Vec<&dyn Param> = params.iter().map(|p| p.as_ref()).collect();
-    match client.query_unnamed(&stmt.text, &params).await {
+    settle(client.query_unnamed(&stmt.text, &params).await)
+}
+
+/// The enqueue statement's rows, or its deduplication conflict, or its error.
+pub(super) fn settle(
+    done: Result<Vec<Row>, tokio_postgres::Error>,
+) -> Result<Result<Vec<Row>, DedupConflict>> {
+    match done {
         Ok(rows) => Ok(Ok(rows)),
         Err(e) => dedup_or_error(e),
     }

@@ -3,17 +3,18 @@
 //! Each EnqueueWorkflow call hands its workflow to one combining task. A batch goes out at once
 //! while a slot is free, so a lone caller waits for nothing; while every slot is busy, later calls
 //! pile up and the next free slot takes them all in one statement. Under load PostgreSQL then
-//! parses, plans and commits once for many workflows, which is where an enqueue's time goes. Each
-//! workflow still gets its own outcome, exactly as if enqueued alone ([`Repo::enqueue_each`]).
+//! commits once for many workflows. Each slot keeps its own session with the statement prepared
+//! ([`EnqueueSession`]), so nothing is parsed or planned per call. Each workflow still gets its own
+//! outcome, exactly as if enqueued alone ([`Repo::enqueue_each`]).
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
     Arc,
 };
 
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
-use super::Repo;
+use super::{enqueue_session::EnqueueSession, Repo};
 use crate::{
     error::{Error, Result},
     model::{Enqueued, NewWorkflow},
@@ -38,6 +39,15 @@ pub struct EnqueueStats {
     pub workflows: AtomicU64,
 }
 
+/// The right to run one statement, with the session it runs on (opened on first use, replaced
+/// when broken).
+struct Slot {
+    session: Option<EnqueueSession>,
+}
+
+/// Free slots: taken by the combining task, given back by the statement that used one.
+type Slots = (mpsc::Sender<Slot>, mpsc::Receiver<Slot>);
+
 /// One waiting call.
 struct Call {
     wf: NewWorkflow,
@@ -49,8 +59,12 @@ impl EnqueueCoalescer {
     pub fn start(repo: Repo, slots: usize) -> Self {
         let (calls, waiting) = mpsc::unbounded_channel();
         let stats = Arc::new(EnqueueStats::default());
-        let slots = Arc::new(Semaphore::new(slots.max(1)));
-        tokio::spawn(combine(repo, waiting, slots, Arc::clone(&stats)));
+        let (free, idle) = mpsc::channel(slots.max(1));
+        for _ in 0..slots.max(1) {
+            // Cannot fail: the channel has room for every slot.
+            let _ = free.try_send(Slot { session: None });
+        }
+        tokio::spawn(combine(repo, waiting, (free, idle), Arc::clone(&stats)));
         EnqueueCoalescer { calls, stats }
     }
 
@@ -78,7 +92,7 @@ impl EnqueueCoalescer {
 async fn combine(
     repo: Repo,
     mut waiting: mpsc::UnboundedReceiver<Call>,
-    slots: Arc<Semaphore>,
+    (free, mut idle): Slots,
     stats: Arc<EnqueueStats>,
 ) {
     // A call whose id is already in the forming batch waits for the next one: one statement cannot
@@ -92,7 +106,7 @@ async fn combine(
                 None => return,
             },
         };
-        let Ok(slot) = slots.clone().acquire_owned().await else {
+        let Some(slot) = idle.recv().await else {
             return;
         };
         let mut batch = vec![first];
@@ -112,22 +126,37 @@ async fn combine(
         }
         // A caller that gave up (deadline, disconnect) before its write began gets no write.
         batch.retain(|call| !call.reply.is_closed());
-        if !batch.is_empty() {
-            stats.statements.fetch_add(1, Ordering::Relaxed);
-            stats
-                .workflows
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            tokio::spawn(run(repo.clone(), batch, slot));
+        if batch.is_empty() {
+            let _ = free.try_send(slot);
+            continue;
         }
+        stats.statements.fetch_add(1, Ordering::Relaxed);
+        stats
+            .workflows
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        tokio::spawn(run(repo.clone(), batch, slot, free.clone()));
     }
 }
 
-/// Runs one combined statement and answers its callers. Spawned, so that a caller going away
-/// cannot cancel the others' write.
-async fn run(repo: Repo, batch: Vec<Call>, _slot: OwnedSemaphorePermit) {
+/// Runs one combined statement and answers its callers, then frees the slot. Spawned, so that a
+/// caller going away cannot cancel the others' write.
+async fn run(repo: Repo, batch: Vec<Call>, mut slot: Slot, free: mpsc::Sender<Slot>) {
+    if slot.session.as_ref().is_none_or(EnqueueSession::is_closed) {
+        // Without a session (database unreachable) the statement goes through the pool, which
+        // reports why.
+        slot.session = match EnqueueSession::open(&repo).await {
+            Ok(session) => Some(session),
+            Err(e) => {
+                tracing::debug!(error = %e, "no enqueue session; using the pool");
+                None
+            }
+        };
+    }
     let (wfs, replies): (Vec<NewWorkflow>, Vec<_>) =
         batch.into_iter().map(|c| (c.wf, c.reply)).unzip();
-    for (reply, outcome) in replies.into_iter().zip(repo.enqueue_each(&wfs).await) {
+    let outcomes = repo.enqueue_each(&wfs, slot.session.as_ref()).await;
+    let _ = free.try_send(slot);
+    for (reply, outcome) in replies.into_iter().zip(outcomes) {
         // A caller that went away meanwhile misses its answer; its workflow is enqueued.
         let _ = reply.send(outcome);
     }

@@ -9,6 +9,7 @@ pub mod control;
 pub mod debounce;
 pub mod enqueue;
 pub mod enqueue_coalescer;
+pub mod enqueue_session;
 pub mod fork;
 pub mod in_flight;
 mod manage_sql;
@@ -75,6 +76,8 @@ struct Inner {
     pool: Pool<Manager>,
     /// Where dedicated sessions connect (not through a transaction-pooling proxy).
     direct: tokio_postgres::Config,
+    /// The same, with the limits pooled connections have, for sessions that serve requests.
+    direct_limited: tokio_postgres::Config,
     schema: SchemaInfo,
     sql: sql::Statements,
     acquire_timeout: Duration,
@@ -97,11 +100,14 @@ impl Repo {
                 .map_err(|e| Error::invalid("database_url", format!("not a PostgreSQL URL: {e}")))
         };
         let (mut config, direct) = (parse(url)?, parse(direct_url)?);
+        let mut direct_limited = direct.clone();
         if let Some(timeout) = options.statement_timeout {
-            // Appended to any options the URL carries; a later -c wins over an earlier one.
-            let before = config.get_options().unwrap_or_default();
-            let ms = timeout.as_millis().max(1);
-            config.options(format!("{before} -c statement_timeout={ms}").trim());
+            for config in [&mut config, &mut direct_limited] {
+                // Appended to any options the URL carries; a later -c wins over an earlier one.
+                let before = config.get_options().unwrap_or_default();
+                let ms = timeout.as_millis().max(1);
+                config.options(format!("{before} -c statement_timeout={ms}").trim());
+            }
         }
         let manager = PostgresConnectionManager::new(config, NoTls);
         let connect_failures = ConnectFailures::new();
@@ -121,6 +127,7 @@ impl Repo {
             inner: Arc::new(Inner {
                 pool,
                 direct,
+                direct_limited,
                 schema,
                 sql,
                 acquire_timeout: options.acquire_timeout,
@@ -170,7 +177,21 @@ impl Repo {
     pub async fn dedicated_client(
         &self,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-        let (client, connection) = self.inner.direct.connect(NoTls).await.map_err(|e| {
+        Self::connect_direct(&self.inner.direct).await
+    }
+
+    /// Like [`Repo::dedicated_client`], with the pooled connections' limits (statement timeout),
+    /// for a session that serves requests.
+    pub async fn dedicated_request_client(
+        &self,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+        Self::connect_direct(&self.inner.direct_limited).await
+    }
+
+    async fn connect_direct(
+        config: &tokio_postgres::Config,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
             Error::Unavailable(format!(
                 "cannot connect to the system database ({e}); retry"
             ))

@@ -1,6 +1,7 @@
 //! Concurrent EnqueueWorkflow calls sharing statements: each call still gets the outcome it would
 //! get alone (created, existing, deduplicated, rejected), real workers run exactly what each call
-//! asked for, and a call that gave up before its write began writes nothing.
+//! asked for, a call that gave up before its write began writes nothing, and a lost enqueue
+//! session (the prepared statement's connection) is replaced without failing a call.
 
 use std::time::Duration;
 
@@ -241,3 +242,51 @@ async fn workers_run_what_each_shared_call_asked_for(lang: WorkerLang) {
 }
 
 on_both_workers!(workers_run_what_each_shared_call_asked_for);
+
+#[tokio::test]
+async fn a_lost_enqueue_session_is_replaced_without_failing_a_call() {
+    let srv = one_slot_server().await;
+    let mut client = srv.client.clone();
+    client
+        .enqueue_workflow(call("before", "echo", json!(1)))
+        .await
+        .expect("first enqueue opens the session");
+    let sessions = "SELECT pid FROM pg_stat_activity \
+                    WHERE datname = current_database() AND query LIKE 'WITH ins AS%'";
+    let db = srv.db.client().await;
+    let old: Vec<i32> = db
+        .query(sessions, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(old.len(), 1, "one enqueue session: {old:?}");
+    db.execute("SELECT pg_terminate_backend($1)", &[&old[0]])
+        .await
+        .unwrap();
+    for i in 0..3 {
+        client
+            .enqueue_workflow(call(&format!("after-{i}"), "echo", json!(i)))
+            .await
+            .expect("an enqueue after the session was lost");
+    }
+    let new: Vec<i32> = db
+        .query(sessions, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        new.len() == 1 && new != old,
+        "a new session replaced {old:?}: {new:?}"
+    );
+    assert_eq!(
+        srv.db
+            .count("SELECT count(*) FROM dbos.workflow_status")
+            .await,
+        4
+    );
+    srv.stop().await;
+}

@@ -40,14 +40,18 @@ async fn server_with_locked_row(
 
 #[tokio::test]
 async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
-    // A re-enqueue of the locked id waits inside dbosd holding the only connection.
+    // A batch re-enqueue of the locked id waits inside dbosd holding the only pooled connection
+    // (single enqueues have sessions of their own).
     let (srv, req, locker) = server_with_locked_row(|s| {
         s.pool.size = 1;
         s.pool.acquire_timeout = Duration::from_millis(300);
     })
     .await;
     let mut blocked_client = srv.client.clone();
-    let blocked = tokio::spawn(async move { blocked_client.enqueue_workflow(req).await });
+    let batch = pb::EnqueueWorkflowsRequest {
+        workflows: vec![req],
+    };
+    let blocked = tokio::spawn(async move { blocked_client.enqueue_workflows(batch).await });
     let mut probe = srv.client.clone();
     let err = eventually("a request to find the pool exhausted", || {
         let mut probe = probe.clone();
@@ -73,7 +77,7 @@ async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
         .unwrap()
         .unwrap()
         .into_inner();
-    assert_eq!(done.outcome(), pb::EnqueueOutcome::Existing);
+    assert_eq!(done.results[0].outcome(), pb::EnqueueOutcome::Existing);
     probe
         .get_workflow(pb::GetWorkflowRequest {
             workflow_id: "locked".into(),
