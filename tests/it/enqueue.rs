@@ -244,18 +244,11 @@ async fn deduplication_rejects_or_returns_the_holder() {
         .unwrap()
         .into_inner();
     assert_eq!(resp.outcome(), EnqueueOutcome::Created);
-    let db = srv.db.client().await;
-    let ids: Vec<String> = db
-        .query(
-            "SELECT workflow_uuid FROM dbos.workflow_status ORDER BY workflow_uuid",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(ids, ["holder", "third"], "no half-written rows");
+    assert_eq!(
+        srv.db.workflow_ids().await,
+        ["holder", "third"],
+        "no half-written rows"
+    );
     srv.stop().await;
 }
 

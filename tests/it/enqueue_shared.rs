@@ -141,18 +141,13 @@ async fn each_call_in_a_shared_statement_gets_its_own_outcome() {
         "different workflow name",
     );
     // 40 plain, one "same", one deduplication holder, the earlier "taken": nothing else.
-    assert_eq!(
-        srv.db
-            .count("SELECT count(*) FROM dbos.workflow_status")
-            .await,
-        43
-    );
-    assert_eq!(
-        srv.db
-            .count("SELECT count(*) FROM dbos.workflow_input")
-            .await,
-        43
-    );
+    for table in ["workflow_status", "workflow_input"] {
+        let rows = srv
+            .db
+            .count(&format!("SELECT count(*) FROM dbos.{table}"))
+            .await;
+        assert_eq!(rows, 43, "{table}");
+    }
     srv.stop().await;
 }
 
@@ -206,21 +201,8 @@ async fn a_call_that_timed_out_waiting_for_a_statement_writes_nothing() {
         }
     })
     .await;
-    let ids: Vec<String> = srv
-        .db
-        .client()
-        .await
-        .query(
-            "SELECT workflow_uuid FROM dbos.workflow_status ORDER BY workflow_uuid",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
     // A statement already running when its caller's deadline passed still completes.
-    assert_eq!(ids, ["after", "was-running"]);
+    assert_eq!(srv.db.workflow_ids().await, ["after", "was-running"]);
     srv.stop().await;
 }
 
@@ -251,42 +233,27 @@ async fn a_lost_enqueue_session_is_replaced_without_failing_a_call() {
         .enqueue_workflow(call("before", "echo", json!(1)))
         .await
         .expect("first enqueue opens the session");
-    let sessions = "SELECT pid FROM pg_stat_activity \
+    let sessions = "SELECT pid::text FROM pg_stat_activity \
                     WHERE datname = current_database() AND query LIKE 'WITH ins AS%'";
-    let db = srv.db.client().await;
-    let old: Vec<i32> = db
-        .query(sessions, &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let old = srv.db.texts(sessions).await;
     assert_eq!(old.len(), 1, "one enqueue session: {old:?}");
-    db.execute("SELECT pg_terminate_backend($1)", &[&old[0]])
-        .await
-        .unwrap();
+    srv.db
+        .count(&format!(
+            "SELECT count(*) FROM pg_terminate_backend({})",
+            old[0]
+        ))
+        .await;
     for i in 0..3 {
         client
             .enqueue_workflow(call(&format!("after-{i}"), "echo", json!(i)))
             .await
             .expect("an enqueue after the session was lost");
     }
-    let new: Vec<i32> = db
-        .query(sessions, &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let new = srv.db.texts(sessions).await;
     assert!(
         new.len() == 1 && new != old,
         "a new session replaced {old:?}: {new:?}"
     );
-    assert_eq!(
-        srv.db
-            .count("SELECT count(*) FROM dbos.workflow_status")
-            .await,
-        4
-    );
+    assert_eq!(srv.db.workflow_ids().await.len(), 4);
     srv.stop().await;
 }

@@ -246,6 +246,19 @@ impl TestDb {
         let row = self.client().await.query_one(sql, &[]).await;
         row.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
     }
+
+    /// The first column of every row a query returns, as text (e.g. `SELECT workflow_uuid ...`).
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        let rows = self.client().await.query(sql, &[]).await;
+        let rows = rows.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+
+    /// The ids of every workflow, in id order.
+    pub async fn workflow_ids(&self) -> Vec<String> {
+        self.texts("SELECT workflow_uuid FROM dbos.workflow_status ORDER BY workflow_uuid")
+            .await
+    }
 }
 
 impl Drop for TestDb {
