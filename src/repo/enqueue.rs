@@ -255,8 +255,10 @@ impl Repo {
             Some(session) => Some(session.run(self.sql(), wfs).await),
             None => None,
         };
-        // A broken session (say, a database restart) tells nothing about the workflows.
-        let broken = session.is_some_and(EnqueueSession::is_closed);
+        // A broken session (say, a database restart, or its backend terminated) tells nothing
+        // about the workflows: the pool may still reach the database.
+        let broken = session.is_some_and(EnqueueSession::is_closed)
+            || matches!(shared, Some(Err(Error::Unavailable(_))));
         if broken || (shared.is_none() && wfs.len() > 1) {
             shared = Some(match self.conn().await {
                 Ok(conn) => run(&*conn, self.sql(), wfs).await,

@@ -23,6 +23,10 @@ use crate::{
 /// Most workflows one combined statement carries.
 const MAX_BATCH: usize = 256;
 
+/// Past this many bytes of inputs a combined statement takes no more workflows (large inputs gain
+/// nothing from sharing, and one statement's arrays stay far below PostgreSQL's 1 GB limit).
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// The sending side of the combining task; cheap to clone. The task ends when every clone is gone.
 #[derive(Clone)]
 pub struct EnqueueCoalescer {
@@ -88,7 +92,8 @@ impl EnqueueCoalescer {
     }
 }
 
-/// Takes calls as slots free up, each time all that are waiting (up to [`MAX_BATCH`]).
+/// Takes calls as slots free up, each time all that are waiting (up to [`MAX_BATCH`] workflows or
+/// [`MAX_BATCH_BYTES`] of inputs).
 async fn combine(
     repo: Repo,
     mut waiting: mpsc::UnboundedReceiver<Call>,
@@ -109,8 +114,9 @@ async fn combine(
         let Some(slot) = idle.recv().await else {
             return;
         };
+        let mut bytes = first.wf.inputs.len();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
             match waiting.try_recv() {
                 Ok(call)
                     if batch
@@ -120,7 +126,10 @@ async fn combine(
                     held = Some(call);
                     break;
                 }
-                Ok(call) => batch.push(call),
+                Ok(call) => {
+                    bytes += call.wf.inputs.len();
+                    batch.push(call);
+                }
                 Err(_) => break,
             }
         }

@@ -257,3 +257,29 @@ async fn a_lost_enqueue_session_is_replaced_without_failing_a_call() {
     assert_eq!(srv.db.workflow_ids().await.len(), 4);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn large_inputs_are_split_across_statements() {
+    let srv = one_slot_server().await;
+    let big = "x".repeat(1 << 20);
+    let reqs = (0..8)
+        .map(|i| call(&format!("big-{i}"), "echo", json!(format!("{i}{big}"))))
+        .collect();
+    for done in all_at_once(&srv, reqs).await {
+        assert_eq!(done.expect("enqueue").outcome(), EnqueueOutcome::Created);
+    }
+    let scrape = srv.scrape().await;
+    let statements = telemetry_sample(&scrape, "dbosd_enqueue_statements_total").unwrap_or(0.0);
+    // 8 MiB of inputs: no statement carries more than about 4 MiB of them.
+    assert!(statements >= 2.0, "{statements} statements");
+    let sizes = srv
+        .db
+        .texts("SELECT length(inputs)::text FROM dbos.workflow_input")
+        .await;
+    assert_eq!(sizes.len(), 8);
+    assert!(
+        sizes.iter().all(|s| s.parse::<usize>().unwrap() > 1 << 20),
+        "{sizes:?}"
+    );
+    srv.stop().await;
+}
