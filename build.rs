@@ -5,6 +5,7 @@ use std::{env, fs, path::PathBuf};
 
 const PROTO_FILES: &[&str] = &[
     "dbosd/v1/workflow.proto",
+    "dbosd/v1/workflow_filter.proto",
     "dbosd/v1/waits.proto",
     "dbosd/v1/workflow_requests.proto",
     "dbosd/v1/queues.proto",

@@ -116,7 +116,10 @@ pub async fn run(env: &Env, rows: i32) -> BenchResult<Vec<Row>> {
         (
             "status ERROR",
             pb::ListWorkflowsRequest {
-                statuses: vec![WorkflowStatus::Error as i32],
+                filter: Some(pb::WorkflowFilter {
+                    statuses: vec![WorkflowStatus::Error as i32],
+                    ..Default::default()
+                }),
                 sort_desc: true,
                 ..Default::default()
             },
@@ -124,21 +127,27 @@ pub async fn run(env: &Env, rows: i32) -> BenchResult<Vec<Row>> {
         (
             "queue_2, ENQUEUED",
             pb::ListWorkflowsRequest {
-                queue_names: vec!["queue_2".into()],
-                statuses: vec![WorkflowStatus::Enqueued as i32],
+                filter: Some(pb::WorkflowFilter {
+                    queue_names: vec!["queue_2".into()],
+                    statuses: vec![WorkflowStatus::Enqueued as i32],
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         ),
         (
             "created in a 1-hour range",
             pb::ListWorkflowsRequest {
-                created_after: Some(prost_types::Timestamp {
-                    seconds: 1_700_000_200,
-                    nanos: 0,
-                }),
-                created_before: Some(prost_types::Timestamp {
-                    seconds: 1_700_003_800,
-                    nanos: 0,
+                filter: Some(pb::WorkflowFilter {
+                    created_after: Some(prost_types::Timestamp {
+                        seconds: 1_700_000_200,
+                        nanos: 0,
+                    }),
+                    created_before: Some(prost_types::Timestamp {
+                        seconds: 1_700_003_800,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
                 }),
                 ..Default::default()
             },

@@ -120,7 +120,7 @@ async function main() {
 
   // 4. List the workflows this run started.
   const listed = await unary('ListWorkflows', {
-    workflowIdPrefixes: [`node-add-${run}`, `node-recv-${run}`, `node-event-${run}`],
+    filter: { workflowIdPrefixes: [`node-add-${run}`, `node-recv-${run}`, `node-event-${run}`] },
   });
   for (const wf of listed.workflows) {
     console.log(`  ${wf.workflowId.padEnd(24)} ${wf.workflowName.padEnd(14)} ${wf.status}`);

@@ -53,7 +53,8 @@ def main() -> None:
     address = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("DBOSD_ADDRESS", "localhost:50051")
     with tempfile.TemporaryDirectory() as out_dir:
         pb, rpc = generate_client(out_dir)
-        from dbosd.v1 import waits_pb2, workflow_pb2, workflow_requests_pb2  # generated above
+        from dbosd.v1 import (  # generated above
+            waits_pb2, workflow_filter_pb2, workflow_pb2, workflow_requests_pb2)
         from google.protobuf import duration_pb2, struct_pb2
 
         run = uuid.uuid4().hex[:8]
@@ -114,8 +115,9 @@ def main() -> None:
             print(f"event progress = {values[0].text}")
 
             # 4. List the workflows this run started.
-            listed = stub.ListWorkflows(workflow_requests_pb2.ListWorkflowsRequest(
-                workflow_id_prefixes=[f"py-add-{run}", f"py-recv-{run}", f"py-event-{run}"]))
+            listed = stub.ListWorkflows(pb.ListWorkflowsRequest(
+                filter=workflow_filter_pb2.WorkflowFilter(
+                    workflow_id_prefixes=[f"py-add-{run}", f"py-recv-{run}", f"py-event-{run}"])))
             for wf in listed.workflows:
                 print(f"  {wf.workflow_id:24} {wf.workflow_name:14} "
                       f"{workflow_pb2.WorkflowStatus.Name(wf.status)}")

@@ -2,7 +2,7 @@
 
 use super::{
     convert::{duration_ms, ms_to_duration, ms_to_timestamp, text, timestamp_ms},
-    list::{list_filter, status_filter},
+    filter::{read_filter, status_filter},
     WorkflowApi,
 };
 use crate::{
@@ -21,19 +21,6 @@ impl WorkflowApi {
         &self,
         req: &pb::GetWorkflowAggregatesRequest,
     ) -> Result<pb::GetWorkflowAggregatesResponse> {
-        let filter = req.filter.clone().unwrap_or_default();
-        let paging = filter.page_size != 0
-            || !filter.page_token.is_empty()
-            || filter.offset.is_some()
-            || filter.sort_desc
-            || filter.load_input
-            || filter.load_output;
-        if paging {
-            return Err(Error::invalid(
-                "filter",
-                "takes filter fields only (no page_size, page_token, offset, sort_desc, load_input, load_output)",
-            ));
-        }
         let group_by = req
             .group_by
             .iter()
@@ -51,7 +38,11 @@ impl WorkflowApi {
             })
             .collect::<Result<Vec<_>>>()?;
         let query = WorkflowAggQuery {
-            filter: list_filter(&filter, self.default_app.as_deref(), self.filter_scope())?,
+            filter: read_filter(
+                req.filter.as_ref(),
+                self.default_app.as_deref(),
+                self.filter_scope(),
+            )?,
             bucket_ms: grouping(group_by.is_empty(), &req.time_bucket)?,
             group_by,
             limit: limit(req.limit)?,
@@ -91,7 +82,7 @@ impl WorkflowApi {
         let errors = req
             .statuses
             .iter()
-            .map(|s| match status_filter(*s)? {
+            .map(|s| match status_filter("statuses", *s)? {
                 WorkflowStatus::Success => Ok(false),
                 WorkflowStatus::Error => Ok(true),
                 other => Err(Error::invalid(

@@ -1,5 +1,5 @@
-//! ListWorkflows and ListQueuedWorkflows requests → [`ListQuery`], `WorkflowFilter` → [`ListFilter`]
-//! (shared with the bulk management calls), and the opaque page token.
+//! ListWorkflows and ListQueuedWorkflows requests → [`ListQuery`]: their `filter` (converted by
+//! [`super::filter`]) with paging, sort order and payload loading; and the opaque page token.
 //!
 //! The token carries the last row's (created_at, workflow_id) and a fingerprint of the filter, so a
 //! token is only accepted by the query that produced it.
@@ -7,109 +7,16 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde_json::json;
 
-use super::{
-    convert::{text, timestamp_ms},
-    json::struct_to_map,
-};
+use super::filter::read_filter;
 use crate::{
     auth::Scope,
     error::{Error, Result},
-    model::{ListFilter, ListQuery, PageCursor, WorkflowStatus},
+    model::{ListFilter, ListQuery, PageCursor},
     pb,
 };
 
 const DEFAULT_PAGE_SIZE: i64 = 100;
 const MAX_PAGE_SIZE: i64 = 1000;
-
-/// Builds a [`ListFilter`] from a request that carries the ListWorkflows filter fields (they have the
-/// same names and types in `ListWorkflowsRequest` and `WorkflowFilter`, so one body serves both).
-macro_rules! filter_from {
-    ($(#[$doc:meta])* $name:ident, $request:ty) => {
-        $(#[$doc])*
-        pub fn $name(req: &$request) -> Result<ListFilter> {
-            let texts = |field: &str, values: &[String]| -> Result<Vec<String>> {
-                values.iter().map(|v| text(field, v)).collect()
-            };
-            let time = |field: &str, t: &Option<prost_types::Timestamp>| {
-                t.as_ref().map(|t| timestamp_ms(field, t)).transpose()
-            };
-            Ok(ListFilter {
-                workflow_ids: texts("workflow_ids", &req.workflow_ids)?,
-                statuses: req
-                    .statuses
-                    .iter()
-                    .map(|s| status_filter(*s))
-                    .collect::<Result<Vec<_>>>()?,
-                names: texts("workflow_names", &req.workflow_names)?,
-                created_after: time("created_after", &req.created_after)?,
-                created_before: time("created_before", &req.created_before)?,
-                completed_after: time("completed_after", &req.completed_after)?,
-                completed_before: time("completed_before", &req.completed_before)?,
-                dequeued_after: time("dequeued_after", &req.dequeued_after)?,
-                dequeued_before: time("dequeued_before", &req.dequeued_before)?,
-                app_versions: texts("app_versions", &req.app_versions)?,
-                forked_from: texts("forked_from", &req.forked_from)?,
-                parent_workflow_ids: texts("parent_workflow_ids", &req.parent_workflow_ids)?,
-                authenticated_users: texts("authenticated_users", &req.authenticated_users)?,
-                queue_names: texts("queue_names", &req.queue_names)?,
-                executor_ids: texts("executor_ids", &req.executor_ids)?,
-                id_prefixes: texts("workflow_id_prefixes", &req.workflow_id_prefixes)?,
-                was_forked_from: req.was_forked_from,
-                is_fork: req.is_fork,
-                has_parent: req.has_parent,
-                attributes: req
-                    .attributes
-                    .as_ref()
-                    .map(|a| {
-                        struct_to_map(a, "attributes")
-                            .map(|m| serde_json::Value::Object(m).to_string())
-                    })
-                    .transpose()?,
-                schedule_names: texts("schedule_names", &req.schedule_names)?,
-                deduplication_ids: texts("deduplication_ids", &req.deduplication_ids)?,
-                is_debounced: req.is_debounced,
-                application_names: texts("application_names", &req.application_names)?,
-                updated_after: None,
-                queues_only: false,
-                // Narrowed to the caller's token by the handler.
-                scope: Default::default(),
-            })
-        }
-    };
-}
-
-filter_from!(
-    /// The filter fields of a ListWorkflows request.
-    list_request_filter,
-    pb::ListWorkflowsRequest
-);
-filter_from!(
-    /// A `WorkflowFilter` (ListQueuedWorkflows, bulk management calls).
-    workflow_filter,
-    pb::WorkflowFilter
-);
-
-/// Applies dbosd's configured application as the DBOS clients do: when no application and no ids are named.
-pub fn default_application(filter: &mut ListFilter, default_app: Option<&str>) {
-    if filter.application_names.is_empty() && filter.workflow_ids.is_empty() {
-        filter
-            .application_names
-            .extend(default_app.map(str::to_owned));
-    }
-}
-
-/// The filter fields of a ListWorkflows request with dbosd's default application applied and the
-/// caller's `scope` (also the filter of GetWorkflowAggregates).
-pub fn list_filter(
-    req: &pb::ListWorkflowsRequest,
-    default_app: Option<&str>,
-    scope: Scope,
-) -> Result<ListFilter> {
-    let mut filter = list_request_filter(req)?;
-    default_application(&mut filter, default_app);
-    filter.scope = scope;
-    Ok(filter)
-}
 
 /// Validates a ListWorkflows request. `default_app` applies when no application and no ids are
 /// named; `scope` is the caller's (part of the filter, so page tokens stay within it).
@@ -118,7 +25,7 @@ pub fn list_query(
     default_app: Option<&str>,
     scope: Scope,
 ) -> Result<ListQuery> {
-    let filter = list_filter(req, default_app, scope)?;
+    let filter = read_filter(req.filter.as_ref(), default_app, scope)?;
     let order = Order {
         sort_desc: req.sort_desc,
         load_input: req.load_input,
@@ -133,13 +40,8 @@ pub fn queued_query(
     default_app: Option<&str>,
     scope: Scope,
 ) -> Result<ListQuery> {
-    let mut filter = match &req.filter {
-        Some(f) => workflow_filter(f)?,
-        None => ListFilter::default(),
-    };
-    default_application(&mut filter, default_app);
+    let mut filter = read_filter(req.filter.as_ref(), default_app, scope)?;
     filter.queues_only = true;
-    filter.scope = scope;
     let order = Order {
         sort_desc: req.sort_desc,
         load_input: req.load_input,
@@ -245,26 +147,4 @@ fn fingerprint(filter: &ListFilter, sort_desc: bool) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-pub(super) fn status_filter(value: i32) -> Result<WorkflowStatus> {
-    let status = pb::WorkflowStatus::try_from(value).ok();
-    let model = match status {
-        Some(pb::WorkflowStatus::Enqueued) => WorkflowStatus::Enqueued,
-        Some(pb::WorkflowStatus::Delayed) => WorkflowStatus::Delayed,
-        Some(pb::WorkflowStatus::Pending) => WorkflowStatus::Pending,
-        Some(pb::WorkflowStatus::Success) => WorkflowStatus::Success,
-        Some(pb::WorkflowStatus::Error) => WorkflowStatus::Error,
-        Some(pb::WorkflowStatus::Cancelled) => WorkflowStatus::Cancelled,
-        Some(pb::WorkflowStatus::MaxRecoveryAttemptsExceeded) => {
-            WorkflowStatus::MaxRecoveryAttemptsExceeded
-        }
-        Some(pb::WorkflowStatus::Unspecified) | None => {
-            return Err(Error::invalid(
-                "statuses",
-                format!("{value} is not a workflow status"),
-            ))
-        }
-    };
-    Ok(model)
 }

@@ -7,8 +7,8 @@ use serde_json::Value as Json;
 
 use super::{
     convert::{duration_ms, ms_to_timestamp, queue_name, required, timestamp_ms},
+    filter::{default_application, workflow_filter},
     json::{map_to_struct, struct_to_map},
-    list::{default_application, workflow_filter},
     render,
 };
 use crate::{

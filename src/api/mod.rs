@@ -7,6 +7,7 @@ mod control;
 mod convert;
 mod debounce;
 mod enqueue;
+mod filter;
 mod fork;
 #[cfg(test)]
 mod hostile_input;

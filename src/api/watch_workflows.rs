@@ -9,8 +9,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{
     convert::text,
+    filter::status_filter,
     json::struct_to_map,
-    list::status_filter,
     render,
     stream::{RpcStream, Sink},
     WorkflowApi,
@@ -75,7 +75,7 @@ fn watch_filter(req: &pb::WatchWorkflowsRequest) -> Result<WatchFilter> {
         statuses: req
             .statuses
             .iter()
-            .map(|s| status_filter(*s))
+            .map(|s| status_filter("statuses", *s))
             .collect::<Result<_>>()?,
         application_names: texts("application_names", &req.application_names)?,
         attributes: req

@@ -32,10 +32,13 @@ pub async fn list(client: &mut Client, out: OutputFormat, a: ListArgs) -> CliRes
         .map(|s| parse_status(s))
         .collect::<Result<Vec<_>, _>>()?;
     let req = pb::ListWorkflowsRequest {
-        statuses,
-        workflow_names: a.names,
-        queue_names: a.queues,
-        workflow_id_prefixes: a.prefixes,
+        filter: Some(pb::WorkflowFilter {
+            statuses,
+            workflow_names: a.names,
+            queue_names: a.queues,
+            workflow_id_prefixes: a.prefixes,
+            ..Default::default()
+        }),
         page_size: a.limit,
         sort_desc: !a.oldest_first,
         ..Default::default()

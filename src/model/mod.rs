@@ -182,7 +182,8 @@ pub struct Enqueued {
     pub status: Option<WorkflowStatus>,
 }
 
-/// ListWorkflows filters, all ANDed; empty lists and `None` mean "no filter".
+/// Which workflows (a `WorkflowFilter`, plus internal conditions), all ANDed; empty lists and `None`
+/// mean "no filter".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListFilter {
     pub workflow_ids: Vec<String>,

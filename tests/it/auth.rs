@@ -145,7 +145,10 @@ async fn reads_lists_and_messages_stay_inside_the_scope() {
         .unwrap();
     assert_eq!(ids(&all.into_inner().workflows), ["b1", "b2"]);
     let asked = ListWorkflowsRequest {
-        application_names: vec!["shipping".into()],
+        filter: Some(WorkflowFilter {
+            application_names: vec!["shipping".into()],
+            ..Default::default()
+        }),
         ..Default::default()
     };
     assert!(billing

@@ -400,9 +400,9 @@ async fn aggregates_count_workflows_and_steps_by_group() {
     assert_eq!(success.max_total_latency.unwrap().nanos, 500_000_000);
     assert!(aggs[0].max_queue_wait.is_none(), "never dequeued");
 
-    // A time bucket and the ListWorkflows filters (here: one queue).
+    // A time bucket and a workflow filter (here: one queue).
     let mut bucketed = req(vec![pb::WorkflowGroupBy::QueueName], Some(2000));
-    bucketed.filter = Some(pb::ListWorkflowsRequest {
+    bucketed.filter = Some(pb::WorkflowFilter {
         queue_names: vec!["q1".into()],
         ..Default::default()
     });
@@ -428,13 +428,13 @@ async fn aggregates_count_workflows_and_steps_by_group() {
         (req(vec![], Some(0)), "time_bucket"),
         (
             pb::GetWorkflowAggregatesRequest {
-                filter: Some(pb::ListWorkflowsRequest {
-                    page_size: 5,
+                filter: Some(pb::WorkflowFilter {
+                    statuses: vec![0],
                     ..Default::default()
                 }),
                 ..req(vec![pb::WorkflowGroupBy::Status], None)
             },
-            "filter",
+            "filter.statuses",
         ),
         (
             pb::GetWorkflowAggregatesRequest {

@@ -495,6 +495,14 @@ pub fn enqueue_req(
     }
 }
 
+/// A ListWorkflows request for the workflows matching `filter` (first page, default paging).
+pub fn list_req(filter: dbosd::pb::WorkflowFilter) -> dbosd::pb::ListWorkflowsRequest {
+    dbosd::pb::ListWorkflowsRequest {
+        filter: Some(filter),
+        ..Default::default()
+    }
+}
+
 /// Reads a workflow through dbosd.
 pub async fn get_workflow(
     client: &mut WorkflowServiceClient<Channel>,

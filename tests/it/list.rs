@@ -4,7 +4,7 @@ use dbosd::pb::{self, WorkflowStatus};
 use serde_json::json;
 use tonic::Code;
 
-use crate::harness::{assert_status, enqueue_req, get_workflow, pv, TestServer};
+use crate::harness::{assert_status, enqueue_req, get_workflow, list_req, pv, TestServer};
 
 /// Inserts a finished workflow the way a worker leaves it (for decoding tests without a worker).
 async fn insert_finished(
@@ -166,118 +166,118 @@ async fn list_filters_match_the_python_client_filters() {
         sorted(ids(&mut srv, all()).await),
         ["a-1", "a-2", "b%2", "b_1"]
     );
-    let cases: Vec<(pb::ListWorkflowsRequest, Vec<&str>)> = vec![
+    let cases: Vec<(pb::WorkflowFilter, Vec<&str>)> = vec![
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 workflow_ids: vec!["a-2".into(), "zz".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["a-2"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 statuses: vec![WorkflowStatus::Success as i32],
-                ..all()
+                ..Default::default()
             },
             vec!["b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 workflow_names: vec!["add".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["a-2", "b%2"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 queue_names: vec!["q2".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["b%2", "b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 app_versions: vec!["v1".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["a-1", "b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 authenticated_users: vec!["user-red".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["a-1", "b%2"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 executor_ids: vec!["ex1".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 workflow_id_prefixes: vec!["b%".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["b%2"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 workflow_id_prefixes: vec!["b_".into(), "a-1".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["a-1", "b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 forked_from: vec!["a-1".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 is_fork: Some(false),
-                ..all()
+                ..Default::default()
             },
             vec!["a-1", "a-2", "b%2"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 has_parent: Some(true),
-                ..all()
+                ..Default::default()
             },
             vec!["b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 parent_workflow_ids: vec!["a-2".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 was_forked_from: Some(true),
-                ..all()
+                ..Default::default()
             },
             vec![],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 attributes: Some(prost_types::Struct {
                     fields: [("team".to_owned(), pv(json!("blue")))]
                         .into_iter()
                         .collect(),
                 }),
-                ..all()
+                ..Default::default()
             },
             vec!["a-2", "b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 completed_after: Some(prost_types::Timestamp {
                     seconds: 1,
                     nanos: 0,
@@ -286,53 +286,53 @@ async fn list_filters_match_the_python_client_filters() {
                     seconds: 3,
                     nanos: 0,
                 }),
-                ..all()
+                ..Default::default()
             },
             vec!["b_1"],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 dequeued_after: Some(prost_types::Timestamp {
                     seconds: 2,
                     nanos: 0,
                 }),
-                ..all()
+                ..Default::default()
             },
             vec![],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 created_after: Some(prost_types::Timestamp {
                     seconds: 4_000_000_000,
                     nanos: 0,
                 }),
-                ..all()
+                ..Default::default()
             },
             vec![],
         ),
         (
-            pb::ListWorkflowsRequest {
+            pb::WorkflowFilter {
                 workflow_names: vec!["echo".into()],
                 queue_names: vec!["q1".into()],
-                ..all()
+                ..Default::default()
             },
             vec!["a-1"],
         ),
     ];
     for (req, expected) in cases {
         let desc = format!("{req:?}");
-        let got = sorted(ids(&mut srv, req).await);
+        let got = sorted(ids(&mut srv, list_req(req)).await);
         assert_eq!(got, expected, "filter {desc}");
     }
     assert_status(
         srv.client
-            .list_workflows(pb::ListWorkflowsRequest {
+            .list_workflows(list_req(pb::WorkflowFilter {
                 statuses: vec![0],
-                ..all()
-            })
+                ..Default::default()
+            }))
             .await,
         Code::InvalidArgument,
-        "statuses",
+        "filter.statuses",
     );
     srv.stop().await;
 }
@@ -406,8 +406,10 @@ async fn list_pages_with_tokens_without_gaps_or_duplicates() {
     let other_query = pb::ListWorkflowsRequest {
         page_size: 2,
         page_token: first.next_page_token.clone(),
-        queue_names: vec!["q".into()],
-        ..Default::default()
+        ..list_req(pb::WorkflowFilter {
+            queue_names: vec!["q".into()],
+            ..Default::default()
+        })
     };
     assert_status(
         srv.client.list_workflows(other_query).await,
@@ -480,9 +482,11 @@ async fn list_loads_payloads_only_when_asked_and_defaults_to_the_configured_appl
     assert!(listed.workflows.iter().all(|w| w.input.is_none()));
 
     let other = pb::ListWorkflowsRequest {
-        application_names: vec!["other".into()],
         load_input: true,
-        ..Default::default()
+        ..list_req(pb::WorkflowFilter {
+            application_names: vec!["other".into()],
+            ..Default::default()
+        })
     };
     let listed = srv.client.list_workflows(other).await.unwrap().into_inner();
     let names: Vec<&str> = listed
@@ -497,10 +501,10 @@ async fn list_loads_payloads_only_when_asked_and_defaults_to_the_configured_appl
         r#"{"positionalArgs":["theirs"],"namedArgs":{}}"#
     );
 
-    let by_id = pb::ListWorkflowsRequest {
+    let by_id = list_req(pb::WorkflowFilter {
         workflow_ids: vec!["theirs".into()],
         ..Default::default()
-    };
+    });
     assert_eq!(
         ids(&mut srv, by_id).await,
         ["theirs"],

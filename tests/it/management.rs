@@ -490,7 +490,7 @@ async fn bulk_calls_by_filter_count_on_a_dry_run_and_validate_their_selection() 
                     ..Default::default()
                 }),
             ),
-            "statuses",
+            "filter.statuses",
         ),
     ] {
         assert_status(

@@ -249,7 +249,7 @@ async fn queued_workflows_are_the_active_ones_on_a_queue() {
     assert_status(
         list(bad, 0, String::new()).await,
         Code::InvalidArgument,
-        "statuses",
+        "filter.statuses",
     );
     srv.stop().await;
 }

@@ -1,0 +1,163 @@
+//! `WorkflowFilter` → [`ListFilter`]: the one conversion of "which workflows", shared by the reads
+//! (ListWorkflows, ListQueuedWorkflows, GetWorkflowAggregates) and the bulk management calls. Every
+//! request carries it as its `filter` field, so errors name `filter.<field>`.
+
+use super::{
+    convert::{text, timestamp_ms},
+    json::struct_to_map,
+};
+use crate::{
+    auth::Scope,
+    error::{Error, Result},
+    model::{ListFilter, WorkflowStatus},
+    pb,
+};
+
+/// The request field every filter arrives in.
+const FIELD: &str = "filter";
+
+/// Validates a `WorkflowFilter`; no default application and no scope yet (see [`read_filter`]).
+pub fn workflow_filter(filter: &pb::WorkflowFilter) -> Result<ListFilter> {
+    convert(filter).map_err(|e| match e {
+        Error::InvalidArgument { field, reason } => {
+            Error::invalid(format!("{FIELD}.{field}"), reason)
+        }
+        other => other,
+    })
+}
+
+/// The filter of a read: absent matches every workflow; dbosd's default application applies as
+/// [`default_application`] says, and the caller's `scope` narrows it (part of the filter, so page
+/// tokens stay within it).
+pub fn read_filter(
+    filter: Option<&pb::WorkflowFilter>,
+    default_app: Option<&str>,
+    scope: Scope,
+) -> Result<ListFilter> {
+    let mut filter = filter.map(workflow_filter).transpose()?.unwrap_or_default();
+    default_application(&mut filter, default_app);
+    filter.scope = scope;
+    Ok(filter)
+}
+
+/// Applies dbosd's configured application as the DBOS clients do: when no application and no ids are named.
+pub fn default_application(filter: &mut ListFilter, default_app: Option<&str>) {
+    if filter.application_names.is_empty() && filter.workflow_ids.is_empty() {
+        filter
+            .application_names
+            .extend(default_app.map(str::to_owned));
+    }
+}
+
+/// A status a filter names; `field` is the request field it came from.
+pub fn status_filter(field: &str, value: i32) -> Result<WorkflowStatus> {
+    let status = pb::WorkflowStatus::try_from(value).ok();
+    let model = match status {
+        Some(pb::WorkflowStatus::Enqueued) => WorkflowStatus::Enqueued,
+        Some(pb::WorkflowStatus::Delayed) => WorkflowStatus::Delayed,
+        Some(pb::WorkflowStatus::Pending) => WorkflowStatus::Pending,
+        Some(pb::WorkflowStatus::Success) => WorkflowStatus::Success,
+        Some(pb::WorkflowStatus::Error) => WorkflowStatus::Error,
+        Some(pb::WorkflowStatus::Cancelled) => WorkflowStatus::Cancelled,
+        Some(pb::WorkflowStatus::MaxRecoveryAttemptsExceeded) => {
+            WorkflowStatus::MaxRecoveryAttemptsExceeded
+        }
+        Some(pb::WorkflowStatus::Unspecified) | None => {
+            return Err(Error::invalid(
+                field,
+                format!("{value} is not a workflow status"),
+            ))
+        }
+    };
+    Ok(model)
+}
+
+/// The conversion itself, with errors naming the field inside the filter.
+fn convert(f: &pb::WorkflowFilter) -> Result<ListFilter> {
+    let texts = |field: &str, values: &[String]| -> Result<Vec<String>> {
+        values.iter().map(|v| text(field, v)).collect()
+    };
+    let time = |field: &str, t: &Option<prost_types::Timestamp>| {
+        t.as_ref().map(|t| timestamp_ms(field, t)).transpose()
+    };
+    Ok(ListFilter {
+        workflow_ids: texts("workflow_ids", &f.workflow_ids)?,
+        statuses: f
+            .statuses
+            .iter()
+            .map(|s| status_filter("statuses", *s))
+            .collect::<Result<Vec<_>>>()?,
+        names: texts("workflow_names", &f.workflow_names)?,
+        created_after: time("created_after", &f.created_after)?,
+        created_before: time("created_before", &f.created_before)?,
+        completed_after: time("completed_after", &f.completed_after)?,
+        completed_before: time("completed_before", &f.completed_before)?,
+        dequeued_after: time("dequeued_after", &f.dequeued_after)?,
+        dequeued_before: time("dequeued_before", &f.dequeued_before)?,
+        app_versions: texts("app_versions", &f.app_versions)?,
+        forked_from: texts("forked_from", &f.forked_from)?,
+        parent_workflow_ids: texts("parent_workflow_ids", &f.parent_workflow_ids)?,
+        authenticated_users: texts("authenticated_users", &f.authenticated_users)?,
+        queue_names: texts("queue_names", &f.queue_names)?,
+        executor_ids: texts("executor_ids", &f.executor_ids)?,
+        id_prefixes: texts("workflow_id_prefixes", &f.workflow_id_prefixes)?,
+        was_forked_from: f.was_forked_from,
+        is_fork: f.is_fork,
+        has_parent: f.has_parent,
+        attributes: f
+            .attributes
+            .as_ref()
+            .map(|a| {
+                struct_to_map(a, "attributes").map(|m| serde_json::Value::Object(m).to_string())
+            })
+            .transpose()?,
+        schedule_names: texts("schedule_names", &f.schedule_names)?,
+        deduplication_ids: texts("deduplication_ids", &f.deduplication_ids)?,
+        is_debounced: f.is_debounced,
+        application_names: texts("application_names", &f.application_names)?,
+        updated_after: None,
+        queues_only: false,
+        // Narrowed to the caller's token by read_filter or the bulk call's authorization.
+        scope: Default::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_field_inside_filter() {
+        let bad = pb::WorkflowFilter {
+            created_after: Some(prost_types::Timestamp {
+                seconds: 0,
+                nanos: -1,
+            }),
+            ..Default::default()
+        };
+        match workflow_filter(&bad) {
+            Err(Error::InvalidArgument { field, .. }) => assert_eq!(field, "filter.created_after"),
+            other => panic!("{other:?}"),
+        }
+        let bad = pb::WorkflowFilter {
+            statuses: vec![0],
+            ..Default::default()
+        };
+        match workflow_filter(&bad) {
+            Err(Error::InvalidArgument { field, .. }) => assert_eq!(field, "filter.statuses"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_absent_filter_reads_the_default_application() {
+        let f = read_filter(None, Some("app"), Scope::default()).unwrap();
+        assert_eq!(f.application_names, ["app"]);
+        let by_id = pb::WorkflowFilter {
+            workflow_ids: vec!["wf".into()],
+            ..Default::default()
+        };
+        let f = read_filter(Some(&by_id), Some("app"), Scope::default()).unwrap();
+        assert!(f.application_names.is_empty());
+    }
+}
