@@ -143,10 +143,20 @@ impl EnqueueSql {
             select = select.join(", "),
         );
         let text = if has_input {
+            // The input rows need only the id and input arrays, not every column again.
+            let param = |name: &str| {
+                let i = arrays.iter().position(|(c, _)| *c == name).unwrap_or(0);
+                format!("${}::text[]", i + 2)
+            };
+            let inputs = format!(
+                "unnest({}, {}) AS u(workflow_uuid, input)",
+                param("workflow_uuid"),
+                param("input")
+            );
             format!(
                 "WITH ins AS ({insert}), \
                  inp AS (INSERT INTO {wi} (workflow_uuid, inputs) \
-                         SELECT u.workflow_uuid, u.input FROM {rows} JOIN ins ON ins.workflow_uuid = u.workflow_uuid \
+                         SELECT u.workflow_uuid, u.input FROM {inputs} JOIN ins ON ins.workflow_uuid = u.workflow_uuid \
                          WHERE ins.created ON CONFLICT (workflow_uuid) DO NOTHING) \
                  SELECT workflow_uuid, status, name, class_name, config_name, created FROM ins",
                 wi = s.table("workflow_input"),

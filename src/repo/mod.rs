@@ -101,6 +101,11 @@ impl Repo {
         };
         let (mut config, direct) = (parse(url)?, parse(direct_url)?);
         let mut direct_limited = direct.clone();
+        // A request waits no longer for a session than for a pooled connection (unless the URL
+        // says otherwise).
+        if direct_limited.get_connect_timeout().is_none() {
+            direct_limited.connect_timeout(options.acquire_timeout);
+        }
         if let Some(timeout) = options.statement_timeout {
             for config in [&mut config, &mut direct_limited] {
                 // Appended to any options the URL carries; a later -c wins over an earlier one.
