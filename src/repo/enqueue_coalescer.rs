@@ -1,18 +1,23 @@
 //! Concurrent single enqueues grouped into one statement (group commit).
 //!
-//! Each EnqueueWorkflow call hands its workflow to one combining task. A batch goes out at once
-//! while a slot is free, so a lone caller waits for nothing; while every slot is busy, later calls
-//! pile up and the next free slot takes them all in one statement. Under load PostgreSQL then
-//! commits once for many workflows. Each slot keeps its own session with the statement prepared
-//! ([`EnqueueSession`]), so nothing is parsed or planned per call. Each workflow still gets its own
-//! outcome, exactly as if enqueued alone ([`Repo::enqueue_each`]).
+//! EnqueueWorkflow calls join one queue, served by `--enqueue-slots` long-lived slot tasks. An idle
+//! slot takes a call at once, so a lone caller waits for nothing; while every slot is busy, later
+//! calls pile up and the next slot to finish takes them all in one statement. Under load
+//! PostgreSQL then commits once for many workflows. Each slot keeps its own session with the
+//! statement prepared ([`EnqueueSession`]), so nothing is parsed or planned per call. Each workflow
+//! still gets its own outcome, exactly as if enqueued alone ([`Repo::enqueue_each`]).
 
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Arc,
+use std::{
+    collections::VecDeque,
+    panic::AssertUnwindSafe,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
 };
 
-use tokio::sync::{mpsc, oneshot};
+use futures::FutureExt;
+use tokio::sync::{oneshot, Notify};
 
 use super::{enqueue_session::EnqueueSession, Repo};
 use crate::{
@@ -27,11 +32,11 @@ const MAX_BATCH: usize = 256;
 /// nothing from sharing, and one statement's arrays stay far below PostgreSQL's 1 GB limit).
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
-/// The sending side of the combining task; cheap to clone. The task ends when every clone is gone.
+/// The callers' side of the queue; cheap to clone. The slot tasks end when every clone is gone.
 #[derive(Clone)]
 pub struct EnqueueCoalescer {
-    calls: mpsc::UnboundedSender<Call>,
-    stats: Arc<EnqueueStats>,
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
 }
 
 /// How much sharing happened, for metrics.
@@ -43,14 +48,24 @@ pub struct EnqueueStats {
     pub workflows: AtomicU64,
 }
 
-/// The right to run one statement, with the session it runs on (opened on first use, replaced
-/// when broken).
-struct Slot {
-    session: Option<EnqueueSession>,
+/// What callers and slot tasks share.
+struct Shared {
+    waiting: Mutex<VecDeque<Call>>,
+    /// Wakes an idle slot when a call arrives (or every slot when the last caller handle goes).
+    arrived: Notify,
+    closed: AtomicBool,
+    stats: Arc<EnqueueStats>,
 }
 
-/// Free slots: taken by the combining task, given back by the statement that used one.
-type Slots = (mpsc::Sender<Slot>, mpsc::Receiver<Slot>);
+/// Closes the queue when the last [`EnqueueCoalescer`] clone is dropped.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.arrived.notify_waiters();
+    }
+}
 
 /// One waiting call.
 struct Call {
@@ -59,30 +74,33 @@ struct Call {
 }
 
 impl EnqueueCoalescer {
-    /// Starts the combining task over `repo`, with at most `slots` statements in flight at once.
+    /// Starts `slots` slot tasks over `repo`: at most that many statements in flight at once.
     pub fn start(repo: Repo, slots: usize) -> Self {
-        let (calls, waiting) = mpsc::unbounded_channel();
-        let stats = Arc::new(EnqueueStats::default());
-        let (free, idle) = mpsc::channel(slots.max(1));
+        let shared = Arc::new(Shared {
+            waiting: Mutex::new(VecDeque::new()),
+            arrived: Notify::new(),
+            closed: AtomicBool::new(false),
+            stats: Arc::new(EnqueueStats::default()),
+        });
         for _ in 0..slots.max(1) {
-            // Cannot fail: the channel has room for every slot.
-            let _ = free.try_send(Slot { session: None });
+            tokio::spawn(serve_slot(repo.clone(), Arc::clone(&shared)));
         }
-        tokio::spawn(combine(repo, waiting, (free, idle), Arc::clone(&stats)));
-        EnqueueCoalescer { calls, stats }
+        EnqueueCoalescer {
+            _owner: Arc::new(Owner(Arc::clone(&shared))),
+            shared,
+        }
     }
 
     /// The counters, shared with the metrics endpoint.
     pub fn stats(&self) -> Arc<EnqueueStats> {
-        Arc::clone(&self.stats)
+        Arc::clone(&self.shared.stats)
     }
 
     /// Enqueues `wf`, possibly in one statement with other callers' workflows.
     pub async fn enqueue(&self, wf: NewWorkflow) -> Result<Enqueued> {
         let (reply, outcome) = oneshot::channel();
-        self.calls
-            .send(Call { wf, reply })
-            .map_err(|_| Error::Draining)?;
+        lock(&self.shared.waiting).push_back(Call { wf, reply });
+        self.shared.arrived.notify_one();
         outcome.await.map_err(|_| {
             Error::internal(
                 "enqueueing a workflow",
@@ -92,69 +110,68 @@ impl EnqueueCoalescer {
     }
 }
 
-/// Takes calls as slots free up, each time all that are waiting (up to [`MAX_BATCH`] workflows or
-/// [`MAX_BATCH_BYTES`] of inputs).
-async fn combine(
-    repo: Repo,
-    mut waiting: mpsc::UnboundedReceiver<Call>,
-    (free, mut idle): Slots,
-    stats: Arc<EnqueueStats>,
-) {
-    // A call whose id is already in the forming batch waits for the next one: one statement cannot
-    // insert the same id twice.
-    let mut held: Option<Call> = None;
+/// The queue, even if a panic poisoned its lock (it holds plain data, always consistent).
+fn lock(waiting: &Mutex<VecDeque<Call>>) -> std::sync::MutexGuard<'_, VecDeque<Call>> {
+    waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One slot: runs a statement for everything waiting, again and again, and sleeps when nothing is.
+/// Never cancelled by a caller, so a caller going away cannot cancel the others' write.
+async fn serve_slot(repo: Repo, shared: Arc<Shared>) {
+    // Opened on first use and replaced when lost.
+    let mut session: Option<EnqueueSession> = None;
     loop {
-        let first = match held.take() {
-            Some(call) => call,
-            None => match waiting.recv().await {
-                Some(call) => call,
-                None => return,
-            },
-        };
-        let Some(slot) = idle.recv().await else {
-            return;
-        };
-        let mut bytes = first.wf.inputs.len();
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-            match waiting.try_recv() {
-                Ok(call)
-                    if batch
-                        .iter()
-                        .any(|b| b.wf.workflow_id == call.wf.workflow_id) =>
-                {
-                    held = Some(call);
-                    break;
-                }
-                Ok(call) => {
-                    bytes += call.wf.inputs.len();
-                    batch.push(call);
-                }
-                Err(_) => break,
-            }
-        }
-        // A caller that gave up (deadline, disconnect) before its write began gets no write.
-        batch.retain(|call| !call.reply.is_closed());
+        let batch = take_batch(&mut lock(&shared.waiting));
         if batch.is_empty() {
-            let _ = free.try_send(slot);
+            if shared.closed.load(Ordering::Acquire) {
+                return;
+            }
+            shared.arrived.notified().await;
             continue;
         }
+        let stats = &shared.stats;
         stats.statements.fetch_add(1, Ordering::Relaxed);
         stats
             .workflows
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        tokio::spawn(run(repo.clone(), batch, slot, free.clone()));
+        // A bug in one statement must not take the slot down with it: its callers get INTERNAL.
+        let ran = AssertUnwindSafe(run(&repo, &mut session, batch)).catch_unwind();
+        if ran.await.is_err() {
+            tracing::error!("an enqueue statement panicked; its calls failed");
+            session = None;
+        }
     }
 }
 
-/// Runs one combined statement and answers its callers, then frees the slot. Spawned, so that a
-/// caller going away cannot cancel the others' write.
-async fn run(repo: Repo, batch: Vec<Call>, mut slot: Slot, free: mpsc::Sender<Slot>) {
-    if slot.session.as_ref().is_none_or(EnqueueSession::is_closed) {
+/// The calls for the next statement: all waiting, in arrival order, up to [`MAX_BATCH`] workflows
+/// or [`MAX_BATCH_BYTES`] of inputs. A call whose id is already in the batch waits for the next
+/// one (one statement cannot insert the same id twice); a caller that gave up (deadline,
+/// disconnect) before its write began is dropped and gets no write.
+fn take_batch(waiting: &mut VecDeque<Call>) -> Vec<Call> {
+    let mut batch: Vec<Call> = Vec::new();
+    let mut bytes = 0;
+    while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+        let Some(call) = waiting.front() else { break };
+        if batch.iter().any(|b| b.wf.workflow_id == call.wf.workflow_id) {
+            break;
+        }
+        let Some(call) = waiting.pop_front() else { break };
+        if call.reply.is_closed() {
+            continue;
+        }
+        bytes += call.wf.inputs.len();
+        batch.push(call);
+    }
+    batch
+}
+
+/// Runs one combined statement and answers its callers.
+async fn run(repo: &Repo, session: &mut Option<EnqueueSession>, batch: Vec<Call>) {
+    if session.as_ref().is_none_or(EnqueueSession::is_closed) {
         // Without a session (database unreachable) the statement goes through the pool, which
         // reports why.
-        slot.session = match EnqueueSession::open(&repo).await {
-            Ok(session) => Some(session),
+        *session = match EnqueueSession::open(repo).await {
+            Ok(opened) => Some(opened),
             Err(e) => {
                 tracing::debug!(error = %e, "no enqueue session; using the pool");
                 None
@@ -163,8 +180,7 @@ async fn run(repo: Repo, batch: Vec<Call>, mut slot: Slot, free: mpsc::Sender<Sl
     }
     let (wfs, replies): (Vec<NewWorkflow>, Vec<_>) =
         batch.into_iter().map(|c| (c.wf, c.reply)).unzip();
-    let outcomes = repo.enqueue_each(&wfs, slot.session.as_ref()).await;
-    let _ = free.try_send(slot);
+    let outcomes = repo.enqueue_each(&wfs, session.as_ref()).await;
     for (reply, outcome) in replies.into_iter().zip(outcomes) {
         // A caller that went away meanwhile misses its answer; its workflow is enqueued.
         let _ = reply.send(outcome);
