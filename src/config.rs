@@ -72,6 +72,12 @@ pub struct ServerArgs {
     /// Address of the Prometheus metrics endpoint (`GET /metrics`); off when not given.
     #[arg(long, env = "DBOSD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Threads running dbosd's tasks; 0 for one per CPU core. dbosd does little work per call, so
+    /// one thread serves tens of thousands of calls per second and saves the cross-thread wake-ups
+    /// that cost more than the work (measured: +35% enqueues/s at 16 clients on 2 cores shared with
+    /// PostgreSQL). Raise it when one dbosd core is saturated.
+    #[arg(long, env = "DBOSD_WORKER_THREADS", default_value_t = 1)]
+    pub worker_threads: usize,
     /// Maximum database connections in the pool.
     #[arg(long, env = "DBOSD_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,

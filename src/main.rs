@@ -21,13 +21,17 @@ fn main() -> ExitCode {
         Ok(code) => return code,
         Err(cli) => *cli,
     };
-    let log_format = match &cli.command {
-        Some(Command::Serve(a)) => a.server.log_format.clone(),
-        Some(Command::StartDev(a)) => a.server.log_format.clone(),
-        _ => cli.serve.server.log_format.clone(),
+    let server_args = match &cli.command {
+        Some(Command::Serve(a)) => &a.server,
+        Some(Command::StartDev(a)) => &a.server,
+        _ => &cli.serve.server,
     };
-    init_tracing(&log_format);
-    let runtime = match tokio::runtime::Runtime::new() {
+    init_tracing(&server_args.log_format);
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if server_args.worker_threads > 0 {
+        builder.worker_threads(server_args.worker_threads);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("dbosd: cannot start the async runtime: {e}");

@@ -112,7 +112,9 @@ impl EnqueueCoalescer {
 
 /// The queue, even if a panic poisoned its lock (it holds plain data, always consistent).
 fn lock(waiting: &Mutex<VecDeque<Call>>) -> std::sync::MutexGuard<'_, VecDeque<Call>> {
-    waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    waiting
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One slot: runs a statement for everything waiting, again and again, and sleeps when nothing is.
@@ -152,10 +154,15 @@ fn take_batch(waiting: &mut VecDeque<Call>) -> Vec<Call> {
     let mut bytes = 0;
     while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
         let Some(call) = waiting.front() else { break };
-        if batch.iter().any(|b| b.wf.workflow_id == call.wf.workflow_id) {
+        if batch
+            .iter()
+            .any(|b| b.wf.workflow_id == call.wf.workflow_id)
+        {
             break;
         }
-        let Some(call) = waiting.pop_front() else { break };
+        let Some(call) = waiting.pop_front() else {
+            break;
+        };
         if call.reply.is_closed() {
             continue;
         }

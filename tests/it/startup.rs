@@ -88,3 +88,19 @@ async fn start_dev_serves_a_throwaway_database_with_one_command() {
     let status = dbosd.exited_within(WAIT).await;
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn one_worker_thread_by_default_and_as_many_as_asked() {
+    let db = TestDb::new().await;
+    for (args, want) in [(vec![], 1), (vec!["--worker-threads", "3"], 3)] {
+        let mut all = vec!["--database-url", db.url.as_str(), "--listen", "127.0.0.1:0"];
+        all.extend(args);
+        let dbosd = Dbosd::spawn(&all, &[], Dbosd::READY).await;
+        let mut client = WorkflowServiceClient::new(dbosd.channel.clone());
+        client
+            .list_workflows(ListWorkflowsRequest::default())
+            .await
+            .expect("served");
+        assert_eq!(dbosd.worker_threads(), want, "{all:?}");
+    }
+}

@@ -41,6 +41,19 @@ impl Dbosd {
             .ok()
     }
 
+    /// How many tokio worker threads the child runs (from /proc; 0 once it exited).
+    pub fn worker_threads(&self) -> usize {
+        let Some(pid) = self.child.id() else { return 0 };
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return 0;
+        };
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            // tokio's name for its worker threads (blocking-pool threads have another).
+            .filter(|name| name.trim() == "tokio-rt-worker")
+            .count()
+    }
+
     /// Runs `dbosd <args>` and waits (up to `ready_within`) until it listens.
     pub async fn spawn(args: &[&str], env: &[(&str, &str)], ready_within: Duration) -> Dbosd {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dbosd"))
