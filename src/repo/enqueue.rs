@@ -239,10 +239,10 @@ impl Repo {
         for attempt in 1.. {
             let conn = self.conn().await?;
             // One workflow needs no transaction: on a conflict nothing was inserted.
-            match run(&*conn, self.sql(), std::slice::from_ref(wf)).await? {
+            match run(&**conn, self.sql(), std::slice::from_ref(wf)).await? {
                 Ok(rows) => return outcome(wf, rows.first()),
                 Err(DedupConflict(_)) => {
-                    if let Some(done) = dedup_holder(&*conn, self.sql(), wf, attempt).await? {
+                    if let Some(done) = dedup_holder(&**conn, self.sql(), wf, attempt).await? {
                         return Ok(done);
                     }
                 }
@@ -271,7 +271,7 @@ impl Repo {
             || matches!(shared, Some(Err(Error::Unavailable(_))));
         if broken || (shared.is_none() && wfs.len() > 1) {
             shared = Some(match self.conn().await {
-                Ok(conn) => run(&*conn, self.sql(), wfs).await,
+                Ok(conn) => run(&**conn, self.sql(), wfs).await,
                 Err(e) => Err(e),
             });
         }

@@ -13,7 +13,7 @@ impl Repo {
     /// The DBOS trigger on `notifications` wakes a waiting `recv` on commit.
     pub async fn send_message(&self, msg: &NewMessage) -> Result<bool> {
         let conn = self.conn().await?;
-        send_in(&*conn, self.sql(), msg).await
+        send_in(&**conn, self.sql(), msg).await
     }
 
     /// Sends `msg` and a copy to every fork of its destination, recursively, in one transaction
@@ -41,7 +41,7 @@ impl Repo {
     pub async fn get_event(&self, workflow_id: &str, key: &str) -> Result<Option<StoredValue>> {
         let conn = self.conn().await?;
         let row = conn
-            .query_opt_unnamed(self.sql().get_event.as_str(), &[&workflow_id, &key])
+            .query_opt_hot(self.sql().get_event.as_str(), &[&workflow_id, &key])
             .await
             .map_err(|e| classify("reading an event", e))?;
         Ok(row.map(|r| StoredValue {
@@ -57,7 +57,7 @@ impl Repo {
     ) -> Result<Option<Vec<(String, StoredValue)>>> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_unnamed(self.sql().get_all_events.as_str(), &[&workflow_id])
+            .query_hot(self.sql().get_all_events.as_str(), &[&workflow_id])
             .await
             .map_err(|e| classify("reading events", e))?;
         if rows.is_empty() {

@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod operation_outputs;
 pub mod poll;
 pub mod schema;
+mod pooled;
 mod sql;
 pub mod streams;
 mod unnamed;
@@ -40,7 +41,6 @@ use std::{
 };
 
 use bb8::{Pool, PooledConnection, RunError};
-use bb8_postgres::PostgresConnectionManager;
 use tokio_postgres::NoTls;
 
 pub use self::classify::classify;
@@ -49,8 +49,7 @@ pub use self::schema::SchemaInfo;
 pub(crate) use self::unnamed::{Param, Unnamed};
 use crate::error::{Error, Result};
 
-/// The bb8 connection manager dbosd uses.
-pub type Manager = PostgresConnectionManager<NoTls>;
+pub use self::pooled::{Manager, PooledClient};
 /// A connection checked out of the pool.
 pub type Conn<'a> = PooledConnection<'a, Manager>;
 
@@ -114,7 +113,8 @@ impl Repo {
                 config.options(format!("{before} -c statement_timeout={ms}").trim());
             }
         }
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        // Prepared statements only where the pool reaches PostgreSQL itself.
+        let manager = Manager::new(config, url == direct_url);
         let connect_failures = ConnectFailures::new();
         let pool = Pool::builder()
             .max_size(options.size.max(1))

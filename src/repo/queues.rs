@@ -149,7 +149,7 @@ impl Repo {
     pub async fn get_queue(&self, name: &str) -> Result<Option<QueueRow>> {
         let sql = self.queue_sql()?;
         let conn = self.conn().await?;
-        read_queue(&*conn, sql, name).await
+        read_queue(&**conn, sql, name).await
     }
 
     /// Queues owned by `owners` plus unclaimed ones (every queue when `owners` is empty), by name.

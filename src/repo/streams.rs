@@ -1,6 +1,6 @@
 //! `streams`: reading a DBOS stream (values written by a workflow under a key, dense offsets from 0).
 
-use super::{classify, schema::SchemaInfo, Repo, Unnamed};
+use super::{classify, schema::SchemaInfo, Repo};
 use crate::{
     error::Result,
     model::{StoredValue, StreamRead, WorkflowStatus},
@@ -38,7 +38,7 @@ impl Repo {
     ) -> Result<StreamRead> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_unnamed(
+            .query_hot(
                 self.sql().read_stream.as_str(),
                 &[&workflow_id, &key, &offset, &READ_BATCH],
             )

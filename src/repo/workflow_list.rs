@@ -3,7 +3,7 @@
 //!
 //! User values only ever travel as bind parameters; the SQL text is assembled from fixed fragments.
 
-use super::{classify, workflow_status::decode_row, Param, Repo, Unnamed};
+use super::{classify, workflow_status::decode_row, Param, Repo};
 use crate::{
     error::Result,
     model::{ListFilter, ListQuery, PageCursor, WorkflowPage},
@@ -201,7 +201,7 @@ impl Repo {
         let params = w.params();
         let conn = self.conn().await?;
         let rows = conn
-            .query_unnamed(sql.as_str(), &params)
+            .query_hot(sql.as_str(), &params)
             .await
             .map_err(|e| classify("listing workflows", e))?;
         let mut rows = rows.iter().map(decode_row).collect::<Result<Vec<_>>>()?;

@@ -1,8 +1,8 @@
 //! `workflow_status` with its payload tables `workflow_input` / `workflow_output`: enqueue and read.
 
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
-use super::{classify, Repo, Unnamed};
+use super::{classify, PooledClient, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::WorkflowRow,
@@ -37,14 +37,14 @@ impl Repo {
     /// One workflow without its input, with output and error (what waits re-read on each wake).
     pub async fn get_workflow_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
         let conn = self.conn().await?;
-        get_workflow(&*conn, &self.sql().get_outcome, workflow_id).await
+        get_workflow(&conn, &self.sql().get_outcome, workflow_id).await
     }
 
     /// Several workflows without input, with output and error (one query for a multi-wait).
     pub async fn get_workflow_outcomes(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowRow>> {
         let conn = self.conn().await?;
         let rows = conn
-            .query_unnamed(self.sql().get_outcomes.as_str(), &[&workflow_ids])
+            .query_hot(self.sql().get_outcomes.as_str(), &[&workflow_ids])
             .await
             .map_err(|e| classify("reading workflows", e))?;
         rows.iter().map(decode_row).collect()
@@ -53,18 +53,18 @@ impl Repo {
     /// One workflow with input, output and error; `None` when the id does not exist.
     pub async fn get_workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
         let conn = self.conn().await?;
-        get_workflow(&*conn, &self.sql().get_workflow, workflow_id).await
+        get_workflow(&conn, &self.sql().get_workflow, workflow_id).await
     }
 }
 
 /// Reads one workflow row with `sql` (a `Statements::get_workflow`).
-pub(crate) async fn get_workflow(
-    client: &(impl GenericClient + Sync),
+async fn get_workflow(
+    client: &PooledClient,
     sql: &str,
     workflow_id: &str,
 ) -> Result<Option<WorkflowRow>> {
     let row = client
-        .query_opt_unnamed(sql, &[&workflow_id])
+        .query_opt_hot(sql, &[&workflow_id])
         .await
         .map_err(|e| classify("reading a workflow", e))?;
     row.as_ref().map(decode_row).transpose()
