@@ -62,7 +62,11 @@ impl DerefMut for PooledClient {
 impl PooledClient {
     /// Runs `sql` prepared (from the cache, preparing it on first use), or unnamed where
     /// statements must not be prepared. Like `query`.
-    pub(crate) async fn query_hot(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>, Error> {
+    pub(crate) async fn query_hot(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<Vec<Row>, Error> {
         let Some(cache) = &self.prepared else {
             return self.client.query_unnamed(sql, params).await;
         };
@@ -80,10 +84,8 @@ impl PooledClient {
                 statement
             }
         };
-        let params: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| *p as &(dyn ToSql + Sync))
-            .collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| *p as &(dyn ToSql + Sync)).collect();
         self.client.query(&statement, &params).await
     }
 
@@ -101,7 +103,9 @@ impl PooledClient {
 fn lock(
     cache: &Mutex<HashMap<String, Statement>>,
 ) -> std::sync::MutexGuard<'_, HashMap<String, Statement>> {
-    cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ManageConnection for Manager {
