@@ -19,7 +19,7 @@ use std::{
 use futures::FutureExt;
 use tokio::sync::{oneshot, Notify};
 
-use super::{enqueue_session::EnqueueSession, Repo};
+use super::{enqueue_session::EnqueueSession, lock_unpoisoned, Repo};
 use crate::{
     error::{Error, Result},
     model::{Enqueued, NewWorkflow},
@@ -99,7 +99,7 @@ impl EnqueueCoalescer {
     /// Enqueues `wf`, possibly in one statement with other callers' workflows.
     pub async fn enqueue(&self, wf: NewWorkflow) -> Result<Enqueued> {
         let (reply, outcome) = oneshot::channel();
-        lock(&self.shared.waiting).push_back(Call { wf, reply });
+        lock_unpoisoned(&self.shared.waiting).push_back(Call { wf, reply });
         self.shared.arrived.notify_one();
         outcome.await.map_err(|_| {
             Error::internal(
@@ -110,20 +110,13 @@ impl EnqueueCoalescer {
     }
 }
 
-/// The queue, even if a panic poisoned its lock (it holds plain data, always consistent).
-fn lock(waiting: &Mutex<VecDeque<Call>>) -> std::sync::MutexGuard<'_, VecDeque<Call>> {
-    waiting
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// One slot: runs a statement for everything waiting, again and again, and sleeps when nothing is.
 /// Never cancelled by a caller, so a caller going away cannot cancel the others' write.
 async fn serve_slot(repo: Repo, shared: Arc<Shared>) {
     // Opened on first use and replaced when lost.
     let mut session: Option<EnqueueSession> = None;
     loop {
-        let batch = take_batch(&mut lock(&shared.waiting));
+        let batch = take_batch(&mut lock_unpoisoned(&shared.waiting));
         if batch.is_empty() {
             if shared.closed.load(Ordering::Acquire) {
                 return;

@@ -6,13 +6,14 @@
 //! hub does: a transaction-pooling proxy cannot keep a prepared statement across transactions.
 
 use tokio::task::JoinHandle;
-use tokio_postgres::{types::ToSql, Client, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::{
     classify,
     enqueue::{settle, DedupConflict},
     sql::Statements,
-    Repo,
+    unnamed::query_prepared,
+    Param, Repo,
 };
 use crate::{error::Result, model::NewWorkflow};
 
@@ -52,11 +53,8 @@ impl EnqueueSession {
     ) -> Result<Result<Vec<Row>, DedupConflict>> {
         let token = uuid::Uuid::new_v4().to_string();
         let params = sql.enqueue.params(&token, wfs);
-        let params: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
-        settle(self.client.query(&self.statement, &params).await)
+        let params: Vec<&dyn Param> = params.iter().map(|p| p.as_ref()).collect();
+        settle(query_prepared(&self.client, &self.statement, &params).await)
     }
 }
 

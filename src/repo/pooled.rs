@@ -14,9 +14,9 @@ use std::{
 
 use bb8::ManageConnection;
 use bb8_postgres::PostgresConnectionManager;
-use tokio_postgres::{types::ToSql, Client, Error, NoTls, Row, Statement};
+use tokio_postgres::{Client, Error, NoTls, Row, Statement};
 
-use super::{Param, Unnamed};
+use super::{lock_unpoisoned, unnamed::query_prepared, Param, Unnamed};
 
 /// Most statements one connection keeps prepared; past it the cache starts over (list filters can
 /// combine into many distinct statements).
@@ -70,13 +70,13 @@ impl PooledClient {
         let Some(cache) = &self.prepared else {
             return self.client.query_unnamed(sql, params).await;
         };
-        let cached = lock(cache).get(sql).cloned();
+        let cached = lock_unpoisoned(cache).get(sql).cloned();
         let statement = match cached {
             Some(statement) => statement,
             None => {
                 let types: Vec<_> = params.iter().map(|p| p.pg_type()).collect();
                 let statement = self.client.prepare_typed(sql, &types).await?;
-                let mut cache = lock(cache);
+                let mut cache = lock_unpoisoned(cache);
                 if cache.len() >= MAX_CACHED {
                     cache.clear();
                 }
@@ -84,9 +84,7 @@ impl PooledClient {
                 statement
             }
         };
-        let params: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| *p as &(dyn ToSql + Sync)).collect();
-        self.client.query(&statement, &params).await
+        query_prepared(&self.client, &statement, params).await
     }
 
     /// Like [`PooledClient::query_hot`], for at most one row.
@@ -97,15 +95,6 @@ impl PooledClient {
     ) -> Result<Option<Row>, Error> {
         Ok(self.query_hot(sql, params).await?.into_iter().next())
     }
-}
-
-/// The cache, even if a panic poisoned its lock (a map of handles, always consistent).
-fn lock(
-    cache: &Mutex<HashMap<String, Statement>>,
-) -> std::sync::MutexGuard<'_, HashMap<String, Statement>> {
-    cache
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ManageConnection for Manager {

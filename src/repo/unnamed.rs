@@ -72,6 +72,17 @@ impl<T: Param> Param for &T {
     }
 }
 
+/// Runs a prepared `statement` (its parameter types were fixed when it was prepared).
+pub(crate) async fn query_prepared(
+    client: &tokio_postgres::Client,
+    statement: &tokio_postgres::Statement,
+    params: &[&dyn Param],
+) -> Result<Vec<Row>, Error> {
+    let params: Vec<&(dyn ToSql + Sync)> =
+        params.iter().map(|p| *p as &(dyn ToSql + Sync)).collect();
+    client.query(statement, &params).await
+}
+
 /// tokio-postgres' `query_typed` parameters.
 fn typed<'a>(params: &[&'a dyn Param]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
     params
