@@ -18,7 +18,7 @@ use crate::{
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
     shutdown::Drain,
-    telemetry::{self, layer::RpcLayer, Metrics},
+    telemetry::{self, Metrics},
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -182,8 +182,9 @@ pub async fn serve_with_hub(
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
     let server = builder
-        // Outermost: every call, whatever service, is counted and gets its request id span.
-        .layer(RpcLayer::new(metrics, settings.rpc_timeout))
+        // Outermost: every call, whatever service, is counted and gets its request id span; a panic
+        // inside answers INTERNAL with that id (telemetry::call_layers, shared with tests/it/panics.rs).
+        .layer(telemetry::call_layers(metrics, settings.rpc_timeout))
         // Inside it, so unauthenticated calls are counted and logged with their request id.
         .layer(AuthLayer::new(tokens, settings.auth_exempt.clone()))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))

@@ -1,6 +1,7 @@
 //! The per-RPC tower layer: gives every call a request id (the caller's `x-request-id`, or a new
 //! one) echoed in the response, runs the call in a tracing span carrying it, bounds unary calls by
-//! the default deadline, reports message-size limits as RESOURCE_EXHAUSTED, and records the call's
+//! the default deadline, reports message-size limits as RESOURCE_EXHAUSTED, adds the request id to
+//! INTERNAL statuses (the log line with the cause carries the same id), and records the call's
 //! final status and latency when its response body ends (a stream's status is in its trailers).
 
 use std::{
@@ -103,8 +104,8 @@ where
                         Err(_) => deadline_passed(limit).into_http(),
                     },
                 };
-                report_size_limit(response.headers_mut());
-                response.headers_mut().insert(REQUEST_ID, id);
+                rewrite_status(response.headers_mut(), &id);
+                response.headers_mut().insert(REQUEST_ID, id.clone());
                 let recorder = Recorder {
                     metrics,
                     method,
@@ -115,6 +116,7 @@ where
                 };
                 Ok(response.map(|inner| RpcBody {
                     inner,
+                    request_id: id,
                     recorder: Some(recorder),
                 }))
             }
@@ -143,6 +145,26 @@ fn deadline_passed(limit: Duration) -> Status {
         "the call did not finish within dbosd's default deadline of {} ms (--rpc-timeout-ms); retry",
         limit.as_millis()
     ))
+}
+
+/// The final status as the caller should see it: size limits named, and an INTERNAL status carrying
+/// the request id under which the log has its cause.
+fn rewrite_status(headers: &mut HeaderMap, id: &HeaderValue) {
+    report_size_limit(headers);
+    tag_internal(headers, id);
+}
+
+/// Appends the request id to an INTERNAL status's message, once (a status may pass here twice).
+fn tag_internal(headers: &mut HeaderMap, id: &HeaderValue) {
+    let Some(status) = Status::from_header_map(headers) else {
+        return;
+    };
+    let id = id.to_str().unwrap_or_default();
+    if status.code() != Code::Internal || status.message().contains(id) {
+        return;
+    }
+    let status = Status::internal(format!("{} (request id {id})", status.message()));
+    let _ = status.add_header(headers);
 }
 
 /// tonic reports a message over `--max-message-bytes` as OUT_OF_RANGE; gRPC's status codes say
@@ -199,6 +221,7 @@ pin_project! {
     pub struct RpcBody<B> {
         #[pin]
         inner: B,
+        request_id: HeaderValue,
         recorder: Option<Recorder>,
     }
 
@@ -223,7 +246,7 @@ impl<B: Body> Body for RpcBody<B> {
         let mut polled = this.inner.poll_frame(cx);
         let trailers = match &mut polled {
             Poll::Ready(Some(Ok(frame))) => frame.trailers_mut().map(|trailers| {
-                report_size_limit(trailers);
+                rewrite_status(trailers, this.request_id);
                 grpc_status(trailers)
             }),
             Poll::Ready(None) => Some(None),

@@ -26,6 +26,7 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod panics;
 mod pgbouncer;
 mod proto_lint;
 mod registry;
