@@ -15,6 +15,13 @@ const MAX_NAME_CHARS: usize = 255;
 /// Longest timeout, delay or wait accepted (about 100 years would overflow nothing, but is a typo).
 const MAX_DURATION_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
 
+/// An enum field's value. Protobuf keeps numbers it does not know (a newer client's value, or a
+/// hostile one), so every enum a request carries goes through here: INVALID_ARGUMENT
+/// `<field>: unknown value N`, never a silent default.
+pub fn enum_field<E: TryFrom<i32>>(field: &str, value: i32) -> Result<E> {
+    E::try_from(value).map_err(|_| Error::invalid(field, format!("unknown value {value}")))
+}
+
 /// A required text field: present, not blank, no NUL byte.
 pub fn required(field: &str, value: &str) -> Result<String> {
     if value.trim().is_empty() {
@@ -173,8 +180,10 @@ pub fn new_workflow(
             .transpose()?,
         delay_ms,
         deduplication_id,
-        return_existing_on_dedup: req.deduplication_policy()
-            == pb::DeduplicationPolicy::ReturnExisting,
+        return_existing_on_dedup: enum_field::<pb::DeduplicationPolicy>(
+            "deduplication_policy",
+            req.deduplication_policy,
+        )? == pb::DeduplicationPolicy::ReturnExisting,
         priority,
         queue_partition_key,
         authenticated_user: req

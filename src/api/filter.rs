@@ -3,7 +3,7 @@
 //! request carries it as its `filter` field, so errors name `filter.<field>`.
 
 use super::{
-    convert::{text, timestamp_ms},
+    convert::{enum_field, text, timestamp_ms},
     json::struct_to_map,
 };
 use crate::{
@@ -51,21 +51,20 @@ pub fn default_application(filter: &mut ListFilter, default_app: Option<&str>) {
 
 /// A status a filter names; `field` is the request field it came from.
 pub fn status_filter(field: &str, value: i32) -> Result<WorkflowStatus> {
-    let status = pb::WorkflowStatus::try_from(value).ok();
-    let model = match status {
-        Some(pb::WorkflowStatus::Enqueued) => WorkflowStatus::Enqueued,
-        Some(pb::WorkflowStatus::Delayed) => WorkflowStatus::Delayed,
-        Some(pb::WorkflowStatus::Pending) => WorkflowStatus::Pending,
-        Some(pb::WorkflowStatus::Success) => WorkflowStatus::Success,
-        Some(pb::WorkflowStatus::Error) => WorkflowStatus::Error,
-        Some(pb::WorkflowStatus::Cancelled) => WorkflowStatus::Cancelled,
-        Some(pb::WorkflowStatus::MaxRecoveryAttemptsExceeded) => {
+    let model = match enum_field(field, value)? {
+        pb::WorkflowStatus::Enqueued => WorkflowStatus::Enqueued,
+        pb::WorkflowStatus::Delayed => WorkflowStatus::Delayed,
+        pb::WorkflowStatus::Pending => WorkflowStatus::Pending,
+        pb::WorkflowStatus::Success => WorkflowStatus::Success,
+        pb::WorkflowStatus::Error => WorkflowStatus::Error,
+        pb::WorkflowStatus::Cancelled => WorkflowStatus::Cancelled,
+        pb::WorkflowStatus::MaxRecoveryAttemptsExceeded => {
             WorkflowStatus::MaxRecoveryAttemptsExceeded
         }
-        Some(pb::WorkflowStatus::Unspecified) | None => {
+        pb::WorkflowStatus::Unspecified => {
             return Err(Error::invalid(
                 field,
-                format!("{value} is not a workflow status"),
+                "WORKFLOW_STATUS_UNSPECIFIED is not a workflow status",
             ))
         }
     };

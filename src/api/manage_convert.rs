@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::Value as Json;
 
 use super::{
-    convert::{duration_ms, ms_to_timestamp, queue_name, required, timestamp_ms},
+    convert::{duration_ms, enum_field, ms_to_timestamp, queue_name, required, timestamp_ms},
     filter::{default_application, workflow_filter},
     json::{map_to_struct, struct_to_map},
     render,
@@ -78,7 +78,7 @@ pub fn target_queue(requested: Option<&String>) -> Result<String> {
 /// Validates the fork options of a ForkWorkflow request (a bulk fork reuses it for its options;
 /// the source id is checked by the caller). `default_app` owns forks of unclaimed sources.
 pub fn fork_spec(req: &pb::ForkWorkflowRequest, default_app: Option<&str>) -> Result<ForkSpec> {
-    let first_step = match req.step_numbering() {
+    let first_step = match enum_field("step_numbering", req.step_numbering)? {
         pb::StepNumbering::Unspecified | pb::StepNumbering::FromOne => 1,
         pb::StepNumbering::FromZero => 0,
     };

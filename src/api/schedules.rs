@@ -70,7 +70,7 @@ impl WorkflowApi {
     /// The row a CreateSchedule request describes (validated; context in the language's format).
     fn schedule_row(&self, req: &pb::CreateScheduleRequest) -> Result<ScheduleRow> {
         let language =
-            match req.language() {
+            match super::convert::enum_field("language", req.language)? {
                 pb::WorkerLanguage::Python => Language::Python,
                 pb::WorkerLanguage::Typescript => Language::TypeScript,
                 pb::WorkerLanguage::Unspecified => return Err(Error::invalid(
@@ -131,10 +131,10 @@ impl WorkflowApi {
         let statuses = req
             .statuses
             .iter()
-            .map(|s| match pb::ScheduleStatus::try_from(*s) {
-                Ok(pb::ScheduleStatus::Active) => Ok(ACTIVE.to_owned()),
-                Ok(pb::ScheduleStatus::Paused) => Ok(PAUSED.to_owned()),
-                _ => Err(Error::invalid(
+            .map(|s| match super::convert::enum_field("statuses", *s)? {
+                pb::ScheduleStatus::Active => Ok(ACTIVE.to_owned()),
+                pb::ScheduleStatus::Paused => Ok(PAUSED.to_owned()),
+                pb::ScheduleStatus::Unspecified => Err(Error::invalid(
                     "statuses",
                     format!("{s} is not a schedule status"),
                 )),

@@ -88,7 +88,7 @@ impl WorkflowApi {
                 format!("give between 1 and {MAX_AWAIT_IDS} workflow ids"),
             ));
         }
-        let first_only = match req.mode() {
+        let first_only = match super::convert::enum_field("mode", req.mode)? {
             pb::AwaitMode::First => true,
             pb::AwaitMode::All => false,
             pb::AwaitMode::Unspecified => {

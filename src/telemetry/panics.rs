@@ -22,7 +22,8 @@ use tower_service::Service;
 static PANICS: AtomicU64 = AtomicU64::new(0);
 
 /// What the caller of a call that panicked is told (the RPC layer adds the request id).
-pub const PANIC_MESSAGE: &str = "internal error: dbosd failed while serving this call; the dbosd log has the details";
+pub const PANIC_MESSAGE: &str =
+    "internal error: dbosd failed while serving this call; the dbosd log has the details";
 
 /// Panics caught so far.
 pub fn total() -> u64 {

@@ -238,7 +238,10 @@ async fn database_side_failures_leak_no_sql_and_internal_ones_carry_the_request_
     let status = client.enqueue_workflow(request).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
     assert_no_sql(&status);
-    let echoed = status.metadata().get("x-request-id").expect("request id echoed");
+    let echoed = status
+        .metadata()
+        .get("x-request-id")
+        .expect("request id echoed");
     assert_eq!(echoed, "leak-check-1");
     assert!(
         status.message().contains("request id leak-check-1"),
@@ -252,7 +255,12 @@ async fn database_side_failures_leak_no_sql_and_internal_ones_carry_the_request_
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
-    let id = status.metadata().get("x-request-id").unwrap().to_str().unwrap();
+    let id = status
+        .metadata()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert!(status.message().contains(id), "{:?}", status.message());
 
     let status = client

@@ -13,6 +13,7 @@ mod drain;
 mod enqueue;
 mod enqueue_batch;
 mod enqueue_shared;
+mod enums;
 mod events_messages;
 mod examples;
 mod failures;

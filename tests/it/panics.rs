@@ -192,7 +192,9 @@ async fn a_panicking_handler_answers_internal_and_the_server_keeps_serving() {
     .expect("the stream ends instead of hanging");
     assert_eq!(items.len(), 2, "one message, then the status: {items:?}");
     assert!(items[0].is_ok());
-    let status = items[1].as_ref().expect_err("the stream ends with an error");
+    let status = items[1]
+        .as_ref()
+        .expect_err("the stream ends with an error");
     assert_eq!(status.code(), Code::Internal, "{status:?}");
     assert!(status.message().contains(&id), "{:?}", status.message());
 
