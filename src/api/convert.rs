@@ -113,6 +113,7 @@ pub fn ms_to_duration(ms: i64) -> Duration {
 pub fn new_workflow(
     req: &pb::EnqueueWorkflowRequest,
     default_app: Option<&str>,
+    payload_limit: usize,
 ) -> Result<NewWorkflow> {
     let name = required("workflow_name", &req.workflow_name)?;
     let queue_name = queue_name("queue_name", &req.queue_name)?;
@@ -160,11 +161,21 @@ pub fn new_workflow(
         Some(app) => Some(text("application_name", app)?),
         None => default_app.map(str::to_owned),
     };
+    let inputs = inputs_envelope(req)?;
+    check_payload("inputs", "the workflow's inputs", &inputs, payload_limit)?;
+    let attributes = req
+        .attributes
+        .as_ref()
+        .map(|a| struct_to_map(a, "attributes").map(|m| Json::Object(m).to_string()))
+        .transpose()?;
+    if let Some(attributes) = &attributes {
+        check_payload("attributes", "the attributes", attributes, payload_limit)?;
+    }
     Ok(NewWorkflow {
         workflow_id,
         name,
         queue_name,
-        inputs: inputs_envelope(req)?,
+        inputs,
         serialization: Some(PORTABLE_JSON.to_owned()),
         schedule_name: None,
         is_debounced: false,
@@ -197,11 +208,7 @@ pub fn new_workflow(
             .as_deref()
             .map(|r| text("assumed_role", r))
             .transpose()?,
-        attributes: req
-            .attributes
-            .as_ref()
-            .map(|a| struct_to_map(a, "attributes").map(|m| Json::Object(m).to_string()))
-            .transpose()?,
+        attributes,
         application_name,
     })
 }
@@ -264,8 +271,23 @@ fn parse_inputs_json(text_in: &str) -> Result<(Vec<Json>, Map<String, Json>)> {
     }
 }
 
+/// A payload about to be written, as stored: at most `limit` bytes, so that reading it back (its text
+/// and its decoded JSON, beside the rest of the row) fits a response.
+pub fn check_payload(field: &str, what: &str, stored: &str, limit: usize) -> Result<()> {
+    if stored.len() > limit {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{what} are {} bytes as stored; the limit is {limit} (--max-payload-bytes)",
+                stored.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Validates a SendMessage request. The message id follows DBOS: `<key>::<destination>` or a UUID.
-pub fn new_message(req: &pb::SendMessageRequest) -> Result<NewMessage> {
+pub fn new_message(req: &pb::SendMessageRequest, payload_limit: usize) -> Result<NewMessage> {
     let destination_id = required("destination_id", &req.destination_id)?;
     let topic = match &req.topic {
         Some(t) => text("topic", t)?,
@@ -285,6 +307,7 @@ pub fn new_message(req: &pb::SendMessageRequest) -> Result<NewMessage> {
         }
         (None, true) => return Err(Error::invalid("message", "is required (or message_json)")),
     };
+    check_payload("message", "the message's contents", &message, payload_limit)?;
     let idempotency_key = req
         .idempotency_key
         .as_deref()

@@ -32,7 +32,7 @@ impl WorkflowApi {
         req: &pb::EnqueueWorkflowRequest,
         trace: Option<&TraceContext>,
     ) -> Result<pb::EnqueueWorkflowResponse> {
-        let mut wf = convert::new_workflow(req, self.default_app.as_deref())?;
+        let mut wf = convert::new_workflow(req, self.default_app.as_deref(), self.payload_limit)?;
         self.authorize_new_workflows(std::slice::from_ref(&wf), req.workflow_id.iter())
             .await?;
         if let Some(trace) = trace {
@@ -61,7 +61,9 @@ impl WorkflowApi {
                 }
                 other => other,
             };
-            let mut wf = convert::new_workflow(item, self.default_app.as_deref()).map_err(at)?;
+            let mut wf =
+                convert::new_workflow(item, self.default_app.as_deref(), self.payload_limit)
+                    .map_err(at)?;
             if wf.return_existing_on_dedup {
                 return Err(at(Error::invalid(
                     "deduplication_policy",

@@ -58,6 +58,8 @@ pub struct WorkflowApi {
     streams: Streams,
     /// Who is calling (from the auth layer); `None` when tokens are off. Set per call by `scoped`.
     caller: Option<Arc<Principal>>,
+    /// Largest payload a call may write (`Settings::payload_limit`).
+    payload_limit: usize,
 }
 
 impl WorkflowApi {
@@ -76,7 +78,14 @@ impl WorkflowApi {
             default_app,
             streams,
             caller: None,
+            payload_limit: usize::MAX,
         }
+    }
+
+    /// Refuses payloads over `limit` bytes at write (see `convert::check_payload`).
+    pub fn with_payload_limit(mut self, limit: usize) -> Self {
+        self.payload_limit = limit;
+        self
     }
 }
 

@@ -30,6 +30,7 @@ impl WorkflowApi {
         use pb::await_workflow_response::Kind;
         let id = convert::required("workflow_id", &req.workflow_id)?;
         let deadline = deadline(&req.timeout)?;
+        let load_output = req.load_output.unwrap_or(true);
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
         self.streams.spawn(move |sink| async move {
             // Subscribe, then read: a change in between still wakes us.
@@ -55,7 +56,7 @@ impl WorkflowApi {
                         last_sent = Some(seen);
                     }
                     if is_done(&row) {
-                        let outcome = Kind::Outcome(render::outcome(&row));
+                        let outcome = Kind::Outcome(render::outcome(&row, load_output));
                         sink.send(pb::AwaitWorkflowResponse {
                             kind: Some(outcome),
                         })
@@ -99,6 +100,7 @@ impl WorkflowApi {
             }
         };
         let deadline = deadline(&req.timeout)?;
+        let load_output = req.load_output.unwrap_or(true);
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
         self.streams.spawn(move |sink| async move {
             let mut subs: Vec<_> = pending
@@ -120,7 +122,7 @@ impl WorkflowApi {
                     .collect();
                 for row in rows.iter().filter(|r| is_done(r)) {
                     let msg = pb::AwaitWorkflowsResponse {
-                        outcome: Some(render::outcome(row)),
+                        outcome: Some(render::outcome(row, load_output)),
                     };
                     if !sink.send(msg).await || first_only {
                         return Ok(());

@@ -125,6 +125,7 @@ async fn reads_lists_and_messages_stay_inside_the_scope() {
     let mut billing = client_as(&srv.channel, Some("tok-billing-9f2"));
     let get = |id: &str| GetWorkflowRequest {
         workflow_id: id.into(),
+        ..Default::default()
     };
     assert!(billing.get_workflow(get("b1")).await.is_ok());
     assert_status(
@@ -391,6 +392,7 @@ async fn tokens_never_reach_the_log_but_their_names_do() {
     let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "debug")], Dbosd::READY).await;
     let get = || GetWorkflowRequest {
         workflow_id: "nope".into(),
+        ..Default::default()
     };
     let mut good = client_as(&dbosd.channel, Some("tok-billing-9f2"));
     assert_eq!(

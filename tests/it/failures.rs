@@ -59,6 +59,7 @@ async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
             let r = probe
                 .get_workflow(pb::GetWorkflowRequest {
                     workflow_id: "locked".into(),
+                    ..Default::default()
                 })
                 .await;
             r.err().filter(|s| s.code() == Code::ResourceExhausted)
@@ -81,6 +82,7 @@ async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
     probe
         .get_workflow(pb::GetWorkflowRequest {
             workflow_id: "locked".into(),
+            ..Default::default()
         })
         .await
         .expect("recovered");
