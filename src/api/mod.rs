@@ -17,6 +17,7 @@ pub mod json;
 mod list;
 mod manage_convert;
 mod messaging;
+mod page_token;
 mod render;
 mod steps;
 mod stream;
