@@ -5,6 +5,7 @@
 mod authorize;
 mod control;
 mod convert;
+mod cron_check;
 mod debounce;
 mod enqueue;
 mod filter;

@@ -273,6 +273,8 @@ fn not_found(name: &str) -> Error {
 
 /// A cron expression as DBOS reads it: 5 fields, or 6 with seconds first.
 pub(super) fn parse_cron(cron: &str) -> Result<croner::Cron> {
+    // Length, characters and a firing time before croner searches it (see api::cron_check).
+    super::cron_check::validate_cron("cron", cron)?;
     let fields = cron.split_whitespace().count();
     if !(5..=6).contains(&fields) {
         return Err(Error::invalid(
@@ -288,6 +290,7 @@ pub(super) fn parse_cron(cron: &str) -> Result<croner::Cron> {
 
 /// An IANA time zone.
 pub(super) fn time_zone(name: &str) -> Result<chrono_tz::Tz> {
+    super::cron_check::validate_timezone("cron_timezone", name)?;
     chrono_tz::Tz::from_str(name).map_err(|_| {
         Error::invalid(
             "cron_timezone",
