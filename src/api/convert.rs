@@ -13,7 +13,7 @@ use crate::{
 /// `class_name` and `config_name` are VARCHAR(255) in the DBOS schema.
 const MAX_NAME_CHARS: usize = 255;
 /// Longest timeout, delay or wait accepted (about 100 years would overflow nothing, but is a typo).
-const MAX_DURATION_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
+pub const MAX_DURATION_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
 
 /// An enum field's value. Protobuf keeps numbers it does not know (a newer client's value, or a
 /// hostile one), so every enum a request carries goes through here: INVALID_ARGUMENT
@@ -81,15 +81,23 @@ pub fn duration_ms(field: &str, d: &Duration) -> Result<i64> {
     Ok(ms)
 }
 
+/// Earliest and latest timestamps accepted, in epoch seconds: 0001-01-01 to 9999-12-31, protobuf's
+/// own Timestamp range (and PostgreSQL's), so arithmetic on them cannot overflow.
+const MIN_TIMESTAMP_SECONDS: i64 = -62_135_596_800;
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
 /// A protobuf Timestamp as epoch milliseconds.
 pub fn timestamp_ms(field: &str, t: &Timestamp) -> Result<i64> {
     if !(0..1_000_000_000).contains(&t.nanos) {
         return Err(Error::invalid(field, "has invalid nanos"));
     }
-    t.seconds
-        .checked_mul(1000)
-        .and_then(|s| s.checked_add(i64::from(t.nanos / 1_000_000)))
-        .ok_or_else(|| Error::invalid(field, "is out of range"))
+    if !(MIN_TIMESTAMP_SECONDS..=MAX_TIMESTAMP_SECONDS).contains(&t.seconds) {
+        return Err(Error::invalid(
+            field,
+            "is out of range (years 0001 to 9999)",
+        ));
+    }
+    Ok(t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
 }
 
 /// Epoch milliseconds as a protobuf Timestamp.

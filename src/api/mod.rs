@@ -11,6 +11,8 @@ mod enqueue;
 mod filter;
 mod fork;
 #[cfg(test)]
+mod hostile_corpus;
+#[cfg(test)]
 mod hostile_input;
 mod in_flight;
 mod inspect;
