@@ -21,6 +21,8 @@ const UNKNOWN: i32 = 99;
 
 type Client = WorkflowServiceClient<Channel>;
 type Call = Pin<Box<dyn Future<Output = Result<(), Status>> + Send>>;
+/// A field (`Method:path`) and the call that sends it [`UNKNOWN`].
+type Case = (&'static str, fn(Client) -> Call);
 
 /// `Method:field.path` of every enum field reachable from each WorkflowService request.
 fn request_enum_fields() -> BTreeSet<String> {
@@ -116,7 +118,7 @@ fn bad_schedule() -> pb::CreateScheduleRequest {
 }
 
 /// One call per enum field, with that field (only) set to [`UNKNOWN`].
-fn calls() -> Vec<(&'static str, fn(Client) -> Call)> {
+fn calls() -> Vec<Case> {
     vec![
         ("EnqueueWorkflow:deduplication_policy", |mut c| {
             Box::pin(async move { c.enqueue_workflow(bad_enqueue()).await.map(drop) })

@@ -227,7 +227,11 @@ async fn what_is_written_can_be_read_and_oversized_rows_say_which_flag_leaves_pa
         }
         last.expect("the stream sends something")
     };
-    let stream = client.await_workflow(awaited(None)).await.unwrap().into_inner();
+    let stream = client
+        .await_workflow(awaited(None))
+        .await
+        .unwrap()
+        .into_inner();
     assert_status(
         last(stream).await,
         Code::ResourceExhausted,
@@ -252,7 +256,14 @@ async fn what_is_written_can_be_read_and_oversized_rows_say_which_flag_leaves_pa
     assert!(stderr.contains("--no-output"), "{stderr}");
     let out = cli(
         &srv,
-        &["workflow", "get", "huge-output", "--no-output", "-o", "json"],
+        &[
+            "workflow",
+            "get",
+            "huge-output",
+            "--no-output",
+            "-o",
+            "json",
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
