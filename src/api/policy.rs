@@ -164,6 +164,45 @@ mod tests {
             let waits = m.server_streaming() || m.name() == "GetEvent";
             assert_eq!(policy.polling, waits, "{}", m.name());
         }
+        // Calls over state shared by every application, spelled out so that a table edit that
+        // opens one to scoped tokens fails here.
+        let whole: BTreeSet<&str> = POLICIES
+            .iter()
+            .filter(|(_, p)| p.scope == WholeDatabase)
+            .map(|(name, _)| *name)
+            .collect();
+        let expected: BTreeSet<&str> = [
+            "DebounceWorkflow",
+            "RegisterQueue",
+            "GetQueue",
+            "ListQueues",
+            "UpdateQueue",
+            "DeleteQueue",
+            "ListApplicationVersions",
+            "GetLatestApplicationVersion",
+            "SetLatestApplicationVersion",
+            "RenameApplication",
+            "Transact",
+            "GetStepAggregates",
+            "CreateSchedule",
+            "ApplySchedules",
+            "UpdateSchedule",
+            "ListSchedules",
+            "GetSchedule",
+            "PauseSchedule",
+            "ResumeSchedule",
+            "DeleteSchedule",
+            "TriggerSchedule",
+            "BackfillSchedule",
+        ]
+        .into();
+        assert_eq!(whole, expected);
+        // Every RPC whose name says it changes something is a write.
+        for (name, policy) in POLICIES {
+            let verb = ["Get", "List", "Await", "Watch", "Read"];
+            let reads = verb.iter().any(|v| name.starts_with(v));
+            assert_eq!(policy.access == Read, reads, "{name}");
+        }
         assert!(for_path("/grpc.health.v1.Health/Check").is_none());
         assert!(for_path(&format!("/{SERVICE}/NoSuchMethod")).is_none());
     }
