@@ -159,3 +159,44 @@ async fn audit_records_are_counted_by_rpc_and_result() {
     assert!(after >= before + 1.0, "{before} -> {after}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn tokens_never_reach_the_log_but_their_names_do() {
+    let db = TestDb::new().await;
+    let tokens = tokens_file();
+    let path = tokens.path().to_str().unwrap().to_owned();
+    let args = [
+        "--database-url",
+        &db.url,
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens-file",
+        &path,
+        "--log-format",
+        "json",
+    ];
+    let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "debug")], Dbosd::READY).await;
+    let get = || GetWorkflowRequest {
+        workflow_id: "nope".into(),
+    };
+    let mut good = client_as(&dbosd.channel, ALPHA);
+    assert_eq!(
+        good.get_workflow(get()).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let mut bad = client_as(&dbosd.channel, "tok-not-ours-123");
+    assert_eq!(
+        bad.get_workflow(get()).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    dbosd
+        .logged_with(&["rpc finished", r#""principal":"alpha""#])
+        .await;
+    dbosd
+        .logged_with(&["rpc finished", r#""code":"Unauthenticated""#])
+        .await;
+    let log = dbosd.log();
+    for secret in [ALPHA, OPS, "tok-not-ours-123", "Bearer"] {
+        assert!(!log.contains(secret), "{secret} was logged:\n{log}");
+    }
+}
