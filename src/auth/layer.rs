@@ -3,7 +3,8 @@
 //! [`Principal`] rides in the request's extensions for the handlers' scope checks, and its name
 //! (never the token) is recorded on the RPC's span. Every `WorkflowService` call is also tagged
 //! with its method and policy from `api::policy` (from the request path, so a handler cannot
-//! claim another method's policy).
+//! claim another method's policy); a write refused here for its token is audited here, since it
+//! never reaches the service.
 
 use std::{
     future::Future,
