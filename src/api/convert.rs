@@ -194,6 +194,7 @@ pub fn new_workflow(
             .map(|a| struct_to_map(a, "attributes").map(|m| Json::Object(m).to_string()))
             .transpose()?,
         application_name,
+        ..NewWorkflow::default()
     })
 }
 

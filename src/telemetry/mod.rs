@@ -122,6 +122,11 @@ impl Metrics {
         let (enqueue_statements, enqueue_workflows) = (Counter::default(), Counter::default());
         let r = &mut registry;
         r.register(
+            "audit_records",
+            "Audit records of mutating calls, by RPC and result (see the dbosd::audit log target)",
+            crate::audit::counter(),
+        );
+        r.register(
             "grpc_server_handled",
             "RPCs completed, by method and status code",
             handled.clone(),
