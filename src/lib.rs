@@ -1,6 +1,7 @@
 //! dbosd: the DBOS Client API over gRPC, served directly on a DBOS system database.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod codec;

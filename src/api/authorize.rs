@@ -1,30 +1,71 @@
-//! Authorization: what the caller's token (a [`Scope`] from the auth layer) lets a call touch.
-//! Calls naming workflows check their owners (PERMISSION_DENIED); lists, watches and bulk filters
-//! are narrowed to the scope. An unrestricted caller (no tokens configured, or a `"*"` token)
-//! costs nothing: no owner query is made.
+//! Authorization: the one path every `WorkflowService` handler goes through. [`WorkflowApi::begin`]
+//! takes the caller (the auth layer's [`Principal`]) and the method's policy (`api::policy`, tagged
+//! on the request by the auth layer from its path); [`Call::permit`] decides from the policy alone
+//! whether this token may make this kind of call; [`Call::finish`] renders the result and writes
+//! the audit record of every write.
+//!
+//! Which workflows a call may touch is not decided here: the caller's scope goes down to the
+//! repository and into the SQL that reads or changes the rows (`repo::scope`), so a workflow
+//! outside it looks exactly like one that does not exist. PERMISSION_DENIED is only for "this
+//! token may not make this call": whole-database calls, and new workflows (or resumes and forks)
+//! onto an application or queue outside the scope.
 
-use std::{future::Future, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
-use tonic::Request;
+use tonic::{Code, Request, Response, Status};
 
-use super::WorkflowApi;
+use super::{
+    audit_targets::Audited,
+    policy::{Access, CalledMethod, ScopeKind},
+    RpcResult, WorkflowApi,
+};
 use crate::{
+    audit::{self, AuditRecord},
     auth::{Principal, Scope},
     error::{Error, Result},
-    model::{Action, NewWorkflow, Selection},
+    model::{Action, NewWorkflow},
+    telemetry::layer::REQUEST_ID,
 };
 
+/// Every workflow: the scope of an unrestricted caller.
+static UNRESTRICTED: Scope = Scope {
+    applications: None,
+    queues: None,
+};
+
+/// One call in progress: the API as its caller may use it, and what its audit record needs.
+pub(super) struct Call {
+    pub api: WorkflowApi,
+    method: CalledMethod,
+    peer: Option<SocketAddr>,
+    request_id: Option<String>,
+}
+
 impl WorkflowApi {
-    /// This API as the caller of `request` may use it.
-    pub(super) fn scoped<T>(&self, request: &Request<T>) -> WorkflowApi {
+    /// Starts serving `request`. A call the auth layer did not tag is refused: without its policy
+    /// nothing could say what it may touch.
+    pub(super) fn begin<T>(&self, request: &Request<T>) -> std::result::Result<Call, Status> {
+        let Some(method) = request.extensions().get::<CalledMethod>().copied() else {
+            return Err(Status::internal(
+                "the call reached the service without its policy; this is a dbosd bug",
+            ));
+        };
         let mut api = self.clone();
-        if let Some(principal) = request.extensions().get::<Arc<Principal>>() {
-            api.caller = Some(Arc::clone(principal));
-        }
-        api
+        api.caller = request.extensions().get::<Arc<Principal>>().cloned();
+        Ok(Call {
+            api,
+            method,
+            peer: request.remote_addr(),
+            request_id: request
+                .metadata()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        })
     }
 
-    fn scope(&self) -> Option<(&str, &Scope)> {
+    /// The restricted caller's token name and scope; `None` for an unrestricted caller.
+    fn restricted(&self) -> Option<(&str, &Scope)> {
         let caller = self.caller.as_deref()?;
         caller
             .scope
@@ -32,103 +73,82 @@ impl WorkflowApi {
             .then_some((caller.name.as_str(), &caller.scope))
     }
 
-    /// Fails unless every existing workflow among `ids` is inside the caller's scope (unknown ids
-    /// pass, so the call itself reports them as it always does).
-    pub(super) async fn authorize(
-        &self,
-        ids: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<()> {
-        let Some((name, scope)) = self.scope() else {
-            return Ok(());
-        };
-        let ids: Vec<String> = ids.into_iter().map(|id| id.as_ref().to_owned()).collect();
-        for owner in self.repo.workflow_owners(&ids).await? {
-            let (app, queue) = (
-                owner.application_name.as_deref(),
-                owner.queue_name.as_deref(),
-            );
-            if !scope.allows(app, queue) {
-                return Err(denied(
-                    name,
-                    &format!("workflow {}", owner.workflow_id),
-                    app,
-                    queue,
-                ));
+    /// The caller's scope, which every repository call touching workflows takes (unrestricted
+    /// without a scoped token).
+    pub(super) fn scope(&self) -> &Scope {
+        self.restricted()
+            .map(|(_, scope)| scope)
+            .unwrap_or(&UNRESTRICTED)
+    }
+
+    /// The caller's scope, owned (for list, watch and aggregate filters).
+    pub(super) fn filter_scope(&self) -> Scope {
+        self.scope().clone()
+    }
+
+    /// Admits new workflows: each must belong to an application and queue inside the scope. Each
+    /// carries the scope down, so an id already taken outside it is answered without its data.
+    pub(super) fn admit_new_workflows(&self, workflows: &mut [NewWorkflow]) -> Result<()> {
+        for wf in workflows.iter_mut() {
+            if let Some((name, scope)) = self.restricted() {
+                let (app, queue) = (wf.application_name.as_deref(), Some(wf.queue_name.as_str()));
+                if !scope.allows(app, queue) {
+                    return Err(denied(name, "a new workflow", app, queue));
+                }
             }
+            wf.caller_scope = self.filter_scope();
         }
         Ok(())
     }
 
-    /// Runs `call` once [`WorkflowApi::authorize`] lets the caller touch `ids`.
-    pub(super) async fn owning<T>(
-        &self,
-        ids: impl IntoIterator<Item = impl AsRef<str>>,
-        call: impl Future<Output = Result<T>>,
-    ) -> Result<T> {
-        self.authorize(ids).await?;
-        call.await
-    }
-
-    /// Fails unless every new workflow would be inside the caller's scope, and so is every
-    /// existing workflow among the `named` ids (an enqueue of an existing id answers with its status).
-    pub(super) async fn authorize_new_workflows(
-        &self,
-        workflows: &[NewWorkflow],
-        named: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<()> {
-        let Some((name, scope)) = self.scope() else {
-            return Ok(());
-        };
-        for wf in workflows {
-            let (app, queue) = (wf.application_name.as_deref(), Some(wf.queue_name.as_str()));
-            if !scope.allows(app, queue) {
-                return Err(denied(name, "a new workflow", app, queue));
-            }
-        }
-        self.authorize(named).await
-    }
-
-    /// Runs `call` only for an unrestricted caller: calls that act on the whole database (queues,
-    /// application versions and names, schedules, transactions across workflows).
-    pub(super) async fn unrestricted<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
-        match self.scope() {
-            Some((name, _)) => Err(Error::PermissionDenied(format!(
-                "token {name:?} is limited to some applications or queues; this call needs a token for all of them"
-            ))),
-            None => call.await,
-        }
-    }
-
-    /// The scope a list, watch or bulk filter is narrowed to (unrestricted without a scoped token).
-    pub(super) fn filter_scope(&self) -> Scope {
-        self.scope()
-            .map(|(_, scope)| scope.clone())
-            .unwrap_or_default()
-    }
-
-    /// Checks a management action: its workflows (ids) or filter, and the queue it enqueues onto.
-    pub(super) async fn authorize_action(
-        &self,
-        selection: &mut Selection,
-        action: &Action,
-    ) -> Result<()> {
+    /// Checks the queue a resume or fork puts workflows on (the workflows themselves are scoped in
+    /// the repository).
+    pub(super) fn admit_target_queue(&self, action: &Action) -> Result<()> {
         let target_queue = match action {
             Action::Resume { queue_name } => Some(queue_name),
             Action::Fork(spec) => Some(&spec.queue_name),
             Action::Cancel { .. } | Action::Delete { .. } => None,
         };
-        if let (Some(queue), Some((name, scope))) = (target_queue, self.scope()) {
-            if !scope.allows_queue(queue) {
-                return Err(denied(name, &format!("queue {queue}"), None, Some(queue)));
+        match (target_queue, self.restricted()) {
+            (Some(queue), Some((name, scope))) if !scope.allows_queue(queue) => {
+                Err(denied(name, &format!("queue {queue}"), None, Some(queue)))
             }
+            _ => Ok(()),
         }
-        match selection {
-            Selection::Ids(ids) => self.authorize(ids.iter()).await,
-            Selection::Filter(filter) => {
-                filter.scope = self.filter_scope();
-                Ok(())
-            }
+    }
+}
+
+impl Call {
+    /// Whether the caller's token may make this kind of call at all, from the policy table.
+    pub(super) fn permit(&self) -> Result<()> {
+        match (self.method.policy.scope, self.api.restricted()) {
+            (ScopeKind::WholeDatabase, Some((name, _))) => Err(Error::PermissionDenied(format!(
+                "token {name:?} is limited to some applications or queues; {} needs a token for all of them",
+                self.method.name
+            ))),
+            _ => Ok(()),
         }
+    }
+
+    /// The call's gRPC answer, after writing its audit record if the policy marks it a write.
+    pub(super) fn finish<T>(self, result: Result<T>, request: &impl Audited) -> RpcResult<T> {
+        let result = result.map(Response::new).map_err(Status::from);
+        if self.method.policy.access == Access::Write {
+            let (targets, filter) = request.audit_targets();
+            audit::record(&AuditRecord {
+                principal: self.api.caller.as_deref().map(|p| p.name.as_str()),
+                rpc: self.method.name,
+                targets,
+                filter,
+                result: Some(match &result {
+                    Ok(_) => Code::Ok,
+                    Err(status) => status.code(),
+                }),
+                peer: self.peer,
+                request_id: self.request_id.as_deref(),
+            });
+        }
+        result
     }
 }
 

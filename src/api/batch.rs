@@ -27,7 +27,7 @@ impl WorkflowApi {
             .map(|m| m.map(TxOp::Send))
             .collect::<Result<Vec<_>>>()?;
         check_idempotency_keys(LABEL, &ops)?;
-        let outcomes = self.repo.transact(&ops, LABEL).await?;
+        let outcomes = self.repo.transact_scoped(&ops, LABEL, self.scope()).await?;
         let results = ops
             .iter()
             .zip(outcomes)
@@ -105,7 +105,7 @@ impl WorkflowApi {
         let id = convert::required("workflow_id", &req.workflow_id)?;
         let events = self
             .repo
-            .get_all_events(&id)
+            .get_all_events(&id, self.scope())
             .await?
             .ok_or_else(|| Error::NotFound(format!("workflow {id} does not exist")))?;
         Ok(pb::GetWorkflowEventsResponse {

@@ -17,16 +17,20 @@ pub(super) struct Bulk {
 }
 
 impl WorkflowApi {
-    /// Applies `action` to one workflow: its result, then its descendants'. An unknown id is NOT_FOUND.
+    /// Applies `action` to one workflow: its result, then its descendants'. An unknown id (or one
+    /// outside the caller's scope, which the repository cannot tell apart) is NOT_FOUND.
     pub(super) async fn apply_one(
         &self,
         workflow_id: &str,
         action: &Action,
     ) -> Result<(ActionResult, Vec<ActionResult>)> {
         let id = convert::required("workflow_id", workflow_id)?;
-        let mut selection = Selection::Ids(vec![id.clone()]);
-        self.authorize_action(&mut selection, action).await?;
-        let report = self.repo.apply(&selection, action, false).await?;
+        let selection = Selection::Ids(vec![id.clone()]);
+        self.admit_target_queue(action)?;
+        let report = self
+            .repo
+            .apply(&selection, action, false, self.scope())
+            .await?;
         let mut results = report.results.into_iter();
         match results.next() {
             Some(first) if first.outcome != ActionOutcome::NotFound => {
@@ -36,7 +40,8 @@ impl WorkflowApi {
         }
     }
 
-    /// Applies `action` to the workflows named by `ids` or matching `filter`.
+    /// Applies `action` to the workflows named by `ids` or matching `filter`, inside the caller's
+    /// scope (a named workflow outside it is reported NOT_FOUND, as an unknown id is).
     pub(super) async fn apply_many(
         &self,
         ids: &[String],
@@ -44,9 +49,12 @@ impl WorkflowApi {
         action: &Action,
         dry_run: bool,
     ) -> Result<Bulk> {
-        let mut selection = mc::selection(ids, filter, self.default_app.as_deref())?;
-        self.authorize_action(&mut selection, action).await?;
-        let report = self.repo.apply(&selection, action, dry_run).await?;
+        let selection = mc::selection(ids, filter, self.default_app.as_deref())?;
+        self.admit_target_queue(action)?;
+        let report = self
+            .repo
+            .apply(&selection, action, dry_run, self.scope())
+            .await?;
         Ok(Bulk {
             selected_count: report.selected() as i64,
             changed_count: report.changed() as i64,

@@ -218,6 +218,7 @@ pub fn new_workflow(
             .transpose()?,
         attributes,
         application_name,
+        ..NewWorkflow::default()
     })
 }
 

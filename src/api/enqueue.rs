@@ -33,8 +33,7 @@ impl WorkflowApi {
         trace: Option<&TraceContext>,
     ) -> Result<pb::EnqueueWorkflowResponse> {
         let mut wf = convert::new_workflow(req, self.default_app.as_deref(), self.payload_limit)?;
-        self.authorize_new_workflows(std::slice::from_ref(&wf), req.workflow_id.iter())
-            .await?;
+        self.admit_new_workflows(std::slice::from_mut(&mut wf))?;
         if let Some(trace) = trace {
             wf.attributes = Some(trace.stamp(wf.attributes.as_deref()));
         }
@@ -81,8 +80,7 @@ impl WorkflowApi {
             }
             wfs.push(wf);
         }
-        let named = req.workflows.iter().filter_map(|w| w.workflow_id.as_ref());
-        self.authorize_new_workflows(&wfs, named).await?;
+        self.admit_new_workflows(&mut wfs)?;
         let done = self.repo.enqueue_many(&wfs).await?;
         Ok(pb::EnqueueWorkflowsResponse {
             results: done.into_iter().map(response).collect(),

@@ -10,7 +10,10 @@ impl WorkflowApi {
         req: &pb::SetWorkflowDelayRequest,
     ) -> Result<pb::SetWorkflowDelayResponse> {
         let id = convert::required("workflow_id", &req.workflow_id)?;
-        let changed = self.repo.set_delay(&id, mc::delay_until(req)?).await?;
+        let changed = self
+            .repo
+            .set_delay(&id, mc::delay_until(req)?, self.scope())
+            .await?;
         Ok(pb::SetWorkflowDelayResponse {
             result: Some(mc::action_result(&changed.result)),
             delay_until: changed.value.map(convert::ms_to_timestamp),
@@ -24,7 +27,7 @@ impl WorkflowApi {
         let id = convert::required("workflow_id", &req.workflow_id)?;
         let changed = self
             .repo
-            .set_priority(&id, mc::priority(req.priority)?)
+            .set_priority(&id, mc::priority(req.priority)?, self.scope())
             .await?;
         Ok(pb::SetWorkflowPriorityResponse {
             result: Some(mc::action_result(&changed.result)),
@@ -37,7 +40,10 @@ impl WorkflowApi {
     ) -> Result<pb::UpdateWorkflowAttributesResponse> {
         let id = convert::required("workflow_id", &req.workflow_id)?;
         let change = mc::attributes_change(req)?;
-        let changed = self.repo.update_attributes(&id, &change).await?;
+        let changed = self
+            .repo
+            .update_attributes(&id, &change, self.scope())
+            .await?;
         Ok(pb::UpdateWorkflowAttributesResponse {
             result: Some(mc::action_result(&changed.result)),
             attributes: mc::attributes(changed.value.as_deref()),

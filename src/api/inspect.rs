@@ -14,7 +14,7 @@ impl WorkflowApi {
         let id = convert::required("workflow_id", &req.workflow_id)?;
         let row = self
             .repo
-            .get_workflow(&id)
+            .get_workflow(&id, self.scope())
             .await?
             .ok_or_else(|| Error::NotFound(format!("workflow {id} does not exist")))?;
         let mut workflow = render::workflow_info(&row);

@@ -19,9 +19,12 @@ impl WorkflowApi {
     ) -> Result<pb::SendMessageResponse> {
         let msg = convert::new_message(req, self.payload_limit)?;
         let (delivered, fork_ids) = if req.send_to_forks {
-            self.repo.send_message_to_forks(&msg).await?
+            self.repo.send_message_to_forks(&msg, self.scope()).await?
         } else {
-            (self.repo.send_message(&msg).await?, Vec::new())
+            (
+                self.repo.send_message(&msg, self.scope()).await?,
+                Vec::new(),
+            )
         };
         Ok(pb::SendMessageResponse {
             message_id: msg.message_id,
@@ -56,7 +59,11 @@ impl WorkflowApi {
         // A wait, not work in flight: draining ends it (UNAVAILABLE, retry) rather than holding the drain.
         let wait = async {
             loop {
-                if let Some(value) = self.repo.get_event(&workflow_id, &key).await? {
+                if let Some(value) = self
+                    .repo
+                    .get_event(&workflow_id, &key, self.scope())
+                    .await?
+                {
                     return Ok(pb::GetEventResponse {
                         found: true,
                         value: Some(render::payload(&value)),

@@ -1,7 +1,9 @@
-//! The gRPC handlers: convert and validate the request, check the caller's scope, call the
-//! repository, render the response. No SQL here; each RPC family lives in its own file as an
-//! `impl WorkflowApi` block.
+//! The gRPC handlers: every RPC goes through [`serve!`] (policy from `policy`, permission and
+//! audit in `authorize`), then converts and validates the request, calls the repository with the
+//! caller's scope, and renders the response. No SQL here; each RPC family lives in its own file as
+//! an `impl WorkflowApi` block.
 
+mod audit_targets;
 mod authorize;
 mod control;
 mod convert;
@@ -21,6 +23,7 @@ mod list;
 mod manage_convert;
 mod messaging;
 mod page_token;
+pub mod policy;
 mod render;
 mod steps;
 mod stream;
@@ -60,7 +63,7 @@ pub struct WorkflowApi {
     default_app: Option<String>,
     /// Drain token and open-stream cap shared by every wait.
     streams: Streams,
-    /// Who is calling (from the auth layer); `None` when tokens are off. Set per call by `scoped`.
+    /// Who is calling (from the auth layer); `None` when tokens are off. Set per call by `begin`.
     caller: Option<Arc<Principal>>,
     /// Largest payload a call may write (`Settings::payload_limit`).
     payload_limit: usize,
@@ -95,14 +98,23 @@ impl WorkflowApi {
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
-/// Runs a handler and maps its [`crate::error::Error`] to a status.
-fn respond<T>(result: crate::error::Result<T>) -> RpcResult<T> {
-    result.map(Response::new).map_err(Status::from)
-}
-
-/// Streaming RPCs validate before the stream starts, so a bad request fails the call itself.
-fn respond_stream<T>(result: crate::error::Result<RpcStream<T>>) -> RpcResult<RpcStream<T>> {
-    respond(result)
+/// Serves one RPC through the single authorization path: `begin` (the caller and the method's
+/// policy), `permit` (may this token make this call), the handler, then `finish` (the answer and,
+/// for writes, the audit record). `$call` is the handler's future, with `api` the API as the
+/// caller may use it and `req` the request message.
+macro_rules! serve {
+    ($this:expr, $request:ident, |$api:ident, $req:ident| $call:expr) => {{
+        let call = $this.begin(&$request)?;
+        let $req = $request.get_ref();
+        let result = match call.permit() {
+            Ok(()) => {
+                let $api = &call.api;
+                $call.await
+            }
+            Err(e) => Err(e),
+        };
+        call.finish(result, $req)
+    }};
 }
 
 #[tonic::async_trait]
@@ -113,8 +125,7 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
     ) -> RpcResult<pb::EnqueueWorkflowResponse> {
         // W3C trace context rides in metadata, like the DBOS clients' OTel carrier.
         let trace = TraceContext::from_metadata(request.metadata());
-        let api = self.scoped(&request);
-        respond(api.enqueue(request.get_ref(), trace.as_ref()).await)
+        serve!(self, request, |api, req| api.enqueue(req, trace.as_ref()))
     }
 
     async fn enqueue_workflows(
@@ -122,48 +133,43 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         request: Request<pb::EnqueueWorkflowsRequest>,
     ) -> RpcResult<pb::EnqueueWorkflowsResponse> {
         let trace = TraceContext::from_metadata(request.metadata());
-        let api = self.scoped(&request);
-        respond(api.enqueue_many(request.get_ref(), trace.as_ref()).await)
+        serve!(self, request, |api, req| api
+            .enqueue_many(req, trace.as_ref()))
     }
 
     async fn debounce_workflow(
         &self,
         request: Request<pb::DebounceWorkflowRequest>,
     ) -> RpcResult<pb::DebounceWorkflowResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.debounce(req)).await)
+        serve!(self, request, |api, req| api.debounce(req))
     }
 
     async fn get_workflow(
         &self,
         request: Request<pb::GetWorkflowRequest>,
     ) -> RpcResult<pb::GetWorkflowResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.owning([&req.workflow_id], api.get(req)).await)
+        serve!(self, request, |api, req| api.get(req))
     }
 
     async fn list_workflows(
         &self,
         request: Request<pb::ListWorkflowsRequest>,
     ) -> RpcResult<pb::ListWorkflowsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.list(req).await)
+        serve!(self, request, |api, req| api.list(req))
     }
 
     async fn send_message(
         &self,
         request: Request<pb::SendMessageRequest>,
     ) -> RpcResult<pb::SendMessageResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.owning([&req.destination_id], api.send(req)).await)
+        serve!(self, request, |api, req| api.send(req))
     }
 
     async fn get_event(
         &self,
         request: Request<pb::GetEventRequest>,
     ) -> RpcResult<pb::GetEventResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.owning([&req.workflow_id], api.event(req)).await)
+        serve!(self, request, |api, req| api.event(req))
     }
 
     type AwaitWorkflowStream = RpcStream<pb::AwaitWorkflowResponse>;
@@ -172,11 +178,7 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::AwaitWorkflowRequest>,
     ) -> RpcResult<Self::AwaitWorkflowStream> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond_stream(
-            api.owning([&req.workflow_id], async { api.await_workflow(req) })
-                .await,
-        )
+        serve!(self, request, |api, req| async { api.await_workflow(req) })
     }
 
     type AwaitWorkflowsStream = RpcStream<pb::AwaitWorkflowsResponse>;
@@ -185,11 +187,7 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::AwaitWorkflowsRequest>,
     ) -> RpcResult<Self::AwaitWorkflowsStream> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond_stream(
-            api.owning(&req.workflow_ids, async { api.await_workflows(req) })
-                .await,
-        )
+        serve!(self, request, |api, req| async { api.await_workflows(req) })
     }
 
     type WatchEventStream = RpcStream<pb::WatchEventResponse>;
@@ -198,11 +196,7 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::WatchEventRequest>,
     ) -> RpcResult<Self::WatchEventStream> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond_stream(
-            api.owning([&req.workflow_id], async { api.watch_event(req) })
-                .await,
-        )
+        serve!(self, request, |api, req| async { api.watch_event(req) })
     }
 
     type ReadStreamStream = RpcStream<pb::ReadStreamResponse>;
@@ -211,11 +205,7 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::ReadStreamRequest>,
     ) -> RpcResult<Self::ReadStreamStream> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond_stream(
-            api.owning([&req.workflow_id], async { api.read_stream(req) })
-                .await,
-        )
+        serve!(self, request, |api, req| async { api.read_stream(req) })
     }
 
     type WatchWorkflowsStream = RpcStream<pb::WatchWorkflowsResponse>;
@@ -224,115 +214,98 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::WatchWorkflowsRequest>,
     ) -> RpcResult<Self::WatchWorkflowsStream> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond_stream(api.watch_workflows(req))
+        serve!(self, request, |api, req| async { api.watch_workflows(req) })
     }
 
     async fn cancel_workflow(
         &self,
         request: Request<pb::CancelWorkflowRequest>,
     ) -> RpcResult<pb::CancelWorkflowResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.cancel_one(req).await)
+        serve!(self, request, |api, req| api.cancel_one(req))
     }
 
     async fn cancel_workflows(
         &self,
         request: Request<pb::CancelWorkflowsRequest>,
     ) -> RpcResult<pb::CancelWorkflowsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.cancel_many(req).await)
+        serve!(self, request, |api, req| api.cancel_many(req))
     }
 
     async fn resume_workflow(
         &self,
         request: Request<pb::ResumeWorkflowRequest>,
     ) -> RpcResult<pb::ResumeWorkflowResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.resume_one(req).await)
+        serve!(self, request, |api, req| api.resume_one(req))
     }
 
     async fn resume_workflows(
         &self,
         request: Request<pb::ResumeWorkflowsRequest>,
     ) -> RpcResult<pb::ResumeWorkflowsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.resume_many(req).await)
+        serve!(self, request, |api, req| api.resume_many(req))
     }
 
     async fn fork_workflow(
         &self,
         request: Request<pb::ForkWorkflowRequest>,
     ) -> RpcResult<pb::ForkWorkflowResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.fork_one(req).await)
+        serve!(self, request, |api, req| api.fork_one(req))
     }
 
     async fn fork_workflows(
         &self,
         request: Request<pb::ForkWorkflowsRequest>,
     ) -> RpcResult<pb::ForkWorkflowsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.fork_many(req).await)
+        serve!(self, request, |api, req| api.fork_many(req))
     }
 
     async fn delete_workflow(
         &self,
         request: Request<pb::DeleteWorkflowRequest>,
     ) -> RpcResult<pb::DeleteWorkflowResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.delete_one(req).await)
+        serve!(self, request, |api, req| api.delete_one(req))
     }
 
     async fn delete_workflows(
         &self,
         request: Request<pb::DeleteWorkflowsRequest>,
     ) -> RpcResult<pb::DeleteWorkflowsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.delete_many(req).await)
+        serve!(self, request, |api, req| api.delete_many(req))
     }
 
     async fn list_workflow_steps(
         &self,
         request: Request<pb::ListWorkflowStepsRequest>,
     ) -> RpcResult<pb::ListWorkflowStepsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.owning([&req.workflow_id], api.list_steps(req)).await)
+        serve!(self, request, |api, req| api.list_steps(req))
     }
 
     async fn list_queued_workflows(
         &self,
         request: Request<pb::ListQueuedWorkflowsRequest>,
     ) -> RpcResult<pb::ListQueuedWorkflowsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.list_queued(req).await)
+        serve!(self, request, |api, req| api.list_queued(req))
     }
 
     async fn set_workflow_delay(
         &self,
         request: Request<pb::SetWorkflowDelayRequest>,
     ) -> RpcResult<pb::SetWorkflowDelayResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.owning([&req.workflow_id], api.set_delay(req)).await)
+        serve!(self, request, |api, req| api.set_delay(req))
     }
 
     async fn set_workflow_priority(
         &self,
         request: Request<pb::SetWorkflowPriorityRequest>,
     ) -> RpcResult<pb::SetWorkflowPriorityResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.owning([&req.workflow_id], api.set_priority(req)).await)
+        serve!(self, request, |api, req| api.set_priority(req))
     }
 
     async fn update_workflow_attributes(
         &self,
         request: Request<pb::UpdateWorkflowAttributesRequest>,
     ) -> RpcResult<pb::UpdateWorkflowAttributesResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(
-            api.owning([&req.workflow_id], api.update_attributes(req))
-                .await,
-        )
+        serve!(self, request, |api, req| api.update_attributes(req))
     }
 
     // --- Queues, versions, schedules and batch operations ---
@@ -341,197 +314,167 @@ impl pb::workflow_service_server::WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::RegisterQueueRequest>,
     ) -> RpcResult<pb::RegisterQueueResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.queue_register(req)).await)
+        serve!(self, request, |api, req| api.queue_register(req))
     }
 
     async fn get_queue(
         &self,
         request: Request<pb::GetQueueRequest>,
     ) -> RpcResult<pb::GetQueueResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.queue_get(req)).await)
+        serve!(self, request, |api, req| api.queue_get(req))
     }
 
     async fn list_queues(
         &self,
         request: Request<pb::ListQueuesRequest>,
     ) -> RpcResult<pb::ListQueuesResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.queue_list(req)).await)
+        serve!(self, request, |api, req| api.queue_list(req))
     }
 
     async fn update_queue(
         &self,
         request: Request<pb::UpdateQueueRequest>,
     ) -> RpcResult<pb::UpdateQueueResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.queue_update(req)).await)
+        serve!(self, request, |api, req| api.queue_update(req))
     }
 
     async fn delete_queue(
         &self,
         request: Request<pb::DeleteQueueRequest>,
     ) -> RpcResult<pb::DeleteQueueResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.queue_delete(req)).await)
+        serve!(self, request, |api, req| api.queue_delete(req))
     }
 
     async fn list_application_versions(
         &self,
         request: Request<pb::ListApplicationVersionsRequest>,
     ) -> RpcResult<pb::ListApplicationVersionsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.list_versions(req)).await)
+        serve!(self, request, |api, req| api.list_versions(req))
     }
 
     async fn get_latest_application_version(
         &self,
         request: Request<pb::GetLatestApplicationVersionRequest>,
     ) -> RpcResult<pb::GetLatestApplicationVersionResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.latest_version(req)).await)
+        serve!(self, request, |api, req| api.latest_version(req))
     }
 
     async fn set_latest_application_version(
         &self,
         request: Request<pb::SetLatestApplicationVersionRequest>,
     ) -> RpcResult<pb::SetLatestApplicationVersionResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.set_latest_version(req)).await)
+        serve!(self, request, |api, req| api.set_latest_version(req))
     }
 
     async fn rename_application(
         &self,
         request: Request<pb::RenameApplicationRequest>,
     ) -> RpcResult<pb::RenameApplicationResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.rename_app(req)).await)
+        serve!(self, request, |api, req| api.rename_app(req))
     }
 
     async fn send_messages(
         &self,
         request: Request<pb::SendMessagesRequest>,
     ) -> RpcResult<pb::SendMessagesResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(
-            api.owning(
-                req.messages.iter().map(|m| &m.destination_id),
-                api.send_many(req),
-            )
-            .await,
-        )
+        serve!(self, request, |api, req| api.send_many(req))
     }
 
     async fn transact(
         &self,
         request: Request<pb::TransactRequest>,
     ) -> RpcResult<pb::TransactResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.run_transact(req)).await)
+        serve!(self, request, |api, req| api.run_transact(req))
     }
 
     async fn get_workflow_events(
         &self,
         request: Request<pb::GetWorkflowEventsRequest>,
     ) -> RpcResult<pb::GetWorkflowEventsResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.owning([&req.workflow_id], api.events(req)).await)
+        serve!(self, request, |api, req| api.events(req))
     }
 
     async fn get_workflow_aggregates(
         &self,
         request: Request<pb::GetWorkflowAggregatesRequest>,
     ) -> RpcResult<pb::GetWorkflowAggregatesResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.workflow_aggregates(req).await)
+        serve!(self, request, |api, req| api.workflow_aggregates(req))
     }
 
     async fn get_step_aggregates(
         &self,
         request: Request<pb::GetStepAggregatesRequest>,
     ) -> RpcResult<pb::GetStepAggregatesResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.step_aggregates(req)).await)
+        serve!(self, request, |api, req| api.step_aggregates(req))
     }
 
     async fn create_schedule(
         &self,
         request: Request<pb::CreateScheduleRequest>,
     ) -> RpcResult<pb::CreateScheduleResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_create(req)).await)
+        serve!(self, request, |api, req| api.schedule_create(req))
     }
 
     async fn apply_schedules(
         &self,
         request: Request<pb::ApplySchedulesRequest>,
     ) -> RpcResult<pb::ApplySchedulesResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_apply(req)).await)
+        serve!(self, request, |api, req| api.schedule_apply(req))
     }
 
     async fn update_schedule(
         &self,
         request: Request<pb::UpdateScheduleRequest>,
     ) -> RpcResult<pb::UpdateScheduleResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_update(req)).await)
+        serve!(self, request, |api, req| api.schedule_update(req))
     }
 
     async fn list_schedules(
         &self,
         request: Request<pb::ListSchedulesRequest>,
     ) -> RpcResult<pb::ListSchedulesResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_list(req)).await)
+        serve!(self, request, |api, req| api.schedule_list(req))
     }
 
     async fn get_schedule(
         &self,
         request: Request<pb::GetScheduleRequest>,
     ) -> RpcResult<pb::GetScheduleResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_get(req)).await)
+        serve!(self, request, |api, req| api.schedule_get(req))
     }
 
     async fn pause_schedule(
         &self,
         request: Request<pb::PauseScheduleRequest>,
     ) -> RpcResult<pb::PauseScheduleResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_pause(req)).await)
+        serve!(self, request, |api, req| api.schedule_pause(req))
     }
 
     async fn resume_schedule(
         &self,
         request: Request<pb::ResumeScheduleRequest>,
     ) -> RpcResult<pb::ResumeScheduleResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_resume(req)).await)
+        serve!(self, request, |api, req| api.schedule_resume(req))
     }
 
     async fn delete_schedule(
         &self,
         request: Request<pb::DeleteScheduleRequest>,
     ) -> RpcResult<pb::DeleteScheduleResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_delete(req)).await)
+        serve!(self, request, |api, req| api.schedule_delete(req))
     }
 
     async fn trigger_schedule(
         &self,
         request: Request<pb::TriggerScheduleRequest>,
     ) -> RpcResult<pb::TriggerScheduleResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_trigger(req)).await)
+        serve!(self, request, |api, req| api.schedule_trigger(req))
     }
 
     async fn backfill_schedule(
         &self,
         request: Request<pb::BackfillScheduleRequest>,
     ) -> RpcResult<pb::BackfillScheduleResponse> {
-        let (api, req) = (self.scoped(&request), request.get_ref());
-        respond(api.unrestricted(api.schedule_backfill(req)).await)
+        serve!(self, request, |api, req| api.schedule_backfill(req))
     }
 }

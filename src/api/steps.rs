@@ -31,9 +31,13 @@ impl WorkflowApi {
             after,
             workflow_id,
         };
-        let page = self.repo.list_steps(&query).await?.ok_or_else(|| {
-            Error::NotFound(format!("workflow {} does not exist", query.workflow_id))
-        })?;
+        let page = self
+            .repo
+            .list_steps(&query, self.scope())
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!("workflow {} does not exist", query.workflow_id))
+            })?;
         let next_page_token = match (page.has_more, page.rows.last()) {
             (true, Some(last)) => encode_token(&query.workflow_id, last.function_id),
             _ => String::new(),

@@ -31,15 +31,18 @@ impl WorkflowApi {
         let id = convert::required("workflow_id", &req.workflow_id)?;
         let deadline = deadline(&req.timeout)?;
         let load_output = req.load_output.unwrap_or(true);
-        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
         self.streams.spawn(move |sink| async move {
-            // Subscribe, then read: a change in between still wakes us.
+            // Subscribe, then read: a change in between still wakes us. Every read carries the
+            // caller's scope, so a row of another application stays "not there yet".
             let mut subs = [hub.subscribe(Key::Status(id.clone()))];
             let mut last_sent: Option<(Option<String>, i64)> = None;
             let what = format!("workflow {id} to finish");
             loop {
-                let (r, i) = (&repo, &id);
-                let read = reread(deadline, &sink, &what, move || r.get_workflow_outcome(i));
+                let (r, i, sc) = (&repo, &id, &scope);
+                let read = reread(deadline, &sink, &what, move || {
+                    r.get_workflow_outcome(i, sc)
+                });
                 let Some(read) = read.await? else {
                     return Ok(());
                 };
@@ -101,7 +104,7 @@ impl WorkflowApi {
         };
         let deadline = deadline(&req.timeout)?;
         let load_output = req.load_output.unwrap_or(true);
-        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
         self.streams.spawn(move |sink| async move {
             let mut subs: Vec<_> = pending
                 .iter()
@@ -110,8 +113,10 @@ impl WorkflowApi {
             loop {
                 // One query for every still-pending id, whichever of them woke us.
                 let what = format!("{} workflows to finish", pending.len());
-                let (r, p) = (&repo, &pending);
-                let read = reread(deadline, &sink, &what, move || r.get_workflow_outcomes(p));
+                let (r, p, sc) = (&repo, &pending, &scope);
+                let read = reread(deadline, &sink, &what, move || {
+                    r.get_workflow_outcomes(p, sc)
+                });
                 let Some(rows) = read.await? else {
                     return Ok(());
                 };

@@ -22,7 +22,8 @@ impl WorkflowApi {
         let key = convert::required("key", &req.key)?;
         let deadline = deadline(&req.timeout)?;
         let follow = req.follow;
-        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        // Events belong to their workflow: every read carries the caller's scope.
+        let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
         self.streams.spawn(move |sink| async move {
             let mut subs = vec![hub.subscribe(Key::Event {
                 workflow_id: id.clone(),
@@ -34,15 +35,15 @@ impl WorkflowApi {
             let mut last: Option<StoredValue> = None;
             let what = format!("event {key} of workflow {id}");
             loop {
-                let (r, i, k) = (&repo, &id, &key);
+                let (r, i, k, sc) = (&repo, &id, &key, &scope);
                 let read = reread(deadline, &sink, &what, move || async move {
                     // Read the status first: a value set before the workflow ended is then always seen.
                     let ended = follow
-                        && r.get_workflow_outcome(i)
+                        && r.get_workflow_outcome(i, sc)
                             .await?
                             .and_then(|r| r.status())
                             .is_some_and(|s| s.is_terminal());
-                    Ok((ended, r.get_event(i, k).await?))
+                    Ok((ended, r.get_event(i, k, sc).await?))
                 });
                 let Some((ended, event)) = read.await? else {
                     return Ok(());
@@ -80,7 +81,8 @@ impl WorkflowApi {
         let timeout = req.timeout;
         deadline(&timeout)?;
         let mut offset = req.offset;
-        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        // Streams belong to their workflow: every read carries the caller's scope.
+        let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
         self.streams.spawn(move |sink| async move {
             let mut subs = [
                 hub.subscribe(Key::Stream {
@@ -93,8 +95,10 @@ impl WorkflowApi {
             let mut deadline = deadline(&timeout)?;
             let what = format!("stream {key} of workflow {id}");
             loop {
-                let (r, i, k) = (&repo, &id, &key);
-                let read = reread(deadline, &sink, &what, move || r.read_stream(i, k, offset));
+                let (r, i, k, sc) = (&repo, &id, &key, &scope);
+                let read = reread(deadline, &sink, &what, move || {
+                    r.read_stream(i, k, offset, sc)
+                });
                 let Some(read) = read.await? else {
                     return Ok(());
                 };

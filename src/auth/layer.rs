@@ -1,7 +1,10 @@
 //! The authentication layer: outside the exempt services (health by default), every call needs
 //! `authorization: Bearer <token>` naming a known token, else UNAUTHENTICATED. The caller's
 //! [`Principal`] rides in the request's extensions for the handlers' scope checks, and its name
-//! (never the token) is recorded on the RPC's span.
+//! (never the token) is recorded on the RPC's span. Every `WorkflowService` call is also tagged
+//! with its method and policy from `api::policy` (from the request path, so a handler cannot
+//! claim another method's policy); a write refused here for its token is audited here, since it
+//! never reaches the service.
 
 use std::{
     future::Future,
@@ -11,11 +14,19 @@ use std::{
 };
 
 use http::{Request, Response};
-use tonic::Status;
+use tonic::{
+    transport::server::{TcpConnectInfo, TlsConnectInfo},
+    Status,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{Principal, Tokens};
+use crate::{
+    api::policy::{self, Access, CalledMethod},
+    audit::{self, AuditRecord},
+    telemetry::layer::REQUEST_ID,
+};
 
 /// Authenticates calls; with no tokens configured every call passes unauthenticated.
 #[derive(Clone)]
@@ -68,6 +79,11 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let called = policy::for_path(request.uri().path())
+            .map(|(name, policy)| CalledMethod { name, policy });
+        if let Some(called) = called {
+            request.extensions_mut().insert(called);
+        }
         if let Some(tokens) = &self.layer.tokens {
             let service = request.uri().path().trim_start_matches('/');
             let service = service.split('/').next().unwrap_or_default();
@@ -78,6 +94,7 @@ where
                         request.extensions_mut().insert(principal);
                     }
                     Err(status) => {
+                        audit_refused(called, &request, &status);
                         let response = status.into_http();
                         return Box::pin(async move { Ok(response) });
                     }
@@ -86,6 +103,34 @@ where
         }
         Box::pin(self.inner.call(request))
     }
+}
+
+/// A write refused for its token never reaches the service, so its audit record is written here
+/// (with no targets: the message is not decoded).
+fn audit_refused<B>(called: Option<CalledMethod>, request: &Request<B>, status: &Status) {
+    let Some(called) = called.filter(|c| c.policy.access == Access::Write) else {
+        return;
+    };
+    let extensions = request.extensions();
+    let peer = extensions
+        .get::<TcpConnectInfo>()
+        .or_else(|| {
+            extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .map(|tls| tls.get_ref())
+        })
+        .and_then(TcpConnectInfo::remote_addr);
+    audit::record(&AuditRecord {
+        principal: None,
+        rpc: called.name,
+        result: Some(status.code()),
+        peer,
+        request_id: request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok()),
+        ..AuditRecord::default()
+    });
 }
 
 fn authenticate<B>(tokens: &Tokens, request: &Request<B>) -> Result<Arc<Principal>, Status> {

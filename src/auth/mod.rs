@@ -32,6 +32,12 @@ impl Scope {
             .is_none_or(|list| list.iter().any(|q| q == queue))
     }
 
+    /// The scope as the repository binds it: (applications, queues), `None` for "any". Every scoped
+    /// statement takes these two arrays, so one fixed SQL text serves every caller.
+    pub fn bind(&self) -> (Option<Vec<String>>, Option<Vec<String>>) {
+        (self.applications.clone(), self.queues.clone())
+    }
+
     /// Whether a workflow of `application` on `queue` is inside the scope.
     pub fn allows(&self, application: Option<&str>, queue: Option<&str>) -> bool {
         let inside = |allowed: &Option<Vec<String>>, value: Option<&str>| match allowed {

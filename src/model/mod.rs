@@ -164,6 +164,9 @@ pub struct NewWorkflow {
     /// JSON object text.
     pub attributes: Option<String>,
     pub application_name: Option<String>,
+    /// The enqueuing caller's scope: an existing row with this id outside it is answered as a
+    /// taken id, never with its data (unrestricted by default).
+    pub caller_scope: Scope,
 }
 
 /// How an enqueue ended.

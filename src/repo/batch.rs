@@ -4,14 +4,26 @@
 
 use super::{classify, enqueue::enqueue_in, messages::send_in, Repo};
 use crate::{
+    auth::Scope,
     error::{Error, Result},
     model::{TxOp, TxOutcome},
 };
 
 impl Repo {
     /// Runs `ops` in one transaction: all committed, or none. A failing operation's error names it
-    /// as `<label>[i]`.
+    /// as `<label>[i]`. For callers that may touch every workflow (Transact, schedule firings).
     pub async fn transact(&self, ops: &[TxOp], label: &str) -> Result<Vec<TxOutcome>> {
+        self.transact_scoped(ops, label, &Scope::default()).await
+    }
+
+    /// [`Repo::transact`] whose sends reach only destinations inside `scope` (one outside it fails
+    /// as a missing one does).
+    pub async fn transact_scoped(
+        &self,
+        ops: &[TxOp],
+        label: &str,
+        scope: &Scope,
+    ) -> Result<Vec<TxOutcome>> {
         let ctx = "running a transaction";
         let sql = self.sql();
         let mut conn = self.conn().await?;
@@ -20,7 +32,7 @@ impl Repo {
         for (i, op) in ops.iter().enumerate() {
             let outcome = match op {
                 TxOp::Enqueue(wf) => enqueue_in(&mut tx, sql, wf).await.map(TxOutcome::Enqueued),
-                TxOp::Send(msg) => send_in(&tx, sql, msg).await.map(TxOutcome::Sent),
+                TxOp::Send(msg) => send_in(&tx, sql, msg, scope).await.map(TxOutcome::Sent),
             };
             outcomes.push(outcome.map_err(|e| at(label, i, e))?);
         }

@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use tokio_postgres::Transaction;
 
-use super::{classify, workflow_list::Where, Repo};
+use super::{classify, scope::Bound, workflow_list::Where, Repo};
 use crate::{
+    auth::Scope,
     error::{Error, Result},
     model::{
         Action, ActionOutcome, ActionReport, ActionResult, ListFilter, Selection, WorkflowStatus,
@@ -53,12 +54,15 @@ const FINISHED: [WorkflowStatus; 2] = [WorkflowStatus::Success, WorkflowStatus::
 const WAITING: [WorkflowStatus; 2] = [WorkflowStatus::Enqueued, WorkflowStatus::Delayed];
 
 impl Repo {
-    /// Applies `action` to the selected workflows in one transaction, rolled back when `dry_run`.
+    /// Applies `action` to the selected workflows inside `scope` in one transaction, rolled back
+    /// when `dry_run`. The scope is part of every locking SELECT, so a workflow outside it (named,
+    /// matched, or a descendant) is never locked nor changed, and a named one reports NOT_FOUND.
     pub async fn apply(
         &self,
         selection: &Selection,
         action: &Action,
         dry_run: bool,
+        scope: &Scope,
     ) -> Result<ActionReport> {
         let ctx = match action {
             Action::Cancel { .. } => "cancelling workflows",
@@ -69,10 +73,10 @@ impl Repo {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
         // 1. Lock what the selection names (ids keep their request order), then the descendants.
-        let (order, mut targets) = self.lock_selection(&tx, selection, ctx).await?;
+        let (order, mut targets) = self.lock_selection(&tx, selection, scope, ctx).await?;
         let selected = targets.len();
         if action.with_children() {
-            let descendants = self.lock_descendants(&tx, &order, ctx).await?;
+            let descendants = self.lock_descendants(&tx, &order, scope, ctx).await?;
             targets.extend(descendants);
         }
         // 2. Write, learning which rows changed.
@@ -111,15 +115,17 @@ impl Repo {
         &self,
         tx: &Transaction<'_>,
         selection: &Selection,
+        scope: &Scope,
         ctx: &str,
     ) -> Result<(Vec<String>, Vec<Target>)> {
-        let filter = match selection {
+        let mut filter = match selection {
             Selection::Ids(ids) => ListFilter {
                 workflow_ids: ids.clone(),
                 ..ListFilter::default()
             },
             Selection::Filter(filter) => (**filter).clone(),
         };
+        filter.scope = scope.clone();
         let mut w = Where::new(self);
         w.filter(&filter);
         let limit = w.bind(MAX_BULK_WORKFLOWS as i64 + 1);
@@ -164,14 +170,19 @@ impl Repo {
         &self,
         tx: &Transaction<'_>,
         roots: &[String],
+        scope: &Scope,
         ctx: &str,
     ) -> Result<Vec<Target>> {
+        let bound = Bound::of(scope);
         let mut seen: HashSet<String> = roots.iter().cloned().collect();
         let mut frontier = roots.to_vec();
         let mut found = Vec::new();
         while !frontier.is_empty() {
             let rows = tx
-                .query_unnamed(self.sql().manage.lock_children.as_str(), &[&frontier])
+                .query_unnamed(
+                    self.sql().manage.lock_children.as_str(),
+                    &[&frontier, &bound.apps, &bound.queues],
+                )
                 .await
                 .map_err(|e| classify(ctx, e))?;
             frontier.clear();

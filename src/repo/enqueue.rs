@@ -134,12 +134,23 @@ impl EnqueueSql {
             "(cur.xmax = 0 AND $1::text IS NOT NULL)"
         };
         let rows = format!("unnest({}) AS u({})", unnest.join(", "), aliases.join(", "));
+        // The existing row's owner, so an id taken outside the caller's scope reveals nothing.
+        let owner = if s.has_column("workflow_status", "application_name") {
+            "cur.application_name"
+        } else {
+            "NULL::text AS application_name"
+        };
         let insert = format!(
             "INSERT INTO {ws} AS cur ({cols}) SELECT {select} FROM {rows} \
              ON CONFLICT (workflow_uuid) DO UPDATE SET name = cur.name \
-             RETURNING cur.workflow_uuid, cur.status, cur.name, cur.class_name, cur.config_name, {created} AS created",
+             RETURNING cur.workflow_uuid, cur.status, cur.name, cur.class_name, cur.config_name, \
+               cur.queue_name, {owner}, {created} AS created",
             ws = s.table("workflow_status"),
-            cols = columns.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "),
+            cols = columns
+                .iter()
+                .map(|(c, _)| *c)
+                .collect::<Vec<_>>()
+                .join(", "),
             select = select.join(", "),
         );
         let text = if has_input {
@@ -158,7 +169,8 @@ impl EnqueueSql {
                  inp AS (INSERT INTO {wi} (workflow_uuid, inputs) \
                          SELECT u.workflow_uuid, u.input FROM {inputs} JOIN ins ON ins.workflow_uuid = u.workflow_uuid \
                          WHERE ins.created ON CONFLICT (workflow_uuid) DO NOTHING) \
-                 SELECT workflow_uuid, status, name, class_name, config_name, created FROM ins",
+                 SELECT workflow_uuid, status, name, class_name, config_name, queue_name, \
+                   application_name, created FROM ins",
                 wi = s.table("workflow_input"),
             )
         } else {
@@ -387,6 +399,15 @@ async fn dedup_holder(
         .await
         .map_err(|e| classify("looking up the deduplication holder", e))?;
     if let Some(row) = holder {
+        let (app, queue): (Option<String>, Option<String>) = (row.get(2), row.get(3));
+        if !wf.caller_scope.allows(app.as_deref(), queue.as_deref()) {
+            // Another application's workflow holds the id: answered as REJECT would be.
+            return Err(Error::AlreadyExists(format!(
+                "workflow {} was deduplicated: an active workflow in queue {queue} already has deduplication id {dedup}",
+                wf.workflow_id,
+                queue = wf.queue_name,
+            )));
+        }
         return Ok(Some(Enqueued {
             workflow_id: row.get(0),
             outcome: EnqueueOutcome::Deduplicated,
@@ -443,6 +464,13 @@ fn outcome(wf: &NewWorkflow, row: Option<&Row>) -> Result<Enqueued> {
             status: Some(initial_status(wf)),
         });
     }
+    let owner = |col: &str| row.get::<_, Option<String>>(col);
+    if !wf.caller_scope.allows(
+        owner("application_name").as_deref(),
+        owner("queue_name").as_deref(),
+    ) {
+        return Err(taken_elsewhere(&wf.workflow_id));
+    }
     check_same_workflow(wf, row)?;
     Ok(Enqueued {
         workflow_id: wf.workflow_id.clone(),
@@ -452,6 +480,14 @@ fn outcome(wf: &NewWorkflow, row: Option<&Row>) -> Result<Enqueued> {
             .as_deref()
             .and_then(WorkflowStatus::parse),
     })
+}
+
+/// An id held by a workflow outside the caller's scope: the id is taken, and nothing else about
+/// that workflow (name, status, owner) is told.
+fn taken_elsewhere(workflow_id: &str) -> Error {
+    Error::AlreadyExists(format!(
+        "workflow id {workflow_id} is already taken; choose another id"
+    ))
 }
 
 /// An existing id must hold the same workflow (name, class, config), as DBOS checks.

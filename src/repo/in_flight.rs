@@ -3,15 +3,21 @@
 
 use tokio_postgres::types::FromSql;
 
-use super::{classify, control::Target, Param, Repo, Unnamed};
+use super::{classify, control::Target, scope::Bound, Param, Repo, Unnamed};
 use crate::{
+    auth::Scope,
     error::{Error, Result},
     model::{ActionOutcome, AttributesChange, Changed, DelayUntil, WorkflowStatus},
 };
 
 impl Repo {
     /// Sets when a DELAYED workflow becomes ENQUEUED; returns the new delay end.
-    pub async fn set_delay(&self, workflow_id: &str, until: DelayUntil) -> Result<Changed<i64>> {
+    pub async fn set_delay(
+        &self,
+        workflow_id: &str,
+        until: DelayUntil,
+        scope: &Scope,
+    ) -> Result<Changed<i64>> {
         let sql = self.sql().manage.set_delay.as_deref().ok_or_else(|| {
             Error::FailedPrecondition(
                 "this DBOS schema predates delays (workflow_status.delay_until_epoch_ms)".into(),
@@ -23,7 +29,7 @@ impl Repo {
         };
         self.change_one(
             "setting a workflow delay",
-            workflow_id,
+            (workflow_id, scope),
             sql,
             &[&at, &from_now],
         )
@@ -31,11 +37,16 @@ impl Repo {
     }
 
     /// Sets the queue priority of an ENQUEUED or DELAYED workflow.
-    pub async fn set_priority(&self, workflow_id: &str, priority: i32) -> Result<Changed<i32>> {
+    pub async fn set_priority(
+        &self,
+        workflow_id: &str,
+        priority: i32,
+        scope: &Scope,
+    ) -> Result<Changed<i32>> {
         let sql = &self.sql().manage.set_priority;
         self.change_one(
             "setting a workflow priority",
-            workflow_id,
+            (workflow_id, scope),
             sql,
             &[&priority],
         )
@@ -47,6 +58,7 @@ impl Repo {
         &self,
         workflow_id: &str,
         change: &AttributesChange,
+        scope: &Scope,
     ) -> Result<Changed<String>> {
         let manage = &self.sql().manage;
         let (sql, json) = match change {
@@ -58,16 +70,22 @@ impl Repo {
                 "this DBOS schema predates attributes (workflow_status.attributes)".into(),
             )
         })?;
-        self.change_one("updating workflow attributes", workflow_id, sql, &[&json])
-            .await
+        self.change_one(
+            "updating workflow attributes",
+            (workflow_id, scope),
+            sql,
+            &[&json],
+        )
+        .await
     }
 
-    /// Locks workflow `workflow_id`, runs `sql` (`$1` is the id, then `params`), and reports UPDATED
+    /// Locks workflow `workflow_id` if it is inside `scope` (else NOT_FOUND, as for a missing one),
+    /// then in the same transaction runs `sql` (`$1` is the id, then `params`), and reports UPDATED
     /// with the returned value when it returned a row, WRONG_STATUS otherwise.
     async fn change_one<T>(
         &self,
         ctx: &str,
-        workflow_id: &str,
+        (workflow_id, scope): (&str, &Scope),
         sql: &str,
         params: &[&dyn Param],
     ) -> Result<Changed<T>>
@@ -76,8 +94,12 @@ impl Repo {
     {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
+        let bound = Bound::of(scope);
         let locked = tx
-            .query_opt_unnamed(self.sql().manage.lock_one.as_str(), &[&workflow_id])
+            .query_opt_unnamed(
+                self.sql().manage.lock_one.as_str(),
+                &[&workflow_id, &bound.apps, &bound.queues],
+            )
             .await
             .map_err(|e| classify(ctx, e))?
             .ok_or_else(|| Error::NotFound(format!("workflow {workflow_id} does not exist")))?;

@@ -2,7 +2,7 @@
 //! startup for the detected schema. Columns newer than DBOS migration 11 (the oldest schema dbosd
 //! serves) are written only where the schema has them; statements that need a missing table are `None`.
 
-use super::schema::SchemaInfo;
+use super::{schema::SchemaInfo, scope};
 
 /// The database clock in epoch milliseconds, as DBOS writes timestamps.
 const NOW_MS: &str = "(EXTRACT(epoch FROM now()) * 1000)::bigint";
@@ -15,7 +15,8 @@ const FORK_MAP: &str = "unnest($1::text[], $2::text[]) AS m(orig_id, fork_id)";
 pub(crate) struct ManageStatements {
     /// `SELECT ws.workflow_uuid, ws.status FROM .. ws`: the locking selection, completed per call.
     pub select_prefix: String,
-    /// Locks and reads the children of `$1` ids: workflow_uuid, status, parent_workflow_id.
+    /// Locks and reads the children of `$1` ids inside the scope `$2`/`$3`: workflow_uuid, status,
+    /// parent_workflow_id (a child outside the scope is neither touched nor walked through).
     pub lock_children: String,
     /// §5.8 on `$1` ids; returns the cancelled ids.
     pub cancel: String,
@@ -35,17 +36,17 @@ pub(crate) struct ManageStatements {
     pub copy_events_history: String,
     pub copy_events: String,
     pub copy_streams: String,
-    /// Locks one workflow (`$1`) and reads its status.
+    /// Locks one workflow (`$1`, inside the scope `$2`/`$3`) and reads its status.
     pub lock_one: String,
-    /// Whether workflow `$1` exists.
+    /// Whether workflow `$1` exists inside the scope `$2`/`$3`.
     pub exists: String,
     /// §5.15 in-flight changes of workflow `$1`.
     pub set_delay: Option<String>,
     pub set_priority: String,
     pub replace_attributes: Option<String>,
     pub merge_attributes: Option<String>,
-    /// Steps of `$1` after function_id `$2` (NULL: from the start), `LIMIT $3 OFFSET $4`;
-    /// indexed by `load_output as usize`.
+    /// Steps of `$1` after function_id `$2` (NULL: from the start), `LIMIT $3 OFFSET $4`, while
+    /// the workflow is inside the scope `$5`/`$6`; indexed by `load_output as usize`.
     pub list_steps: [String; 2],
 }
 
@@ -98,8 +99,9 @@ impl ManageStatements {
         ManageStatements {
             select_prefix: format!("SELECT ws.workflow_uuid, ws.status FROM {ws} ws"),
             lock_children: format!(
-                "SELECT workflow_uuid, status, parent_workflow_id FROM {ws} \
-                 WHERE parent_workflow_id = ANY($1) ORDER BY workflow_uuid FOR UPDATE"
+                "SELECT ws.workflow_uuid, ws.status, ws.parent_workflow_id FROM {ws} ws \
+                 WHERE ws.parent_workflow_id = ANY($1) AND {} ORDER BY ws.workflow_uuid FOR UPDATE",
+                scope::predicate(s, "ws", 2, 3)
             ),
             // Unlike Python and TS, an already CANCELLED row is left alone (as Go does): nothing to change.
             cancel: format!(
@@ -159,8 +161,14 @@ impl ManageStatements {
                  FROM {FORK_MAP} JOIN {st} st ON st.workflow_uuid = m.orig_id AND st.function_id < $3",
                 st = s.table("streams"),
             ),
-            lock_one: format!("SELECT status FROM {ws} WHERE workflow_uuid = $1 FOR UPDATE"),
-            exists: format!("SELECT EXISTS (SELECT 1 FROM {ws} WHERE workflow_uuid = $1)"),
+            lock_one: format!(
+                "SELECT ws.status FROM {ws} ws WHERE ws.workflow_uuid = $1 AND {} FOR UPDATE",
+                scope::predicate(s, "ws", 2, 3)
+            ),
+            exists: format!(
+                "SELECT EXISTS (SELECT 1 FROM {ws} ws WHERE ws.workflow_uuid = $1 AND {})",
+                scope::predicate(s, "ws", 2, 3)
+            ),
             set_delay: status_has("delay_until_epoch_ms").then(|| {
                 format!(
                     "UPDATE {ws} SET delay_until_epoch_ms = COALESCE($2::bigint, {NOW_MS} + $3::bigint), \
@@ -186,7 +194,9 @@ impl ManageStatements {
                     "SELECT function_id, function_name, {payload}, serialization, child_workflow_id, \
                      started_at_epoch_ms, completed_at_epoch_ms FROM {oo} \
                      WHERE workflow_uuid = $1 AND ($2::int4 IS NULL OR function_id > $2) \
-                     ORDER BY function_id LIMIT $3 OFFSET $4"
+                     AND EXISTS (SELECT 1 FROM {ws} ws WHERE ws.workflow_uuid = $1 AND {}) \
+                     ORDER BY function_id LIMIT $3 OFFSET $4",
+                    scope::predicate(s, "ws", 5, 6)
                 )
             }),
         }

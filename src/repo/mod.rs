@@ -19,6 +19,7 @@ pub mod operation_outputs;
 pub mod poll;
 mod pooled;
 pub mod schema;
+mod scope;
 mod sql;
 pub mod streams;
 mod unnamed;

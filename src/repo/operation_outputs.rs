@@ -6,20 +6,26 @@ use std::collections::HashMap;
 
 use tokio_postgres::{GenericClient, Transaction};
 
-use super::{classify, Repo};
+use super::{classify, scope::Bound, Repo};
 use crate::{
+    auth::Scope,
     error::{Error, Result},
     model::{ForkSpec, StepPage, StepQuery, StepRow},
 };
 
 impl Repo {
-    /// One page of a workflow's steps in step order; `None` when the workflow does not exist.
-    pub async fn list_steps(&self, query: &StepQuery) -> Result<Option<StepPage>> {
+    /// One page of a workflow's steps in step order; `None` when the workflow does not exist or is
+    /// outside `scope` (both statements carry the scope, so a page is never read for another's).
+    pub async fn list_steps(&self, query: &StepQuery, scope: &Scope) -> Result<Option<StepPage>> {
         let ctx = "listing workflow steps";
         let manage = &self.sql().manage;
+        let bound = Bound::of(scope);
         let conn = self.conn().await?;
         let exists: bool = conn
-            .query_one_unnamed(manage.exists.as_str(), &[&query.workflow_id])
+            .query_one_unnamed(
+                manage.exists.as_str(),
+                &[&query.workflow_id, &bound.apps, &bound.queues],
+            )
             .await
             .map_err(|e| classify(ctx, e))?
             .get(0);
@@ -35,6 +41,8 @@ impl Repo {
                     &query.after,
                     &(query.limit + 1),
                     &query.offset.unwrap_or(0),
+                    &bound.apps,
+                    &bound.queues,
                 ],
             )
             .await

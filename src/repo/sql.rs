@@ -1,7 +1,7 @@
 //! SQL text built once at startup for the detected schema: schema-qualified names, and `NULL` stand-ins
 //! for columns an older DBOS schema lacks, so every statement is a fixed string the driver can cache.
 
-use super::schema::SchemaInfo;
+use super::{schema::SchemaInfo, scope};
 
 /// `workflow_status` columns dbosd reads, with the type used when a column is missing.
 const STATUS_COLUMNS: &[(&str, &str)] = &[
@@ -40,14 +40,14 @@ const STATUS_COLUMNS: &[(&str, &str)] = &[
 /// Every statement dbosd runs, specialised for one schema.
 #[derive(Debug, Clone)]
 pub(crate) struct Statements {
-    /// `SELECT <row> FROM ... WHERE ws.workflow_uuid = $1`, with all payloads.
+    /// `SELECT <row> FROM ... WHERE ws.workflow_uuid = $1` inside the scope `$2`/`$3` (see
+    /// `repo::scope`), with all payloads.
     pub get_workflow: String,
-    /// `SELECT <row> ... WHERE ws.workflow_uuid = $1` without input, with output and error.
+    /// `SELECT <row> ... WHERE ws.workflow_uuid = $1` (scope `$2`/`$3`) without input, with output
+    /// and error.
     pub get_outcome: String,
     /// Like `get_outcome` for `= ANY($1)`.
     pub get_outcomes: String,
-    /// Who owns workflows (application and queue), for scope checks: `= ANY($1)`.
-    pub owners: String,
     /// A stream's writer status and values from an offset (see `repo::streams`).
     pub read_stream: String,
     /// The hub's batched poll (see `repo::poll`).
@@ -59,13 +59,16 @@ pub(crate) struct Statements {
     pub dedup_holder: String,
     /// DebounceWorkflow's statements, where the schema has debouncing.
     pub debounce: Option<super::debounce::DebounceSql>,
-    /// Every workflow forked (recursively) from `$1`, in id order.
+    /// Every workflow forked (recursively) from `$1` inside the scope `$2`/`$3`, in id order.
     pub forks_of: String,
+    /// Inserts a message for `$1` when it exists inside the scope `$5`/`$6`: (exists, inserted).
     pub send: String,
+    /// An event's value, `$1`/`$2`, of a workflow inside the scope `$3`/`$4`.
     pub get_event: String,
     /// The workflow management statements.
     pub manage: super::manage_sql::ManageStatements,
-    /// A workflow's status row LEFT JOINed with its events (one NULL event row when it has none).
+    /// A workflow's status row (scope `$2`/`$3`) LEFT JOINed with its events (one NULL event row
+    /// when it has none).
     pub get_all_events: String,
     /// Queue registry, application versions and rename; None where the schema predates them.
     pub queues: Option<super::queues::QueueSql>,
@@ -136,51 +139,73 @@ impl Statements {
             from
         };
 
+        let scoped = |first: usize| scope::predicate(s, "ws", first, first + 1);
         Statements {
-            get_workflow: format!("{} WHERE ws.workflow_uuid = $1", select(true, true)),
-            get_outcome: format!("{} WHERE ws.workflow_uuid = $1", select(false, true)),
-            get_outcomes: format!("{} WHERE ws.workflow_uuid = ANY($1)", select(false, true)),
-            read_stream: super::streams::read_stream_sql(s),
+            get_workflow: format!(
+                "{} WHERE ws.workflow_uuid = $1 AND {}",
+                select(true, true),
+                scoped(2)
+            ),
+            get_outcome: format!(
+                "{} WHERE ws.workflow_uuid = $1 AND {}",
+                select(false, true),
+                scoped(2)
+            ),
+            get_outcomes: format!(
+                "{} WHERE ws.workflow_uuid = ANY($1) AND {}",
+                select(false, true),
+                scoped(2)
+            ),
+            read_stream: super::streams::read_stream_sql(s, &scoped(5)),
             poll: super::poll::poll_sql(s, &select(false, false)),
             list_prefix: [select(false, false), select(false, true), select(true, false), select(true, true)],
             enqueue: super::enqueue::EnqueueSql::build(s),
-            owners: format!(
-                "SELECT workflow_uuid, {app}, queue_name FROM {ws} WHERE workflow_uuid = ANY($1)",
-                // Older schemas have no owning application: such rows are unclaimed.
+            forks_of: if s.has_column("workflow_status", "forked_from") {
+                // A fork outside the scope is neither reached nor walked through.
+                format!(
+                    "WITH RECURSIVE f(id) AS (SELECT ws.workflow_uuid FROM {ws} ws WHERE ws.forked_from = $1 AND {in_scope} \
+                     UNION SELECT ws.workflow_uuid FROM {ws} ws JOIN f ON ws.forked_from = f.id WHERE {in_scope}) \
+                     SELECT id FROM f ORDER BY id",
+                    in_scope = scoped(2),
+                )
+            } else {
+                "SELECT NULL::text WHERE $1::text IS NULL AND $2::text[] IS NULL AND $3::text[] IS NULL"
+                    .to_owned()
+            },
+            debounce: super::debounce::DebounceSql::build(s),
+            // With its owner, so a holder outside the caller's scope is not returned.
+            dedup_holder: format!(
+                "SELECT workflow_uuid, status, {app}, queue_name FROM {ws} \
+                 WHERE queue_name = $1 AND deduplication_id = $2",
                 app = if s.has_column("workflow_status", "application_name") {
                     "application_name"
                 } else {
                     "NULL::text"
                 }
             ),
-            forks_of: if s.has_column("workflow_status", "forked_from") {
-                format!(
-                    "WITH RECURSIVE f(id) AS (SELECT workflow_uuid FROM {ws} WHERE forked_from = $1 \
-                     UNION SELECT w.workflow_uuid FROM {ws} w JOIN f ON w.forked_from = f.id) \
-                     SELECT id FROM f ORDER BY id"
-                )
-            } else {
-                "SELECT NULL::text WHERE $1::text IS NULL".to_owned()
-            },
-            debounce: super::debounce::DebounceSql::build(s),
-            dedup_holder: format!(
-                "SELECT workflow_uuid, status FROM {ws} WHERE queue_name = $1 AND deduplication_id = $2"
-            ),
+            // The destination is looked up with the scope in the statement that inserts, so a
+            // workflow outside it is answered exactly as one that does not exist.
             send: format!(
-                "INSERT INTO {} (destination_uuid, topic, message, message_uuid, serialization) \
-                 VALUES ($1, $2, $3, $4, 'portable_json') ON CONFLICT (message_uuid) DO NOTHING \
-                 RETURNING message_uuid",
+                "WITH target AS (SELECT ws.workflow_uuid FROM {ws} ws WHERE ws.workflow_uuid = $1 AND {}), \
+                 ins AS (INSERT INTO {} (destination_uuid, topic, message, message_uuid, serialization) \
+                   SELECT target.workflow_uuid, $2::text, $3::text, $4::text, 'portable_json' FROM target \
+                   ON CONFLICT (message_uuid) DO NOTHING RETURNING message_uuid) \
+                 SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM ins)",
+                scoped(5),
                 s.table("notifications")
             ),
             get_event: format!(
-                "SELECT value, serialization FROM {} WHERE workflow_uuid = $1 AND key = $2",
-                s.table("workflow_events")
+                "SELECT e.value, e.serialization FROM {} e JOIN {ws} ws ON ws.workflow_uuid = e.workflow_uuid \
+                 WHERE e.workflow_uuid = $1 AND e.key = $2 AND {}",
+                s.table("workflow_events"),
+                scoped(3)
             ),
             manage: super::manage_sql::ManageStatements::build(s),
             get_all_events: format!(
                 "SELECT e.key, e.value, e.serialization FROM {ws} ws LEFT JOIN {} e \
-                 ON e.workflow_uuid = ws.workflow_uuid WHERE ws.workflow_uuid = $1 ORDER BY e.key",
-                s.table("workflow_events")
+                 ON e.workflow_uuid = ws.workflow_uuid WHERE ws.workflow_uuid = $1 AND {} ORDER BY e.key",
+                s.table("workflow_events"),
+                scoped(2)
             ),
             queues: super::queues::QueueSql::build(s),
             versions: super::app_versions::VersionSql::build(s),

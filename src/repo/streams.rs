@@ -1,7 +1,8 @@
 //! `streams`: reading a DBOS stream (values written by a workflow under a key, dense offsets from 0).
 
-use super::{classify, schema::SchemaInfo, Repo};
+use super::{classify, schema::SchemaInfo, scope::Bound, Repo};
 use crate::{
+    auth::Scope,
     error::Result,
     model::{StoredValue, StreamRead, WorkflowStatus},
 };
@@ -10,37 +11,49 @@ use crate::{
 pub const READ_BATCH: i32 = 100;
 
 /// The writer's status joined with up to `$4` values from offset `$3` (one row with NULL values when
-/// there are none; no row when the workflow does not exist).
-pub(crate) fn read_stream_sql(s: &SchemaInfo) -> String {
+/// there are none; no row when the workflow does not exist or is outside `in_scope`, the scope
+/// predicate on `ws` over `$5`/`$6`): a stream belongs to its workflow.
+pub(crate) fn read_stream_sql(s: &SchemaInfo, in_scope: &str) -> String {
     let ws = s.table("workflow_status");
     if !s.has_table("streams") {
         return format!(
             "SELECT ws.status, NULL::int4 AS \"offset\", NULL::text AS value, NULL::text AS serialization \
-             FROM {ws} ws WHERE ws.workflow_uuid = $1 AND $2::text IS NOT NULL AND $3::int4 IS NOT NULL AND $4::int4 IS NOT NULL"
+             FROM {ws} ws WHERE ws.workflow_uuid = $1 AND $2::text IS NOT NULL AND $3::int4 IS NOT NULL AND $4::int4 IS NOT NULL \
+             AND {in_scope}"
         );
     }
     format!(
         "SELECT ws.status, st.\"offset\", st.value, st.serialization FROM {ws} ws \
          LEFT JOIN {streams} st ON st.workflow_uuid = ws.workflow_uuid AND st.key = $2 \
            AND st.\"offset\" >= $3 AND st.\"offset\" < $3 + $4 \
-         WHERE ws.workflow_uuid = $1 ORDER BY st.\"offset\"",
+         WHERE ws.workflow_uuid = $1 AND {in_scope} ORDER BY st.\"offset\"",
         streams = s.table("streams"),
     )
 }
 
 impl Repo {
-    /// The writer's status and the consecutive values of stream `key` from `offset`.
+    /// The writer's status and the consecutive values of stream `key` from `offset`, of a workflow
+    /// inside `scope` (one outside it reads as missing).
     pub async fn read_stream(
         &self,
         workflow_id: &str,
         key: &str,
         offset: i32,
+        scope: &Scope,
     ) -> Result<StreamRead> {
         let conn = self.conn().await?;
+        let bound = Bound::of(scope);
         let rows = conn
             .query_hot(
                 self.sql().read_stream.as_str(),
-                &[&workflow_id, &key, &offset, &READ_BATCH],
+                &[
+                    &workflow_id,
+                    &key,
+                    &offset,
+                    &READ_BATCH,
+                    &bound.apps,
+                    &bound.queues,
+                ],
             )
             .await
             .map_err(|e| classify("reading a stream", e))?;

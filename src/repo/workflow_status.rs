@@ -2,69 +2,66 @@
 
 use tokio_postgres::Row;
 
-use super::{classify, PooledClient, Repo, Unnamed};
+use super::{classify, scope::Bound, PooledClient, Repo};
 use crate::{
+    auth::Scope,
     error::{Error, Result},
     model::WorkflowRow,
 };
 
-/// Who a workflow belongs to, for scope checks.
-#[derive(Debug, Clone)]
-pub struct WorkflowOwner {
-    pub workflow_id: String,
-    pub application_name: Option<String>,
-    pub queue_name: Option<String>,
-}
-
 impl Repo {
-    /// (id, application, queue) of each existing workflow among `workflow_ids`.
-    pub async fn workflow_owners(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowOwner>> {
+    /// One workflow without its input, with output and error (what waits re-read on each wake);
+    /// `None` when it does not exist or is outside `scope`.
+    pub async fn get_workflow_outcome(
+        &self,
+        workflow_id: &str,
+        scope: &Scope,
+    ) -> Result<Option<WorkflowRow>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query_unnamed(self.sql().owners.as_str(), &[&workflow_ids])
-            .await
-            .map_err(|e| classify("reading workflow owners", e))?;
-        Ok(rows
-            .iter()
-            .map(|r| WorkflowOwner {
-                workflow_id: r.get(0),
-                application_name: r.get(1),
-                queue_name: r.get(2),
-            })
-            .collect())
+        get_workflow(&conn, &self.sql().get_outcome, workflow_id, scope).await
     }
 
-    /// One workflow without its input, with output and error (what waits re-read on each wake).
-    pub async fn get_workflow_outcome(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
+    /// Several workflows without input, with output and error (one query for a multi-wait); those
+    /// outside `scope` are left out as missing ones are.
+    pub async fn get_workflow_outcomes(
+        &self,
+        workflow_ids: &[String],
+        scope: &Scope,
+    ) -> Result<Vec<WorkflowRow>> {
         let conn = self.conn().await?;
-        get_workflow(&conn, &self.sql().get_outcome, workflow_id).await
-    }
-
-    /// Several workflows without input, with output and error (one query for a multi-wait).
-    pub async fn get_workflow_outcomes(&self, workflow_ids: &[String]) -> Result<Vec<WorkflowRow>> {
-        let conn = self.conn().await?;
+        let bound = Bound::of(scope);
         let rows = conn
-            .query_hot(self.sql().get_outcomes.as_str(), &[&workflow_ids])
+            .query_hot(
+                self.sql().get_outcomes.as_str(),
+                &[&workflow_ids, &bound.apps, &bound.queues],
+            )
             .await
             .map_err(|e| classify("reading workflows", e))?;
         rows.iter().map(decode_row).collect()
     }
 
-    /// One workflow with input, output and error; `None` when the id does not exist.
-    pub async fn get_workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRow>> {
+    /// One workflow with input, output and error; `None` when the id does not exist or is
+    /// outside `scope`.
+    pub async fn get_workflow(
+        &self,
+        workflow_id: &str,
+        scope: &Scope,
+    ) -> Result<Option<WorkflowRow>> {
         let conn = self.conn().await?;
-        get_workflow(&conn, &self.sql().get_workflow, workflow_id).await
+        get_workflow(&conn, &self.sql().get_workflow, workflow_id, scope).await
     }
 }
 
-/// Reads one workflow row with `sql` (a `Statements::get_workflow`).
+/// Reads one workflow row inside `scope` with `sql` (a `Statements::get_workflow`).
 async fn get_workflow(
     client: &PooledClient,
     sql: &str,
     workflow_id: &str,
+    scope: &Scope,
 ) -> Result<Option<WorkflowRow>> {
+    let bound = Bound::of(scope);
     let row = client
-        .query_opt_hot(sql, &[&workflow_id])
+        .query_opt_hot(sql, &[&workflow_id, &bound.apps, &bound.queues])
         .await
         .map_err(|e| classify("reading a workflow", e))?;
     row.as_ref().map(decode_row).transpose()

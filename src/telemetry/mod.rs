@@ -130,6 +130,11 @@ impl Metrics {
         let panics = Counter::default();
         let r = &mut registry;
         r.register(
+            "audit_records",
+            "Audit records of mutating calls, by RPC and result (see the dbosd::audit log target)",
+            crate::audit::counter(),
+        );
+        r.register(
             "grpc_server_handled",
             "RPCs completed, by method and status code",
             handled.clone(),

@@ -279,7 +279,9 @@ async fn large_inputs_are_split_across_statements() {
         .await;
     assert_eq!(sizes.len(), 8);
     assert!(
-        sizes.iter().all(|s| s.parse::<usize>().unwrap() > (1 << 20) - 1024),
+        sizes
+            .iter()
+            .all(|s| s.parse::<usize>().unwrap() > (1 << 20) - 1024),
         "{sizes:?}"
     );
     srv.stop().await;

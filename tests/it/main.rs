@@ -5,6 +5,12 @@
 mod harness;
 
 mod auth;
+mod authz_audit;
+mod authz_bulk;
+mod authz_foreign;
+mod authz_policy;
+mod authz_setup;
+mod authz_waits;
 mod batch;
 mod cli;
 mod debounce;
