@@ -176,6 +176,23 @@ async fn what_is_written_can_be_read_and_oversized_rows_say_which_flag_leaves_pa
         .unwrap();
     let input = got.input.expect("input");
     assert!(input.text.len() > 1_000_000 && input.json.is_none());
+    let attributes = pb::UpdateWorkflowAttributesRequest {
+        workflow_id: "dense".into(),
+        attributes: Some(prost_types::Struct {
+            fields: [(
+                "k".to_owned(),
+                crate::harness::pv(json!("a".repeat(1_100_000))),
+            )]
+            .into_iter()
+            .collect(),
+        }),
+        ..Default::default()
+    };
+    assert_status(
+        client.update_workflow_attributes(attributes).await,
+        Code::InvalidArgument,
+        "--max-payload-bytes",
+    );
 
     // A worker may write any output: a 5 MB one makes GetWorkflow and AwaitWorkflow too large,
     // and the error says which flag reads the workflow anyway.
