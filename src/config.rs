@@ -303,6 +303,9 @@ impl Settings {
         if self.max_message_bytes < 1024 {
             return Err("--max-message-bytes must be at least 1024".to_owned());
         }
+        if self.max_payload_bytes < 256 {
+            return Err("--max-payload-bytes must be at least 256".to_owned());
+        }
         self.tls.server_config()?;
         if self.enqueue_slots == 0 {
             return Err("--enqueue-slots must be at least 1".to_owned());
