@@ -1,0 +1,119 @@
+//! Who may store raw native payloads and what they may contain: the operator switch
+//! (`--allow-native-payloads`), the pickle global allowlist (`--native-allow-global`), and the
+//! audit record of every raw native write.
+
+use std::collections::HashSet;
+
+/// The pickle globals dbosd lets through by default: the constructors protocol-4 pickles of the
+/// values DBOS users pass in contexts name (checked against what CPython 3.11 emits: a datetime
+/// names `datetime.datetime`, `datetime.timezone` and `datetime.timedelta`; a UUID `uuid.UUID`
+/// with NEWOBJ and BUILD; a Decimal `decimal.Decimal`). Protocol 4 needs neither
+/// `copyreg._reconstructor` nor `_codecs.encode` (protocols 0-2 do; add them with the flag if a
+/// worker writes such pickles).
+pub const DEFAULT_GLOBALS: &[&str] = &[
+    "datetime.datetime",
+    "datetime.date",
+    "datetime.time",
+    "datetime.timedelta",
+    "datetime.timezone",
+    "decimal.Decimal",
+    "uuid.UUID",
+];
+
+/// The `module.name` pairs a pickle may name (split at the last dot, compared exactly: Python
+/// resolves dotted names attribute by attribute, so `datetime` + `datetime.x` is not
+/// `datetime.datetime`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowlist(HashSet<(String, String)>);
+
+impl Default for Allowlist {
+    fn default() -> Self {
+        Self::with_extra(&[]).expect("the defaults are well-formed")
+    }
+}
+
+impl Allowlist {
+    /// The defaults plus `extra` (`module.name` each); an error names a malformed entry.
+    pub fn with_extra(extra: &[String]) -> Result<Allowlist, String> {
+        let mut set = HashSet::new();
+        let defaults = DEFAULT_GLOBALS.iter().map(|s| s.to_string());
+        for entry in defaults.chain(extra.iter().cloned()) {
+            let pair = entry
+                .rsplit_once('.')
+                .filter(|(m, n)| {
+                    let ident = |s: &str| {
+                        !s.is_empty()
+                            && s.split('.').all(|part| {
+                                !part.is_empty()
+                                    && !part.starts_with(|c: char| c.is_ascii_digit())
+                                    && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                            })
+                    };
+                    ident(m) && ident(n)
+                })
+                .ok_or_else(|| {
+                    format!("--native-allow-global {entry:?} is not of the form module.name")
+                })?;
+            set.insert((pair.0.to_owned(), pair.1.to_owned()));
+        }
+        Ok(Allowlist(set))
+    }
+
+    pub fn allows(&self, module: &str, name: &str) -> bool {
+        self.0.contains(&(module.to_owned(), name.to_owned()))
+    }
+}
+
+/// The operator's native-payload settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NativePolicy {
+    /// `--allow-native-payloads`: callers may store raw native text (with a permitted token when
+    /// tokens are on).
+    pub allow_raw: bool,
+    /// What pickles may name, written or read.
+    pub allowlist: Allowlist,
+}
+
+/// How an operator turns raw native payloads on, and why they are off.
+pub const HOW_TO_ENABLE: &str = "DBOS workers execute what they unpickle (Python) or deserialize \
+    (TypeScript), so raw native text lets a caller run code on every worker that fires the \
+    schedule. Give the context as context_typed or context_json instead (dbosd writes the native \
+    format itself). An operator who accepts the risk starts dbosd with --allow-native-payloads \
+    (DBOSD_ALLOW_NATIVE_PAYLOADS=true) and, with tokens on, grants the token \"native_payloads\": true";
+
+/// The audit record of one accepted raw native write (tracing target `dbosd::audit`).
+pub fn audit_native_write(
+    principal: Option<&str>,
+    rpc: &str,
+    schedule: &str,
+    language: &str,
+    native_globals: &[String],
+) {
+    tracing::info!(
+        target: "dbosd::audit",
+        principal = principal.unwrap_or("-"),
+        rpc,
+        schedule,
+        language,
+        native_globals = native_globals.join(",").as_str(),
+        "raw native payload stored"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_matches_exact_pairs() {
+        let allow = Allowlist::with_extra(&["myapp.models.Money".to_owned()]).unwrap();
+        assert!(allow.allows("datetime", "datetime"));
+        assert!(allow.allows("myapp.models", "Money"));
+        assert!(!allow.allows("myapp", "models.Money"));
+        assert!(!allow.allows("datetime", "datetime.fromisoformat"));
+        assert!(!allow.allows("os", "system"));
+        for bad in ["os", "os.", ".system", "a..b", "a.b c", "1x.y"] {
+            assert!(Allowlist::with_extra(&[bad.to_owned()]).is_err(), "{bad}");
+        }
+    }
+}
