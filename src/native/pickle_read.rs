@@ -67,7 +67,8 @@ impl Reader<'_> {
                 kwargs: None,
                 state,
                 newobj,
-            } => {
+                added,
+            } if added.is_empty() => {
                 let Node::Global { module, name } = self.nodes.get(*callable)? else {
                     return None;
                 };
@@ -161,6 +162,7 @@ impl Reader<'_> {
             kwargs: None,
             state: None,
             newobj: false,
+            ..
         } = self.node(id)?
         else {
             return None;
@@ -177,6 +179,7 @@ impl Reader<'_> {
             kwargs: None,
             state: None,
             newobj: false,
+            ..
         } = self.node(&args[0])?
         else {
             return None;

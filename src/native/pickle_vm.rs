@@ -49,13 +49,16 @@ pub enum Node {
         module: String,
         name: String,
     },
-    /// An allowlisted global applied to arguments (REDUCE, NEWOBJ, NEWOBJ_EX), and BUILD's state.
+    /// An allowlisted global applied to arguments (REDUCE, NEWOBJ, NEWOBJ_EX), BUILD's state, and
+    /// what APPEND(S)/SETITEM(S)/ADDITEMS added to it (Python calls the allowlisted class's
+    /// `append`/`extend`/`__setitem__`/`add` for those).
     Call {
         callable: Id,
         args: Vec<Id>,
         kwargs: Option<Id>,
         state: Option<Id>,
         newobj: bool,
+        added: Vec<Id>,
     },
 }
 
@@ -174,11 +177,13 @@ pub fn children(node: &Node) -> Vec<Id> {
             args,
             kwargs,
             state,
+            added,
             ..
         } => std::iter::once(*callable)
             .chain(args.iter().copied())
             .chain(*kwargs)
             .chain(*state)
+            .chain(added.iter().copied())
             .collect(),
         _ => Vec::new(),
     }
@@ -314,6 +319,7 @@ impl Vm<'_> {
             kwargs,
             state: None,
             newobj: op != b'R',
+            added: Vec::new(),
         })
     }
 
@@ -413,6 +419,7 @@ impl Vm<'_> {
                 let target = self.top()?;
                 match &mut self.nodes[target] {
                     Node::List(list) => list.extend(items),
+                    Node::Call { added, .. } => added.extend(items),
                     _ => return Err(not_a(op, "list")),
                 }
             }
@@ -427,6 +434,7 @@ impl Vm<'_> {
                 let target = self.top()?;
                 match &mut self.nodes[target] {
                     Node::Dict(dict) => dict.extend(pairs),
+                    Node::Call { added, .. } => added.extend(pairs.iter().flat_map(|(k, v)| [*k, *v])),
                     _ => return Err(not_a(op, "dict")),
                 }
             }
@@ -435,6 +443,7 @@ impl Vm<'_> {
                 let target = self.top()?;
                 match &mut self.nodes[target] {
                     Node::Set(set) => set.extend(items),
+                    Node::Call { added, .. } => added.extend(items),
                     _ => return Err(not_a(op, "set")),
                 }
             }
@@ -535,7 +544,7 @@ impl Vm<'_> {
 
 fn not_a(op: u8, what: &str) -> Refusal {
     Refusal(format!(
-        "pickle opcode {} adds to something that is not a {what} (it would call a method)",
+        "pickle opcode {} adds to something that is not a {what} or an object of an allowed class (it would call a method)",
         pickle_ops::name(op)
     ))
 }

@@ -39,6 +39,7 @@ mod reliability_soak;
 mod reliability_startup;
 mod replicas;
 mod schedules;
+mod native_payloads;
 mod schedules_apply;
 mod schema;
 mod startup;
