@@ -248,7 +248,7 @@ impl Vm<'_> {
     }
 
     fn pairs(items: Vec<Id>) -> Result<Vec<(Id, Id)>, Refusal> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(malformed("a dict gets an odd number of keys and values"));
         }
         Ok(items.chunks(2).map(|kv| (kv[0], kv[1])).collect())
@@ -434,7 +434,9 @@ impl Vm<'_> {
                 let target = self.top()?;
                 match &mut self.nodes[target] {
                     Node::Dict(dict) => dict.extend(pairs),
-                    Node::Call { added, .. } => added.extend(pairs.iter().flat_map(|(k, v)| [*k, *v])),
+                    Node::Call { added, .. } => {
+                        added.extend(pairs.iter().flat_map(|(k, v)| [*k, *v]))
+                    }
                     _ => return Err(not_a(op, "dict")),
                 }
             }

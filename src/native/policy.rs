@@ -102,7 +102,53 @@ pub fn audit_native_write(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+
+    #[test]
+    fn native_writes_are_audited_on_the_audit_target() {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_target(true)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            audit_native_write(
+                Some("ops"),
+                "CreateSchedule",
+                "nightly",
+                "python",
+                &[
+                    "datetime.datetime".to_owned(),
+                    "datetime.timezone".to_owned(),
+                ],
+            )
+        });
+        let line = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        for needle in [
+            "dbosd::audit",
+            "principal=\"ops\"",
+            "rpc=\"CreateSchedule\"",
+            "schedule=\"nightly\"",
+            "native_globals=\"datetime.datetime,datetime.timezone\"",
+        ] {
+            assert!(line.contains(needle), "{line} lacks {needle}");
+        }
+    }
 
     #[test]
     fn allowlist_matches_exact_pairs() {

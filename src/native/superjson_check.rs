@@ -208,57 +208,50 @@ fn annotation(node: &Json) -> Result<Annotation, Refusal> {
                 Annotation::TypedArray(ctor.to_owned())
             }
             (Some("custom"), Some("Buffer"), 2) => Annotation::Buffer,
-            _ => return Err(refuse(format!(
+            _ => {
+                return Err(refuse(format!(
                 "type {node} is not allowed (only superjson's built-in types and DBOS's Buffer; \
                      classes, symbols and custom types run application code)"
-            ))),
+            )))
+            }
         },
         other => return Err(refuse(format!("type {other} is not allowed"))),
     })
 }
 
 fn equalities(value: &Json) -> Result<(), Refusal> {
+    let malformed = || refuse("meta.referentialEqualities is malformed");
     let mut count = 0usize;
     let mut paths = |list: &Json| -> Result<(), Refusal> {
-        let Json::Array(list) = list else {
-            return Err(refuse("meta.referentialEqualities is malformed"));
-        };
-        for p in list {
+        for p in list.as_array().ok_or_else(malformed)? {
             count += 1;
             if count > MAX_ANNOTATIONS {
                 return Err(refuse("has too many referential equalities"));
             }
-            parse_path(
-                p.as_str()
-                    .ok_or_else(|| refuse("meta.referentialEqualities is malformed"))?,
-            )?;
+            parse_path(p.as_str().ok_or_else(malformed)?)?;
         }
         Ok(())
     };
-    let mut object = |map: &Map<String, Json>| -> Result<(), Refusal> {
-        for (key, list) in map {
-            parse_path(key)?;
-            paths(list)?;
-        }
-        Ok(())
-    };
-    match value {
-        Json::Object(map) => object(map),
+    let (root, others): (Option<&Json>, Option<&Map<String, Json>>) = match value {
+        Json::Object(map) => (None, Some(map)),
         Json::Array(parts) if !parts.is_empty() && parts.len() <= 2 => {
-            let Json::Array(_) = &parts[0] else {
-                return Err(refuse("meta.referentialEqualities is malformed"));
+            let others = match parts.get(1) {
+                Some(Json::Object(map)) => Some(map),
+                Some(_) => return Err(malformed()),
+                None => None,
             };
-            let root = parts[0].clone();
-            match parts.get(1) {
-                Some(Json::Object(map)) => object(map)?,
-                Some(_) => return Err(refuse("meta.referentialEqualities is malformed")),
-                None => {}
-            }
-            drop(object);
-            paths(&root)
+            (Some(&parts[0]), others)
         }
-        _ => Err(refuse("meta.referentialEqualities is malformed")),
+        _ => return Err(malformed()),
+    };
+    if let Some(root) = root {
+        paths(root)?;
     }
+    for (key, list) in others.into_iter().flatten() {
+        parse_path(key)?;
+        paths(list)?;
+    }
+    Ok(())
 }
 
 /// The value at `path` in the raw JSON (superjson applies inner annotations first, so every path

@@ -29,7 +29,11 @@ const ORDERED_DICT: &str =
     "gASVKQAAAAAAAACMC2NvbGxlY3Rpb25zlIwLT3JkZXJlZERpY3SUk5QpUpSMAWGUSwFzLg==";
 const TS_CLASS: &str = r#"{"json":{"a":{}},"meta":{"values":{"a":[["class","Evil"]]}},"__dbos_serializer":"superjson"}"#;
 
-fn create(name: &str, lang: pb::WorkerLanguage, context: Option<Context>) -> pb::CreateScheduleRequest {
+fn create(
+    name: &str,
+    lang: pb::WorkerLanguage,
+    context: Option<Context>,
+) -> pb::CreateScheduleRequest {
     pb::CreateScheduleRequest {
         schedule_name: name.into(),
         workflow_name: "scheduled".into(),
@@ -68,8 +72,14 @@ async fn refused_on_every_path(srv: &mut TestServer, text: &str, code: Code, nee
     assert_status(c.create_schedule(req()).await, code, needle);
     assert_status(c.apply_schedules(apply(req())).await, code, needle);
     let safe = create("victim", pb::WorkerLanguage::Python, None);
-    c.apply_schedules(apply(safe)).await.expect("a null context");
-    assert_status(c.update_schedule(update("victim", text)).await, code, needle);
+    c.apply_schedules(apply(safe))
+        .await
+        .expect("a null context");
+    assert_status(
+        c.update_schedule(update("victim", text)).await,
+        code,
+        needle,
+    );
     let stored = c
         .get_schedule(pb::GetScheduleRequest {
             schedule_name: "victim".into(),
@@ -79,7 +89,11 @@ async fn refused_on_every_path(srv: &mut TestServer, text: &str, code: Code, nee
         .into_inner()
         .schedule
         .unwrap();
-    assert_eq!(stored.context.unwrap().text, "gAROLg==", "still the null context");
+    assert_eq!(
+        stored.context.unwrap().text,
+        "gAROLg==",
+        "still the null context"
+    );
     c.delete_schedule(pb::DeleteScheduleRequest {
         schedule_name: "victim".into(),
         allow_missing: false,
@@ -96,7 +110,13 @@ async fn with_switch(allow_raw: bool) -> TestServer {
 async fn raw_native_text_is_off_by_default_on_every_path() {
     let mut srv = with_switch(false).await;
     for text in [OS_SYSTEM, EVAL, PY_DATETIME] {
-        refused_on_every_path(&mut srv, text, Code::FailedPrecondition, "--allow-native-payloads").await;
+        refused_on_every_path(
+            &mut srv,
+            text,
+            Code::FailedPrecondition,
+            "--allow-native-payloads",
+        )
+        .await;
     }
     // The message says why, in the caller's terms.
     let got = srv
@@ -104,7 +124,10 @@ async fn raw_native_text_is_off_by_default_on_every_path() {
         .create_schedule(create("s", pb::WorkerLanguage::Python, native(OS_SYSTEM)))
         .await
         .unwrap_err();
-    assert!(got.message().contains("execute what they unpickle"), "{got:?}");
+    assert!(
+        got.message().contains("execute what they unpickle"),
+        "{got:?}"
+    );
     assert!(got.message().contains("context_typed"), "{got:?}");
     srv.stop().await;
 }
@@ -117,7 +140,13 @@ async fn with_the_switch_pickles_are_checked_by_opcode_and_never_crash_dbosd() {
     refused_on_every_path(&mut srv, OS_SYSTEM, Code::InvalidArgument, os).await;
     refused_on_every_path(&mut srv, EVAL, Code::InvalidArgument, eval).await;
     refused_on_every_path(&mut srv, MEMO_ABORT, Code::InvalidArgument, "memo index").await;
-    refused_on_every_path(&mut srv, ORDERED_DICT, Code::InvalidArgument, "collections.OrderedDict").await;
+    refused_on_every_path(
+        &mut srv,
+        ORDERED_DICT,
+        Code::InvalidArgument,
+        "collections.OrderedDict",
+    )
+    .await;
     // Apply names the item.
     let bad = create("a", pb::WorkerLanguage::Python, native(OS_SYSTEM));
     assert_status(
@@ -140,7 +169,11 @@ async fn with_the_switch_pickles_are_checked_by_opcode_and_never_crash_dbosd() {
     let typed = format!("{:?}", ctx.typed.expect("decoded"));
     assert!(typed.contains("utc_offset_seconds: 19800"), "{typed}");
     assert!(typed.contains("seconds: 1767303245"), "{typed}");
-    assert!(srv.client.list_schedules(pb::ListSchedulesRequest::default()).await.is_ok());
+    assert!(srv
+        .client
+        .list_schedules(pb::ListSchedulesRequest::default())
+        .await
+        .is_ok());
     srv.stop().await;
 
     // --native-allow-global extends the allowlist.
@@ -150,7 +183,10 @@ async fn with_the_switch_pickles_are_checked_by_opcode_and_never_crash_dbosd() {
     })
     .await;
     let ok = create("ordered", pb::WorkerLanguage::Python, native(ORDERED_DICT));
-    srv.client.create_schedule(ok).await.expect("allowed by the operator");
+    srv.client
+        .create_schedule(ok)
+        .await
+        .expect("allowed by the operator");
     srv.stop().await;
 }
 
@@ -202,14 +238,23 @@ async fn tokens_need_the_native_payloads_permission_even_with_the_switch_on() {
         pb::WorkerLanguage::Python,
         Some(Context::ContextJson(pv(serde_json::json!({"a": 1})))),
     );
-    plain.create_schedule(typed).await.expect("JSON needs no permission");
+    plain
+        .create_schedule(typed)
+        .await
+        .expect("JSON needs no permission");
     assert_status(
         plain.update_schedule(update("p", PY_DATETIME)).await,
         Code::PermissionDenied,
         "native_payloads",
     );
-    permitted.create_schedule(req("n")).await.expect("permitted");
-    permitted.update_schedule(update("p", PY_DATETIME)).await.expect("permitted");
+    permitted
+        .create_schedule(req("n"))
+        .await
+        .expect("permitted");
+    permitted
+        .update_schedule(update("p", PY_DATETIME))
+        .await
+        .expect("permitted");
     // The permission does not lift the checks.
     assert_status(
         permitted.update_schedule(update("p", OS_SYSTEM)).await,
@@ -251,7 +296,12 @@ async fn hostile_stored_rows_are_read_as_text_and_never_fired() {
             let (_, text, _) = rows.iter().find(|r| r.0 == s.schedule_name).unwrap();
             let ctx = s.context.as_ref().unwrap();
             assert_eq!(&ctx.text, text);
-            assert_eq!((ctx.json.as_ref(), ctx.typed.as_ref()), (None, None), "{}", s.schedule_name);
+            assert_eq!(
+                (ctx.json.as_ref(), ctx.typed.as_ref()),
+                (None, None),
+                "{}",
+                s.schedule_name
+            );
         }
     }
     for (name, _, needle) in rows {
@@ -262,7 +312,10 @@ async fn hostile_stored_rows_are_read_as_text_and_never_fired() {
             })
             .await
             .expect("reading a hostile row");
-        assert_eq!(get.into_inner().schedule.unwrap().context.unwrap().typed, None);
+        assert_eq!(
+            get.into_inner().schedule.unwrap().context.unwrap().typed,
+            None
+        );
         assert_status(
             srv.client
                 .trigger_schedule(pb::TriggerScheduleRequest {
@@ -276,8 +329,14 @@ async fn hostile_stored_rows_are_read_as_text_and_never_fired() {
             srv.client
                 .backfill_schedule(pb::BackfillScheduleRequest {
                     schedule_name: name.into(),
-                    start: Some(prost_types::Timestamp { seconds: 1_577_836_800, nanos: 0 }),
-                    end: Some(prost_types::Timestamp { seconds: 1_640_995_200, nanos: 0 }),
+                    start: Some(prost_types::Timestamp {
+                        seconds: 1_577_836_800,
+                        nanos: 0,
+                    }),
+                    end: Some(prost_types::Timestamp {
+                        seconds: 1_640_995_200,
+                        nanos: 0,
+                    }),
                 })
                 .await,
             Code::FailedPrecondition,
@@ -285,7 +344,9 @@ async fn hostile_stored_rows_are_read_as_text_and_never_fired() {
         );
     }
     assert_eq!(
-        srv.db.count("SELECT count(*) FROM dbos.workflow_status").await,
+        srv.db
+            .count("SELECT count(*) FROM dbos.workflow_status")
+            .await,
         0,
         "nothing was enqueued"
     );

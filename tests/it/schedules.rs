@@ -95,7 +95,10 @@ async fn schedules_store_the_context_in_the_language_native_format() {
         .context
         .unwrap();
     let text = r#"{"json":"2026-01-01T00:00:00.000Z","meta":{"values":["Date"]},"__dbos_serializer":"superjson"}"#;
-    assert_eq!((got.text.as_str(), got.json, got.typed), (text, None, Some(when)));
+    assert_eq!(
+        (got.text.as_str(), got.json, got.typed),
+        (text, None, Some(when))
+    );
 
     // Read, list, pause, resume, delete.
     let get = |name: &str| pb::GetScheduleRequest {
@@ -223,7 +226,11 @@ async fn schedule_rpcs_report_their_errors() {
     let mut wrong_native = create("s", pb::WorkerLanguage::Python);
     wrong_native.context = Some(Context::ContextNativeText("{\"json\":1}".into()));
     // Raw native text is off without --allow-native-payloads, whatever it holds.
-    cases.push((wrong_native, Code::FailedPrecondition, "context_native_text"));
+    cases.push((
+        wrong_native,
+        Code::FailedPrecondition,
+        "context_native_text",
+    ));
     let mut json_ctx = create("s", pb::WorkerLanguage::Python);
     json_ctx.context = Some(Context::ContextJson(pv(json!([1]))));
     cases.push((json_ctx, Code::Ok, ""));

@@ -303,7 +303,14 @@ async fn a_typed_date_reaches_a_typescript_worker_as_a_date() {
         })
     );
     // What TypeScript cannot hold is refused, naming the field.
-    let bad = typed_map(vec![("day", Kind::DateValue(pb::TypedDate { year: 2026, month: 1, day: 2 }))]);
+    let bad = typed_map(vec![(
+        "day",
+        Kind::DateValue(pb::TypedDate {
+            year: 2026,
+            month: 1,
+            day: 2,
+        }),
+    )]);
     let got = srv
         .client
         .create_schedule(pb::CreateScheduleRequest {
