@@ -160,6 +160,18 @@ proptest! {
     }
 
     #[test]
+    fn hostile_typed_requests_are_refused_or_written(v in pb_value()) {
+        if let Ok(t) = Typed::from_pb(&v, "context_typed") {
+            let allow = Allowlist::default();
+            let text = pickle::encode_typed(&t);
+            prop_assert!(pickle::check(&text, &allow).is_ok());
+            if let Err(e) = superjson::encode_typed(&t, "context_typed") {
+                prop_assert!(e.to_string().starts_with("context_typed"), "{e}");
+            }
+        }
+    }
+
+    #[test]
     fn typed_values_round_trip_through_pickles(v in typed_value()) {
         let allow = Allowlist::default();
         let text = pickle::encode_typed(&v);
@@ -174,6 +186,36 @@ proptest! {
             Err(e) => prop_assert!(e.to_string().starts_with("context_typed"), "{e}"),
         }
     }
+}
+
+/// Request values with hostile fields: any timestamps, offsets, dates, decimal and UUID text.
+fn pb_value() -> impl Strategy<Value = crate::pb::TypedValue> {
+    use crate::pb::{typed_value::Kind, TypedDate, TypedTimestamp, TypedValue};
+    let leaf = prop_oneof![
+        (any::<i64>(), any::<i32>(), any::<i32>()).prop_map(|(seconds, nanos, offset)| {
+            Kind::TimestampValue(TypedTimestamp {
+                time: Some(prost_types::Timestamp { seconds, nanos }),
+                utc_offset_seconds: offset,
+            })
+        }),
+        (
+            -62_135_596_800i64..253_402_300_799,
+            prop_oneof![Just(0), Just(86_399), Just(-86_399), Just(86_400)]
+        )
+            .prop_map(|(seconds, offset)| Kind::TimestampValue(TypedTimestamp {
+                time: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+                utc_offset_seconds: offset,
+            })),
+        (any::<i32>(), any::<i32>(), any::<i32>())
+            .prop_map(|(year, month, day)| Kind::DateValue(TypedDate { year, month, day })),
+        ".{0,12}".prop_map(Kind::DecimalValue),
+        "[-+.0-9eE]{0,12}".prop_map(Kind::DecimalValue),
+        ".{0,40}".prop_map(Kind::UuidValue),
+        ".{0,8}".prop_map(Kind::StringValue),
+        any::<f64>().prop_map(Kind::FloatValue),
+    ]
+    .prop_map(|k| TypedValue { kind: Some(k) });
+    prop_oneof![Just(TypedValue { kind: None }), leaf]
 }
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {

@@ -109,8 +109,9 @@ fn from_pb(v: &pb::TypedValue, path: &str, depth: usize) -> Result<Typed> {
                     "must be strictly between -86400 and 86400",
                 ));
             }
-            let local =
-                DateTime::<Utc>::from_timestamp_micros(micros + i64::from(offset) * 1_000_000);
+            let local = micros
+                .checked_add(i64::from(offset) * 1_000_000)
+                .and_then(DateTime::<Utc>::from_timestamp_micros);
             if !local.is_some_and(|l| (1..=9999).contains(&chrono::Datelike::year(&l))) {
                 return Err(Error::invalid(
                     format!("{path}.time"),
