@@ -6,6 +6,7 @@
 //! and the caller's token allow it (`policy`).
 
 pub mod pickle;
+mod pickle_graph;
 mod pickle_ops;
 mod pickle_read;
 pub mod pickle_vm;
