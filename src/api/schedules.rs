@@ -17,7 +17,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     model::{ScheduleFilter, ScheduleRow},
-    native::{self, Language},
+    native::{self, policy::NativeWrite, Language},
     pb,
 };
 
@@ -29,10 +29,11 @@ impl WorkflowApi {
         &self,
         req: &pb::CreateScheduleRequest,
     ) -> Result<pb::CreateScheduleResponse> {
-        let row = self
-            .repo
-            .create_schedule(&self.schedule_row(req, "CreateSchedule")?)
-            .await?;
+        let (row, pending) = self.schedule_row(req, "CreateSchedule")?;
+        let row = self.repo.create_schedule(&row).await?;
+        if let Some(write) = pending {
+            write.audit("stored");
+        }
         Ok(pb::CreateScheduleResponse {
             schedule: Some(self.render(&row)),
         })
@@ -51,6 +52,7 @@ impl WorkflowApi {
         }
         let mut names = std::collections::HashSet::new();
         let mut rows = Vec::with_capacity(req.schedules.len());
+        let mut writes = Vec::new();
         for (i, item) in req.schedules.iter().enumerate() {
             let at = |e: Error| match e {
                 Error::InvalidArgument { field, reason } => {
@@ -58,7 +60,8 @@ impl WorkflowApi {
                 }
                 other => other,
             };
-            let row = self.schedule_row(item, "ApplySchedules").map_err(at)?;
+            let (row, pending) = self.schedule_row(item, "ApplySchedules").map_err(at)?;
+            writes.extend(pending);
             if !names.insert(row.schedule_name.clone()) {
                 return Err(at(Error::invalid(
                     "schedule_name",
@@ -68,13 +71,21 @@ impl WorkflowApi {
             rows.push(row);
         }
         let applied = self.repo.apply_schedules(&rows).await?;
+        for write in writes {
+            write.audit("stored");
+        }
         Ok(pb::ApplySchedulesResponse {
             schedules: applied.iter().map(|r| self.render(r)).collect(),
         })
     }
 
     /// The row a CreateSchedule request describes (validated; context in the language's format).
-    fn schedule_row(&self, req: &pb::CreateScheduleRequest, rpc: &str) -> Result<ScheduleRow> {
+    /// With the raw native write to audit once the row is stored, if the context was one.
+    fn schedule_row(
+        &self,
+        req: &pb::CreateScheduleRequest,
+        rpc: &str,
+    ) -> Result<(ScheduleRow, Option<NativeWrite>)> {
         let language =
             match req.language() {
                 pb::WorkerLanguage::Python => Language::Python,
@@ -93,7 +104,7 @@ impl WorkflowApi {
             .map(|tz| time_zone(tz).map(|_| tz.to_owned()))
             .transpose()?;
         let schedule_name = required("schedule_name", &req.schedule_name)?;
-        let context = self.context_text(
+        let (context, pending) = self.context_text(
             language,
             ContextInput::from(req.context.as_ref()),
             rpc,
@@ -119,7 +130,7 @@ impl WorkflowApi {
             queue_name: optional("queue_name", &req.queue_name)?,
             application_name: self.acting_app(req.application_name.as_ref())?,
         };
-        Ok(row)
+        Ok((row, pending))
     }
 
     pub(super) async fn schedule_list(
@@ -218,6 +229,7 @@ impl WorkflowApi {
         if let Some(backfill) = req.automatic_backfill {
             row.automatic_backfill = backfill;
         }
+        let mut pending = None;
         if let Some(context) = &req.context {
             let language = native::detect(&row.context).ok_or_else(|| {
                 Error::FailedPrecondition(format!(
@@ -225,18 +237,23 @@ impl WorkflowApi {
                     row.schedule_name
                 ))
             })?;
-            row.context = self.context_text(
+            let (text, write) = self.context_text(
                 language,
                 ContextInput::from(context),
                 "UpdateSchedule",
                 &row.schedule_name,
             )?;
+            row.context = text;
+            pending = write;
         }
         let row = self
             .repo
             .update_schedule(&row)
             .await?
             .ok_or_else(|| not_found(&row.schedule_name))?;
+        if let Some(write) = pending {
+            write.audit("stored");
+        }
         Ok(pb::UpdateScheduleResponse {
             schedule: Some(self.render(&row)),
         })

@@ -81,23 +81,34 @@ pub const HOW_TO_ENABLE: &str = "DBOS workers execute what they unpickle (Python
     format itself). An operator who accepts the risk starts dbosd with --allow-native-payloads \
     (DBOSD_ALLOW_NATIVE_PAYLOADS=true) and, with tokens on, grants the token \"native_payloads\": true";
 
-/// The audit record of one accepted raw native write (tracing target `dbosd::audit`).
-pub fn audit_native_write(
-    principal: Option<&str>,
-    rpc: &str,
-    schedule: &str,
-    language: &str,
-    native_globals: &[String],
-) {
-    tracing::info!(
-        target: "dbosd::audit",
-        principal = principal.unwrap_or("-"),
-        rpc,
-        schedule,
-        language,
-        native_globals = native_globals.join(",").as_str(),
-        "raw native payload stored"
-    );
+/// A raw native write: who, through which RPC, to which schedule, and what the pickle names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeWrite {
+    /// The token's name; `None` when tokens are off.
+    pub principal: Option<String>,
+    pub rpc: String,
+    pub schedule: String,
+    /// `python` or `typescript`.
+    pub language: &'static str,
+    /// The pickle globals (`module.name`) it names.
+    pub globals: Vec<String>,
+}
+
+impl NativeWrite {
+    /// The audit record of this write (tracing target `dbosd::audit`): `outcome` is `stored` once
+    /// the row is written, or why it was refused.
+    pub fn audit(&self, outcome: &str) {
+        tracing::info!(
+            target: "dbosd::audit",
+            principal = self.principal.as_deref().unwrap_or("-"),
+            rpc = self.rpc.as_str(),
+            schedule = self.schedule.as_str(),
+            language = self.language,
+            native_globals = self.globals.join(",").as_str(),
+            outcome,
+            "raw native payload"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -126,18 +137,17 @@ mod tests {
             .with_target(true)
             .with_ansi(false)
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            audit_native_write(
-                Some("ops"),
-                "CreateSchedule",
-                "nightly",
-                "python",
-                &[
-                    "datetime.datetime".to_owned(),
-                    "datetime.timezone".to_owned(),
-                ],
-            )
-        });
+        let write = NativeWrite {
+            principal: Some("ops".to_owned()),
+            rpc: "CreateSchedule".to_owned(),
+            schedule: "nightly".to_owned(),
+            language: "python",
+            globals: vec![
+                "datetime.datetime".to_owned(),
+                "datetime.timezone".to_owned(),
+            ],
+        };
+        tracing::subscriber::with_default(subscriber, || write.audit("stored"));
         let line = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         for needle in [
             "dbosd::audit",
@@ -145,6 +155,7 @@ mod tests {
             "rpc=\"CreateSchedule\"",
             "schedule=\"nightly\"",
             "native_globals=\"datetime.datetime,datetime.timezone\"",
+            "outcome=\"stored\"",
         ] {
             assert!(line.contains(needle), "{line} lacks {needle}");
         }

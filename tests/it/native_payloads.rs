@@ -352,3 +352,65 @@ async fn hostile_stored_rows_are_read_as_text_and_never_fired() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn the_real_binary_takes_the_flags_and_audits_every_raw_write() {
+    let db = TestDb::new().await;
+    let tokens = native_tokens();
+    let tokens_path = tokens.path().to_str().unwrap().to_owned();
+    let args = [
+        "--database-url",
+        &db.url,
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens-file",
+        &tokens_path,
+        "--allow-native-payloads",
+        "--native-allow-global",
+        "collections.OrderedDict",
+        "--log-format",
+        "json",
+    ];
+    let dbosd = crate::harness::Dbosd::spawn(&args, &[], crate::harness::Dbosd::READY).await;
+    let mut permitted = client_as(&dbosd.channel, "tok-native");
+    let req = |name: &str, text: &str| create(name, pb::WorkerLanguage::Python, native(text));
+    permitted
+        .create_schedule(req("audited", PY_DATETIME))
+        .await
+        .expect("stored");
+    dbosd
+        .logged_with(&[
+            r#""target":"dbosd::audit""#,
+            r#""principal":"native""#,
+            r#""rpc":"CreateSchedule""#,
+            r#""schedule":"audited""#,
+            r#""native_globals":"datetime.datetime,datetime.timezone,datetime.timedelta""#,
+            r#""outcome":"stored""#,
+        ])
+        .await;
+    assert_status(
+        permitted
+            .apply_schedules(apply(req("evil", OS_SYSTEM)))
+            .await,
+        Code::InvalidArgument,
+        "pickle global os.system is not allowed",
+    );
+    dbosd
+        .logged_with(&[
+            r#""rpc":"ApplySchedules""#,
+            r#""schedule":"evil""#,
+            "refused: context_native_text: pickle global os.system is not allowed",
+        ])
+        .await;
+    // --native-allow-global reached the checker.
+    permitted
+        .create_schedule(req("ordered", ORDERED_DICT))
+        .await
+        .expect("allowed by the flag");
+    dbosd
+        .logged_with(&[
+            r#""schedule":"ordered""#,
+            r#""native_globals":"collections.OrderedDict""#,
+        ])
+        .await;
+}

@@ -1,7 +1,8 @@
 //! A schedule context from a request (JSON, typed values, or raw native text when the operator and
 //! the caller's token allow it) written in the schedule language's native format, and a stored
-//! context rendered back. Raw native text is checked (`native::check`) and every accepted write is
-//! audited (`native::policy::audit_native_write`, target `dbosd::audit`).
+//! context rendered back. Raw native text is checked (`native::check`) and every raw write is
+//! audited (`native::policy::NativeWrite::audit`, target `dbosd::audit`): refusals at once, stored
+//! ones by the handler once the row is written.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use crate::{
     error::{Error, Result},
     native::{
         self, pickle,
-        policy::{audit_native_write, HOW_TO_ENABLE},
+        policy::{NativeWrite, HOW_TO_ENABLE},
         superjson, Language, NativePolicy, Typed,
     },
     pb,
@@ -55,38 +56,54 @@ impl WorkflowApi {
         self
     }
 
-    /// The stored text of a request's context in `language`'s format. `rpc` and `schedule` go
-    /// into the audit record of a raw native write.
+    /// The stored text of a request's context in `language`'s format, and for raw native text the
+    /// write to audit once the row is stored (`rpc` and `schedule` go into its record).
     pub(in crate::api) fn context_text(
         &self,
         language: Language,
         input: ContextInput<'_>,
         rpc: &str,
         schedule: &str,
-    ) -> Result<String> {
-        match input {
-            ContextInput::Absent => json_context(language, &serde_json::Value::Null),
-            ContextInput::Json(v) => json_context(language, &to_json(v, "context_json")?),
+    ) -> Result<(String, Option<NativeWrite>)> {
+        let text = match input {
+            ContextInput::Absent => json_context(language, &serde_json::Value::Null)?,
+            ContextInput::Json(v) => json_context(language, &to_json(v, "context_json")?)?,
             ContextInput::Typed(v) => {
                 let value = Typed::from_pb(v, "context_typed")?;
                 match language {
-                    Language::Python => Ok(pickle::encode_typed(&value)),
-                    Language::TypeScript => superjson::encode_typed(&value, "context_typed"),
+                    Language::Python => pickle::encode_typed(&value),
+                    Language::TypeScript => superjson::encode_typed(&value, "context_typed")?,
                 }
             }
-            ContextInput::Native(text) => self.native_context(language, text, rpc, schedule),
-        }
+            ContextInput::Native(text) => {
+                let mut write = NativeWrite {
+                    principal: self.caller.as_deref().map(|c| c.name.clone()),
+                    rpc: rpc.to_owned(),
+                    schedule: schedule.to_owned(),
+                    language: match language {
+                        Language::Python => "python",
+                        Language::TypeScript => "typescript",
+                    },
+                    globals: Vec::new(),
+                };
+                return match self.native_context(language, text) {
+                    Ok(globals) => {
+                        write.globals = globals;
+                        Ok((text.to_owned(), Some(write)))
+                    }
+                    Err(e) => {
+                        write.audit(&format!("refused: {e}"));
+                        Err(e)
+                    }
+                };
+            }
+        };
+        Ok((text, None))
     }
 
     /// Raw native text: only with the operator switch and (tokens on) a permitted token; checked
-    /// opcode by opcode; audited.
-    fn native_context(
-        &self,
-        language: Language,
-        text: &str,
-        rpc: &str,
-        schedule: &str,
-    ) -> Result<String> {
+    /// opcode by opcode. The globals a pickle names.
+    fn native_context(&self, language: Language, text: &str) -> Result<Vec<String>> {
         const FIELD: &str = "context_native_text";
         if !self.native.allow_raw {
             return Err(Error::FailedPrecondition(format!(
@@ -113,17 +130,7 @@ impl WorkflowApi {
         }
         let checked = native::check(language, text, &self.native.allowlist)
             .map_err(|refusal| Error::invalid(FIELD, refusal.0))?;
-        audit_native_write(
-            self.caller.as_deref().map(|c| c.name.as_str()),
-            rpc,
-            schedule,
-            match language {
-                Language::Python => "python",
-                Language::TypeScript => "typescript",
-            },
-            &checked.globals,
-        );
-        Ok(text.to_owned())
+        Ok(checked.globals)
     }
 
     /// A stored context as the API shows it: the text, its language, and the decoded JSON and
