@@ -20,7 +20,12 @@ pub fn is_superjson(text: &str) -> bool {
     parse(text).is_some()
 }
 
+/// The top-level object of marked superjson of at most `pickle_vm::MAX_BYTES` (the checkers'
+/// size limit), if `text` is one.
 fn parse(text: &str) -> Option<Map<String, Json>> {
+    if text.len() > super::pickle_vm::MAX_BYTES {
+        return None;
+    }
     match serde_json::from_str::<Json>(text).ok()? {
         Json::Object(map)
             if map.get(MARKER_KEY).and_then(Json::as_str) == Some(MARKER)
