@@ -332,13 +332,42 @@ fn expect(name: &str, expect: &str, got: Result<(), String>) {
     }
 }
 
+/// `x0 = []`, `x(i) = [x(i-1), x(i-1)]` up to `levels`: a few bytes that expand to 2^levels values.
+fn sharing(levels: u8) -> String {
+    let mut hex = String::from("5d94");
+    for i in 1..=levels {
+        hex.push_str(&format!("305d28 68{:02x} 68{:02x} 6594", i - 1, i - 1));
+    }
+    hex
+}
+
+#[test]
+fn shared_values_are_read_within_a_budget() {
+    let hex: String = format!("8004{}2e", sharing(60))
+        .split_whitespace()
+        .collect();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let checked = pickle_vm::check(&bytes, &Allowlist::default()).expect("plain shared lists");
+    let started = std::time::Instant::now();
+    assert_eq!(
+        pickle_read::typed(&checked),
+        None,
+        "2^60 values exceed the read budget"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
 #[test]
 fn the_pickle_corpus_is_refused_or_accepted_as_pinned() {
     let allow = Allowlist::default();
     for (name, expected, hex) in corpus(include_str!("corpus/pickles.txt")) {
         let hex = hex
             .replace("DEEP", &format!("{}{}", "5d".repeat(150), "61".repeat(149)))
-            .replace("MARKS", &"28".repeat(2000));
+            .replace("MARKS", &"28".repeat(2000))
+            .replace("SHARING", &sharing(60));
         let hex: String = hex.split_whitespace().collect();
         let bytes: Vec<u8> = (0..hex.len())
             .step_by(2)
