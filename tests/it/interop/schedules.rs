@@ -1,5 +1,7 @@
 //! A schedule created through dbosd is fired (triggered, backfilled) as its own language fires it:
-//! the worker runs the workflow with a real date/datetime and the context, decoded natively.
+//! the worker runs the workflow with a real date/datetime and the context, decoded natively. Typed
+//! contexts (and a raw pickle from a permitted token) arrive as the language's own values: Python
+//! datetime/date/Decimal/UUID/bytes, TypeScript Date/bigint/Uint8Array.
 
 use dbosd::{native, pb};
 use prost_types::Timestamp;
