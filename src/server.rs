@@ -173,7 +173,8 @@ pub async fn serve_with_hub(
         hub,
         settings.application_name.clone(),
         streams,
-    );
+    )
+    .with_native_policy(settings.native.clone());
     let stop = CancellationToken::new();
     let mut builder = Server::builder();
     if let Some(tls) = tls {

@@ -61,6 +61,8 @@ pub struct WorkflowApi {
     streams: Streams,
     /// Who is calling (from the auth layer); `None` when tokens are off. Set per call by `begin`.
     caller: Option<Arc<Principal>>,
+    /// Raw native payloads: the operator switch and the pickle allowlist (see `schedules`).
+    native: Arc<crate::native::NativePolicy>,
 }
 
 impl WorkflowApi {
@@ -79,6 +81,7 @@ impl WorkflowApi {
             default_app,
             streams,
             caller: None,
+            native: Arc::default(),
         }
     }
 }

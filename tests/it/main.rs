@@ -32,6 +32,7 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod native_payloads;
 mod pgbouncer;
 mod proto_lint;
 mod registry;
