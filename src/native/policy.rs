@@ -99,8 +99,8 @@ impl NativeWrite {
     /// the row is written, or why it was refused.
     pub fn audit(&self, outcome: &str) {
         tracing::info!(
-            target: "dbosd::audit",
-            principal = self.principal.as_deref().unwrap_or("-"),
+            target: crate::audit::TARGET,
+            principal = self.principal.as_deref().unwrap_or(crate::audit::ANONYMOUS),
             rpc = self.rpc.as_str(),
             schedule = self.schedule.as_str(),
             language = self.language,
