@@ -160,6 +160,19 @@ pub struct ServerArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "DBOSD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Let callers store raw native schedule contexts (`context_native_text`: base64 pickles,
+    /// superjson). Off by default: workers execute what they unpickle. With tokens on, a token also
+    /// needs `"native_payloads": true`. Pickles are still checked opcode by opcode.
+    #[arg(long, env = "DBOSD_ALLOW_NATIVE_PAYLOADS")]
+    pub allow_native_payloads: bool,
+    /// A pickle global (`module.name`) to allow beyond the datetime, decimal and uuid defaults, in
+    /// native text written or read; repeatable (comma-separated in the environment).
+    #[arg(
+        long = "native-allow-global",
+        env = "DBOSD_NATIVE_ALLOW_GLOBALS",
+        value_delimiter = ','
+    )]
+    pub native_allow_globals: Vec<String>,
 }
 
 /// `start-dev` options.
@@ -207,6 +220,10 @@ pub struct Settings {
     pub auth_exempt: Vec<String>,
     /// TLS on the gRPC port (plaintext when empty).
     pub tls: TlsFiles,
+    /// Raw native payloads: the switch and the pickle global allowlist.
+    pub native: crate::native::NativePolicy,
+    /// `--native-allow-global` entries, checked by `validate` and merged into `native.allowlist`.
+    pub native_allow_globals: Vec<String>,
 }
 
 impl Settings {
@@ -236,6 +253,8 @@ impl Settings {
             tokens_file: None,
             auth_exempt: vec!["grpc.health.v1.Health".to_owned()],
             tls: TlsFiles::default(),
+            native: crate::native::NativePolicy::default(),
+            native_allow_globals: Vec::new(),
         }
     }
 
@@ -282,6 +301,13 @@ impl Settings {
                 key: server.tls_key.clone(),
                 client_ca: server.tls_client_ca.clone(),
             },
+            native: crate::native::NativePolicy {
+                allow_raw: server.allow_native_payloads,
+                // Replaced by the full list in `validate`, which reports a malformed entry.
+                allowlist: crate::native::Allowlist::with_extra(&server.native_allow_globals)
+                    .unwrap_or_default(),
+            },
+            native_allow_globals: server.native_allow_globals.clone(),
         }
     }
 
@@ -313,6 +339,7 @@ impl Settings {
         if self.max_streams == 0 {
             return Err("--max-streams must be at least 1".to_owned());
         }
+        crate::native::Allowlist::with_extra(&self.native_allow_globals)?;
         Ok(())
     }
 }

@@ -174,7 +174,8 @@ pub async fn serve_with_hub(
         settings.application_name.clone(),
         streams,
     )
-    .with_payload_limit(settings.payload_limit());
+    .with_payload_limit(settings.payload_limit())
+    .with_native_policy(settings.native.clone());
     let stop = CancellationToken::new();
     let mut builder = Server::builder();
     if let Some(tls) = tls {

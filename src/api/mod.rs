@@ -67,6 +67,8 @@ pub struct WorkflowApi {
     caller: Option<Arc<Principal>>,
     /// Largest payload a call may write (`Settings::payload_limit`).
     payload_limit: usize,
+    /// Raw native payloads: the operator switch and the pickle allowlist (see `schedules`).
+    native: Arc<crate::native::NativePolicy>,
 }
 
 impl WorkflowApi {
@@ -86,6 +88,7 @@ impl WorkflowApi {
             streams,
             caller: None,
             payload_limit: usize::MAX,
+            native: Arc::default(),
         }
     }
 

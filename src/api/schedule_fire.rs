@@ -113,19 +113,22 @@ impl WorkflowApi {
         at: DateTime<Utc>,
         workflow_id: String,
     ) -> Result<NewWorkflow> {
-        let unreadable = || {
+        let unreadable = |why: native::Refusal| {
             Error::FailedPrecondition(format!(
-                "schedule {}'s context cannot be embedded in {language:?} arguments",
+                "schedule {}'s stored context cannot be embedded in {language:?} arguments: {why}",
                 s.schedule_name
             ))
         };
+        // The stored context passes the same checks as a written one (a worker or an older dbosd
+        // may have written it) before it goes into a worker's arguments.
         let (inputs, serialization) = match language {
             Language::Python => (
-                pickle::firing_inputs(at.timestamp_micros(), &s.context).ok_or_else(unreadable)?,
+                pickle::firing_inputs(at.timestamp_micros(), &s.context, &self.native.allowlist)
+                    .map_err(unreadable)?,
                 None,
             ),
             Language::TypeScript => (
-                superjson::firing_args(&js_iso(&at), &s.context).ok_or_else(unreadable)?,
+                superjson::firing_args(&js_iso(&at), &s.context).map_err(unreadable)?,
                 Some("js_superjson".to_owned()),
             ),
         };

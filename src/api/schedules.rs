@@ -2,19 +2,22 @@
 //! ResumeSchedule, DeleteSchedule.
 //!
 //! A schedule's context is stored in its creator's native format; the request names the worker
-//! language and dbosd writes the context as that language's client would (see `crate::native`).
+//! language and dbosd writes the context as that language's client would (see `context` and
+//! `crate::native`).
+
+mod context;
 
 use std::str::FromStr;
 
+use self::context::ContextInput;
 use super::{
     convert::{required, text},
-    json::{from_json, to_json},
     WorkflowApi,
 };
 use crate::{
     error::{Error, Result},
     model::{ScheduleFilter, ScheduleRow},
-    native::{self, pickle, superjson, Language},
+    native::{self, policy::NativeWrite, Language},
     pb,
 };
 
@@ -26,9 +29,13 @@ impl WorkflowApi {
         &self,
         req: &pb::CreateScheduleRequest,
     ) -> Result<pb::CreateScheduleResponse> {
-        let row = self.repo.create_schedule(&self.schedule_row(req)?).await?;
+        let (row, pending) = self.schedule_row(req, "CreateSchedule")?;
+        let row = self.repo.create_schedule(&row).await?;
+        if let Some(write) = pending {
+            write.audit("stored");
+        }
         Ok(pb::CreateScheduleResponse {
-            schedule: Some(render(&row)),
+            schedule: Some(self.render(&row)),
         })
     }
 
@@ -45,6 +52,7 @@ impl WorkflowApi {
         }
         let mut names = std::collections::HashSet::new();
         let mut rows = Vec::with_capacity(req.schedules.len());
+        let mut writes = Vec::new();
         for (i, item) in req.schedules.iter().enumerate() {
             let at = |e: Error| match e {
                 Error::InvalidArgument { field, reason } => {
@@ -52,7 +60,8 @@ impl WorkflowApi {
                 }
                 other => other,
             };
-            let row = self.schedule_row(item).map_err(at)?;
+            let (row, pending) = self.schedule_row(item, "ApplySchedules").map_err(at)?;
+            writes.extend(pending);
             if !names.insert(row.schedule_name.clone()) {
                 return Err(at(Error::invalid(
                     "schedule_name",
@@ -62,13 +71,21 @@ impl WorkflowApi {
             rows.push(row);
         }
         let applied = self.repo.apply_schedules(&rows).await?;
+        for write in writes {
+            write.audit("stored");
+        }
         Ok(pb::ApplySchedulesResponse {
-            schedules: applied.iter().map(render).collect(),
+            schedules: applied.iter().map(|r| self.render(r)).collect(),
         })
     }
 
     /// The row a CreateSchedule request describes (validated; context in the language's format).
-    fn schedule_row(&self, req: &pb::CreateScheduleRequest) -> Result<ScheduleRow> {
+    /// With the raw native write to audit once the row is stored, if the context was one.
+    fn schedule_row(
+        &self,
+        req: &pb::CreateScheduleRequest,
+        rpc: &str,
+    ) -> Result<(ScheduleRow, Option<NativeWrite>)> {
         let language =
             match super::convert::enum_field("language", req.language)? {
                 pb::WorkerLanguage::Python => Language::Python,
@@ -86,21 +103,13 @@ impl WorkflowApi {
             .filter(|tz| !tz.is_empty())
             .map(|tz| time_zone(tz).map(|_| tz.to_owned()))
             .transpose()?;
-        let context = match &req.context {
-            None => context_of(language, &serde_json::Value::Null)?,
-            Some(pb::create_schedule_request::Context::ContextJson(v)) => {
-                context_of(language, &to_json(v, "context_json")?)?
-            }
-            Some(pb::create_schedule_request::Context::ContextNativeText(t)) => {
-                if native::detect(t) != Some(language) {
-                    return Err(Error::invalid(
-                        "context_native_text",
-                        format!("is not in {language:?}'s native format (base64 pickle for Python, marked superjson for TypeScript)"),
-                    ));
-                }
-                t.clone()
-            }
-        };
+        let schedule_name = required("schedule_name", &req.schedule_name)?;
+        let (context, pending) = self.context_text(
+            language,
+            ContextInput::from(req.context.as_ref()),
+            rpc,
+            &schedule_name,
+        )?;
         let optional = |field: &str, v: &Option<String>| {
             v.as_deref()
                 .filter(|v| !v.is_empty())
@@ -109,7 +118,7 @@ impl WorkflowApi {
         };
         let row = ScheduleRow {
             schedule_id: uuid::Uuid::new_v4().to_string(),
-            schedule_name: required("schedule_name", &req.schedule_name)?,
+            schedule_name,
             workflow_name: required("workflow_name", &req.workflow_name)?,
             workflow_class_name: optional("workflow_class_name", &req.workflow_class_name)?,
             cron,
@@ -121,7 +130,7 @@ impl WorkflowApi {
             queue_name: optional("queue_name", &req.queue_name)?,
             application_name: self.acting_app(req.application_name.as_ref())?,
         };
-        Ok(row)
+        Ok((row, pending))
     }
 
     pub(super) async fn schedule_list(
@@ -151,7 +160,7 @@ impl WorkflowApi {
         };
         let rows = self.repo.list_schedules(&filter).await?;
         Ok(pb::ListSchedulesResponse {
-            schedules: rows.iter().map(render).collect(),
+            schedules: rows.iter().map(|r| self.render(r)).collect(),
         })
     }
 
@@ -161,7 +170,7 @@ impl WorkflowApi {
     ) -> Result<pb::GetScheduleResponse> {
         let row = self.existing_schedule(&req.schedule_name).await?;
         Ok(pb::GetScheduleResponse {
-            schedule: Some(render(&row)),
+            schedule: Some(self.render(&row)),
         })
     }
 
@@ -171,7 +180,7 @@ impl WorkflowApi {
     ) -> Result<pb::PauseScheduleResponse> {
         let row = self.set_status(&req.schedule_name, PAUSED).await?;
         Ok(pb::PauseScheduleResponse {
-            schedule: Some(render(&row)),
+            schedule: Some(self.render(&row)),
         })
     }
 
@@ -181,7 +190,7 @@ impl WorkflowApi {
     ) -> Result<pb::ResumeScheduleResponse> {
         let row = self.set_status(&req.schedule_name, ACTIVE).await?;
         Ok(pb::ResumeScheduleResponse {
-            schedule: Some(render(&row)),
+            schedule: Some(self.render(&row)),
         })
     }
 
@@ -201,7 +210,6 @@ impl WorkflowApi {
         &self,
         req: &pb::UpdateScheduleRequest,
     ) -> Result<pb::UpdateScheduleResponse> {
-        use pb::update_schedule_request::Context;
         let mut row = self.existing_schedule(&req.schedule_name).await?;
         if let Some(cron) = &req.cron {
             parse_cron(cron)?;
@@ -221,6 +229,7 @@ impl WorkflowApi {
         if let Some(backfill) = req.automatic_backfill {
             row.automatic_backfill = backfill;
         }
+        let mut pending = None;
         if let Some(context) = &req.context {
             let language = native::detect(&row.context).ok_or_else(|| {
                 Error::FailedPrecondition(format!(
@@ -228,24 +237,25 @@ impl WorkflowApi {
                     row.schedule_name
                 ))
             })?;
-            row.context = match context {
-                Context::ContextJson(v) => context_of(language, &to_json(v, "context_json")?)?,
-                Context::ContextNativeText(t) if native::detect(t) == Some(language) => t.clone(),
-                Context::ContextNativeText(_) => {
-                    return Err(Error::invalid(
-                        "context_native_text",
-                        format!("is not in {language:?}'s native format, the schedule's language"),
-                    ))
-                }
-            };
+            let (text, write) = self.context_text(
+                language,
+                ContextInput::from(context),
+                "UpdateSchedule",
+                &row.schedule_name,
+            )?;
+            row.context = text;
+            pending = write;
         }
         let row = self
             .repo
             .update_schedule(&row)
             .await?
             .ok_or_else(|| not_found(&row.schedule_name))?;
+        if let Some(write) = pending {
+            write.audit("stored");
+        }
         Ok(pb::UpdateScheduleResponse {
-            schedule: Some(render(&row)),
+            schedule: Some(self.render(&row)),
         })
     }
 
@@ -299,51 +309,26 @@ pub(super) fn time_zone(name: &str) -> Result<chrono_tz::Tz> {
     })
 }
 
-/// A JSON context in `language`'s native format.
-fn context_of(language: Language, value: &serde_json::Value) -> Result<String> {
-    match language {
-        Language::TypeScript => Ok(superjson::encode(value)),
-        Language::Python => pickle::encode_json(value).ok_or_else(|| {
-            Error::invalid(
-                "context_json",
-                "holds an integer beyond 64 bits, which dbosd does not pickle",
-            )
-        }),
-    }
-}
-
-fn render(row: &ScheduleRow) -> pb::Schedule {
-    let language = native::detect(&row.context);
-    let json = match language {
-        Some(Language::TypeScript) => superjson::decode_plain(&row.context),
-        Some(Language::Python) => pickle::decode_json(&row.context),
-        None => None,
-    };
-    let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    pb::Schedule {
-        schedule_id: row.schedule_id.clone(),
-        schedule_name: row.schedule_name.clone(),
-        workflow_name: row.workflow_name.clone(),
-        workflow_class_name: s(&row.workflow_class_name),
-        cron: row.cron.clone(),
-        status: match row.status.as_str() {
-            ACTIVE => pb::ScheduleStatus::Active,
-            PAUSED => pb::ScheduleStatus::Paused,
-            _ => pb::ScheduleStatus::Unspecified,
-        } as i32,
-        context: Some(pb::ScheduleContext {
-            text: row.context.clone(),
-            language: match language {
-                Some(Language::Python) => pb::WorkerLanguage::Python,
-                Some(Language::TypeScript) => pb::WorkerLanguage::Typescript,
-                None => pb::WorkerLanguage::Unspecified,
+impl WorkflowApi {
+    fn render(&self, row: &ScheduleRow) -> pb::Schedule {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        pb::Schedule {
+            schedule_id: row.schedule_id.clone(),
+            schedule_name: row.schedule_name.clone(),
+            workflow_name: row.workflow_name.clone(),
+            workflow_class_name: s(&row.workflow_class_name),
+            cron: row.cron.clone(),
+            status: match row.status.as_str() {
+                ACTIVE => pb::ScheduleStatus::Active,
+                PAUSED => pb::ScheduleStatus::Paused,
+                _ => pb::ScheduleStatus::Unspecified,
             } as i32,
-            json: json.as_ref().map(from_json),
-        }),
-        last_fired_at: s(&row.last_fired_at),
-        automatic_backfill: row.automatic_backfill,
-        cron_timezone: s(&row.cron_timezone),
-        queue_name: s(&row.queue_name),
-        application_name: s(&row.application_name),
+            context: Some(self.render_context(&row.context)),
+            last_fired_at: s(&row.last_fired_at),
+            automatic_backfill: row.automatic_backfill,
+            cron_timezone: s(&row.cron_timezone),
+            queue_name: s(&row.queue_name),
+            application_name: s(&row.application_name),
+        }
     }
 }

@@ -54,6 +54,9 @@ pub struct Principal {
     /// The token's name from the file (safe to log; the token itself never is).
     pub name: String,
     pub scope: Scope,
+    /// Whether it may store raw native payloads (schedule `context_native_text`) when the operator
+    /// switch `--allow-native-payloads` is on; from the token file's `native_payloads`.
+    pub native_payloads: bool,
 }
 
 /// The tokens loaded from the file.
@@ -79,6 +82,9 @@ struct TokenEntry {
     applications: Vec<String>,
     /// Queue names; absent for all.
     queues: Option<Vec<String>>,
+    /// May store raw native payloads (pickles, superjson) when the server allows them; default false.
+    #[serde(default)]
+    native_payloads: bool,
 }
 
 impl Tokens {
@@ -126,7 +132,14 @@ impl Tokens {
                 applications: (!all_apps).then_some(entry.applications),
                 queues: entry.queues,
             };
-            entries.push((digest, Arc::new(Principal { name, scope })));
+            entries.push((
+                digest,
+                Arc::new(Principal {
+                    name,
+                    scope,
+                    native_payloads: entry.native_payloads,
+                }),
+            ));
         }
         if entries.is_empty() {
             return Err("no tokens".to_owned());
@@ -190,6 +203,7 @@ mod tests {
         assert!(!billing.scope.allows(None, Some("invoices")));
         let ops = tokens.authenticate("secret").unwrap();
         assert!(!ops.scope.is_restricted());
+        assert!(!ops.native_payloads, "off unless the file grants it");
         assert!(tokens.authenticate("b-tok ").is_none());
 
         let twice = r#"{"tokens": [{"name": "a", "token": "leaked-1", "applications": ["x"]},

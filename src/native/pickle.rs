@@ -1,22 +1,53 @@
-//! Python DBOS's native format: base64 of a pickle. dbosd writes pickles of JSON values and of a
-//! schedule firing's inputs `{"args": (datetime, context), "kwargs": {}}` (the stored context pickle
-//! spliced in unchanged), and reads back only pickles of plain JSON values.
+//! Python DBOS's native format: base64 of a pickle. dbosd writes pickles of JSON values, of typed
+//! values (built as CPython's protocol 4 builds them: `datetime.datetime` with a fixed-offset
+//! `datetime.timezone`, `datetime.date`, `decimal.Decimal`, `uuid.UUID`, `bytes`) and of a schedule
+//! firing's inputs `{"args": (datetime, context), "kwargs": {}}` (the stored context pickle spliced
+//! in after `pickle_vm` checked it). Reading goes through `pickle_vm` (checks, limits) and
+//! `pickle_read` (typed values).
 //!
-//! The opcodes are Python's `pickletools` ones; dbosd's own pickles use protocol 4 without memo.
+//! dbosd's own pickles use protocol 4 without memo, so a spliced context keeps its memo indices.
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use serde_json::{Map, Number, Value as Json};
+use chrono::{Datelike, Timelike};
+use serde_json::Value as Json;
 
-const PROTO: u8 = 0x80;
-const STOP: u8 = b'.';
-const MARK: u8 = b'(';
-const FRAME: u8 = 0x95;
+use super::{
+    pickle_ops::{self, FRAME, MARK, PROTO, STOP},
+    pickle_read,
+    pickle_vm::{self, Pickle, Refusal},
+    policy::Allowlist,
+    typed::Typed,
+};
+
+const TUPLE1: u8 = 0x85;
 const TUPLE2: u8 = 0x86;
+const TUPLE3: u8 = 0x87;
+const REDUCE: u8 = b'R';
 
-/// The pickle bytes of base64 `text`, if it decodes to a pickle (protocol 2 or later, as Python 3 writes).
+/// The pickle bytes of base64 `text`, if it decodes to a pickle (protocol 2 or later, as Python 3
+/// writes) of at most `pickle_vm::MAX_BYTES`.
 pub fn from_base64(text: &str) -> Option<Vec<u8>> {
-    let bytes = STANDARD.decode(text.trim()).ok()?;
+    let text = text.trim();
+    if text.len() > pickle_vm::MAX_BYTES / 3 * 4 + 8 {
+        return None;
+    }
+    let bytes = STANDARD.decode(text).ok()?;
     (bytes.len() >= 3 && bytes[0] == PROTO && bytes.last() == Some(&STOP)).then_some(bytes)
+}
+
+/// Checks base64 pickle `text` opcode by opcode (see `pickle_vm`).
+pub fn check(text: &str, allow: &Allowlist) -> Result<Pickle, Refusal> {
+    let text = text.trim();
+    if text.len() > pickle_vm::MAX_BYTES / 3 * 4 + 8 {
+        return Err(Refusal(format!(
+            "pickle exceeds dbosd's limit of {} bytes",
+            pickle_vm::MAX_BYTES
+        )));
+    }
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|_| Refusal("is not base64".to_owned()))?;
+    pickle_vm::check(&bytes, allow)
 }
 
 /// Base64 of a pickle of a JSON value (dict, list, str, int, float, bool, None); None when an
@@ -28,40 +59,89 @@ pub fn encode_json(value: &Json) -> Option<String> {
     Some(STANDARD.encode(out))
 }
 
+/// Base64 of a pickle of a typed value (every typed value has a Python form).
+pub fn encode_typed(value: &Typed) -> String {
+    let mut out = vec![PROTO, 4];
+    write_typed(&mut out, value);
+    out.push(STOP);
+    STANDARD.encode(out)
+}
+
 /// Base64 of the pickle of `{"args": (datetime(UTC), <context>), "kwargs": {}}`, the inputs DBOS's
-/// Python scheduler writes, with the stored `context` pickle embedded unchanged. `utc_micros` is
-/// the scheduled time in microseconds since the epoch; the datetime's tzinfo is `timezone.utc`.
-pub fn firing_inputs(utc_micros: i64, context_b64: &str) -> Option<String> {
-    let context = splice_body(&from_base64(context_b64)?)?;
+/// Python scheduler writes, with the stored `context` pickle embedded unchanged once `allow` let it
+/// through. `utc_micros` is the scheduled time in microseconds since the epoch; the datetime's
+/// tzinfo is `timezone.utc`.
+pub fn firing_inputs(
+    utc_micros: i64,
+    context_b64: &str,
+    allow: &Allowlist,
+) -> Result<String, Refusal> {
+    check(context_b64, allow)?;
+    let bytes = STANDARD
+        .decode(context_b64.trim())
+        .map_err(|_| Refusal("is not base64".to_owned()))?;
+    let context = splice_body(&bytes)?;
     let mut out = vec![PROTO, 4, b'}', MARK];
     write_str(&mut out, "args");
-    write_utc_datetime(&mut out, utc_micros)?;
+    write_typed(
+        &mut out,
+        &Typed::Timestamp {
+            micros: utc_micros,
+            offset_seconds: 0,
+        },
+    );
     out.extend_from_slice(&context);
     out.push(TUPLE2);
     write_str(&mut out, "kwargs");
     out.extend_from_slice(b"}u.");
-    Some(STANDARD.encode(out))
+    Ok(STANDARD.encode(out))
+}
+
+/// The typed value of a base64 pickle that passes `allow`; None for anything else.
+pub fn decode_typed(b64: &str, allow: &Allowlist) -> Option<Typed> {
+    pickle_read::typed(&check(b64, allow).ok()?)
 }
 
 /// The JSON value a pickle of plain JSON-like values holds; None for anything else.
 pub fn decode_json(b64: &str) -> Option<Json> {
-    Vm::default().run(&from_base64(b64)?)
+    decode_typed(b64, &Allowlist::default())?.to_json()
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'X');
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    if s.len() < 256 {
+        out.extend_from_slice(&[0x8c, s.len() as u8]);
+    } else {
+        out.push(b'X');
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    }
     out.extend_from_slice(s.as_bytes());
 }
 
+/// An int as CPython writes it: BININT1, BININT2, BININT, else LONG1.
 fn write_int(out: &mut Vec<u8>, n: i128) {
-    if let Ok(small) = i32::try_from(n) {
-        out.push(b'J');
-        out.extend_from_slice(&small.to_le_bytes());
-        return;
+    match n {
+        0..=0xff => out.extend_from_slice(&[b'K', n as u8]),
+        0x100..=0xffff => {
+            out.push(b'M');
+            out.extend_from_slice(&(n as u16).to_le_bytes());
+        }
+        _ => match i32::try_from(n) {
+            Ok(small) => {
+                out.push(b'J');
+                out.extend_from_slice(&small.to_le_bytes());
+            }
+            Err(_) => write_long1(out, &n.to_le_bytes(), n < 0),
+        },
     }
-    // LONG1: minimal little-endian two's complement.
-    let bytes = n.to_le_bytes();
+}
+
+/// LONG1 of little-endian two's complement `bytes`, trimmed to the minimal length.
+fn write_long1(out: &mut Vec<u8>, bytes: &[u8], negative: bool) {
+    let mut bytes = bytes.to_vec();
+    // A positive value whose top bit is set needs a zero byte to stay positive.
+    if !negative && bytes.last().is_some_and(|b| b & 0x80 != 0) {
+        bytes.push(0);
+    }
     let mut len = bytes.len();
     while len > 1 {
         let (top, next) = (bytes[len - 1], bytes[len - 2]);
@@ -71,9 +151,109 @@ fn write_int(out: &mut Vec<u8>, n: i128) {
             break;
         }
     }
-    out.push(0x8a);
-    out.push(len as u8);
+    out.extend_from_slice(&[0x8a, len as u8]);
     out.extend_from_slice(&bytes[..len]);
+}
+
+/// `module.name` as protocol 4 names it: two strings and STACK_GLOBAL.
+fn write_global(out: &mut Vec<u8>, module: &str, name: &str) {
+    write_str(out, module);
+    write_str(out, name);
+    out.push(0x93);
+}
+
+fn write_typed(out: &mut Vec<u8>, value: &Typed) {
+    match value {
+        Typed::Null => out.push(b'N'),
+        Typed::Bool(b) => out.push(if *b { 0x88 } else { 0x89 }),
+        Typed::Int(i) => write_int(out, i128::from(*i)),
+        Typed::Float(f) => {
+            out.push(b'G');
+            out.extend_from_slice(&f.to_be_bytes());
+        }
+        Typed::Str(s) => write_str(out, s),
+        Typed::Bytes(b) => {
+            if b.len() < 256 {
+                out.extend_from_slice(&[b'C', b.len() as u8]);
+            } else {
+                out.push(b'B');
+                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            }
+            out.extend_from_slice(b);
+        }
+        Typed::Timestamp {
+            micros,
+            offset_seconds,
+        } => {
+            // The state holds the wall time at the offset; Typed::from_pb checked its range.
+            let local = chrono::DateTime::from_timestamp_micros(
+                micros + i64::from(*offset_seconds) * 1_000_000,
+            )
+            .unwrap_or_default();
+            let us = local.nanosecond() / 1000;
+            write_global(out, "datetime", "datetime");
+            out.extend_from_slice(&[b'C', 10]);
+            out.extend_from_slice(&(local.year() as u16).to_be_bytes());
+            out.extend_from_slice(&[
+                local.month() as u8,
+                local.day() as u8,
+                local.hour() as u8,
+                local.minute() as u8,
+                local.second() as u8,
+                (us >> 16) as u8,
+                (us >> 8) as u8,
+                us as u8,
+            ]);
+            // timezone(timedelta(days, seconds, 0)); offset 0 unpickles as timezone.utc.
+            write_global(out, "datetime", "timezone");
+            write_global(out, "datetime", "timedelta");
+            let offset = i128::from(*offset_seconds);
+            write_int(out, offset.div_euclid(86_400));
+            write_int(out, offset.rem_euclid(86_400));
+            write_int(out, 0);
+            out.extend_from_slice(&[TUPLE3, REDUCE, TUPLE1, REDUCE, TUPLE2, REDUCE]);
+        }
+        Typed::Date(d) => {
+            write_global(out, "datetime", "date");
+            out.extend_from_slice(&[b'C', 4]);
+            out.extend_from_slice(&(d.year() as u16).to_be_bytes());
+            out.extend_from_slice(&[d.month() as u8, d.day() as u8, TUPLE1, REDUCE]);
+        }
+        Typed::Decimal(text) => {
+            write_global(out, "decimal", "Decimal");
+            write_str(out, text);
+            out.extend_from_slice(&[TUPLE1, REDUCE]);
+        }
+        Typed::Uuid(u) => {
+            // UUID.__reduce_ex__: NEWOBJ on an empty tuple, then BUILD with {"int": <128-bit int>}.
+            write_global(out, "uuid", "UUID");
+            out.extend_from_slice(&[b')', 0x81, b'}']);
+            write_str(out, "int");
+            write_long1(out, &u.as_u128().to_le_bytes(), false);
+            out.extend_from_slice(b"sb");
+        }
+        Typed::List(items) => {
+            out.push(b']');
+            if !items.is_empty() {
+                out.push(MARK);
+                for item in items {
+                    write_typed(out, item);
+                }
+                out.push(b'e');
+            }
+        }
+        Typed::Map(entries) => {
+            out.push(b'}');
+            if !entries.is_empty() {
+                out.push(MARK);
+                for (k, v) in entries {
+                    write_str(out, k);
+                    write_typed(out, v);
+                }
+                out.push(b'u');
+            }
+        }
+    }
 }
 
 fn write_json(out: &mut Vec<u8>, value: &Json) -> Option<()> {
@@ -123,226 +303,18 @@ fn write_json(out: &mut Vec<u8>, value: &Json) -> Option<()> {
     Some(())
 }
 
-/// `datetime.datetime(<10-byte state>, datetime.timezone.utc)`, as `datetime.__reduce_ex__` pickles it.
-fn write_utc_datetime(out: &mut Vec<u8>, utc_micros: i64) -> Option<()> {
-    let t = chrono::DateTime::from_timestamp_micros(utc_micros)?;
-    use chrono::{Datelike, Timelike};
-    let year = u16::try_from(t.year()).ok()?;
-    let us = t.nanosecond() / 1000;
-    out.extend_from_slice(b"cdatetime\ndatetime\n");
-    out.extend_from_slice(&[b'C', 10]);
-    out.extend_from_slice(&year.to_be_bytes());
-    out.extend_from_slice(&[
-        t.month() as u8,
-        t.day() as u8,
-        t.hour() as u8,
-        t.minute() as u8,
-        t.second() as u8,
-        (us >> 16) as u8,
-        (us >> 8) as u8,
-        us as u8,
-    ]);
-    // timezone(timedelta(0, 0, 0)), which Python unpickles as the timezone.utc singleton.
-    out.extend_from_slice(b"cdatetime\ntimezone\ncdatetime\ntimedelta\nK\x00K\x00K\x00\x87R\x85R");
-    out.extend_from_slice(&[TUPLE2, b'R']);
-    Some(())
-}
-
-/// How many argument bytes follow an opcode: fixed, length-prefixed, or newline-terminated.
-enum Arg {
-    Fixed(usize),
-    /// A little-endian length of this many bytes, then that many bytes.
-    Counted(usize),
-    /// This many newline-terminated lines.
-    Lines(usize),
-}
-
-fn arg(op: u8) -> Option<Arg> {
-    use Arg::*;
-    Some(match op {
-        b'(' | b'.' | b'0' | b'1' | b'2' | b'N' | b'Q' | b'R' | b'a' | b'b' | b'd' | b'}'
-        | b'e' | b'l' | b']' | b'o' | b's' | b't' | b')' | b'u' => Fixed(0),
-        0x81 | 0x85..=0x89 | 0x8f..=0x94 | 0x97 | 0x98 => Fixed(0),
-        b'K' | b'h' | b'q' | 0x80 | 0x82 => Fixed(1),
-        b'M' | 0x83 => Fixed(2),
-        b'J' | b'j' | b'r' | 0x84 => Fixed(4),
-        b'G' | FRAME => Fixed(8),
-        b'U' | b'C' | 0x8a | 0x8c => Counted(1),
-        b'T' | b'X' | b'B' | 0x8b => Counted(4),
-        0x8d | 0x8e | 0x96 => Counted(8),
-        b'F' | b'I' | b'L' | b'P' | b'S' | b'V' | b'g' | b'p' => Lines(1),
-        b'c' | b'i' => Lines(2),
-        _ => return None,
-    })
-}
-
-/// Walks a pickle: each opcode with its argument bytes, in order.
-fn ops(bytes: &[u8]) -> Option<Vec<(u8, &[u8])>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let op = bytes[i];
-        i += 1;
-        let start = i;
-        match arg(op)? {
-            Arg::Fixed(n) => i += n,
-            Arg::Counted(width) => {
-                let len_bytes = bytes.get(i..i + width)?;
-                let mut len = [0u8; 8];
-                len[..width].copy_from_slice(len_bytes);
-                i += width + usize::try_from(u64::from_le_bytes(len)).ok()?;
-            }
-            Arg::Lines(n) => {
-                for _ in 0..n {
-                    i += bytes.get(i..)?.iter().position(|b| *b == b'\n')? + 1;
-                }
-            }
-        }
-        out.push((op, bytes.get(start..i)?));
-        if op == STOP {
-            return (i == bytes.len()).then_some(out);
-        }
-    }
-    None
-}
-
-/// The opcodes of a whole pickle without PROTO, FRAME and STOP, to embed as one value of another
-/// pickle (which uses no memo of its own, so the embedded memo indices stay valid).
-fn splice_body(bytes: &[u8]) -> Option<Vec<u8>> {
+/// The opcodes of a whole (checked) pickle without PROTO, FRAME and STOP, to embed as one value of
+/// another pickle (which uses no memo of its own, so the embedded memo indices stay valid).
+fn splice_body(bytes: &[u8]) -> Result<Vec<u8>, Refusal> {
     let mut out = Vec::with_capacity(bytes.len());
-    for (op, arg) in ops(bytes)? {
+    for op in pickle_ops::ops(bytes) {
+        let (op, arg) = op.map_err(|_| Refusal("is not a well-formed pickle".to_owned()))?;
         if !matches!(op, PROTO | FRAME | STOP) {
             out.push(op);
             out.extend_from_slice(arg);
         }
     }
-    Some(out)
-}
-
-/// A pickle machine for the opcodes plain JSON-like values use.
-#[derive(Default)]
-struct Vm {
-    stack: Vec<Json>,
-    marks: Vec<usize>,
-    memo: Vec<Option<Json>>,
-}
-
-impl Vm {
-    fn run(mut self, bytes: &[u8]) -> Option<Json> {
-        for (op, arg) in ops(bytes)? {
-            self.step(op, arg)?;
-        }
-        (self.stack.len() == 1).then(|| self.stack.pop()).flatten()
-    }
-
-    fn pop_mark(&mut self) -> Option<Vec<Json>> {
-        let at = self.marks.pop()?;
-        (at <= self.stack.len()).then(|| self.stack.split_off(at))
-    }
-
-    fn step(&mut self, op: u8, arg: &[u8]) -> Option<()> {
-        let le = |arg: &[u8]| {
-            let mut b = [0u8; 8];
-            b[..arg.len()].copy_from_slice(arg);
-            u64::from_le_bytes(b)
-        };
-        let counted = |width: usize| arg.get(width..);
-        match op {
-            PROTO | FRAME | STOP => {}
-            b'N' => self.stack.push(Json::Null),
-            0x88 => self.stack.push(Json::Bool(true)),
-            0x89 => self.stack.push(Json::Bool(false)),
-            b'K' | b'M' => self.stack.push(Json::from(le(arg))),
-            b'J' => self
-                .stack
-                .push(Json::from(i32::from_le_bytes(arg.try_into().ok()?))),
-            0x8a => {
-                let digits = counted(1)?;
-                if digits.len() > 8 {
-                    return None;
-                }
-                let mut b = [if digits.last().is_some_and(|d| d & 0x80 != 0) {
-                    0xff
-                } else {
-                    0
-                }; 8];
-                b[..digits.len()].copy_from_slice(digits);
-                self.stack.push(Json::from(i64::from_le_bytes(b)));
-            }
-            b'G' => self
-                .stack
-                .push(Json::Number(Number::from_f64(f64::from_be_bytes(
-                    arg.try_into().ok()?,
-                ))?)),
-            b'X' | 0x8c | 0x8d => {
-                let width = match op {
-                    0x8c => 1,
-                    b'X' => 4,
-                    _ => 8,
-                };
-                let text = std::str::from_utf8(counted(width)?).ok()?;
-                self.stack.push(Json::String(text.to_owned()));
-            }
-            b']' | b')' => self.stack.push(Json::Array(Vec::new())),
-            b'}' => self.stack.push(Json::Object(Map::new())),
-            MARK => self.marks.push(self.stack.len()),
-            b'a' => {
-                let item = self.stack.pop()?;
-                self.stack.last_mut()?.as_array_mut()?.push(item);
-            }
-            b'e' => {
-                let items = self.pop_mark()?;
-                self.stack.last_mut()?.as_array_mut()?.extend(items);
-            }
-            b's' => {
-                let v = self.stack.pop()?;
-                let Json::String(k) = self.stack.pop()? else {
-                    return None;
-                };
-                self.stack.last_mut()?.as_object_mut()?.insert(k, v);
-            }
-            b'u' => {
-                let items = self.pop_mark()?;
-                let map = self.stack.last_mut()?.as_object_mut()?;
-                let mut it = items.into_iter();
-                while let Some(k) = it.next() {
-                    let Json::String(k) = k else { return None };
-                    map.insert(k, it.next()?);
-                }
-            }
-            b't' => {
-                let items = self.pop_mark()?;
-                self.stack.push(Json::Array(items));
-            }
-            0x85..=0x87 => {
-                let n = usize::from(op - 0x84);
-                let at = self.stack.len().checked_sub(n)?;
-                let items = self.stack.split_off(at);
-                self.stack.push(Json::Array(items));
-            }
-            // Memo: only immutable values (strings, numbers) are reused; a reused container may have
-            // changed since it was memoized, so it ends decoding.
-            0x94 | b'q' | b'r' => {
-                let index = if op == 0x94 {
-                    self.memo.len()
-                } else {
-                    usize::try_from(le(arg)).ok()?
-                };
-                let top = self.stack.last()?;
-                let keep = (!top.is_array() && !top.is_object()).then(|| top.clone());
-                if self.memo.len() <= index {
-                    self.memo.resize(index + 1, None);
-                }
-                self.memo[index] = keep;
-            }
-            b'h' | b'j' => {
-                let value = self.memo.get(usize::try_from(le(arg)).ok()?)?.clone()?;
-                self.stack.push(value);
-            }
-            _ => return None,
-        }
-        Some(())
-    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -372,9 +344,95 @@ mod tests {
 
     #[test]
     fn contexts_are_spliced_whole() {
+        let allow = Allowlist::default();
         let ctx = encode_json(&json!({"a": 1})).unwrap();
-        let inputs = from_base64(&firing_inputs(0, &ctx).unwrap()).unwrap();
-        assert!(ops(&inputs).is_some(), "a well-formed pickle");
-        assert!(firing_inputs(0, "not base64 pickle").is_none());
+        let inputs = firing_inputs(0, &ctx, &allow).unwrap();
+        assert!(check(&inputs, &allow).is_ok(), "a well-formed pickle");
+        assert!(firing_inputs(0, "not base64 pickle", &allow).is_err());
+    }
+
+    #[test]
+    fn typed_values_round_trip_through_our_pickles() {
+        let allow = Allowlist::default();
+        let value = Typed::Map(vec![
+            (
+                "at".into(),
+                Typed::Timestamp {
+                    micros: 1_767_323_045_678_901,
+                    offset_seconds: 19_800,
+                },
+            ),
+            (
+                "west".into(),
+                Typed::Timestamp {
+                    micros: -1,
+                    offset_seconds: -18_000,
+                },
+            ),
+            (
+                "day".into(),
+                Typed::Date(chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()),
+            ),
+            ("amount".into(), Typed::Decimal("-12.3450".into())),
+            (
+                "id".into(),
+                Typed::Uuid(uuid::Uuid::parse_str("f2345678-1234-5678-1234-567812345678").unwrap()),
+            ),
+            ("raw".into(), Typed::Bytes(vec![0, 0xff, b'a'])),
+            (
+                "n".into(),
+                Typed::List(vec![Typed::Int(-1), Typed::Int(300), Typed::Int(1 << 40)]),
+            ),
+        ]);
+        let text = encode_typed(&value);
+        let checked = check(&text, &allow).unwrap();
+        assert_eq!(
+            checked.globals,
+            [
+                "datetime.datetime",
+                "datetime.timezone",
+                "datetime.timedelta",
+                "datetime.date",
+                "decimal.Decimal",
+                "uuid.UUID"
+            ]
+        );
+        assert_eq!(pickle_read::typed(&checked), Some(value));
+    }
+
+    #[test]
+    fn cpython_pickles_of_typed_values_decode() {
+        let allow = Allowlist::default();
+        // pickle.dumps([datetime(2026,1,2,3,4,5,678901,tzinfo=timezone(timedelta(hours=5,minutes=30))),
+        //   date(2026,1,2), Decimal("-12.3450"), UUID("12345678-1234-5678-1234-567812345678"),
+        //   datetime(2026,1,2,tzinfo=timezone.utc)]) with CPython 3.11, protocol 4 (memo, BINGET).
+        let text = "gASV6wAAAAAAAABdlCiMCGRhdGV0aW1llIwIZGF0ZXRpbWWUk5RDCgfqAQIDBAUKW/WUaAGMCHRpbWV6b25llJOUaAGMCXRpbWVkZWx0YZSTlEsATVhNSwCHlFKUhZRSlIaUUpRoAYwEZGF0ZZSTlEMEB+oBApSFlFKUjAdkZWNpbWFslIwHRGVjaW1hbJSTlIwILTEyLjM0NTCUhZRSlIwEdXVpZJSMBFVVSUSUk5QpgZR9lIwDaW50lIoQeFY0EnhWNBJ4VjQSeFY0EnNiaANDCgfqAQIAAAAAAACUaAZoCEsASwBLAIeUUpSFlFKUhpRSlGUu";
+        let got = pickle_read::typed(&check(text, &allow).unwrap()).unwrap();
+        let Typed::List(items) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(
+            items[0],
+            Typed::Timestamp {
+                micros: 1_767_303_245_678_901,
+                offset_seconds: 19_800
+            }
+        );
+        assert_eq!(
+            items[1],
+            Typed::Date(chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap())
+        );
+        assert_eq!(items[2], Typed::Decimal("-12.3450".into()));
+        assert_eq!(
+            items[3],
+            Typed::Uuid(uuid::Uuid::parse_str("12345678-1234-5678-1234-567812345678").unwrap())
+        );
+        assert_eq!(
+            items[4],
+            Typed::Timestamp {
+                micros: 1_767_312_000_000_000,
+                offset_seconds: 0
+            }
+        );
     }
 }

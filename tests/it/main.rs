@@ -33,6 +33,7 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod native_payloads;
 mod panics;
 mod pgbouncer;
 mod proto_lint;

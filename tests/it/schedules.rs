@@ -74,13 +74,19 @@ async fn schedules_store_the_context_in_the_language_native_format() {
         ("Europe/Paris", "test_queue", true)
     );
 
-    // Native text is stored as given; a context with a date has no JSON form.
-    let mut native = create("ts-date", pb::WorkerLanguage::Typescript);
-    let text = r#"{"json":"2026-01-01T00:00:00.000Z","meta":{"values":["Date"]},"__dbos_serializer":"superjson"}"#;
-    native.context = Some(Context::ContextNativeText(text.into()));
+    // A typed context with a date is written as superjson with its Date annotation; it has no
+    // JSON form but reads back typed.
+    let mut dated = create("ts-date", pb::WorkerLanguage::Typescript);
+    let when = pb::TypedValue {
+        kind: Some(pb::typed_value::Kind::TimestampValue(pb::TypedTimestamp {
+            time: at("2026-01-01T00:00:00Z"),
+            utc_offset_seconds: 0,
+        })),
+    };
+    dated.context = Some(Context::ContextTyped(when.clone()));
     let got = srv
         .client
-        .create_schedule(native)
+        .create_schedule(dated)
         .await
         .unwrap()
         .into_inner()
@@ -88,7 +94,11 @@ async fn schedules_store_the_context_in_the_language_native_format() {
         .unwrap()
         .context
         .unwrap();
-    assert_eq!((got.text.as_str(), got.json), (text, None));
+    let text = r#"{"json":"2026-01-01T00:00:00.000Z","meta":{"values":["Date"]},"__dbos_serializer":"superjson"}"#;
+    assert_eq!(
+        (got.text.as_str(), got.json, got.typed),
+        (text, None, Some(when))
+    );
 
     // Read, list, pause, resume, delete.
     let get = |name: &str| pb::GetScheduleRequest {
@@ -215,7 +225,12 @@ async fn schedule_rpcs_report_their_errors() {
     cases.push((bad_tz, Code::InvalidArgument, "cron_timezone"));
     let mut wrong_native = create("s", pb::WorkerLanguage::Python);
     wrong_native.context = Some(Context::ContextNativeText("{\"json\":1}".into()));
-    cases.push((wrong_native, Code::InvalidArgument, "context_native_text"));
+    // Raw native text is off without --allow-native-payloads, whatever it holds.
+    cases.push((
+        wrong_native,
+        Code::FailedPrecondition,
+        "context_native_text",
+    ));
     let mut json_ctx = create("s", pb::WorkerLanguage::Python);
     json_ctx.context = Some(Context::ContextJson(pv(json!([1]))));
     cases.push((json_ctx, Code::Ok, ""));

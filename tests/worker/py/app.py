@@ -39,6 +39,8 @@ Workflows (registered under their bare function names):
         a row in every table a workflow can own
     scheduled(when, ctx) -> {"when": when.isoformat(), "is_date": <when is a datetime>, "ctx": ctx}
         (the signature DBOS schedules call: scheduled time, schedule context)
+    scheduled_types(when, ctx) -> {"is_date": <when is a datetime>, "ctx": {key: [<module.qualname
+        of the value's type>, repr(value)]}} for a dict context: what the worker really unpickled
 """
 
 from __future__ import annotations
@@ -141,6 +143,17 @@ def stamp(tag: Any) -> Any:
 def scheduled(when: datetime, ctx: Any) -> Any:
     is_date = isinstance(when, datetime)
     return {"when": when.isoformat() if is_date else when, "is_date": is_date, "ctx": ctx}
+
+
+@DBOS.workflow()
+def scheduled_types(when: datetime, ctx: Any) -> Any:
+    def kind(v: Any) -> str:
+        return f"{type(v).__module__}.{type(v).__qualname__}"
+
+    return {
+        "is_date": isinstance(when, datetime),
+        "ctx": {k: [kind(v), repr(v)] for k, v in ctx.items()},
+    }
 
 
 @DBOS.workflow()

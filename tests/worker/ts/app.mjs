@@ -43,6 +43,8 @@
 //         a row in every table a workflow can own
 //     scheduled(when, ctx) -> {when: when.toISOString(), is_date: <when is a Date>, ctx}
 //         (the signature DBOS schedules call: scheduled time, schedule context)
+//     scheduled_types(when, ctx) -> {is_date: <when is a Date>, ctx: {key: [<constructor name or
+//         typeof>, <ISO text of a Date, else String(value)>]}}: what the worker really deserialized
 
 import { DBOS } from '@dbos-inc/dbos-sdk';
 
@@ -133,6 +135,16 @@ DBOS.registerWorkflow(
     return { when: isDate ? when.toISOString() : when, is_date: isDate, ctx };
   },
   { name: 'scheduled' },
+);
+
+DBOS.registerWorkflow(
+  async (when, ctx) => {
+    const kind = (v) => (v === null || v === undefined ? String(v) : (v.constructor?.name ?? typeof v));
+    const text = (v) => (v instanceof Date ? v.toISOString() : String(v));
+    const entries = Object.entries(ctx).map(([k, v]) => [k, [kind(v), text(v)]]);
+    return { is_date: when instanceof Date, ctx: Object.fromEntries(entries) };
+  },
+  { name: 'scheduled_types' },
 );
 
 // Writes each value to stream `key`; optionally waits on recv(topic) before closing it.
