@@ -62,6 +62,8 @@ fn request_enum_fields() -> BTreeSet<String> {
         for field in &message.field {
             let at = format!("{path}{}", field.name());
             match field.r#type() {
+                // NullValue has one value and means null whatever its number (as in Value).
+                Type::Enum if field.type_name() == ".google.protobuf.NullValue" => {}
                 Type::Enum => {
                     out.insert(at);
                 }
