@@ -121,6 +121,12 @@ pub struct ServerArgs {
     /// Largest gRPC message accepted or sent, in bytes; larger ones get RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
+    /// Largest payload a call may write (workflow inputs, attributes, a message), in bytes; larger
+    /// ones get INVALID_ARGUMENT, so what is written can be read back within --max-message-bytes.
+    /// At most a quarter of --max-message-bytes applies (a read carries a payload's text and its
+    /// decoded JSON, and the worker's output besides).
+    #[arg(long, env = "DBOSD_MAX_PAYLOAD_BYTES", default_value_t = 1024 * 1024)]
+    pub max_payload_bytes: usize,
     /// Default deadline of unary calls, in milliseconds (waits such as GetEvent and the streams have
     /// their own timeouts); 0 for none. A shorter grpc-timeout from the caller wins.
     #[arg(long, env = "DBOSD_RPC_TIMEOUT_MS", default_value_t = 30_000)]
@@ -204,6 +210,8 @@ pub struct Settings {
     pub drain_timeout: Duration,
     pub max_streams: usize,
     pub max_message_bytes: usize,
+    /// Largest payload a call may write; see [`Settings::payload_limit`].
+    pub max_payload_bytes: usize,
     /// Default deadline of unary calls that do not wait on purpose.
     pub rpc_timeout: Option<Duration>,
     /// Bearer tokens; `None` for no authentication.
@@ -240,6 +248,7 @@ impl Settings {
             drain_timeout: Duration::from_secs(10),
             max_streams: 10_000,
             max_message_bytes: 4 * 1024 * 1024,
+            max_payload_bytes: 1024 * 1024,
             rpc_timeout: Some(Duration::from_secs(30)),
             tokens_file: None,
             auth_exempt: vec!["grpc.health.v1.Health".to_owned()],
@@ -247,6 +256,12 @@ impl Settings {
             native: crate::native::NativePolicy::default(),
             native_allow_globals: Vec::new(),
         }
+    }
+
+    /// The payload limit that applies: `--max-payload-bytes`, and at most a quarter of
+    /// `--max-message-bytes`, so one workflow's input (text and decoded JSON) and output fit a read.
+    pub fn payload_limit(&self) -> usize {
+        self.max_payload_bytes.min(self.max_message_bytes / 4)
     }
 
     /// Settings from parsed arguments.
@@ -276,6 +291,7 @@ impl Settings {
             drain_timeout: Duration::from_millis(server.drain_timeout_ms),
             max_streams: server.max_streams,
             max_message_bytes: server.max_message_bytes,
+            max_payload_bytes: server.max_payload_bytes,
             rpc_timeout: (server.rpc_timeout_ms > 0)
                 .then(|| Duration::from_millis(server.rpc_timeout_ms)),
             tokens_file: server.tokens_file.clone(),
@@ -312,6 +328,9 @@ impl Settings {
         }
         if self.max_message_bytes < 1024 {
             return Err("--max-message-bytes must be at least 1024".to_owned());
+        }
+        if self.max_payload_bytes < 256 {
+            return Err("--max-payload-bytes must be at least 256".to_owned());
         }
         self.tls.server_config()?;
         if self.enqueue_slots == 0 {

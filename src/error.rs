@@ -111,6 +111,9 @@ fn draining_status() -> Status {
     Status::with_metadata(Code::Unavailable, Error::Draining.to_string(), metadata)
 }
 
+/// What a caller is told of an internal failure; the RPC layer adds the request id to find it in the log.
+pub const INTERNAL_MESSAGE: &str = "internal error; the dbosd log has the details";
+
 /// The trailer that tells a gRPC client how long to wait before retrying.
 pub const RETRY_PUSHBACK_HEADER: &str = "grpc-retry-pushback-ms";
 
@@ -130,13 +133,10 @@ impl From<Error> for Status {
             Error::Draining => draining_status(),
             Error::Aborted(msg) => Status::new(Code::Aborted, msg),
             Error::Internal { context, source } => {
-                let reference = uuid::Uuid::new_v4().simple().to_string();
-                let reference = &reference[..12];
-                tracing::error!(%reference, %context, error = %source, "internal error");
-                Status::new(
-                    Code::Internal,
-                    format!("internal error (ref {reference}); see the dbosd log"),
-                )
+                // The cause (driver text, SQL, relation names) goes to the log only; the log line is
+                // in the call's span, and the RPC layer appends the same request id to the message.
+                tracing::error!(%context, error = %source, "internal error");
+                Status::new(Code::Internal, INTERNAL_MESSAGE)
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::{
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
     shutdown::Drain,
-    telemetry::{self, layer::RpcLayer, Metrics},
+    telemetry::{self, Metrics},
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -174,6 +174,7 @@ pub async fn serve_with_hub(
         settings.application_name.clone(),
         streams,
     )
+    .with_payload_limit(settings.payload_limit())
     .with_native_policy(settings.native.clone());
     let stop = CancellationToken::new();
     let mut builder = Server::builder();
@@ -183,8 +184,9 @@ pub async fn serve_with_hub(
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
     let server = builder
-        // Outermost: every call, whatever service, is counted and gets its request id span.
-        .layer(RpcLayer::new(metrics, settings.rpc_timeout))
+        // Outermost: every call, whatever service, is counted and gets its request id span; a panic
+        // inside answers INTERNAL with that id (telemetry::call_layers, shared with tests/it/panics.rs).
+        .layer(telemetry::call_layers(metrics, settings.rpc_timeout))
         // Inside it, so unauthenticated calls are counted and logged with their request id.
         .layer(AuthLayer::new(tokens, settings.auth_exempt.clone()))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))

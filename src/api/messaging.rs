@@ -17,7 +17,7 @@ impl WorkflowApi {
         &self,
         req: &pb::SendMessageRequest,
     ) -> Result<pb::SendMessageResponse> {
-        let msg = convert::new_message(req)?;
+        let msg = convert::new_message(req, self.payload_limit)?;
         let (delivered, fork_ids) = if req.send_to_forks {
             self.repo.send_message_to_forks(&msg, self.scope()).await?
         } else {

@@ -2,9 +2,9 @@
 //! streaming example's shape), raced against the drain token and capped in number, and the
 //! subscribe → re-read → wait loop's waiting half.
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{future::Future, panic::AssertUnwindSafe, pin::Pin, sync::Arc, time::Duration};
 
-use futures::{future::select_all, Stream, StreamExt};
+use futures::{future::select_all, FutureExt, Stream, StreamExt};
 use tokio::{
     sync::{mpsc, Semaphore},
     time::Instant,
@@ -18,6 +18,7 @@ use crate::{
     error::{Error, Result},
     hub::Subscription,
     shutdown::Drain,
+    telemetry::panics,
 };
 
 /// The response stream type of every streaming RPC.
@@ -94,8 +95,15 @@ impl Streams {
         let fut = body(Sink { tx: tx.clone() });
         let drain = self.drain.clone();
         let task = async move {
-            if let Err(e) = drain.guard(fut).await {
-                let _ = tx.send(Box::new(Err(e.into()))).await;
+            // A panic must end the stream with INTERNAL: without this the channel would just close
+            // and the client would see the stream end OK.
+            let status = match AssertUnwindSafe(drain.guard(fut)).catch_unwind().await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.into()),
+                Err(payload) => Some(panics::caught(&*payload)),
+            };
+            if let Some(status) = status {
+                let _ = tx.send(Box::new(Err(status))).await;
             }
             drop(slot);
         };

@@ -155,10 +155,10 @@ impl Repo {
     /// Checks out a connection, or fails with RESOURCE_EXHAUSTED (none free in time) or UNAVAILABLE
     /// (opening one failed while this request waited).
     pub async fn conn(&self) -> Result<Conn<'_>> {
+        // The driver's text (host, user, server messages) goes to the log, not to the caller.
         let unavailable = |e: &str| {
-            Error::Unavailable(format!(
-                "cannot connect to the system database ({e}); retry"
-            ))
+            tracing::warn!(error = e, "cannot connect to the system database");
+            Error::Unavailable("cannot connect to the system database; retry".to_owned())
         };
         let mut failures = self.inner.connect_failures.subscribe();
         let _waiting = Waiting::start(&self.inner.waiting);
@@ -198,9 +198,8 @@ impl Repo {
         config: &tokio_postgres::Config,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
         let (client, connection) = config.connect(NoTls).await.map_err(|e| {
-            Error::Unavailable(format!(
-                "cannot connect to the system database ({e}); retry"
-            ))
+            tracing::warn!(error = %e, "cannot connect to the system database");
+            Error::Unavailable("cannot connect to the system database; retry".to_owned())
         })?;
         let driver = tokio::spawn(async move {
             if let Err(e) = connection.await {

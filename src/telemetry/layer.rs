@@ -1,6 +1,7 @@
 //! The per-RPC tower layer: gives every call a request id (the caller's `x-request-id`, or a new
 //! one) echoed in the response, runs the call in a tracing span carrying it, bounds unary calls by
-//! the default deadline, reports message-size limits as RESOURCE_EXHAUSTED, and records the call's
+//! the default deadline, reports message-size limits as RESOURCE_EXHAUSTED, adds the request id to
+//! INTERNAL statuses (the log line with the cause carries the same id), and records the call's
 //! final status and latency when its response body ends (a stream's status is in its trailers).
 
 use std::{
@@ -103,8 +104,9 @@ where
                         Err(_) => deadline_passed(limit).into_http(),
                     },
                 };
-                report_size_limit(response.headers_mut());
-                response.headers_mut().insert(REQUEST_ID, id);
+                let hint = too_large_hint(&method.path);
+                rewrite_status(response.headers_mut(), &id, hint);
+                response.headers_mut().insert(REQUEST_ID, id.clone());
                 let recorder = Recorder {
                     metrics,
                     method,
@@ -115,6 +117,8 @@ where
                 };
                 Ok(response.map(|inner| RpcBody {
                     inner,
+                    request_id: id,
+                    hint,
                     recorder: Some(recorder),
                 }))
             }
@@ -145,9 +149,29 @@ fn deadline_passed(limit: Duration) -> Status {
     ))
 }
 
+/// The final status as the caller should see it: size limits named, and an INTERNAL status carrying
+/// the request id under which the log has its cause.
+fn rewrite_status(headers: &mut HeaderMap, id: &HeaderValue, hint: &str) {
+    report_size_limit(headers, hint);
+    tag_internal(headers, id);
+}
+
+/// Appends the request id to an INTERNAL status's message, once (a status may pass here twice).
+fn tag_internal(headers: &mut HeaderMap, id: &HeaderValue) {
+    let Some(status) = Status::from_header_map(headers) else {
+        return;
+    };
+    let id = id.to_str().unwrap_or_default();
+    if status.code() != Code::Internal || status.message().contains(id) {
+        return;
+    }
+    let status = Status::internal(format!("{} (request id {id})", status.message()));
+    let _ = status.add_header(headers);
+}
+
 /// tonic reports a message over `--max-message-bytes` as OUT_OF_RANGE; gRPC's status codes say
 /// RESOURCE_EXHAUSTED, and the caller deserves to know which limit it was.
-fn report_size_limit(headers: &mut HeaderMap) {
+fn report_size_limit(headers: &mut HeaderMap, hint: &str) {
     let Some(status) = Status::from_header_map(headers) else {
         return;
     };
@@ -158,13 +182,31 @@ fn report_size_limit(headers: &mut HeaderMap) {
     let Some((_, sizes)) = message.split_once("message length too large: ") else {
         return;
     };
-    let what = if message.contains("decoded") {
-        "request message is too large"
+    let status = if message.contains("decoded") {
+        format!("request message is too large ({sizes}; --max-message-bytes)")
     } else {
-        "response message is too large; ask for less per call (e.g. a smaller page_size)"
+        format!("response message is too large ({sizes}; --max-message-bytes); {hint}")
     };
-    let status = Status::resource_exhausted(format!("{what} ({sizes}; --max-message-bytes)"));
+    let status = Status::resource_exhausted(status);
     let _ = status.add_header(headers);
+}
+
+/// What a caller can do when a method's response is too large: leave payloads out where the
+/// method can (a worker may have written an output bigger than any response), else ask for less.
+fn too_large_hint(path: &str) -> &'static str {
+    match path.rsplit('/').next().unwrap_or_default() {
+        "GetWorkflow" => {
+            "set load_output = false (and load_input = false) to read the workflow without its payloads"
+        }
+        "AwaitWorkflow" | "AwaitWorkflows" => {
+            "set load_output = false to learn the outcome without the output and error"
+        }
+        "ListWorkflows" | "ListQueuedWorkflows" => {
+            "ask for fewer workflows (page_size) or set load_input / load_output = false"
+        }
+        "ListWorkflowSteps" => "ask for fewer steps (page_size) or set load_output = false",
+        _ => "ask for less per call (e.g. a smaller page_size)",
+    }
 }
 
 fn grpc_status(headers: &HeaderMap) -> Option<Code> {
@@ -199,6 +241,8 @@ pin_project! {
     pub struct RpcBody<B> {
         #[pin]
         inner: B,
+        request_id: HeaderValue,
+        hint: &'static str,
         recorder: Option<Recorder>,
     }
 
@@ -223,7 +267,7 @@ impl<B: Body> Body for RpcBody<B> {
         let mut polled = this.inner.poll_frame(cx);
         let trailers = match &mut polled {
             Poll::Ready(Some(Ok(frame))) => frame.trailers_mut().map(|trailers| {
-                report_size_limit(trailers);
+                rewrite_status(trailers, this.request_id, this.hint);
                 grpc_status(trailers)
             }),
             Poll::Ready(None) => Some(None),
