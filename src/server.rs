@@ -15,6 +15,7 @@ use crate::{
     config::{redact_url, Settings},
     health::{self, DrainingHealth},
     hub::{self, Hub},
+    overload::CallLimit,
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
     shutdown::Drain,
@@ -121,6 +122,7 @@ pub async fn serve_with_hub(
         Some(path) => Some(Arc::new(Tokens::load(path).map_err(StartupError::Other)?)),
         None => None,
     };
+    hub.set_max_keys(settings.max_hub_keys);
     let listen_task = tokio::spawn(hub::listener::run(
         settings.direct_url().to_owned(),
         Arc::clone(&hub),
@@ -174,6 +176,10 @@ pub async fn serve_with_hub(
         settings.application_name.clone(),
         streams,
     );
+    let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout);
+    if settings.max_concurrent_calls > 0 {
+        rpc_layer = rpc_layer.with_call_limit(CallLimit::new(settings.max_concurrent_calls));
+    }
     let stop = CancellationToken::new();
     let mut builder = Server::builder();
     if let Some(tls) = tls {
@@ -182,8 +188,9 @@ pub async fn serve_with_hub(
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
     let server = builder
-        // Outermost: every call, whatever service, is counted and gets its request id span.
-        .layer(RpcLayer::new(metrics, settings.rpc_timeout))
+        // Outermost: every call, whatever service, is counted and gets its request id span; it
+        // sheds calls beyond the limit and carries each call's deadline down to its statements.
+        .layer(rpc_layer)
         // Inside it, so unauthenticated calls are counted and logged with their request id.
         .layer(AuthLayer::new(tokens, settings.auth_exempt.clone()))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))

@@ -33,7 +33,7 @@ impl WorkflowApi {
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
         self.streams.spawn(move |sink| async move {
             // Subscribe, then read: a change in between still wakes us.
-            let mut subs = [hub.subscribe(Key::Status(id.clone()))];
+            let mut subs = [hub.subscribe(Key::Status(id.clone()))?];
             let mut last_sent: Option<(Option<String>, i64)> = None;
             let what = format!("workflow {id} to finish");
             loop {
@@ -101,10 +101,10 @@ impl WorkflowApi {
         let deadline = deadline(&req.timeout)?;
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
         self.streams.spawn(move |sink| async move {
-            let mut subs: Vec<_> = pending
+            let mut subs = pending
                 .iter()
                 .map(|id| hub.subscribe(Key::Status(id.clone())))
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
             loop {
                 // One query for every still-pending id, whichever of them woke us.
                 let what = format!("{} workflows to finish", pending.len());

@@ -1,7 +1,9 @@
 //! The per-RPC tower layer: gives every call a request id (the caller's `x-request-id`, or a new
-//! one) echoed in the response, runs the call in a tracing span carrying it, bounds unary calls by
-//! the default deadline, reports message-size limits as RESOURCE_EXHAUSTED, and records the call's
-//! final status and latency when its response body ends (a stream's status is in its trailers).
+//! one) echoed in the response, runs the call in a tracing span carrying it, sheds unary calls
+//! beyond the limit of calls in flight, bounds each call by its deadline (the caller's grpc-timeout,
+//! the default one for unary calls) and hands that deadline down to the repository, reports
+//! message-size limits as RESOURCE_EXHAUSTED, and records the call's final status and latency when
+//! its response body ends (a stream's status is in its trailers).
 
 use std::{
     future::Future,
@@ -20,6 +22,7 @@ use tower_service::Service;
 use tracing::{Instrument, Span};
 
 use super::{Method, Metrics};
+use crate::overload::CallLimit;
 
 /// The metadata key of the request id, in requests and responses.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -31,6 +34,7 @@ const MAX_REQUEST_ID: usize = 128;
 pub struct RpcLayer {
     metrics: Arc<Metrics>,
     rpc_timeout: Option<Duration>,
+    calls: Option<Arc<CallLimit>>,
 }
 
 impl RpcLayer {
@@ -39,7 +43,14 @@ impl RpcLayer {
         RpcLayer {
             metrics,
             rpc_timeout,
+            calls: None,
         }
+    }
+
+    /// Sheds unary calls that do not wait on purpose beyond `calls`' limit.
+    pub fn with_call_limit(mut self, calls: Arc<CallLimit>) -> Self {
+        self.calls = Some(calls);
+        self
     }
 }
 
@@ -51,6 +62,7 @@ impl<S> Layer<S> for RpcLayer {
             inner,
             metrics: Arc::clone(&self.metrics),
             rpc_timeout: self.rpc_timeout,
+            calls: self.calls.clone(),
         }
     }
 }
@@ -61,6 +73,7 @@ pub struct RpcService<S> {
     inner: S,
     metrics: Arc<Metrics>,
     rpc_timeout: Option<Duration>,
+    calls: Option<Arc<CallLimit>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RpcService<S>
@@ -90,17 +103,30 @@ where
             // The token's name, filled in by the auth layer when there is one.
             principal = tracing::field::Empty,
         );
-        let call = span.in_scope(|| self.inner.call(request));
+        // Waits are capped by --max-streams instead, and GetEvent's would hold a slot for minutes.
+        let slot = match self.calls.as_ref().filter(|_| !method.waits) {
+            Some(calls) => calls.admit().map(Some),
+            None => Ok(None),
+        };
+        let deadline = CallDeadline::of(&request, self.rpc_timeout.filter(|_| !method.waits));
+        // A shed call is answered without running it.
+        let call = slot.map(|slot| {
+            let call = span.in_scope(|| self.inner.call(request));
+            (slot, crate::deadline::scope(deadline.at(), call))
+        });
         let metrics = Arc::clone(&self.metrics);
-        // A caller's shorter grpc-timeout is enforced by tonic (outside this layer) and the caller.
-        let deadline = self.rpc_timeout.filter(|_| !method.waits);
         Box::pin(
             async move {
-                let mut response = match deadline {
-                    None => call.await?,
-                    Some(limit) => match tokio::time::timeout(limit, call).await {
-                        Ok(response) => response?,
-                        Err(_) => deadline_passed(limit).into_http(),
+                let mut response = match call {
+                    Err(shed) => shed.into_http(),
+                    Ok((_slot, call)) => match deadline.at() {
+                        None => call.await?,
+                        // tonic also enforces grpc-timeout, outside this layer; this ends the call
+                        // a little earlier, so the caller learns why (see `crate::deadline`).
+                        Some(at) => match tokio::time::timeout_at(at, call).await {
+                            Ok(response) => response?,
+                            Err(_) => deadline.passed().into_http(),
+                        },
                     },
                 };
                 report_size_limit(response.headers_mut());
@@ -138,11 +164,43 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         })
 }
 
-fn deadline_passed(limit: Duration) -> Status {
-    Status::deadline_exceeded(format!(
-        "the call did not finish within dbosd's default deadline of {} ms (--rpc-timeout-ms); retry",
-        limit.as_millis()
-    ))
+/// The deadline a call ends at: the caller's (its grpc-timeout less a reply margin) or dbosd's
+/// default for unary calls, whichever comes first.
+struct CallDeadline {
+    caller: Option<Instant>,
+    default: Option<(Instant, Duration)>,
+}
+
+impl CallDeadline {
+    fn of<B>(request: &Request<B>, default: Option<Duration>) -> Self {
+        let now = tokio::time::Instant::now();
+        CallDeadline {
+            caller: crate::deadline::from_grpc_timeout(request.headers(), now).map(Into::into),
+            default: default.map(|limit| ((now + limit).into(), limit)),
+        }
+    }
+
+    fn at(&self) -> Option<tokio::time::Instant> {
+        let default = self.default.map(|(at, _)| at);
+        let at = match (self.caller, default) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        at.map(Into::into)
+    }
+
+    fn passed(&self) -> Status {
+        match self.default {
+            Some((at, limit)) if self.caller.is_none_or(|c| at <= c) => {
+                Status::deadline_exceeded(format!(
+                    "the call did not finish within dbosd's default deadline of {} ms \
+                     (--rpc-timeout-ms); retry",
+                    limit.as_millis()
+                ))
+            }
+            _ => Status::deadline_exceeded("the call did not finish within its deadline"),
+        }
+    }
 }
 
 /// tonic reports a message over `--max-message-bytes` as OUT_OF_RANGE; gRPC's status codes say
