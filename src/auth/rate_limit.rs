@@ -70,7 +70,9 @@ impl Bucket {
             fill.requests -= 1.0;
             return Ok(());
         }
-        Err(Duration::from_secs_f64((1.0 - fill.requests) / self.per_second))
+        Err(Duration::from_secs_f64(
+            (1.0 - fill.requests) / self.per_second,
+        ))
     }
 
     /// The limit, for messages.

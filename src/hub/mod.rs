@@ -330,7 +330,10 @@ mod tests {
         hub.set_max_keys(2);
         let a = hub.subscribe(event("a")).unwrap();
         let _b = hub.subscribe(event("b")).unwrap();
-        let refused = hub.subscribe(event("c")).err().expect("a third key is refused");
+        let refused = hub
+            .subscribe(event("c"))
+            .err()
+            .expect("a third key is refused");
         assert!(matches!(refused, Error::Overloaded { .. }), "{refused}");
         assert!(refused.to_string().contains("limit 2"), "{refused}");
         let _another_a = hub.subscribe(event("a")).expect("a known key adds nothing");

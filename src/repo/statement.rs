@@ -14,7 +14,8 @@
 //!   with (`--statement-timeout-ms`, a startup option). Setting it costs no round trip: the `SET`
 //!   is a simple query pipelined ahead of the statement, in the same write. It is sent only when
 //!   the wanted value differs from the session's current one, which each pooled connection
-//!   remembers; the time left is rounded down to two significant digits, so calls with similar
+//!   remembers; the time left (less a margin for answering) is rounded down to two significant
+//!   digits, so calls with similar
 //!   deadlines (and all calls without one) find the session already set. Inside a transaction it
 //!   is `SET LOCAL`, which the transaction's end undoes whether it commits or rolls back (so the
 //!   remembered session value stays true). Behind a transaction-pooling proxy no session setting
@@ -130,7 +131,11 @@ pub(crate) async fn run<T>(
         None => statement.await,
         // `join` polls the SET first, so it is queued (and runs) ahead of the statement. Should it
         // fail, so does the statement (an aborted transaction, a broken connection): report that.
-        Some(set) => futures::future::join(client.batch_execute(&set), statement).await.1,
+        Some(set) => {
+            futures::future::join(client.batch_execute(&set), statement)
+                .await
+                .1
+        }
     };
     guard.finished = true;
     result
@@ -160,15 +165,22 @@ impl Drop for CutOff<'_> {
             // cancel request goes where the connection went.
             match token.cancel_query(NoTls).await {
                 Ok(()) => tracing::debug!("cancelled a statement whose caller left"),
-                Err(error) => tracing::warn!(%error, "could not cancel a statement whose caller left"),
+                Err(error) => {
+                    tracing::warn!(%error, "could not cancel a statement whose caller left")
+                }
             }
         });
     }
 }
 
+/// Most of the time left that a statement leaves its call for answering: a statement that times
+/// out by itself lets the call answer with why, on a connection still fit for reuse, where one cut
+/// off by the call's deadline costs a cancel and a new connection. A tenth, at most this much.
+const MAX_ANSWER_MARGIN: Duration = Duration::from_millis(50);
+
 /// The `statement_timeout` (ms) wanted for a statement starting `now` of a call with `deadline`:
 /// 0 for the connection's default (no deadline, or one beyond the ceiling), else the time left
-/// rounded down to two significant digits (at least 1 ms).
+/// less the answer margin, rounded down to two significant digits (at least 1 ms).
 fn wanted_ms(deadline: Option<Instant>, ceiling: Option<Duration>, now: Instant) -> u64 {
     let Some(at) = deadline else {
         return 0;
@@ -177,6 +189,7 @@ fn wanted_ms(deadline: Option<Instant>, ceiling: Option<Duration>, now: Instant)
     if ceiling.is_some_and(|c| left >= c) {
         return 0;
     }
+    let left = left - (left / 10).min(MAX_ANSWER_MARGIN);
     let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
     let mut unit = 1;
     while ms / unit >= 100 {
@@ -197,9 +210,9 @@ mod tests {
         assert_eq!(wanted_ms(None, ceiling, now), 0);
         assert_eq!(wanted_ms(ms(30_000), ceiling, now), 0);
         assert_eq!(wanted_ms(ms(29_999), ceiling, now), 29_000);
-        assert_eq!(wanted_ms(ms(268), ceiling, now), 260);
-        assert_eq!(wanted_ms(ms(9_987), None, now), 9_900);
-        assert_eq!(wanted_ms(ms(7), None, now), 7);
+        assert_eq!(wanted_ms(ms(300), ceiling, now), 270);
+        assert_eq!(wanted_ms(ms(10_037), None, now), 9_900);
+        assert_eq!(wanted_ms(ms(8), None, now), 7);
         assert_eq!(wanted_ms(Some(now), None, now), 1);
         assert_eq!(wanted_ms(Some(now - Duration::from_secs(1)), None, now), 1);
     }
@@ -210,7 +223,7 @@ mod tests {
             ceiling: Some(Duration::from_secs(30)),
             settable: true,
         });
-        let soon = Some(Instant::now() + Duration::from_millis(5_050));
+        let soon = Some(Instant::now() + Duration::from_millis(5_100));
         assert_eq!(
             session.setting_for(soon, false).as_deref(),
             Some("SET statement_timeout = 5000")

@@ -26,6 +26,8 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod overload;
+mod overload_limits;
 mod pgbouncer;
 mod proto_lint;
 mod registry;
