@@ -103,8 +103,10 @@ where
             // The token's name, filled in by the auth layer when there is one.
             principal = tracing::field::Empty,
         );
-        // Waits are capped by --max-streams instead, and GetEvent's would hold a slot for minutes.
-        let slot = match self.calls.as_ref().filter(|_| !method.waits) {
+        // Waits are capped by --max-streams instead (GetEvent's would hold a slot for minutes), and
+        // health answers even under overload (a shed liveness probe would restart the process).
+        let sheddable = !method.waits && !method.path.starts_with("/grpc.health.v1.Health/");
+        let slot = match self.calls.as_ref().filter(|_| sheddable) {
             Some(calls) => calls.admit().map(Some),
             None => Ok(None),
         };

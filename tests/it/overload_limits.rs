@@ -17,8 +17,8 @@ use tonic::{service::interceptor::InterceptedService, transport::Channel, Code, 
 
 use crate::{
     harness::{
-        assert_status, enqueue_req, eventually, get_event_in_flight, open_await, TestDb,
-        TestServer, WAIT,
+        assert_status, enqueue_req, eventually, get_event_in_flight, health_status, open_await,
+        TestDb, TestServer, WAIT,
     },
     overload::{lock_status_table, waiting_on_locks},
 };
@@ -86,6 +86,11 @@ async fn calls_beyond_the_limit_are_shed_with_pushback_and_served_after() {
         .get_event(event)
         .await
         .expect("GetEvent is not shed");
+    // Health answers under overload (a shed liveness probe would restart dbosd).
+    assert!(
+        health_status(&srv.channel).await.is_some(),
+        "health was shed"
+    );
 
     locker.batch_execute("ROLLBACK").await.unwrap();
     for call in held {
