@@ -21,6 +21,9 @@
 //!   remembered session value stays true). Behind a transaction-pooling proxy no session setting
 //!   is safe (the next statement may reach another server session, and the setting would leak to
 //!   other clients), so there only the cancel applies.
+//!
+//! BEGIN, COMMIT and ROLLBACK go around [`run`]: they wait on no lock, and a transaction dropped
+//! unfinished is rolled back by tokio-postgres.
 
 use std::{
     collections::HashMap,
