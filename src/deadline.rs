@@ -34,7 +34,8 @@ pub fn current() -> Option<Instant> {
 pub fn from_grpc_timeout(headers: &HeaderMap, now: Instant) -> Option<Instant> {
     let timeout = parse_grpc_timeout(headers.get("grpc-timeout")?.to_str().ok()?)?;
     let margin = (timeout / 10).min(MAX_REPLY_MARGIN);
-    Some(now + (timeout - margin))
+    // A deadline past what an Instant can hold (the format allows ~11,000 years) is none.
+    now.checked_add(timeout - margin)
 }
 
 /// A `grpc-timeout` value (gRPC over HTTP/2: at most 8 digits and a unit).
@@ -79,6 +80,8 @@ mod tests {
         headers.insert("grpc-timeout", "10S".parse().unwrap());
         let at = from_grpc_timeout(&headers, now).unwrap();
         assert_eq!(at - now, Duration::from_millis(9900));
+        headers.insert("grpc-timeout", "99999999H".parse().unwrap());
+        let _ = from_grpc_timeout(&headers, now);
         headers.insert("grpc-timeout", "soon".parse().unwrap());
         assert_eq!(from_grpc_timeout(&headers, now), None);
     }

@@ -194,6 +194,10 @@ fn wanted_ms(deadline: Option<Instant>, ceiling: Option<Duration>, now: Instant)
     }
     let left = left - (left / 10).min(MAX_ANSWER_MARGIN);
     let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+    if ms > i32::MAX as u64 {
+        // Beyond what PostgreSQL accepts (~24 days): as good as none.
+        return 0;
+    }
     let mut unit = 1;
     while ms / unit >= 100 {
         unit *= 10;
@@ -217,6 +221,7 @@ mod tests {
         assert_eq!(wanted_ms(ms(10_037), None, now), 9_900);
         assert_eq!(wanted_ms(ms(8), None, now), 7);
         assert_eq!(wanted_ms(Some(now), None, now), 1);
+        assert_eq!(wanted_ms(Some(now + Duration::from_secs(40 * 86_400)), None, now), 0);
         assert_eq!(wanted_ms(Some(now - Duration::from_secs(1)), None, now), 1);
     }
 

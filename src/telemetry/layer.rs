@@ -178,7 +178,7 @@ impl CallDeadline {
         let now = tokio::time::Instant::now();
         CallDeadline {
             caller: crate::deadline::from_grpc_timeout(request.headers(), now).map(Into::into),
-            default: default.map(|limit| ((now + limit).into(), limit)),
+            default: default.and_then(|limit| Some((now.checked_add(limit)?.into(), limit))),
         }
     }
 
