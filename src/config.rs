@@ -314,6 +314,15 @@ impl Settings {
         if self.max_streams == 0 {
             return Err("--max-streams must be at least 1".to_owned());
         }
+        if self
+            .pool
+            .statement_timeout
+            .is_some_and(|t| t.as_millis() > i32::MAX as u128)
+        {
+            return Err(
+                "--statement-timeout-ms must be at most 2147483647 (PostgreSQL's limit)".to_owned(),
+            );
+        }
         if self.max_hub_keys == 0 {
             return Err("--max-hub-keys must be at least 1".to_owned());
         }
