@@ -169,26 +169,24 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
 /// The deadline a call ends at: the caller's (its grpc-timeout less a reply margin) or dbosd's
 /// default for unary calls, whichever comes first.
 struct CallDeadline {
-    caller: Option<Instant>,
-    default: Option<(Instant, Duration)>,
+    caller: Option<tokio::time::Instant>,
+    default: Option<(tokio::time::Instant, Duration)>,
 }
 
 impl CallDeadline {
     fn of<B>(request: &Request<B>, default: Option<Duration>) -> Self {
         let now = tokio::time::Instant::now();
         CallDeadline {
-            caller: crate::deadline::from_grpc_timeout(request.headers(), now).map(Into::into),
-            default: default.and_then(|limit| Some((now.checked_add(limit)?.into(), limit))),
+            caller: crate::deadline::from_grpc_timeout(request.headers(), now),
+            default: default.and_then(|limit| Some((now.checked_add(limit)?, limit))),
         }
     }
 
     fn at(&self) -> Option<tokio::time::Instant> {
-        let default = self.default.map(|(at, _)| at);
-        let at = match (self.caller, default) {
+        match (self.caller, self.default.map(|(at, _)| at)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        at.map(Into::into)
+        }
     }
 
     fn passed(&self) -> Status {
