@@ -182,22 +182,26 @@ impl Drop for CutOff<'_> {
 const MAX_ANSWER_MARGIN: Duration = Duration::from_millis(50);
 
 /// The `statement_timeout` (ms) wanted for a statement starting `now` of a call with `deadline`:
-/// 0 for the connection's default (no deadline, or one beyond the ceiling), else the time left
-/// less the answer margin, rounded down to two significant digits (at least 1 ms).
+/// 0 for the connection's default (no deadline, or one that comes to the ceiling), else the time
+/// left less the answer margin, rounded down to two significant digits (at least 1 ms).
 fn wanted_ms(deadline: Option<Instant>, ceiling: Option<Duration>, now: Instant) -> u64 {
     let Some(at) = deadline else {
         return 0;
     };
-    let left = at.saturating_duration_since(now);
-    if ceiling.is_some_and(|c| left >= c) {
+    let wanted = rounded(at.saturating_duration_since(now));
+    // What rounds like the ceiling is the ceiling: calls under dbosd's default deadline (equal to
+    // the default ceiling) then share the session's default with statements of no call.
+    if ceiling.is_some_and(|c| wanted >= rounded(c)) || wanted > i32::MAX as u64 {
+        // (Beyond what PostgreSQL accepts, ~24 days, is as good as none.)
         return 0;
     }
+    wanted
+}
+
+/// `left` less the answer margin, in ms rounded down to two significant digits, at least 1.
+fn rounded(left: Duration) -> u64 {
     let left = left - (left / 10).min(MAX_ANSWER_MARGIN);
     let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
-    if ms > i32::MAX as u64 {
-        // Beyond what PostgreSQL accepts (~24 days): as good as none.
-        return 0;
-    }
     let mut unit = 1;
     while ms / unit >= 100 {
         unit *= 10;
@@ -216,12 +220,16 @@ mod tests {
         let ceiling = Some(Duration::from_secs(30));
         assert_eq!(wanted_ms(None, ceiling, now), 0);
         assert_eq!(wanted_ms(ms(30_000), ceiling, now), 0);
-        assert_eq!(wanted_ms(ms(29_999), ceiling, now), 29_000);
+        assert_eq!(wanted_ms(ms(29_999), ceiling, now), 0);
+        assert_eq!(wanted_ms(ms(20_000), ceiling, now), 19_000);
         assert_eq!(wanted_ms(ms(300), ceiling, now), 270);
         assert_eq!(wanted_ms(ms(10_037), None, now), 9_900);
         assert_eq!(wanted_ms(ms(8), None, now), 7);
         assert_eq!(wanted_ms(Some(now), None, now), 1);
-        assert_eq!(wanted_ms(Some(now + Duration::from_secs(40 * 86_400)), None, now), 0);
+        assert_eq!(
+            wanted_ms(Some(now + Duration::from_secs(40 * 86_400)), None, now),
+            0
+        );
         assert_eq!(wanted_ms(Some(now - Duration::from_secs(1)), None, now), 1);
     }
 
