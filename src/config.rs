@@ -125,7 +125,7 @@ pub struct ServerArgs {
     #[arg(long, env = "DBOSD_MAX_CONCURRENT_CALLS", default_value_t = 1024)]
     pub max_concurrent_calls: usize,
     /// Most distinct things (workflows, events, streams) waited on at once; a wait for one more
-    /// gets RESOURCE_EXHAUSTED. Default: ten per stream of --max-streams.
+    /// gets RESOURCE_EXHAUSTED. Default: ten per stream or GetEvent wait (--max-streams caps both).
     #[arg(long, env = "DBOSD_MAX_HUB_KEYS")]
     pub max_hub_keys: Option<usize>,
     /// Largest gRPC message accepted or sent, in bytes; larger ones get RESOURCE_EXHAUSTED.
