@@ -50,7 +50,7 @@ impl WorkflowApi {
         // A wait holds a stream slot while it lasts.
         let _slot = match timeout.is_zero() {
             true => None,
-            false => Some(self.streams.wait_slot()?),
+            false => Some(self.streams.take_slot()?),
         };
         // Subscribe, then read: a value set in between still wakes us. The hub's LISTEN connection and
         // its batched poll (the backstop for lost notifications) do the waking.

@@ -79,13 +79,9 @@ impl Streams {
         &self.drain
     }
 
-    /// A slot for a unary wait (GetEvent), held while it waits: a wait costs what a stream does.
-    /// RESOURCE_EXHAUSTED with a retry pushback when `limit` streams and waits are already open.
-    pub fn wait_slot(&self) -> Result<OwnedSemaphorePermit> {
-        self.take_slot()
-    }
-
-    fn take_slot(&self) -> Result<OwnedSemaphorePermit> {
+    /// A slot, held by every stream and by a unary wait (GetEvent) while it waits: a wait costs
+    /// what a stream does. RESOURCE_EXHAUSTED with a retry pushback when `limit` are taken.
+    pub fn take_slot(&self) -> Result<OwnedSemaphorePermit> {
         Arc::clone(&self.slots)
             .try_acquire_owned()
             .map_err(|_| Error::Overloaded {
