@@ -4,6 +4,8 @@
 //! (measured: ~550 µs sent unnamed vs ~170 µs prepared, one workflow), so the hot path pays for it
 //! once per session instead of once per call. The session connects straight to PostgreSQL, as the
 //! hub does: a transaction-pooling proxy cannot keep a prepared statement across transactions.
+//! Its statements run for several callers at once, so they carry the session's ceiling
+//! (`--statement-timeout-ms`, a startup option), never one caller's deadline.
 
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Row, Statement};

@@ -35,6 +35,8 @@ mod management_steps;
 mod management_workers;
 mod native_payloads;
 mod panics;
+mod overload;
+mod overload_limits;
 mod pgbouncer;
 mod proto_lint;
 mod registry;
