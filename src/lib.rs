@@ -10,6 +10,7 @@ pub mod deadline;
 pub mod error;
 pub mod health;
 pub mod hub;
+pub mod mcp;
 pub mod model;
 pub mod native;
 pub mod overload;

@@ -54,6 +54,7 @@ fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
         Some(Command::Workflow(a)) => ClientCommand::Workflow(a),
         Some(Command::Enqueue(a)) => ClientCommand::Enqueue(a),
         Some(Command::Send(a)) => ClientCommand::Send(a),
+        Some(Command::Mcp(a)) => ClientCommand::Mcp(a),
         _ => return Err(Box::new(cli)),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -71,6 +72,7 @@ fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
             ClientCommand::Workflow(a) => cli::workflow(a).await,
             ClientCommand::Enqueue(a) => cli::enqueue(a).await,
             ClientCommand::Send(a) => cli::send(a).await,
+            ClientCommand::Mcp(a) => dbosd::mcp::stdio::run(a).await,
         }
     });
     Ok(result.unwrap_or_else(|message| {
@@ -84,6 +86,7 @@ enum ClientCommand {
     Workflow(cli::WorkflowArgs),
     Enqueue(cli::EnqueueArgs),
     Send(cli::SendArgs),
+    Mcp(dbosd::mcp::stdio::McpArgs),
 }
 
 fn init_tracing(format: &str) {
@@ -105,7 +108,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => migrate_only(args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
-        Some(Command::Workflow(_) | Command::Enqueue(_) | Command::Send(_)) => {
+        Some(Command::Workflow(_) | Command::Enqueue(_) | Command::Send(_) | Command::Mcp(_)) => {
             Err("client commands are run by client_command".to_owned())
         }
     }
@@ -227,7 +230,9 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let url = cluster.url("postgres");
     println!("PostgreSQL (throwaway) at {url}");
-    let settings = Settings::from_args(url, &args.schema, &args.server, true);
+    let mut settings = Settings::from_args(url, &args.schema, &args.server, true);
+    // A first try serves MCP too, unless --mcp=false.
+    settings.mcp = dbosd::mcp::McpSettings::from_args(&args.server, true);
     let result = serve_with(&settings, &args.server).await;
     let stopped = cluster.stop().await.map_err(|e| e.to_string());
     result.and(stopped)

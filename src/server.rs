@@ -1,13 +1,19 @@
 //! Startup and serving: connect and check (or migrate) the schema, then serve WorkflowService, health
-//! and reflection on a listener until the shutdown future resolves, then drain in order.
+//! and reflection (and MCP at `/mcp` when on) on a listener until the shutdown future resolves, then
+//! drain in order.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{server::TcpIncoming, Server};
+use tonic::{
+    service::Routes,
+    transport::{server::TcpIncoming, Server},
+};
 use tonic_health::{server::HealthReporter, ServingStatus};
+use tower::{util::BoxCloneSyncService, ServiceExt};
+use tower_layer::Layer;
 
 use crate::{
     api::{Streams, WorkflowApi},
@@ -19,7 +25,11 @@ use crate::{
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
     shutdown::Drain,
-    telemetry::{self, layer::RpcLayer, Metrics},
+    telemetry::{
+        self,
+        layer::{RpcLayer, RpcService},
+        Metrics,
+    },
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -189,22 +199,24 @@ pub async fn serve_with_hub(
             .tls_config(tls)
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
-    let server = builder
-        // Outermost: every call, whatever service, is counted and gets its request id span; it
-        // sheds calls beyond the limit and carries each call's deadline down to its statements; a
-        // panic inside answers INTERNAL with that id (telemetry::call_layers, shared with
-        // tests/it/panics.rs).
-        .layer(telemetry::call_layers(rpc_layer))
-        // Inside it, so unauthenticated calls are counted and logged with their request id.
-        .layer(AuthLayer::new(tokens, settings.auth_exempt.clone()))
-        .add_service(DrainingHealth::server(&reporter, drain.clone()))
+    let routes = Routes::new(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
             WorkflowServiceServer::new(api)
                 .max_decoding_message_size(settings.max_message_bytes)
                 .max_encoding_message_size(settings.max_message_bytes),
-        )
+        );
+    let auth = AuthLayer::new(tokens.clone(), settings.auth_exempt.clone());
+    let grpc = grpc_stack(rpc_layer, auth, routes);
+    let mcp = settings
+        .mcp
+        .as_ref()
+        .map(|mcp| crate::mcp::http::service(in_process(grpc.clone()), mcp, tokens, stop.clone()));
+    let server = builder
+        // MCP clients speak HTTP/1.1; gRPC needs HTTP/2 either way.
+        .accept_http1(mcp.is_some())
+        .add_routes(http_routes(grpc, mcp).into())
         .serve_with_incoming_shutdown(incoming(listeners.grpc), stop.clone().cancelled_owned());
     // Health alone, in plaintext, for probes that cannot speak TLS; it drains with the rest.
     let health_server = listeners.health.map(|listener| {
@@ -237,6 +249,41 @@ pub async fn serve_with_hub(
         task.abort();
     }
     result
+}
+
+/// The gRPC services behind the per-call layers, built once: the listener serves it for every gRPC
+/// path, and `/mcp` calls it in-process (`in_process`), so an MCP tool call passes the same layers
+/// as a gRPC call.
+pub type GrpcStack =
+    RpcService<telemetry::panics::CatchPanic<crate::auth::layer::AuthService<Routes>>>;
+
+/// Wraps `routes` in the per-call layers. Outermost: every call, whatever service, is counted and
+/// gets its request id span; it sheds calls beyond the limit and carries each call's deadline down
+/// to its statements; a panic inside answers INTERNAL with that id (telemetry::call_layers, shared
+/// with tests/it/panics.rs). Inside it authentication and policy, so unauthenticated calls are
+/// counted and logged with their request id.
+pub fn grpc_stack(rpc: RpcLayer, auth: AuthLayer, routes: Routes) -> GrpcStack {
+    telemetry::call_layers(rpc).layer(auth.layer(routes))
+}
+
+/// The layered gRPC services as a client channel, for callers inside the process.
+pub fn in_process(grpc: GrpcStack) -> crate::mcp::GrpcChannel {
+    let grpc = ServiceExt::<http::Request<tonic::body::Body>>::map_response(grpc, |r| {
+        r.map(tonic::body::Body::new)
+    });
+    let grpc =
+        ServiceExt::<http::Request<tonic::body::Body>>::map_err(grpc, |never| match never {});
+    BoxCloneSyncService::new(grpc)
+}
+
+/// What the gRPC port serves over HTTP: `/mcp` when on, and every other path to the layered gRPC
+/// services. (HTTP routes other protocols add on this port belong here too.)
+pub fn http_routes(grpc: GrpcStack, mcp: Option<crate::mcp::http::McpHttp>) -> axum::Router {
+    let router = axum::Router::new().fallback_service(grpc);
+    match mcp {
+        Some(mcp) => router.route_service(crate::mcp::http::PATH, mcp),
+        None => router,
+    }
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {

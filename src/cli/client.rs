@@ -44,6 +44,15 @@ impl Interceptor for Bearer {
 
 /// Connects to `--address` within `--connect-timeout`.
 pub async fn connect(args: &ClientArgs) -> Result<Client, String> {
+    let bearer = Bearer::new(args.token.as_deref())?;
+    Ok(WorkflowServiceClient::with_interceptor(
+        channel(args).await?,
+        bearer,
+    ))
+}
+
+/// The channel [`connect`] makes (for callers that put the token on each call themselves).
+pub async fn channel(args: &ClientArgs) -> Result<Channel, String> {
     let uri = if args.address.contains("://") {
         args.address.clone()
     } else {
@@ -62,12 +71,10 @@ pub async fn connect(args: &ClientArgs) -> Result<Client, String> {
         }
         endpoint = endpoint.tls_config(tls).map_err(|e| format!("TLS: {e}"))?;
     }
-    let bearer = Bearer::new(args.token.as_deref())?;
-    let channel = tokio::time::timeout(timeout, endpoint.connect())
+    tokio::time::timeout(timeout, endpoint.connect())
         .await
         .map_err(|_| format!("no answer from dbosd at {uri} within {timeout:?}"))?
-        .map_err(|e| format!("cannot connect to dbosd at {uri}: {e}"))?;
-    Ok(WorkflowServiceClient::with_interceptor(channel, bearer))
+        .map_err(|e| format!("cannot connect to dbosd at {uri}: {e}"))
 }
 
 /// A failed call as one line: `<what>: <CODE>: <message>`, with the command's own way out when the

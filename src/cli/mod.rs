@@ -10,7 +10,7 @@ mod render;
 mod workflow;
 
 pub use args::{ClientArgs, EnqueueArgs, OutputFormat, SendArgs, WorkflowArgs, WorkflowCommand};
-pub use client::Bearer;
+pub use client::{channel, Bearer};
 
 /// The outcome of a CLI command: `Err` is the one line printed after `dbosd: `.
 pub type CliResult = Result<std::process::ExitCode, String>;
