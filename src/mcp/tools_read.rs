@@ -32,7 +32,7 @@ pub struct ListWorkflowsParams {
     pub page_size: Option<u32>,
     /// The next_page_token of the previous page, to continue the same listing.
     pub page_token: Option<String>,
-    /// Also return each workflow's input and output (each cut at 2 KiB).
+    /// Also return each workflow's input, output and error (each cut at 2 KiB).
     #[serde(default)]
     pub include_payloads: bool,
     /// Return every field of each workflow instead of the summary.
@@ -93,8 +93,8 @@ impl DbosdMcp {
     #[tool(
         description = "List DBOS workflows matching a filter (status, name, queue, application, id prefix, \
         creation/completion times, parent, fork, schedule, attributes...), newest first, one bounded \
-        page at a time. Returns summaries (id, status, name, queue, times, short error); pass \
-        include_payloads for inputs/outputs or include_details for every field. Continue with \
+        page at a time. Returns summaries (id, status, name, queue, application, times); pass \
+        include_payloads for inputs, outputs and errors, include_details for every field. Continue with \
         next_page_token while it is present.",
         annotations(read_only_hint = true)
     )]
