@@ -72,11 +72,8 @@ impl Api {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| MetadataValue::try_from(v).ok())
         };
-        match header("authorization").or_else(|| self.token.clone()) {
-            Some(auth) => {
-                request.metadata_mut().insert("authorization", auth);
-            }
-            None => {}
+        if let Some(auth) = header("authorization").or_else(|| self.token.clone()) {
+            request.metadata_mut().insert("authorization", auth);
         }
         if let Some(id) = header(crate::telemetry::layer::REQUEST_ID) {
             request

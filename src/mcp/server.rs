@@ -36,7 +36,7 @@ impl DbosdMcp {
     pub fn new(api: Api, allow_writes: bool) -> DbosdMcp {
         let mut tool_router = Self::read_tools() + Self::more_tools();
         if allow_writes {
-            tool_router = tool_router + Self::manage_tools();
+            tool_router += Self::manage_tools();
         }
         DbosdMcp { api, tool_router }
     }
