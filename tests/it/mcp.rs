@@ -18,6 +18,8 @@ use crate::harness::{
 pub enum Target<'a> {
     /// `/mcp` of a server, with a bearer token or none.
     Http(&'a TestServer, Option<&'a str>),
+    /// `/mcp` at an address, with a bearer token and a request id.
+    HttpAt(std::net::SocketAddr, &'a str, &'a str),
     /// `dbosd mcp` with these arguments after `mcp`.
     Stdio(Vec<String>),
 }
@@ -33,6 +35,14 @@ pub async fn run_client(target: Target<'_>, plan: Json) -> Json {
             if let Some(token) = token {
                 cmd.arg("--token").arg(token);
             }
+        }
+        Target::HttpAt(addr, token, request_id) => {
+            cmd.arg("--http").arg(format!("http://{addr}/mcp")).args([
+                "--token",
+                token,
+                "--request-id",
+                request_id,
+            ]);
         }
         Target::Stdio(args) => {
             cmd.arg("--stdio")

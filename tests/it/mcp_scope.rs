@@ -7,18 +7,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
     authz_setup::{enqueue_as_ops, stored_status, tokens_file, ALPHA, OPS},
-    harness::{TestServer, WAIT},
+    harness::{enqueue_req, Dbosd, TestDb, TestServer, WAIT},
     mcp::{err, mcp_server, ok, run_client, tool_names, Target, WRITE_TOOLS},
 };
 
 /// One raw HTTP/1.1 POST of an MCP initialize to `/mcp`: the status line and headers.
 async fn post_initialize(srv: &TestServer, authorization: Option<&str>) -> String {
+    post_initialize_to(srv, "127.0.0.1", authorization).await
+}
+
+/// [`post_initialize`] with `host` as the Host header.
+async fn post_initialize_to(srv: &TestServer, host: &str, authorization: Option<&str>) -> String {
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
     let auth = authorization
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
     let request = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
          Accept: application/json, text/event-stream\r\n{auth}Content-Length: {}\r\n\
          Connection: close\r\n\r\n{body}",
         body.len()
@@ -181,4 +186,68 @@ async fn write_tools_are_absent_unless_the_server_allows_them() {
         Some("ENQUEUED")
     );
     srv.stop().await;
+}
+
+#[tokio::test]
+async fn only_loopback_hosts_unless_allowed() {
+    let srv = mcp_server(false, |_| {}).await;
+    let response = post_initialize_to(&srv, "evil.example", None).await;
+    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+    srv.stop().await;
+    let srv = mcp_server(false, |s| {
+        s.mcp.as_mut().unwrap().allowed_hosts = vec!["dbosd.internal".into()];
+    })
+    .await;
+    let response = post_initialize_to(&srv, "dbosd.internal:50051", None).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let response = post_initialize_to(&srv, "evil.example", None).await;
+    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn an_mcp_write_is_audited_as_the_grpc_write_it_is() {
+    let db = TestDb::new().await;
+    let tokens = tokens_file();
+    let path = tokens.path().to_str().unwrap().to_owned();
+    let args = [
+        "serve",
+        "--database-url",
+        &db.url,
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens-file",
+        &path,
+        "--log-format",
+        "json",
+        "--mcp",
+        "--mcp-allow-writes",
+    ];
+    let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "dbosd=debug")], Dbosd::READY).await;
+    let mut ops = crate::authz_setup::client_as(&dbosd.channel, OPS);
+    let mut req = enqueue_req("wf", "q", vec![]);
+    req.workflow_id = Some("audited-1".into());
+    req.application_name = Some("alpha".into());
+    ops.enqueue_workflow(req).await.unwrap();
+    let report = run_client(
+        Target::HttpAt(dbosd.addr, ALPHA, "mcp-audit-1"),
+        json!({"calls": [{"tool": "cancel_workflow", "arguments": {"workflow_id": "audited-1"}}]}),
+    )
+    .await;
+    assert_eq!(ok(&report, 0)["outcome"], "CANCELLED");
+    let line = dbosd.logged_with(&["dbosd::audit", "mcp-audit-1"]).await;
+    let record: Json = serde_json::from_str(&line).expect("a JSON log line");
+    let fields = &record["fields"];
+    assert_eq!(fields["principal"], "alpha", "{line}");
+    assert_eq!(fields["rpc"], "CancelWorkflow", "{line}");
+    assert_eq!(fields["targets"], r#"["audited-1"]"#, "{line}");
+    let peer = fields["peer"].as_str().unwrap_or_default();
+    assert!(
+        peer.starts_with("127.0.0.1:"),
+        "the MCP caller's address: {line}"
+    );
+    assert_eq!(
+        stored_status(&db, "audited-1").await.as_deref(),
+        Some("CANCELLED")
+    );
 }

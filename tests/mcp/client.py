@@ -1,5 +1,5 @@
 """An MCP client as agents run one, on the official MCP Python SDK: connects to dbosd over streamable
-HTTP (`--http URL [--token T]`) or over stdio (`--stdio COMMAND ARG...`, e.g. `dbosd mcp --address
+HTTP (`--http URL [--token T] [--request-id ID]`) or over stdio (`--stdio COMMAND ARG...`, e.g. `dbosd mcp --address
 ... --token ...`), lists the tools and resource templates, then makes the calls of a plan given as
 JSON in the environment variable MCP_PLAN:
 
@@ -75,8 +75,11 @@ async def main() -> None:
         if args[0] == "--http":
             url = args[1]
             headers = {}
-            if len(args) > 3 and args[2] == "--token":
-                headers["Authorization"] = f"Bearer {args[3]}"
+            options = dict(zip(args[2::2], args[3::2]))
+            if "--token" in options:
+                headers["Authorization"] = f"Bearer {options['--token']}"
+            if "--request-id" in options:
+                headers["x-request-id"] = options["--request-id"]
             async with create_mcp_http_client(headers=headers) as http:
                 async with streamable_http_client(url, http_client=http) as (read, write):
                     out = await run_session(read, write, plan)
@@ -85,7 +88,7 @@ async def main() -> None:
             async with stdio_client(params) as (read, write):
                 out = await run_session(read, write, plan)
         else:
-            raise SystemExit(f"usage: {sys.argv[0]} --http URL [--token T] | --stdio COMMAND ARG...")
+            raise SystemExit(f"usage: {sys.argv[0]} --http URL [--token T] [--request-id ID] | --stdio COMMAND ARG...")
     except Exception as e:  # noqa: BLE001 - reported to the test, which decides
         causes = []
         err = e
