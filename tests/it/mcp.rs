@@ -2,7 +2,7 @@
 //! streamable HTTP at `/mcp` and over stdio (`dbosd mcp`), lists the tools and calls each one
 //! against workflows a real DBOS Python worker ran. Scoping and authentication: `mcp_scope.rs`.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
 
 use serde_json::{json, Value as Json};
 use tokio::process::Command;
@@ -11,7 +11,7 @@ use dbosd::{mcp::McpSettings, pb};
 
 use crate::harness::{
     assert_success, clients_bin, enqueue_req, repo_root, run_bounded, telemetry_sample,
-    wait_terminal, TestDb, TestServer, Worker, WorkerLang, WorkerOptions,
+    wait_terminal, Dbosd, TestDb, TestServer, Worker, WorkerLang, WorkerOptions, WAIT,
 };
 
 /// Where the client connects.
@@ -413,5 +413,29 @@ async fn stdio_serves_the_tools_through_a_running_dbosd_writes_only_when_allowed
     assert_eq!(ok(&report, 0)["outcome"], "CANCELLED");
     let wf = wait_terminal(&srv.client, "stdio-1").await;
     assert_eq!(wf.status(), pb::WorkflowStatus::Cancelled);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn start_dev_serves_mcp_by_default_and_serve_only_when_asked() {
+    // initdb on a 2-core machine can take a while.
+    let args = ["start-dev", "--listen", "127.0.0.1:0"];
+    let mut dbosd = Dbosd::spawn(&args, &[], Duration::from_secs(90)).await;
+    let report = run_client(
+        Target::HttpAt(dbosd.addr, "unused", "start-dev-1"),
+        json!({}),
+    )
+    .await;
+    let read: BTreeSet<String> = READ_TOOLS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(tool_names(&report), read, "{report}");
+    dbosd.signal(libc::SIGTERM);
+    assert!(dbosd.exited_within(WAIT).await.success());
+
+    let srv = TestServer::start().await;
+    let report = run_client(Target::Http(&srv, None), json!({})).await;
+    assert!(
+        report["connect_error"].is_string(),
+        "no /mcp without --mcp: {report}"
+    );
     srv.stop().await;
 }
