@@ -167,6 +167,11 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub native_allow_globals: Vec<String>,
+    /// A browser origin (e.g. `https://console.example.com`) allowed to call the Connect and
+    /// gRPC-Web endpoints cross-origin; repeatable (comma-separated in the environment). CORS is
+    /// off when none is given.
+    #[arg(long = "cors-origin", env = "DBOSD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 /// `start-dev` options.
@@ -216,6 +221,8 @@ pub struct Settings {
     pub native: crate::native::NativePolicy,
     /// `--native-allow-global` entries, checked by `validate` and merged into `native.allowlist`.
     pub native_allow_globals: Vec<String>,
+    /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -246,6 +253,7 @@ impl Settings {
             tls: TlsFiles::default(),
             native: crate::native::NativePolicy::default(),
             native_allow_globals: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 
@@ -292,6 +300,7 @@ impl Settings {
                     .unwrap_or_default(),
             },
             native_allow_globals: server.native_allow_globals.clone(),
+            cors_origins: server.cors_origins.clone(),
         }
     }
 
@@ -321,6 +330,7 @@ impl Settings {
             return Err("--max-streams must be at least 1".to_owned());
         }
         crate::native::Allowlist::with_extra(&self.native_allow_globals)?;
+        crate::http::cors::check_origins(&self.cors_origins)?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod http;
 pub mod hub;
 pub mod model;
 pub mod native;

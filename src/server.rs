@@ -8,12 +8,14 @@ use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{server::TcpIncoming, Server};
 use tonic_health::{server::HealthReporter, ServingStatus};
+use tower_layer::Stack;
 
 use crate::{
     api::{Streams, WorkflowApi},
     auth::{layer::AuthLayer, Tokens},
     config::{redact_url, Settings},
     health::{self, DrainingHealth},
+    http::HttpLayer,
     hub::{self, Hub},
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
@@ -182,11 +184,12 @@ pub async fn serve_with_hub(
             .tls_config(tls)
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
+    let http = HttpLayer::new(settings.max_message_bytes, &settings.cors_origins)
+        .map_err(StartupError::Other)?;
     let server = builder
-        // Outermost: every call, whatever service, is counted and gets its request id span.
-        .layer(RpcLayer::new(metrics, settings.rpc_timeout))
-        // Inside it, so unauthenticated calls are counted and logged with their request id.
-        .layer(AuthLayer::new(tokens, settings.auth_exempt.clone()))
+        // HTTP/1.1 too: browsers and curl speak Connect and gRPC-Web over it.
+        .accept_http1(true)
+        .layer(call_stack(http, metrics, settings, tokens))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -227,6 +230,22 @@ pub async fn serve_with_hub(
         task.abort();
     }
     result
+}
+
+/// The one call path of the gRPC port, as layers around the services: the HTTP front (Connect and
+/// gRPC-Web translated into gRPC, other routes) outside the RPC layer (request id, metrics,
+/// default deadline) outside the auth layer. gRPC, gRPC-Web and Connect calls all go through the
+/// RPC and auth layers and the services' own policy checks once.
+fn call_stack(
+    http: HttpLayer,
+    metrics: Arc<Metrics>,
+    settings: &Settings,
+    tokens: Option<Arc<Tokens>>,
+) -> Stack<Stack<AuthLayer, RpcLayer>, HttpLayer> {
+    // Inside the RPC layer, so unauthenticated calls are counted and logged with their request id.
+    let auth = AuthLayer::new(tokens, settings.auth_exempt.clone());
+    let rpc = RpcLayer::new(metrics, settings.rpc_timeout);
+    Stack::new(Stack::new(auth, rpc), http)
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
