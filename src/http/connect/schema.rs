@@ -79,12 +79,27 @@ pub fn json_to_proto(desc: &MessageDescriptor, json: &[u8]) -> Result<Vec<u8>, S
 pub fn proto_to_json(desc: &MessageDescriptor, proto: &[u8]) -> Result<Vec<u8>, Status> {
     let message = DynamicMessage::decode(desc.clone(), proto)
         .map_err(|e| Status::internal(format!("response is not a {}: {e}", desc.full_name())))?;
-    let mut out = Vec::with_capacity(proto.len() * 2);
-    let mut ser = serde_json::Serializer::new(&mut out);
-    message
-        .serialize_with_options(&mut ser, &SerializeOptions::new())
+    let mut json = message
+        .serialize_with_options(serde_json::value::Serializer, &SerializeOptions::new())
         .map_err(|e| Status::internal(format!("cannot write {} as JSON: {e}", desc.full_name())))?;
-    Ok(out)
+    integral_numbers(&mut json);
+    serde_json::to_vec(&json).map_err(|e| Status::internal(format!("cannot write JSON: {e}")))
+}
+
+/// Writes whole doubles as integers (`42`, not `42.0`), as protojson, grpcurl and JavaScript do.
+fn integral_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(whole) = n.to_string().strip_suffix(".0") {
+                if let Ok(whole) = whole.parse::<serde_json::Number>() {
+                    *n = whole;
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +118,13 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(value["pageSize"], 3);
         assert_eq!(value["sortDesc"], true);
+    }
+
+    #[test]
+    fn whole_doubles_are_written_as_integers() {
+        let mut value: serde_json::Value = serde_json::from_str(r#"{"a": [42.0, 1.5, "2.0"], "b": 7}"#).unwrap();
+        integral_numbers(&mut value);
+        assert_eq!(value.to_string(), r#"{"a":[42,1.5,"2.0"],"b":7}"#);
     }
 
     #[test]
