@@ -6,6 +6,7 @@
 mod connect;
 mod cors;
 mod grpc_web;
+mod node_client;
 mod openapi;
 
 use std::{net::SocketAddr, process::Stdio};
