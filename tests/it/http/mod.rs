@@ -3,6 +3,7 @@
 //! examples posted back, the README's curl examples, a Connect client from npm, and browser
 //! JavaScript in headless Chromium. Answers are compared with what a gRPC client gets.
 
+mod browser;
 mod connect;
 mod cors;
 mod grpc_web;
