@@ -32,7 +32,12 @@ pub fn document(pool: &DescriptorPool, version: &str) -> Result<String, String> 
             ("application/json", "application/json")
         };
         let description = comments.of(method.parent_file().file_descriptor_proto(), method.path());
-        let summary = description.split(". ").next().unwrap_or_default().trim_end_matches('.').to_owned();
+        let summary = description
+            .split(". ")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_owned();
         let mut response_note = format!("The {} message.", output.full_name());
         if streaming {
             response_note = format!(
@@ -73,7 +78,10 @@ pub fn document(pool: &DescriptorPool, version: &str) -> Result<String, String> 
                 }
             }
         });
-        paths.insert(format!("/{SERVICE}/{}", method.name()), json!({ "post": operation }));
+        paths.insert(
+            format!("/{SERVICE}/{}", method.name()),
+            json!({ "post": operation }),
+        );
     }
     let mut components: Map<String, Value> = schemas.into_iter().collect();
     components.insert("connect.Error".into(), connect_error());
@@ -106,8 +114,15 @@ impl Comments {
             let proto = file.file_descriptor_proto();
             for location in proto.source_code_info.iter().flat_map(|s| &s.location) {
                 if let Some(text) = &location.leading_comments {
-                    let text: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-                    by_path.insert((proto.name().to_owned(), location.path.clone()), text.join(" "));
+                    let text: Vec<&str> = text
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect();
+                    by_path.insert(
+                        (proto.name().to_owned(), location.path.clone()),
+                        text.join(" "),
+                    );
                 }
             }
         }
@@ -130,7 +145,11 @@ fn reference(message: &MessageDescriptor) -> Value {
 }
 
 /// Adds the schema of `message` and of every message and enum it uses.
-fn collect(message: &MessageDescriptor, comments: &Comments, schemas: &mut BTreeMap<String, Value>) {
+fn collect(
+    message: &MessageDescriptor,
+    comments: &Comments,
+    schemas: &mut BTreeMap<String, Value>,
+) {
     if well_known(message).is_some() || schemas.contains_key(message.full_name()) {
         return;
     }
@@ -148,7 +167,10 @@ fn collect(message: &MessageDescriptor, comments: &Comments, schemas: &mut BTree
         properties.insert(field.json_name().to_owned(), schema);
     }
     let mut schema = json!({ "type": "object", "properties": properties });
-    let doc = comments.of(message.parent_file().file_descriptor_proto(), message.path());
+    let doc = comments.of(
+        message.parent_file().file_descriptor_proto(),
+        message.path(),
+    );
     if !doc.is_empty() {
         schema["description"] = Value::from(doc);
     }
@@ -166,9 +188,15 @@ fn inline_description(schema: &Value) -> Option<Value> {
     Some(Value::Object(flat))
 }
 
-fn field_schema(field: &FieldDescriptor, comments: &Comments, schemas: &mut BTreeMap<String, Value>) -> Value {
+fn field_schema(
+    field: &FieldDescriptor,
+    comments: &Comments,
+    schemas: &mut BTreeMap<String, Value>,
+) -> Value {
     if field.is_map() {
-        let Kind::Message(entry) = field.kind() else { unreachable!("map entry") };
+        let Kind::Message(entry) = field.kind() else {
+            unreachable!("map entry")
+        };
         let value = entry.map_entry_value_field();
         return json!({ "type": "object", "additionalProperties": kind_schema(&value.kind(), comments, schemas) });
     }
@@ -183,10 +211,18 @@ fn field_schema(field: &FieldDescriptor, comments: &Comments, schemas: &mut BTre
 fn kind_schema(kind: &Kind, comments: &Comments, schemas: &mut BTreeMap<String, Value>) -> Value {
     match kind {
         Kind::Double | Kind::Float => json!({ "type": "number" }),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => json!({ "type": "integer", "format": "int32" }),
-        Kind::Uint32 | Kind::Fixed32 => json!({ "type": "integer", "format": "uint32", "minimum": 0 }),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!({ "type": ["string", "integer"], "format": "int64" }),
-        Kind::Uint64 | Kind::Fixed64 => json!({ "type": ["string", "integer"], "format": "uint64" }),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            json!({ "type": "integer", "format": "int32" })
+        }
+        Kind::Uint32 | Kind::Fixed32 => {
+            json!({ "type": "integer", "format": "uint32", "minimum": 0 })
+        }
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+            json!({ "type": ["string", "integer"], "format": "int64" })
+        }
+        Kind::Uint64 | Kind::Fixed64 => {
+            json!({ "type": ["string", "integer"], "format": "uint64" })
+        }
         Kind::Bool => json!({ "type": "boolean" }),
         Kind::String => json!({ "type": "string" }),
         Kind::Bytes => json!({ "type": "string", "contentEncoding": "base64" }),
@@ -227,7 +263,9 @@ fn add_enum(e: &EnumDescriptor, comments: &Comments, schemas: &mut BTreeMap<Stri
 fn well_known(message: &MessageDescriptor) -> Option<Value> {
     Some(match message.full_name() {
         "google.protobuf.Timestamp" => json!({ "type": "string", "format": "date-time" }),
-        "google.protobuf.Duration" => json!({ "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$" }),
+        "google.protobuf.Duration" => {
+            json!({ "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$" })
+        }
         "google.protobuf.Struct" => json!({ "type": "object" }),
         "google.protobuf.Value" => json!({}),
         "google.protobuf.ListValue" => json!({ "type": "array" }),
@@ -237,8 +275,12 @@ fn well_known(message: &MessageDescriptor) -> Option<Value> {
         "google.protobuf.StringValue" => json!({ "type": "string" }),
         "google.protobuf.BytesValue" => json!({ "type": "string", "contentEncoding": "base64" }),
         "google.protobuf.BoolValue" => json!({ "type": "boolean" }),
-        "google.protobuf.Int32Value" | "google.protobuf.UInt32Value" => json!({ "type": "integer" }),
-        "google.protobuf.Int64Value" | "google.protobuf.UInt64Value" => json!({ "type": ["string", "integer"] }),
+        "google.protobuf.Int32Value" | "google.protobuf.UInt32Value" => {
+            json!({ "type": "integer" })
+        }
+        "google.protobuf.Int64Value" | "google.protobuf.UInt64Value" => {
+            json!({ "type": ["string", "integer"] })
+        }
         "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => json!({ "type": "number" }),
         _ => return None,
     })
@@ -259,7 +301,9 @@ fn example(message: &MessageDescriptor, depth: usize) -> Value {
             oneofs_used.push(oneof.full_name().to_owned());
         }
         let value = if field.is_map() {
-            let Kind::Message(entry) = field.kind() else { unreachable!("map entry") };
+            let Kind::Message(entry) = field.kind() else {
+                unreachable!("map entry")
+            };
             match kind_example(&entry.map_entry_value_field(), depth) {
                 Some(v) => json!({ "key": v }),
                 None => continue,
@@ -285,7 +329,10 @@ fn kind_example(field: &FieldDescriptor, depth: usize) -> Option<Value> {
         Kind::String => json!(format!("example-{}", field.name().replace('_', "-"))),
         Kind::Bytes => json!("ZXhhbXBsZQ"),
         Kind::Enum(e) => {
-            let value = e.values().find(|v| v.number() != 0).or_else(|| e.values().next())?;
+            let value = e
+                .values()
+                .find(|v| v.number() != 0)
+                .or_else(|| e.values().next())?;
             json!(value.name())
         }
         Kind::Message(m) => {

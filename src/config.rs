@@ -170,7 +170,11 @@ pub struct ServerArgs {
     /// A browser origin (e.g. `https://console.example.com`) allowed to call the Connect and
     /// gRPC-Web endpoints cross-origin; repeatable (comma-separated in the environment). CORS is
     /// off when none is given.
-    #[arg(long = "cors-origin", env = "DBOSD_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "DBOSD_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
 }
 

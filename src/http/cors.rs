@@ -34,10 +34,12 @@ const EXPOSE_HEADERS: &[&str] = &[
 /// Rejects an origin that is not `scheme://host[:port]`, in the flag's terms.
 pub fn check_origins(origins: &[String]) -> Result<(), String> {
     for origin in origins {
-        let uri: http::Uri = origin
-            .parse()
-            .map_err(|_| format!("--cors-origin {origin:?} is not an origin like https://app.example.com"))?;
-        let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
+        let uri: http::Uri = origin.parse().map_err(|_| {
+            format!("--cors-origin {origin:?} is not an origin like https://app.example.com")
+        })?;
+        let bare = uri
+            .path_and_query()
+            .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
         if uri.scheme().is_none() || uri.host().is_none() || !bare || origin.ends_with('/') {
             return Err(format!(
                 "--cors-origin {origin:?} is not an origin like https://app.example.com (scheme and host, no path)"
@@ -55,9 +57,16 @@ pub fn layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
     check_origins(origins)?;
     let origins = origins
         .iter()
-        .map(|o| HeaderValue::from_str(o).map_err(|_| format!("--cors-origin {o:?} is not a valid header value")))
+        .map(|o| {
+            HeaderValue::from_str(o)
+                .map_err(|_| format!("--cors-origin {o:?} is not a valid header value"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let names = |list: &[&'static str]| list.iter().map(|h| HeaderName::from_static(h)).collect::<Vec<_>>();
+    let names = |list: &[&'static str]| {
+        list.iter()
+            .map(|h| HeaderName::from_static(h))
+            .collect::<Vec<_>>()
+    };
     Ok(Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
@@ -74,8 +83,17 @@ mod tests {
 
     #[test]
     fn origins_must_be_scheme_and_host() {
-        assert!(check_origins(&["https://app.example.com".into(), "http://localhost:3000".into()]).is_ok());
-        for bad in ["app.example.com", "https://app.example.com/", "https://a.com/path", "*"] {
+        assert!(check_origins(&[
+            "https://app.example.com".into(),
+            "http://localhost:3000".into()
+        ])
+        .is_ok());
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "https://a.com/path",
+            "*",
+        ] {
             let err = check_origins(&[bad.into()]).unwrap_err();
             assert!(err.contains("--cors-origin"), "{bad}: {err}");
         }

@@ -74,15 +74,21 @@ where
 
     fn layer(&self, inner: S) -> HttpService {
         let stack: CallStack = BoxCloneService::new(inner.map_response(|r| r.map(Body::new)));
-        let router = self
-            .routes
-            .iter()
-            .fold(Router::new(), |router, build| router.merge(build(stack.clone())));
+        let router = self.routes.iter().fold(Router::new(), |router, build| {
+            router.merge(build(stack.clone()))
+        });
         let front = Front {
             grpc_web: tonic_web::GrpcWebLayer::new().layer(stack.clone()),
-            connect: Connect::new(stack.clone(), Arc::clone(&self.schema), self.max_message_bytes),
+            connect: Connect::new(
+                stack.clone(),
+                Arc::clone(&self.schema),
+                self.max_message_bytes,
+            ),
             grpc: stack,
-            router: router.into_service::<Body>().map_response(|r| r.map(Body::new)).boxed_clone(),
+            router: router
+                .into_service::<Body>()
+                .map_response(|r| r.map(Body::new))
+                .boxed_clone(),
         };
         let service = match &self.cors {
             Some(cors) => BoxCloneService::new(cors.layer(front)),

@@ -13,7 +13,10 @@ pub fn router() -> Router {
         "/openapi.json",
         get(|| async {
             (
-                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
                 DOCUMENT,
             )
         }),
@@ -30,11 +33,16 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         let paths = doc["paths"].as_object().unwrap();
         let pool = prost_reflect::DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET).unwrap();
-        let service = pool.get_service_by_name("dbosd.v1.WorkflowService").unwrap();
+        let service = pool
+            .get_service_by_name("dbosd.v1.WorkflowService")
+            .unwrap();
         for method in service.methods() {
             let path = format!("/dbosd.v1.WorkflowService/{}", method.name());
             let op = &paths.get(&path).unwrap_or_else(|| panic!("{path} missing"))["post"];
-            assert!(op["description"].as_str().is_some_and(|d| !d.is_empty()), "{path}: no description");
+            assert!(
+                op["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{path}: no description"
+            );
             let content = op["requestBody"]["content"].as_object().unwrap();
             let media = content.values().next().unwrap();
             assert!(media.get("example").is_some(), "{path}: no example");

@@ -46,7 +46,9 @@ pub fn http_status(code: Code) -> StatusCode {
     match code {
         Code::Ok => StatusCode::OK,
         Code::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
-        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
         Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         Code::NotFound => StatusCode::NOT_FOUND,
         Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
@@ -65,7 +67,9 @@ pub fn error_json(status: &Status) -> Value {
     if !status.message().is_empty() {
         error["message"] = Value::from(status.message());
     }
-    let details = RpcStatus::decode(status.details()).map(|s| s.details).unwrap_or_default();
+    let details = RpcStatus::decode(status.details())
+        .map(|s| s.details)
+        .unwrap_or_default();
     if !details.is_empty() {
         let details: Vec<Value> = details
             .iter()
@@ -93,7 +97,11 @@ mod tests {
                 value: vec![1, 2, 3],
             }],
         };
-        let status = Status::with_details(Code::Unavailable, "draining", details.encode_to_vec().into());
+        let status = Status::with_details(
+            Code::Unavailable,
+            "draining",
+            details.encode_to_vec().into(),
+        );
         let json = error_json(&status);
         assert_eq!(json["code"], "unavailable");
         assert_eq!(json["message"], "draining");

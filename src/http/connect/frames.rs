@@ -36,7 +36,9 @@ pub fn next_frame(buf: &mut BytesMut) -> Option<(u8, Bytes)> {
 pub fn single_request(body: Bytes) -> Result<Bytes, Status> {
     let mut buf = BytesMut::from(&body[..]);
     let (flags, message) = next_frame(&mut buf).ok_or_else(|| {
-        Status::invalid_argument("the request body must be one Connect envelope (5-byte prefix and message)")
+        Status::invalid_argument(
+            "the request body must be one Connect envelope (5-byte prefix and message)",
+        )
     })?;
     if flags & COMPRESSED != 0 {
         return Err(Status::unimplemented(
@@ -60,17 +62,29 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.extend_from_slice(&frame(0, b"hello"));
         buf.extend_from_slice(&frame(END_STREAM, b"{}")[..3]);
-        assert_eq!(next_frame(&mut buf), Some((0, Bytes::from_static(b"hello"))));
+        assert_eq!(
+            next_frame(&mut buf),
+            Some((0, Bytes::from_static(b"hello")))
+        );
         assert_eq!(next_frame(&mut buf), None);
         buf.extend_from_slice(&frame(END_STREAM, b"{}")[3..]);
-        assert_eq!(next_frame(&mut buf), Some((END_STREAM, Bytes::from_static(b"{}"))));
+        assert_eq!(
+            next_frame(&mut buf),
+            Some((END_STREAM, Bytes::from_static(b"{}")))
+        );
     }
 
     #[test]
     fn a_streaming_request_is_one_plain_envelope() {
-        assert_eq!(single_request(frame(0, b"x")).unwrap(), Bytes::from_static(b"x"));
+        assert_eq!(
+            single_request(frame(0, b"x")).unwrap(),
+            Bytes::from_static(b"x")
+        );
         assert!(single_request(Bytes::from_static(b"{}")).is_err());
-        assert_eq!(single_request(frame(COMPRESSED, b"x")).unwrap_err().code(), tonic::Code::Unimplemented);
+        assert_eq!(
+            single_request(frame(COMPRESSED, b"x")).unwrap_err().code(),
+            tonic::Code::Unimplemented
+        );
         let two = [frame(0, b"a"), frame(0, b"b")].concat();
         assert!(single_request(Bytes::from(two)).is_err());
     }

@@ -13,13 +13,16 @@ mod unary;
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use http::{header, request::Parts, HeaderMap, HeaderValue, Method as HttpMethod, Request, Response, StatusCode};
+use http::{
+    header, request::Parts, HeaderMap, HeaderValue, Method as HttpMethod, Request, Response,
+    StatusCode,
+};
 use http_body_util::{BodyExt, Full, Limited};
 use tokio::time::Instant;
 use tonic::{body::Body, Status};
 
-pub use self::schema::Schema;
 use self::schema::Method;
+pub use self::schema::Schema;
 use super::CallStack;
 
 /// The message of a call that outlived its deadline: tonic's, so gRPC and Connect callers read the same.
@@ -82,7 +85,7 @@ impl Connect {
         let (parts, body) = request.into_parts();
         let call = match self.read_headers(&parts) {
             Ok(call) => call,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         // JSON is larger than the protobuf the stack limits (base64 bytes, names): allow twice.
         let limit = match call.codec {
@@ -113,32 +116,52 @@ impl Connect {
     }
 
     /// The call the headers describe, or the protocol error to answer.
-    fn read_headers(&self, parts: &Parts) -> Result<Call, Response<Body>> {
+    fn read_headers(&self, parts: &Parts) -> Result<Call, Box<Response<Body>>> {
         let path = parts.uri.path();
         let Some(method) = self.schema.method(path) else {
             let status = Status::unimplemented(format!("unknown method {path}"));
-            return Err(unary::error_response(&status, HeaderMap::new()));
+            return Err(Box::new(unary::error_response(&status, HeaderMap::new())));
         };
         if parts.method != HttpMethod::POST {
-            return Err(plain(StatusCode::METHOD_NOT_ALLOWED, "Connect calls are POST requests", (header::ALLOW, "POST")));
+            return Err(Box::new(plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Connect calls are POST requests",
+                (header::ALLOW, "POST"),
+            )));
         }
-        let content_type = header_str(&parts.headers, header::CONTENT_TYPE.as_str()).unwrap_or_default();
-        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let content_type =
+            header_str(&parts.headers, header::CONTENT_TYPE.as_str()).unwrap_or_default();
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         let (codec, streaming) = match essence.as_str() {
             "application/json" => (Codec::Json, false),
             "application/proto" => (Codec::Proto, false),
             "application/connect+json" => (Codec::Json, true),
             "application/connect+proto" => (Codec::Proto, true),
-            _ => return Err(unsupported_media(&method)),
+            _ => return Err(Box::new(unsupported_media(&method))),
         };
         if method.client_streaming || streaming != method.server_streaming {
-            return Err(unsupported_media(&method));
+            return Err(Box::new(unsupported_media(&method)));
         }
         let fail = |status: Status| {
-            let call = Call { method: method.clone(), codec, streaming, deadline: None, timeout: None };
-            call.fail(status)
+            let call = Call {
+                method: method.clone(),
+                codec,
+                streaming,
+                deadline: None,
+                timeout: None,
+            };
+            Box::new(call.fail(status))
         };
-        let encoding = if streaming { "connect-content-encoding" } else { "content-encoding" };
+        let encoding = if streaming {
+            "connect-content-encoding"
+        } else {
+            "content-encoding"
+        };
         if let Some(encoding) = header_str(&parts.headers, encoding).filter(|e| *e != "identity") {
             return Err(fail(Status::unimplemented(format!(
                 "compression {encoding:?} is not supported; send the request uncompressed"
@@ -150,8 +173,8 @@ impl Connect {
                 Ok(ms) if ms.to_string().len() <= 10 => Some(Duration::from_millis(ms)),
                 _ => {
                     return Err(fail(Status::invalid_argument(format!(
-                        "Connect-Timeout-Ms {ms:?} is not a number of milliseconds (at most 10 digits)"
-                    ))))
+                    "Connect-Timeout-Ms {ms:?} is not a number of milliseconds (at most 10 digits)"
+                ))))
                 }
             },
         };
@@ -168,7 +191,11 @@ impl Connect {
 impl Call {
     /// The protobuf request message in `body`.
     fn message(&self, body: Bytes) -> Result<Bytes, Status> {
-        let message = if self.streaming { frames::single_request(body)? } else { body };
+        let message = if self.streaming {
+            frames::single_request(body)?
+        } else {
+            body
+        };
         match self.codec {
             Codec::Proto => Ok(message),
             Codec::Json => {
@@ -195,11 +222,19 @@ fn grpc_request(mut parts: Parts, message: Bytes, timeout: Option<Duration>) -> 
     for name in CONNECT_HEADERS {
         parts.headers.remove(*name);
     }
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    parts.headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    parts
+        .headers
+        .insert(header::TE, HeaderValue::from_static("trailers"));
     if let Some(timeout) = timeout {
         let value = format!("{}m", timeout.as_millis().min(99_999_999));
-        parts.headers.insert("grpc-timeout", HeaderValue::from_str(&value).expect("digits"));
+        parts.headers.insert(
+            "grpc-timeout",
+            HeaderValue::from_str(&value).expect("digits"),
+        );
     }
     parts.version = http::Version::HTTP_2;
     parts.method = HttpMethod::POST;
@@ -226,11 +261,20 @@ fn unsupported_media(method: &Method) -> Response<Body> {
     )
 }
 
-fn plain(status: StatusCode, text: &str, extra: (header::HeaderName, &'static str)) -> Response<Body> {
+fn plain(
+    status: StatusCode,
+    text: &str,
+    extra: (header::HeaderName, &'static str),
+) -> Response<Body> {
     let mut response = Response::new(Body::new(Full::new(Bytes::from(format!("{text}\n")))));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response.headers_mut().insert(extra.0, HeaderValue::from_static(extra.1));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert(extra.0, HeaderValue::from_static(extra.1));
     response
 }
 

@@ -2,7 +2,9 @@
 //! JSON mapping of their messages (via prost-reflect): JSON in, protobuf to the gRPC stack, and back.
 
 use prost::Message;
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
+use prost_reflect::{
+    DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions,
+};
 use tonic::Status;
 
 /// The services served over Connect (reflection is bidirectional streaming: gRPC only).
@@ -26,7 +28,10 @@ impl Schema {
     /// The pool of dbosd's and the health service's descriptor sets.
     pub fn load() -> Result<Schema, String> {
         let mut pool = DescriptorPool::new();
-        for set in [crate::pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        for set in [
+            crate::pb::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ] {
             pool.decode_file_descriptor_set(set)
                 .map_err(|e| format!("descriptor set: {e}"))?;
         }
@@ -64,14 +69,15 @@ impl Schema {
 /// problem in JSON terms when it is not one.
 pub fn json_to_proto(desc: &MessageDescriptor, json: &[u8]) -> Result<Vec<u8>, Status> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    let message = DynamicMessage::deserialize_with_options(desc.clone(), &mut de, &DeserializeOptions::new())
-        .and_then(|m| de.end().map(|()| m))
-        .map_err(|e| {
-            Status::invalid_argument(format!(
-                "the request body is not a {} in proto3 JSON: {e}",
-                desc.full_name()
-            ))
-        })?;
+    let message =
+        DynamicMessage::deserialize_with_options(desc.clone(), &mut de, &DeserializeOptions::new())
+            .and_then(|m| de.end().map(|()| m))
+            .map_err(|e| {
+                Status::invalid_argument(format!(
+                    "the request body is not a {} in proto3 JSON: {e}",
+                    desc.full_name()
+                ))
+            })?;
     Ok(message.encode_to_vec())
 }
 
@@ -107,7 +113,10 @@ mod tests {
     use super::*;
 
     fn method(name: &str) -> Method {
-        Schema::load().unwrap().method(&format!("/dbosd.v1.WorkflowService/{name}")).unwrap()
+        Schema::load()
+            .unwrap()
+            .method(&format!("/dbosd.v1.WorkflowService/{name}"))
+            .unwrap()
     }
 
     #[test]
@@ -122,7 +131,8 @@ mod tests {
 
     #[test]
     fn whole_doubles_are_written_as_integers() {
-        let mut value: serde_json::Value = serde_json::from_str(r#"{"a": [42.0, 1.5, "2.0"], "b": 7}"#).unwrap();
+        let mut value: serde_json::Value =
+            serde_json::from_str(r#"{"a": [42.0, 1.5, "2.0"], "b": 7}"#).unwrap();
         integral_numbers(&mut value);
         assert_eq!(value.to_string(), r#"{"a":[42,1.5,"2.0"],"b":7}"#);
     }
@@ -133,7 +143,11 @@ mod tests {
         for body in [&b"{"[..], br#"{"noSuchField": 1}"#, br#"{} trailing"#] {
             let err = json_to_proto(&m.input, body).unwrap_err();
             assert_eq!(err.code(), tonic::Code::InvalidArgument);
-            assert!(err.message().contains("dbosd.v1.GetWorkflowRequest"), "{}", err.message());
+            assert!(
+                err.message().contains("dbosd.v1.GetWorkflowRequest"),
+                "{}",
+                err.message()
+            );
         }
     }
 
@@ -143,6 +157,11 @@ mod tests {
         assert!(schema.serves("/dbosd.v1.WorkflowService/Nope"));
         assert!(schema.method("/dbosd.v1.WorkflowService/Nope").is_none());
         assert!(!schema.serves("/openapi.json"));
-        assert!(schema.method("/grpc.health.v1.Health/Watch").unwrap().server_streaming);
+        assert!(
+            schema
+                .method("/grpc.health.v1.Health/Watch")
+                .unwrap()
+                .server_streaming
+        );
     }
 }

@@ -72,10 +72,14 @@ impl Relay {
         loop {
             let frame = match self.deadline {
                 None => self.body.frame().await,
-                Some(deadline) => match tokio::time::timeout_at(deadline, self.body.frame()).await {
-                    Ok(frame) => frame,
-                    Err(_) => return self.finish(&Status::deadline_exceeded(DEADLINE_MESSAGE), None),
-                },
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                        Ok(frame) => frame,
+                        Err(_) => {
+                            return self.finish(&Status::deadline_exceeded(DEADLINE_MESSAGE), None)
+                        }
+                    }
+                }
             };
             let frame = match frame {
                 None => return self.finish(&final_status(&HeaderMap::new(), None), None),
@@ -83,10 +87,17 @@ impl Relay {
                 Some(Ok(frame)) => frame,
             };
             let frame = match frame.into_trailers() {
-                Ok(trailers) => return self.finish(&final_status(&HeaderMap::new(), Some(&trailers)), Some(&trailers)),
+                Ok(trailers) => {
+                    return self.finish(
+                        &final_status(&HeaderMap::new(), Some(&trailers)),
+                        Some(&trailers),
+                    )
+                }
                 Err(frame) => frame,
             };
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             self.buf.extend_from_slice(&data);
             let mut out = BytesMut::new();
             while let Some((_, message)) = frames::next_frame(&mut self.buf) {
@@ -138,7 +149,10 @@ fn end_stream(status: &Status, trailers: Option<&HeaderMap>) -> Bytes {
     if !metadata.is_empty() {
         end.insert("metadata".into(), Value::Object(metadata));
     }
-    frames::frame(frames::END_STREAM, Value::Object(end).to_string().as_bytes())
+    frames::frame(
+        frames::END_STREAM,
+        Value::Object(end).to_string().as_bytes(),
+    )
 }
 
 fn content_type(codec: Codec) -> HeaderValue {

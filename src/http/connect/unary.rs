@@ -30,7 +30,12 @@ pub async fn respond(
         None => call.await,
         Some(deadline) => match tokio::time::timeout_at(deadline, call).await {
             Ok(done) => done,
-            Err(_) => return error_response(&Status::deadline_exceeded(DEADLINE_MESSAGE), HeaderMap::new()),
+            Err(_) => {
+                return error_response(
+                    &Status::deadline_exceeded(DEADLINE_MESSAGE),
+                    HeaderMap::new(),
+                )
+            }
         },
     };
     let mut headers = metadata_headers(&parts.headers);
@@ -48,7 +53,10 @@ pub async fn respond(
     }
     let mut data = BytesMut::from(&collected.to_bytes()[..]);
     let Some((_, message)) = frames::next_frame(&mut data) else {
-        return error_response(&Status::internal("the call returned no response message"), headers);
+        return error_response(
+            &Status::internal("the call returned no response message"),
+            headers,
+        );
     };
     let (body, content_type) = match codec {
         Codec::Proto => (message, "application/proto"),
@@ -59,7 +67,9 @@ pub async fn respond(
     };
     let mut response = Response::new(Body::new(Full::new(body)));
     *response.headers_mut() = headers;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -69,7 +79,10 @@ pub fn error_response(status: &Status, headers: HeaderMap) -> Response<Body> {
     let mut response = Response::new(Body::new(Full::new(Bytes::from(body))));
     *response.status_mut() = error::http_status(status.code());
     *response.headers_mut() = headers;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -79,7 +92,9 @@ fn add_trailer_headers(headers: &mut HeaderMap, trailers: &HeaderMap) {
         if name.as_str().starts_with("grpc-status") || name.as_str() == "grpc-message" {
             continue;
         }
-        if let Ok(prefixed) = HeaderName::from_bytes(format!("trailer-{}", name.as_str()).as_bytes()) {
+        if let Ok(prefixed) =
+            HeaderName::from_bytes(format!("trailer-{}", name.as_str()).as_bytes())
+        {
             headers.append(prefixed, value.clone());
         }
     }

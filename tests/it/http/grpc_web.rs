@@ -25,28 +25,77 @@ async fn grpc_web_frames_carry_messages_and_trailers() {
     let srv = TestServer::start().await;
     let mut req = enqueue_req("wf", "web_queue", vec![]);
     req.workflow_id = Some("web-1".into());
-    srv.client.clone().enqueue_workflow(req).await.expect("enqueue");
+    srv.client
+        .clone()
+        .enqueue_workflow(req)
+        .await
+        .expect("enqueue");
     let web = ["Content-Type: application/grpc-web+proto", "X-Grpc-Web: 1"];
 
-    let request = dbosd::pb::GetWorkflowRequest { workflow_id: "web-1".into() };
-    let reply = post(srv.addr, "/dbosd.v1.WorkflowService/GetWorkflow", &web, &envelope(0, &request.encode_to_vec())).await;
+    let request = dbosd::pb::GetWorkflowRequest {
+        workflow_id: "web-1".into(),
+    };
+    let reply = post(
+        srv.addr,
+        "/dbosd.v1.WorkflowService/GetWorkflow",
+        &web,
+        &envelope(0, &request.encode_to_vec()),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert!(reply.header("content-type").unwrap().starts_with("application/grpc-web"), "{reply:?}");
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/grpc-web"),
+        "{reply:?}"
+    );
     let (messages, trailers) = frames(&reply);
-    let response = dbosd::pb::GetWorkflowResponse::decode(&messages[0][..]).expect("a GetWorkflowResponse");
+    let response =
+        dbosd::pb::GetWorkflowResponse::decode(&messages[0][..]).expect("a GetWorkflowResponse");
     assert_eq!(response.workflow.expect("workflow").workflow_id, "web-1");
     assert!(trailers.contains("grpc-status:0"), "{trailers:?}");
 
     // A stream: WatchWorkflows' first message is the matching snapshot; the timeout ends it.
-    let watch = dbosd::pb::AwaitWorkflowRequest { workflow_id: "web-1".into(), timeout: Some(prost_types::Duration { seconds: 0, nanos: 300_000_000 }) };
-    let reply = post(srv.addr, "/dbosd.v1.WorkflowService/AwaitWorkflow", &web, &envelope(0, &watch.encode_to_vec())).await;
+    let watch = dbosd::pb::AwaitWorkflowRequest {
+        workflow_id: "web-1".into(),
+        timeout: Some(prost_types::Duration {
+            seconds: 0,
+            nanos: 300_000_000,
+        }),
+    };
+    let reply = post(
+        srv.addr,
+        "/dbosd.v1.WorkflowService/AwaitWorkflow",
+        &web,
+        &envelope(0, &watch.encode_to_vec()),
+    )
+    .await;
     let (messages, trailers) = frames(&reply);
-    let first = dbosd::pb::AwaitWorkflowResponse::decode(&messages[0][..]).expect("a status update");
-    assert!(matches!(first.kind, Some(dbosd::pb::await_workflow_response::Kind::StatusUpdate(_))), "{first:?}");
-    assert!(trailers.contains("grpc-status:4"), "the wait's timeout ends it: {trailers:?}");
+    let first =
+        dbosd::pb::AwaitWorkflowResponse::decode(&messages[0][..]).expect("a status update");
+    assert!(
+        matches!(
+            first.kind,
+            Some(dbosd::pb::await_workflow_response::Kind::StatusUpdate(_))
+        ),
+        "{first:?}"
+    );
+    assert!(
+        trailers.contains("grpc-status:4"),
+        "the wait's timeout ends it: {trailers:?}"
+    );
 
-    let missing = dbosd::pb::GetWorkflowRequest { workflow_id: "nope".into() };
-    let reply = post(srv.addr, "/dbosd.v1.WorkflowService/GetWorkflow", &web, &envelope(0, &missing.encode_to_vec())).await;
+    let missing = dbosd::pb::GetWorkflowRequest {
+        workflow_id: "nope".into(),
+    };
+    let reply = post(
+        srv.addr,
+        "/dbosd.v1.WorkflowService/GetWorkflow",
+        &web,
+        &envelope(0, &missing.encode_to_vec()),
+    )
+    .await;
     let status = reply
         .header("grpc-status")
         .map(str::to_owned)

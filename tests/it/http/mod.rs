@@ -9,6 +9,7 @@ mod cors;
 mod grpc_web;
 mod node_client;
 mod openapi;
+mod readme;
 
 use std::{net::SocketAddr, process::Stdio};
 
@@ -36,7 +37,10 @@ impl Reply {
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
         })
     }
 
@@ -63,7 +67,10 @@ impl Reply {
             .iter()
             .map(|(_, m)| serde_json::from_slice(m).expect("JSON message"))
             .collect();
-        (messages, serde_json::from_slice(&end).expect("JSON end-of-stream"))
+        (
+            messages,
+            serde_json::from_slice(&end).expect("JSON end-of-stream"),
+        )
     }
 }
 
@@ -78,17 +85,39 @@ pub async fn post(addr: SocketAddr, path: &str, headers: &[&str], body: &[u8]) -
 }
 
 /// A Connect unary JSON call with curl.
-pub async fn connect_json(addr: SocketAddr, method: &str, headers: &[&str], json: serde_json::Value) -> Reply {
+pub async fn connect_json(
+    addr: SocketAddr,
+    method: &str,
+    headers: &[&str],
+    json: serde_json::Value,
+) -> Reply {
     let mut all = vec!["Content-Type: application/json"];
     all.extend_from_slice(headers);
-    post(addr, &format!("/dbosd.v1.WorkflowService/{method}"), &all, json.to_string().as_bytes()).await
+    post(
+        addr,
+        &format!("/dbosd.v1.WorkflowService/{method}"),
+        &all,
+        json.to_string().as_bytes(),
+    )
+    .await
 }
 
 /// A Connect server-streaming JSON call with curl: one enveloped request message.
-pub async fn connect_stream(addr: SocketAddr, method: &str, headers: &[&str], json: serde_json::Value) -> Reply {
+pub async fn connect_stream(
+    addr: SocketAddr,
+    method: &str,
+    headers: &[&str],
+    json: serde_json::Value,
+) -> Reply {
     let mut all = vec!["Content-Type: application/connect+json"];
     all.extend_from_slice(headers);
-    post(addr, &format!("/dbosd.v1.WorkflowService/{method}"), &all, &envelope(0, json.to_string().as_bytes())).await
+    post(
+        addr,
+        &format!("/dbosd.v1.WorkflowService/{method}"),
+        &all,
+        &envelope(0, json.to_string().as_bytes()),
+    )
+    .await
 }
 
 /// `message` behind a 5-byte prefix (Connect envelope or gRPC frame).
@@ -117,7 +146,11 @@ pub async fn curl(url: &str, args: &[&str], stdin: &[u8]) -> Reply {
         .await
         .expect("curl finishes")
         .expect("curl runs");
-    assert!(out.status.success(), "curl {args:?} {url} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "curl {args:?} {url} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     parse_reply(&out.stdout)
 }
 

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use tokio::process::Command;
 
 use crate::harness::{
-    assert_success, enqueue_req, repo_file, run_bounded, TestServer, Worker, WorkerLang, WorkerOptions,
+    assert_success, enqueue_req, repo_file, run_bounded, TestServer, Worker, WorkerLang,
+    WorkerOptions,
 };
 
 #[tokio::test]
@@ -22,11 +23,17 @@ async fn the_npm_connect_client_works_unmodified() {
     let worker = Worker::start(WorkerLang::Python, &srv.db.url, WorkerOptions::default()).await;
     let mut req = enqueue_req("add", "_dbos_internal_queue", vec![json!(2), json!(40)]);
     req.workflow_id = Some("npm-1".into());
-    srv.client.clone().enqueue_workflow(req).await.expect("enqueue");
+    srv.client
+        .clone()
+        .enqueue_workflow(req)
+        .await
+        .expect("enqueue");
 
     // The descriptor set dbosd serves by reflection, as the client's only knowledge of the service.
     let mut descriptors = tempfile::NamedTempFile::new().unwrap();
-    descriptors.write_all(dbosd::pb::FILE_DESCRIPTOR_SET).unwrap();
+    descriptors
+        .write_all(dbosd::pb::FILE_DESCRIPTOR_SET)
+        .unwrap();
     let mut cmd = Command::new("node");
     cmd.current_dir(&dir)
         .arg("connect_client.mjs")
@@ -41,7 +48,11 @@ async fn the_npm_connect_client_works_unmodified() {
         .collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
 
-    assert_eq!(lines[0]["response"]["workflow"]["workflowId"], "npm-1", "{}", lines[0]);
+    assert_eq!(
+        lines[0]["response"]["workflow"]["workflowId"], "npm-1",
+        "{}",
+        lines[0]
+    );
     let messages = lines[1]["messages"].as_array().expect("stream messages");
     let outcome = &messages.last().expect("an outcome")["outcome"];
     assert_eq!(outcome["status"], "WORKFLOW_STATUS_SUCCESS", "{messages:?}");
@@ -50,10 +61,15 @@ async fn the_npm_connect_client_works_unmodified() {
     let grpc = srv
         .client
         .clone()
-        .get_workflow(dbosd::pb::GetWorkflowRequest { workflow_id: "no-such-workflow".into() })
+        .get_workflow(dbosd::pb::GetWorkflowRequest {
+            workflow_id: "no-such-workflow".into(),
+        })
         .await
         .expect_err("missing");
-    assert_eq!(lines[2]["error"], json!({"code": "NotFound", "message": grpc.message()}));
+    assert_eq!(
+        lines[2]["error"],
+        json!({"code": "NotFound", "message": grpc.message()})
+    );
     worker.stop().await;
     srv.stop().await;
 }
