@@ -17,10 +17,11 @@ use crate::{
     health::{self, DrainingHealth},
     http::HttpLayer,
     hub::{self, Hub},
+    overload::CallLimit,
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
     shutdown::Drain,
-    telemetry::{self, layer::RpcLayer, Metrics},
+    telemetry::{self, layer::RpcLayer, panics::CatchPanicLayer, Metrics},
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -123,6 +124,7 @@ pub async fn serve_with_hub(
         Some(path) => Some(Arc::new(Tokens::load(path).map_err(StartupError::Other)?)),
         None => None,
     };
+    hub.set_max_keys(settings.max_hub_keys);
     let listen_task = tokio::spawn(hub::listener::run(
         settings.direct_url().to_owned(),
         Arc::clone(&hub),
@@ -176,7 +178,12 @@ pub async fn serve_with_hub(
         settings.application_name.clone(),
         streams,
     )
+    .with_payload_limit(settings.payload_limit())
     .with_native_policy(settings.native.clone());
+    let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout);
+    if settings.max_concurrent_calls > 0 {
+        rpc_layer = rpc_layer.with_call_limit(CallLimit::new(settings.max_concurrent_calls));
+    }
     let stop = CancellationToken::new();
     let mut builder = Server::builder();
     if let Some(tls) = tls {
@@ -189,7 +196,7 @@ pub async fn serve_with_hub(
     let server = builder
         // HTTP/1.1 too: browsers and curl speak Connect and gRPC-Web over it.
         .accept_http1(true)
-        .layer(call_stack(http, metrics, settings, tokens))
+        .layer(call_stack(http, rpc_layer, settings, tokens))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -238,13 +245,17 @@ pub async fn serve_with_hub(
 /// RPC and auth layers and the services' own policy checks once.
 fn call_stack(
     http: HttpLayer,
-    metrics: Arc<Metrics>,
+    rpc_layer: RpcLayer,
     settings: &Settings,
     tokens: Option<Arc<Tokens>>,
-) -> Stack<Stack<AuthLayer, RpcLayer>, HttpLayer> {
-    // Inside the RPC layer, so unauthenticated calls are counted and logged with their request id.
+) -> Stack<Stack<AuthLayer, Stack<CatchPanicLayer, RpcLayer>>, HttpLayer> {
+    // Outermost of the call layers: every call, whatever service, is counted and gets its request
+    // id span; it sheds calls beyond the limit and carries each call's deadline down to its
+    // statements; a panic inside answers INTERNAL with that id (telemetry::call_layers, shared
+    // with tests/it/panics.rs).
+    let rpc = telemetry::call_layers(rpc_layer);
+    // Inside it, so unauthenticated calls are counted and logged with their request id.
     let auth = AuthLayer::new(tokens, settings.auth_exempt.clone());
-    let rpc = RpcLayer::new(metrics, settings.rpc_timeout);
     Stack::new(Stack::new(auth, rpc), http)
 }
 

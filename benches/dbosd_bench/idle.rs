@@ -42,6 +42,7 @@ pub async fn run(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
                 let req = AwaitWorkflowRequest {
                     workflow_id: format!("idle-{}", i + 1),
                     timeout: None,
+                    ..Default::default()
                 };
                 let mut stream = client.await_workflow(req).await?.into_inner();
                 stream.next().await.ok_or("no status")??;

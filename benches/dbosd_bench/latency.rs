@@ -79,6 +79,7 @@ async fn dbosd_latencies(env: &Env, samples: usize) -> BenchResult<(Vec<f64>, Ve
             .await_workflow(AwaitWorkflowRequest {
                 workflow_id: id.clone(),
                 timeout: None,
+                ..Default::default()
             })
             .await?
             .into_inner();

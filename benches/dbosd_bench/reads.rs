@@ -78,6 +78,7 @@ async fn get_latency(env: &Env, clients: usize, rows: i32) -> BenchResult<Vec<f6
                 client
                     .get_workflow(pb::GetWorkflowRequest {
                         workflow_id: format!("bulk-{i}"),
+                        ..Default::default()
                     })
                     .await?;
                 samples.push(started.elapsed().as_secs_f64() * 1000.0);

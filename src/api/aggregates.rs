@@ -24,14 +24,14 @@ impl WorkflowApi {
         let group_by = req
             .group_by
             .iter()
-            .map(|g| match pb::WorkflowGroupBy::try_from(*g) {
-                Ok(pb::WorkflowGroupBy::Status) => Ok(WorkflowGroup::Status),
-                Ok(pb::WorkflowGroupBy::WorkflowName) => Ok(WorkflowGroup::Name),
-                Ok(pb::WorkflowGroupBy::QueueName) => Ok(WorkflowGroup::QueueName),
-                Ok(pb::WorkflowGroupBy::ExecutorId) => Ok(WorkflowGroup::ExecutorId),
-                Ok(pb::WorkflowGroupBy::AppVersion) => Ok(WorkflowGroup::AppVersion),
-                Ok(pb::WorkflowGroupBy::ApplicationName) => Ok(WorkflowGroup::ApplicationName),
-                Ok(pb::WorkflowGroupBy::Unspecified) | Err(_) => Err(Error::invalid(
+            .map(|g| match super::convert::enum_field("group_by", *g)? {
+                pb::WorkflowGroupBy::Status => Ok(WorkflowGroup::Status),
+                pb::WorkflowGroupBy::WorkflowName => Ok(WorkflowGroup::Name),
+                pb::WorkflowGroupBy::QueueName => Ok(WorkflowGroup::QueueName),
+                pb::WorkflowGroupBy::ExecutorId => Ok(WorkflowGroup::ExecutorId),
+                pb::WorkflowGroupBy::AppVersion => Ok(WorkflowGroup::AppVersion),
+                pb::WorkflowGroupBy::ApplicationName => Ok(WorkflowGroup::ApplicationName),
+                pb::WorkflowGroupBy::Unspecified => Err(Error::invalid(
                     "group_by",
                     format!("{g} is not a grouping column"),
                 )),
@@ -70,10 +70,10 @@ impl WorkflowApi {
         let group_by = req
             .group_by
             .iter()
-            .map(|g| match pb::StepGroupBy::try_from(*g) {
-                Ok(pb::StepGroupBy::FunctionName) => Ok(StepGroup::FunctionName),
-                Ok(pb::StepGroupBy::Status) => Ok(StepGroup::Status),
-                Ok(pb::StepGroupBy::Unspecified) | Err(_) => Err(Error::invalid(
+            .map(|g| match super::convert::enum_field("group_by", *g)? {
+                pb::StepGroupBy::FunctionName => Ok(StepGroup::FunctionName),
+                pb::StepGroupBy::Status => Ok(StepGroup::Status),
+                pb::StepGroupBy::Unspecified => Err(Error::invalid(
                     "group_by",
                     format!("{g} is not a grouping column"),
                 )),

@@ -23,7 +23,7 @@ impl WorkflowApi {
             .messages
             .iter()
             .enumerate()
-            .map(|(i, m)| batch_message(m).map_err(|e| field_at(LABEL, i, e)))
+            .map(|(i, m)| batch_message(m, self.payload_limit).map_err(|e| field_at(LABEL, i, e)))
             .map(|m| m.map(TxOp::Send))
             .collect::<Result<Vec<_>>>()?;
         check_idempotency_keys(LABEL, &ops)?;
@@ -51,13 +51,15 @@ impl WorkflowApi {
             .enumerate()
             .map(|(i, op)| match &op.operation {
                 Some(pb::transact_operation::Operation::Enqueue(e)) => {
-                    convert::new_workflow(e, self.default_app.as_deref())
+                    convert::new_workflow(e, self.default_app.as_deref(), self.payload_limit)
                         .map(|wf| TxOp::Enqueue(Box::new(wf)))
                         .map_err(|err| field_at(&format!("{LABEL}[{i}].enqueue"), usize::MAX, err))
                 }
-                Some(pb::transact_operation::Operation::Send(s)) => batch_message(s)
-                    .map(TxOp::Send)
-                    .map_err(|err| field_at(&format!("{LABEL}[{i}].send"), usize::MAX, err)),
+                Some(pb::transact_operation::Operation::Send(s)) => {
+                    batch_message(s, self.payload_limit)
+                        .map(TxOp::Send)
+                        .map_err(|err| field_at(&format!("{LABEL}[{i}].send"), usize::MAX, err))
+                }
                 None => Err(Error::invalid(
                     format!("{LABEL}[{i}]"),
                     "must be an enqueue or a send",
@@ -147,14 +149,14 @@ fn check_idempotency_keys(label: &str, ops: &[TxOp]) -> Result<()> {
 }
 
 /// A message of a batch: as SendMessage, without send_to_forks (one destination per item).
-fn batch_message(req: &pb::SendMessageRequest) -> Result<NewMessage> {
+fn batch_message(req: &pb::SendMessageRequest, payload_limit: usize) -> Result<NewMessage> {
     if req.send_to_forks {
         return Err(Error::invalid(
             "send_to_forks",
             "is only available in SendMessage; name each destination in a batch",
         ));
     }
-    convert::new_message(req)
+    convert::new_message(req, payload_limit)
 }
 
 /// The message's idempotency key (None for a random id).

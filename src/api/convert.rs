@@ -13,7 +13,14 @@ use crate::{
 /// `class_name` and `config_name` are VARCHAR(255) in the DBOS schema.
 const MAX_NAME_CHARS: usize = 255;
 /// Longest timeout, delay or wait accepted (about 100 years would overflow nothing, but is a typo).
-const MAX_DURATION_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
+pub const MAX_DURATION_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
+
+/// An enum field's value. Protobuf keeps numbers it does not know (a newer client's value, or a
+/// hostile one), so every enum a request carries goes through here: INVALID_ARGUMENT
+/// `<field>: unknown value N`, never a silent default.
+pub fn enum_field<E: TryFrom<i32>>(field: &str, value: i32) -> Result<E> {
+    E::try_from(value).map_err(|_| Error::invalid(field, format!("unknown value {value}")))
+}
 
 /// A required text field: present, not blank, no NUL byte.
 pub fn required(field: &str, value: &str) -> Result<String> {
@@ -74,15 +81,23 @@ pub fn duration_ms(field: &str, d: &Duration) -> Result<i64> {
     Ok(ms)
 }
 
+/// Earliest and latest timestamps accepted, in epoch seconds: 0001-01-01 to 9999-12-31, protobuf's
+/// own Timestamp range (and PostgreSQL's), so arithmetic on them cannot overflow.
+const MIN_TIMESTAMP_SECONDS: i64 = -62_135_596_800;
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
 /// A protobuf Timestamp as epoch milliseconds.
 pub fn timestamp_ms(field: &str, t: &Timestamp) -> Result<i64> {
     if !(0..1_000_000_000).contains(&t.nanos) {
         return Err(Error::invalid(field, "has invalid nanos"));
     }
-    t.seconds
-        .checked_mul(1000)
-        .and_then(|s| s.checked_add(i64::from(t.nanos / 1_000_000)))
-        .ok_or_else(|| Error::invalid(field, "is out of range"))
+    if !(MIN_TIMESTAMP_SECONDS..=MAX_TIMESTAMP_SECONDS).contains(&t.seconds) {
+        return Err(Error::invalid(
+            field,
+            "is out of range (years 0001 to 9999)",
+        ));
+    }
+    Ok(t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
 }
 
 /// Epoch milliseconds as a protobuf Timestamp.
@@ -106,6 +121,7 @@ pub fn ms_to_duration(ms: i64) -> Duration {
 pub fn new_workflow(
     req: &pb::EnqueueWorkflowRequest,
     default_app: Option<&str>,
+    payload_limit: usize,
 ) -> Result<NewWorkflow> {
     let name = required("workflow_name", &req.workflow_name)?;
     let queue_name = queue_name("queue_name", &req.queue_name)?;
@@ -153,11 +169,21 @@ pub fn new_workflow(
         Some(app) => Some(text("application_name", app)?),
         None => default_app.map(str::to_owned),
     };
+    let inputs = inputs_envelope(req)?;
+    check_payload("inputs", "the workflow's inputs", &inputs, payload_limit)?;
+    let attributes = req
+        .attributes
+        .as_ref()
+        .map(|a| struct_to_map(a, "attributes").map(|m| Json::Object(m).to_string()))
+        .transpose()?;
+    if let Some(attributes) = &attributes {
+        check_payload("attributes", "the attributes", attributes, payload_limit)?;
+    }
     Ok(NewWorkflow {
         workflow_id,
         name,
         queue_name,
-        inputs: inputs_envelope(req)?,
+        inputs,
         serialization: Some(PORTABLE_JSON.to_owned()),
         schedule_name: None,
         is_debounced: false,
@@ -173,8 +199,10 @@ pub fn new_workflow(
             .transpose()?,
         delay_ms,
         deduplication_id,
-        return_existing_on_dedup: req.deduplication_policy()
-            == pb::DeduplicationPolicy::ReturnExisting,
+        return_existing_on_dedup: enum_field::<pb::DeduplicationPolicy>(
+            "deduplication_policy",
+            req.deduplication_policy,
+        )? == pb::DeduplicationPolicy::ReturnExisting,
         priority,
         queue_partition_key,
         authenticated_user: req
@@ -188,11 +216,7 @@ pub fn new_workflow(
             .as_deref()
             .map(|r| text("assumed_role", r))
             .transpose()?,
-        attributes: req
-            .attributes
-            .as_ref()
-            .map(|a| struct_to_map(a, "attributes").map(|m| Json::Object(m).to_string()))
-            .transpose()?,
+        attributes,
         application_name,
         ..NewWorkflow::default()
     })
@@ -256,8 +280,23 @@ fn parse_inputs_json(text_in: &str) -> Result<(Vec<Json>, Map<String, Json>)> {
     }
 }
 
+/// A payload about to be written, as stored: at most `limit` bytes, so that reading it back (its text
+/// and its decoded JSON, beside the rest of the row) fits a response.
+pub fn check_payload(field: &str, what: &str, stored: &str, limit: usize) -> Result<()> {
+    if stored.len() > limit {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{what} are {} bytes as stored; the limit is {limit} (--max-payload-bytes)",
+                stored.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Validates a SendMessage request. The message id follows DBOS: `<key>::<destination>` or a UUID.
-pub fn new_message(req: &pb::SendMessageRequest) -> Result<NewMessage> {
+pub fn new_message(req: &pb::SendMessageRequest, payload_limit: usize) -> Result<NewMessage> {
     let destination_id = required("destination_id", &req.destination_id)?;
     let topic = match &req.topic {
         Some(t) => text("topic", t)?,
@@ -277,6 +316,7 @@ pub fn new_message(req: &pb::SendMessageRequest) -> Result<NewMessage> {
         }
         (None, true) => return Err(Error::invalid("message", "is required (or message_json)")),
     };
+    check_payload("message", "the message's contents", &message, payload_limit)?;
     let idempotency_key = req
         .idempotency_key
         .as_deref()

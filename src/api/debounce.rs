@@ -17,13 +17,13 @@ impl WorkflowApi {
             .workflow
             .as_ref()
             .ok_or_else(|| Error::invalid("workflow", "is required"))?;
-        let mut wf =
-            convert::new_workflow(item, self.default_app.as_deref()).map_err(|e| match e {
-                Error::InvalidArgument { field, reason } => {
-                    Error::invalid(format!("workflow.{field}"), reason)
-                }
-                other => other,
-            })?;
+        let mut wf = convert::new_workflow(item, self.default_app.as_deref(), self.payload_limit)
+            .map_err(|e| match e {
+            Error::InvalidArgument { field, reason } => {
+                Error::invalid(format!("workflow.{field}"), reason)
+            }
+            other => other,
+        })?;
         if wf.deduplication_id.is_some() || wf.delay_ms.is_some() {
             return Err(Error::invalid(
                 "workflow",

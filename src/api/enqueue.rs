@@ -32,7 +32,7 @@ impl WorkflowApi {
         req: &pb::EnqueueWorkflowRequest,
         trace: Option<&TraceContext>,
     ) -> Result<pb::EnqueueWorkflowResponse> {
-        let mut wf = convert::new_workflow(req, self.default_app.as_deref())?;
+        let mut wf = convert::new_workflow(req, self.default_app.as_deref(), self.payload_limit)?;
         self.admit_new_workflows(std::slice::from_mut(&mut wf))?;
         if let Some(trace) = trace {
             wf.attributes = Some(trace.stamp(wf.attributes.as_deref()));
@@ -60,7 +60,9 @@ impl WorkflowApi {
                 }
                 other => other,
             };
-            let mut wf = convert::new_workflow(item, self.default_app.as_deref()).map_err(at)?;
+            let mut wf =
+                convert::new_workflow(item, self.default_app.as_deref(), self.payload_limit)
+                    .map_err(at)?;
             if wf.return_existing_on_dedup {
                 return Err(at(Error::invalid(
                     "deduplication_policy",

@@ -3,7 +3,7 @@
 //! request carries it as its `filter` field, so errors name `filter.<field>`.
 
 use super::{
-    convert::{text, timestamp_ms},
+    convert::{enum_field, text, timestamp_ms},
     json::struct_to_map,
 };
 use crate::{
@@ -15,6 +15,15 @@ use crate::{
 
 /// The request field every filter arrives in.
 const FIELD: &str = "filter";
+
+/// Most values in one list of a filter: each becomes an array parameter of one statement.
+pub const MAX_FILTER_VALUES: usize = 10_000;
+/// Most id prefixes: each is a LIKE pattern tried against every row the rest of the filter keeps.
+pub const MAX_FILTER_PREFIXES: usize = 100;
+/// Longest single text value of a filter, in bytes.
+pub const MAX_FILTER_TEXT_BYTES: usize = 64 * 1024;
+/// Largest `attributes` filter, as JSON text.
+pub const MAX_FILTER_ATTRIBUTES_BYTES: usize = 64 * 1024;
 
 /// Validates a `WorkflowFilter`; no default application and no scope yet (see [`read_filter`]).
 pub fn workflow_filter(filter: &pb::WorkflowFilter) -> Result<ListFilter> {
@@ -51,32 +60,63 @@ pub fn default_application(filter: &mut ListFilter, default_app: Option<&str>) {
 
 /// A status a filter names; `field` is the request field it came from.
 pub fn status_filter(field: &str, value: i32) -> Result<WorkflowStatus> {
-    let status = pb::WorkflowStatus::try_from(value).ok();
-    let model = match status {
-        Some(pb::WorkflowStatus::Enqueued) => WorkflowStatus::Enqueued,
-        Some(pb::WorkflowStatus::Delayed) => WorkflowStatus::Delayed,
-        Some(pb::WorkflowStatus::Pending) => WorkflowStatus::Pending,
-        Some(pb::WorkflowStatus::Success) => WorkflowStatus::Success,
-        Some(pb::WorkflowStatus::Error) => WorkflowStatus::Error,
-        Some(pb::WorkflowStatus::Cancelled) => WorkflowStatus::Cancelled,
-        Some(pb::WorkflowStatus::MaxRecoveryAttemptsExceeded) => {
+    let model = match enum_field(field, value)? {
+        pb::WorkflowStatus::Enqueued => WorkflowStatus::Enqueued,
+        pb::WorkflowStatus::Delayed => WorkflowStatus::Delayed,
+        pb::WorkflowStatus::Pending => WorkflowStatus::Pending,
+        pb::WorkflowStatus::Success => WorkflowStatus::Success,
+        pb::WorkflowStatus::Error => WorkflowStatus::Error,
+        pb::WorkflowStatus::Cancelled => WorkflowStatus::Cancelled,
+        pb::WorkflowStatus::MaxRecoveryAttemptsExceeded => {
             WorkflowStatus::MaxRecoveryAttemptsExceeded
         }
-        Some(pb::WorkflowStatus::Unspecified) | None => {
+        pb::WorkflowStatus::Unspecified => {
             return Err(Error::invalid(
                 field,
-                format!("{value} is not a workflow status"),
+                "WORKFLOW_STATUS_UNSPECIFIED is not a workflow status",
             ))
         }
     };
     Ok(model)
 }
 
+/// A list of at most `most` values.
+fn count(field: &str, n: usize, most: usize) -> Result<()> {
+    if n > most {
+        return Err(Error::invalid(
+            field,
+            format!("has {n} values; the limit is {most}"),
+        ));
+    }
+    Ok(())
+}
+
+/// One text value of a filter: storable, and bounded.
+fn filter_text(field: &str, value: &str) -> Result<String> {
+    if value.len() > MAX_FILTER_TEXT_BYTES {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "has a value of {} bytes; the limit is {MAX_FILTER_TEXT_BYTES}",
+                value.len()
+            ),
+        ));
+    }
+    text(field, value)
+}
+
 /// The conversion itself, with errors naming the field inside the filter.
 fn convert(f: &pb::WorkflowFilter) -> Result<ListFilter> {
     let texts = |field: &str, values: &[String]| -> Result<Vec<String>> {
-        values.iter().map(|v| text(field, v)).collect()
+        let most = if field == "workflow_id_prefixes" {
+            MAX_FILTER_PREFIXES
+        } else {
+            MAX_FILTER_VALUES
+        };
+        count(field, values.len(), most)?;
+        values.iter().map(|v| filter_text(field, v)).collect()
     };
+    count("statuses", f.statuses.len(), MAX_FILTER_VALUES)?;
     let time = |field: &str, t: &Option<prost_types::Timestamp>| {
         t.as_ref().map(|t| timestamp_ms(field, t)).transpose()
     };
@@ -109,6 +149,14 @@ fn convert(f: &pb::WorkflowFilter) -> Result<ListFilter> {
             .as_ref()
             .map(|a| {
                 struct_to_map(a, "attributes").map(|m| serde_json::Value::Object(m).to_string())
+            })
+            .transpose()?
+            .map(|json| match json.len() {
+                n if n > MAX_FILTER_ATTRIBUTES_BYTES => Err(Error::invalid(
+                    "attributes",
+                    format!("is {n} bytes as JSON; the limit is {MAX_FILTER_ATTRIBUTES_BYTES}"),
+                )),
+                _ => Ok(json),
             })
             .transpose()?,
         schedule_names: texts("schedule_names", &f.schedule_names)?,

@@ -133,7 +133,7 @@ proptest! {
 
     #[test]
     fn enqueue_requests_convert_or_are_invalid(req in enqueue_request()) {
-        valid_or_invalid(convert::new_workflow(&req, Some("app")))?;
+        valid_or_invalid(convert::new_workflow(&req, Some("app"), usize::MAX))?;
     }
 
     #[test]
@@ -152,7 +152,7 @@ proptest! {
             idempotency_key: key,
             send_to_forks: false,
         };
-        valid_or_invalid(convert::new_message(&req))?;
+        valid_or_invalid(convert::new_message(&req, usize::MAX))?;
     }
 
     #[test]

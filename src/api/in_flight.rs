@@ -39,7 +39,7 @@ impl WorkflowApi {
         req: &pb::UpdateWorkflowAttributesRequest,
     ) -> Result<pb::UpdateWorkflowAttributesResponse> {
         let id = convert::required("workflow_id", &req.workflow_id)?;
-        let change = mc::attributes_change(req)?;
+        let change = mc::attributes_change(req, self.payload_limit)?;
         let changed = self
             .repo
             .update_attributes(&id, &change, self.scope())

@@ -17,8 +17,17 @@ impl WorkflowApi {
             .get_workflow(&id, self.scope())
             .await?
             .ok_or_else(|| Error::NotFound(format!("workflow {id} does not exist")))?;
+        let mut workflow = render::workflow_info(&row);
+        // Leaving payloads out is how a row too big for one response is still read.
+        if !req.load_input.unwrap_or(true) {
+            workflow.input = None;
+        }
+        if !req.load_output.unwrap_or(true) {
+            workflow.output = None;
+            workflow.error = None;
+        }
         Ok(pb::GetWorkflowResponse {
-            workflow: Some(render::workflow_info(&row)),
+            workflow: Some(workflow),
         })
     }
 

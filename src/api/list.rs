@@ -4,10 +4,10 @@
 //! The token carries the last row's (created_at, workflow_id) and a fingerprint of the filter, so a
 //! token is only accepted by the query that produced it.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use serde_json::json;
-
-use super::filter::read_filter;
+use super::{
+    filter::read_filter,
+    page_token::{self, ListPage},
+};
 use crate::{
     auth::Scope,
     error::{Error, Result},
@@ -110,34 +110,28 @@ pub fn page_offset(offset: Option<i32>, page_token: &str) -> Result<Option<i64>>
 
 /// The token for the page after `cursor` of `query`.
 pub fn encode_token(query: &ListQuery, cursor: &PageCursor) -> String {
-    let body = json!({
-        "c": cursor.created_at,
-        "i": cursor.workflow_id,
-        "f": format!("{:016x}", fingerprint(&query.filter, query.sort_desc)),
-    });
-    URL_SAFE_NO_PAD.encode(body.to_string())
+    page_token::encode(&ListPage {
+        c: cursor.created_at,
+        i: cursor.workflow_id.clone(),
+        f: format!("{:016x}", fingerprint(&query.filter, query.sort_desc)),
+    })
 }
 
 fn decode_token(token: &str, fingerprint: u64) -> Result<PageCursor> {
-    let bad = || Error::invalid("page_token", "is not a token returned by ListWorkflows");
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    let created_at = body.get("c").and_then(|v| v.as_i64()).ok_or_else(bad)?;
-    let workflow_id = body
-        .get("i")
-        .and_then(|v| v.as_str())
-        .ok_or_else(bad)?
-        .to_owned();
-    let f = body.get("f").and_then(|v| v.as_str()).ok_or_else(bad)?;
-    if f != format!("{fingerprint:016x}") {
+    let page: ListPage = page_token::decode(
+        "page_token",
+        token,
+        "is not a token returned by ListWorkflows",
+    )?;
+    if page.f != format!("{fingerprint:016x}") {
         return Err(Error::invalid(
             "page_token",
             "belongs to a query with other filters or sort order; repeat the same query to page",
         ));
     }
     Ok(PageCursor {
-        created_at,
-        workflow_id,
+        created_at: page.c,
+        workflow_id: page.i,
     })
 }
 

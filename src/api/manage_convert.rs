@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use serde_json::Value as Json;
 
 use super::{
-    convert::{duration_ms, ms_to_timestamp, queue_name, required, timestamp_ms},
+    convert::{
+        check_payload, duration_ms, enum_field, ms_to_timestamp, queue_name, required, timestamp_ms,
+    },
     filter::{default_application, workflow_filter},
     json::{map_to_struct, struct_to_map},
     render,
@@ -78,7 +80,7 @@ pub fn target_queue(requested: Option<&String>) -> Result<String> {
 /// Validates the fork options of a ForkWorkflow request (a bulk fork reuses it for its options;
 /// the source id is checked by the caller). `default_app` owns forks of unclaimed sources.
 pub fn fork_spec(req: &pb::ForkWorkflowRequest, default_app: Option<&str>) -> Result<ForkSpec> {
-    let first_step = match req.step_numbering() {
+    let first_step = match enum_field("step_numbering", req.step_numbering)? {
         pb::StepNumbering::Unspecified | pb::StepNumbering::FromOne => 1,
         pb::StepNumbering::FromZero => 0,
     };
@@ -169,13 +171,20 @@ pub fn delay_until(req: &pb::SetWorkflowDelayRequest) -> Result<DelayUntil> {
     }
 }
 
-/// The change of an UpdateWorkflowAttributes request.
-pub fn attributes_change(req: &pb::UpdateWorkflowAttributesRequest) -> Result<AttributesChange> {
+/// The change of an UpdateWorkflowAttributes request; the attributes it writes are a payload of at
+/// most `payload_limit` bytes.
+pub fn attributes_change(
+    req: &pb::UpdateWorkflowAttributesRequest,
+    payload_limit: usize,
+) -> Result<AttributesChange> {
     let json = req
         .attributes
         .as_ref()
         .map(|a| struct_to_map(a, "attributes").map(|m| Json::Object(m).to_string()))
         .transpose()?;
+    if let Some(json) = &json {
+        check_payload("attributes", "the attributes", json, payload_limit)?;
+    }
     match (json, req.merge) {
         (Some(json), true) => Ok(AttributesChange::Merge(json)),
         (None, true) => Err(Error::invalid(

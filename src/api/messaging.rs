@@ -17,7 +17,7 @@ impl WorkflowApi {
         &self,
         req: &pb::SendMessageRequest,
     ) -> Result<pb::SendMessageResponse> {
-        let msg = convert::new_message(req)?;
+        let msg = convert::new_message(req, self.payload_limit)?;
         let (delivered, fork_ids) = if req.send_to_forks {
             self.repo.send_message_to_forks(&msg, self.scope()).await?
         } else {
@@ -50,12 +50,17 @@ impl WorkflowApi {
             }
         };
         let deadline = Instant::now() + timeout;
+        // A wait holds a stream slot while it lasts.
+        let _slot = match timeout.is_zero() {
+            true => None,
+            false => Some(self.streams.take_slot()?),
+        };
         // Subscribe, then read: a value set in between still wakes us. The hub's LISTEN connection and
         // its batched poll (the backstop for lost notifications) do the waking.
         let mut sub = self.hub.subscribe(Key::Event {
             workflow_id: workflow_id.clone(),
             key: key.clone(),
-        });
+        })?;
         // A wait, not work in flight: draining ends it (UNAVAILABLE, retry) rather than holding the drain.
         let wait = async {
             loop {

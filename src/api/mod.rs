@@ -7,10 +7,13 @@ mod audit_targets;
 mod authorize;
 mod control;
 mod convert;
+mod cron_check;
 mod debounce;
 mod enqueue;
 mod filter;
 mod fork;
+#[cfg(test)]
+mod hostile_corpus;
 #[cfg(test)]
 mod hostile_input;
 mod in_flight;
@@ -19,6 +22,7 @@ pub mod json;
 mod list;
 mod manage_convert;
 mod messaging;
+mod page_token;
 pub mod policy;
 mod render;
 mod steps;
@@ -61,6 +65,8 @@ pub struct WorkflowApi {
     streams: Streams,
     /// Who is calling (from the auth layer); `None` when tokens are off. Set per call by `begin`.
     caller: Option<Arc<Principal>>,
+    /// Largest payload a call may write (`Settings::payload_limit`).
+    payload_limit: usize,
     /// Raw native payloads: the operator switch and the pickle allowlist (see `schedules`).
     native: Arc<crate::native::NativePolicy>,
 }
@@ -81,8 +87,15 @@ impl WorkflowApi {
             default_app,
             streams,
             caller: None,
+            payload_limit: usize::MAX,
             native: Arc::default(),
         }
+    }
+
+    /// Refuses payloads over `limit` bytes at write (see `convert::check_payload`).
+    pub fn with_payload_limit(mut self, limit: usize) -> Self {
+        self.payload_limit = limit;
+        self
     }
 }
 

@@ -43,7 +43,7 @@ impl WorkflowApi {
             "" => self.default_app.clone(),
             app => Some(text("queue.application_name", app)?),
         };
-        let on_conflict = match req.on_conflict() {
+        let on_conflict = match super::convert::enum_field("on_conflict", req.on_conflict)? {
             pb::QueueConflictPolicy::NeverUpdate => OnConflict::Keep,
             pb::QueueConflictPolicy::Unspecified | pb::QueueConflictPolicy::AlwaysUpdate => {
                 OnConflict::Update

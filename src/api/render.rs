@@ -30,16 +30,24 @@ pub fn status(s: Option<WorkflowStatus>) -> pb::WorkflowStatus {
     }
 }
 
-/// A stored value: decoded when portable, passed through otherwise.
+/// Largest decoded `json` copy of a payload sent beside its text, in encoded bytes. A `Value` can be
+/// several times its JSON text (a number in an array is 11 bytes as a Value, 2 as text), so an
+/// unbounded copy could make a row written within `--max-payload-bytes` unreadable.
+pub const MAX_JSON_COPY_BYTES: usize = 1024 * 1024;
+
+/// A stored value: decoded when portable (and small enough to send twice), passed through otherwise.
 pub fn payload(value: &StoredValue) -> pb::Payload {
-    let json = (value.serialization.as_deref() == Some(PORTABLE_JSON))
+    let json = (value.serialization.as_deref() == Some(PORTABLE_JSON)
+        && value.text.len() <= MAX_JSON_COPY_BYTES)
         .then(|| serde_json::from_str::<Json>(&value.text).ok())
         .flatten()
-        .filter(|j| depth(j) <= MAX_VALUE_DEPTH);
+        .filter(|j| depth(j) <= MAX_VALUE_DEPTH)
+        .map(|j| from_json(&j))
+        .filter(|v| prost::Message::encoded_len(v) <= MAX_JSON_COPY_BYTES);
     pb::Payload {
         serialization: value.serialization.clone().unwrap_or_default(),
         text: value.text.clone(),
-        json: json.as_ref().map(from_json),
+        json,
     }
 }
 
@@ -145,13 +153,13 @@ pub fn status_update(row: &WorkflowRow) -> pb::WorkflowInfo {
     info
 }
 
-/// A finished workflow's outcome.
-pub fn outcome(row: &WorkflowRow) -> pb::WorkflowOutcome {
+/// A finished workflow's outcome; without its output and error unless `load_output`.
+pub fn outcome(row: &WorkflowRow, load_output: bool) -> pb::WorkflowOutcome {
     let info = workflow_info(row);
     pb::WorkflowOutcome {
         workflow_id: info.workflow_id,
         status: info.status,
-        output: info.output,
-        error: info.error,
+        output: info.output.filter(|_| load_output),
+        error: info.error.filter(|_| load_output),
     }
 }

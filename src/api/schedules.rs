@@ -87,7 +87,7 @@ impl WorkflowApi {
         rpc: &str,
     ) -> Result<(ScheduleRow, Option<NativeWrite>)> {
         let language =
-            match req.language() {
+            match super::convert::enum_field("language", req.language)? {
                 pb::WorkerLanguage::Python => Language::Python,
                 pb::WorkerLanguage::Typescript => Language::TypeScript,
                 pb::WorkerLanguage::Unspecified => return Err(Error::invalid(
@@ -140,10 +140,10 @@ impl WorkflowApi {
         let statuses = req
             .statuses
             .iter()
-            .map(|s| match pb::ScheduleStatus::try_from(*s) {
-                Ok(pb::ScheduleStatus::Active) => Ok(ACTIVE.to_owned()),
-                Ok(pb::ScheduleStatus::Paused) => Ok(PAUSED.to_owned()),
-                _ => Err(Error::invalid(
+            .map(|s| match super::convert::enum_field("statuses", *s)? {
+                pb::ScheduleStatus::Active => Ok(ACTIVE.to_owned()),
+                pb::ScheduleStatus::Paused => Ok(PAUSED.to_owned()),
+                pb::ScheduleStatus::Unspecified => Err(Error::invalid(
                     "statuses",
                     format!("{s} is not a schedule status"),
                 )),
@@ -283,6 +283,8 @@ fn not_found(name: &str) -> Error {
 
 /// A cron expression as DBOS reads it: 5 fields, or 6 with seconds first.
 pub(super) fn parse_cron(cron: &str) -> Result<croner::Cron> {
+    // Length, characters and a firing time before croner searches it (see api::cron_check).
+    super::cron_check::validate_cron("cron", cron)?;
     let fields = cron.split_whitespace().count();
     if !(5..=6).contains(&fields) {
         return Err(Error::invalid(
@@ -298,6 +300,7 @@ pub(super) fn parse_cron(cron: &str) -> Result<croner::Cron> {
 
 /// An IANA time zone.
 pub(super) fn time_zone(name: &str) -> Result<chrono_tz::Tz> {
+    super::cron_check::validate_timezone("cron_timezone", name)?;
     chrono_tz::Tz::from_str(name).map_err(|_| {
         Error::invalid(
             "cron_timezone",

@@ -3,10 +3,11 @@
 //! A steps page token carries the workflow id and the last function_id returned, so it pages exactly
 //! (function ids are unique per workflow) and is refused for another workflow.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use serde_json::json;
-
-use super::{convert, list, manage_convert as mc, render, WorkflowApi};
+use super::{
+    convert, list, manage_convert as mc,
+    page_token::{self, StepsPage},
+    render, WorkflowApi,
+};
 use crate::{
     error::{Error, Result},
     model::StepQuery,
@@ -64,21 +65,20 @@ impl WorkflowApi {
 }
 
 fn encode_token(workflow_id: &str, function_id: i32) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "w": workflow_id, "f": function_id }).to_string())
+    page_token::encode(&StepsPage {
+        w: workflow_id.to_owned(),
+        f: function_id,
+    })
 }
 
 fn decode_token(token: &str, workflow_id: &str) -> Result<i32> {
-    let bad = || Error::invalid("page_token", "is not a token this RPC returned");
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if body.get("w").and_then(|w| w.as_str()) != Some(workflow_id) {
+    let page: StepsPage =
+        page_token::decode("page_token", token, "is not a token this RPC returned")?;
+    if page.w != workflow_id {
         return Err(Error::invalid(
             "page_token",
             "belongs to another workflow's steps",
         ));
     }
-    body.get("f")
-        .and_then(|f| f.as_i64())
-        .and_then(|f| i32::try_from(f).ok())
-        .ok_or_else(bad)
+    Ok(page.f)
 }

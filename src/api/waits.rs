@@ -30,11 +30,12 @@ impl WorkflowApi {
         use pb::await_workflow_response::Kind;
         let id = convert::required("workflow_id", &req.workflow_id)?;
         let deadline = deadline(&req.timeout)?;
+        let load_output = req.load_output.unwrap_or(true);
         let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
         self.streams.spawn(move |sink| async move {
             // Subscribe, then read: a change in between still wakes us. Every read carries the
             // caller's scope, so a row of another application stays "not there yet".
-            let mut subs = [hub.subscribe(Key::Status(id.clone()))];
+            let mut subs = [hub.subscribe(Key::Status(id.clone()))?];
             let mut last_sent: Option<(Option<String>, i64)> = None;
             let what = format!("workflow {id} to finish");
             loop {
@@ -58,7 +59,7 @@ impl WorkflowApi {
                         last_sent = Some(seen);
                     }
                     if is_done(&row) {
-                        let outcome = Kind::Outcome(render::outcome(&row));
+                        let outcome = Kind::Outcome(render::outcome(&row, load_output));
                         sink.send(pb::AwaitWorkflowResponse {
                             kind: Some(outcome),
                         })
@@ -91,7 +92,7 @@ impl WorkflowApi {
                 format!("give between 1 and {MAX_AWAIT_IDS} workflow ids"),
             ));
         }
-        let first_only = match req.mode() {
+        let first_only = match super::convert::enum_field("mode", req.mode)? {
             pb::AwaitMode::First => true,
             pb::AwaitMode::All => false,
             pb::AwaitMode::Unspecified => {
@@ -102,12 +103,13 @@ impl WorkflowApi {
             }
         };
         let deadline = deadline(&req.timeout)?;
+        let load_output = req.load_output.unwrap_or(true);
         let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
         self.streams.spawn(move |sink| async move {
-            let mut subs: Vec<_> = pending
+            let mut subs = pending
                 .iter()
                 .map(|id| hub.subscribe(Key::Status(id.clone())))
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
             loop {
                 // One query for every still-pending id, whichever of them woke us.
                 let what = format!("{} workflows to finish", pending.len());
@@ -125,7 +127,7 @@ impl WorkflowApi {
                     .collect();
                 for row in rows.iter().filter(|r| is_done(r)) {
                     let msg = pb::AwaitWorkflowsResponse {
-                        outcome: Some(render::outcome(row)),
+                        outcome: Some(render::outcome(row, load_output)),
                     };
                     if !sink.send(msg).await || first_only {
                         return Ok(());

@@ -3,14 +3,13 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{
     convert::text,
     filter::status_filter,
     json::struct_to_map,
+    page_token::{self, WatchCursor},
     render,
     stream::{RpcStream, Sink},
     WorkflowApi,
@@ -44,20 +43,21 @@ impl Cursor {
     }
 
     fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(json!({"u": self.updated_at, "i": self.workflow_id}).to_string())
+        page_token::encode(&WatchCursor {
+            u: self.updated_at,
+            i: self.workflow_id.clone(),
+        })
     }
 
     fn decode(token: &str) -> Result<Self> {
-        let bad = || Error::invalid("cursor", "is not a cursor returned by WatchWorkflows");
-        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-        let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let cursor: WatchCursor = page_token::decode(
+            "cursor",
+            token,
+            "is not a cursor returned by WatchWorkflows",
+        )?;
         Ok(Cursor {
-            updated_at: body.get("u").and_then(|v| v.as_i64()).ok_or_else(bad)?,
-            workflow_id: body
-                .get("i")
-                .and_then(|v| v.as_str())
-                .ok_or_else(bad)?
-                .to_owned(),
+            updated_at: cursor.u,
+            workflow_id: cursor.i,
         })
     }
 }

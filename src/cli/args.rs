@@ -51,7 +51,7 @@ pub enum WorkflowCommand {
     /// List workflows (newest first), with filters.
     List(ListArgs),
     /// Show one workflow with its input, output and error.
-    Get(IdArg),
+    Get(GetArgs),
     /// Cancel a workflow (and, with --children, its descendants).
     Cancel(CancelArgs),
     /// Resume a workflow from its last recorded step.
@@ -67,6 +67,19 @@ pub enum WorkflowCommand {
 pub struct IdArg {
     /// The workflow id.
     pub workflow_id: String,
+}
+
+/// `workflow get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The workflow id.
+    pub workflow_id: String,
+    /// Leave the input out (for a workflow whose payloads are too big for one response).
+    #[arg(long)]
+    pub no_input: bool,
+    /// Leave the output and error out.
+    #[arg(long)]
+    pub no_output: bool,
 }
 
 /// `workflow list` filters.
@@ -139,6 +152,9 @@ pub struct AwaitArgs {
     /// Give up after this many seconds (exit code 2).
     #[arg(long)]
     pub timeout: Option<u64>,
+    /// Leave the output and error out of the outcome (for an output too big for one response).
+    #[arg(long)]
+    pub no_output: bool,
 }
 
 /// `dbosd enqueue`.

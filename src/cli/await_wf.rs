@@ -18,6 +18,7 @@ pub async fn run(
     out: OutputFormat,
     workflow_id: &str,
     timeout_secs: Option<u64>,
+    load_output: bool,
 ) -> CliResult {
     let started = Instant::now();
     let req = pb::AwaitWorkflowRequest {
@@ -26,6 +27,7 @@ pub async fn run(
             seconds: s as i64,
             nanos: 0,
         }),
+        load_output: Some(load_output),
     };
     let mut stream = client
         .await_workflow(req)

@@ -70,7 +70,21 @@ pub async fn connect(args: &ClientArgs) -> Result<Client, String> {
     Ok(WorkflowServiceClient::with_interceptor(channel, bearer))
 }
 
-/// A failed call as one line: `<what>: <CODE>: <message>`.
+/// A failed call as one line: `<what>: <CODE>: <message>`, with the command's own way out when the
+/// response was too large to receive.
 pub fn rpc_error(what: &str, status: tonic::Status) -> String {
-    format!("{what}: {:?}: {}", status.code(), status.message())
+    let too_large = matches!(
+        status.code(),
+        tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
+    ) && status.message().contains("too large");
+    let hint = match what {
+        "GetWorkflow" if too_large => {
+            " (run `dbosd workflow get` with --no-output and/or --no-input to leave the payloads out)"
+        }
+        "AwaitWorkflow" if too_large => {
+            " (run `dbosd workflow await` with --no-output to leave the output out)"
+        }
+        _ => "",
+    };
+    format!("{what}: {:?}: {}{hint}", status.code(), status.message())
 }

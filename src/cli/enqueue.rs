@@ -54,7 +54,7 @@ pub async fn enqueue(client: &mut Client, a: EnqueueArgs) -> CliResult {
             resp.workflow_id,
             render::cell(&doc["outcome"])
         );
-        return await_wf::run(client, out, &resp.workflow_id, a.timeout).await;
+        return await_wf::run(client, out, &resp.workflow_id, a.timeout, true).await;
     }
     match out {
         OutputFormat::Json => render::print_json(&doc),

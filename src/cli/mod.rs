@@ -26,7 +26,7 @@ pub async fn workflow(args: WorkflowArgs) -> CliResult {
         WorkflowCommand::Resume(a) => workflow::resume(&mut client, out, a).await,
         WorkflowCommand::Fork(a) => workflow::fork(&mut client, out, a).await,
         WorkflowCommand::Await(a) => {
-            await_wf::run(&mut client, out, &a.workflow_id, a.timeout).await
+            await_wf::run(&mut client, out, &a.workflow_id, a.timeout, !a.no_output).await
         }
     }
 }

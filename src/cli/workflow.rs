@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde_json::{json, Value as Json};
 
 use super::{
-    args::{CancelArgs, ForkArgs, IdArg, ListArgs, ResumeArgs},
+    args::{CancelArgs, ForkArgs, GetArgs, ListArgs, ResumeArgs},
     client::{rpc_error, Client},
     render, CliResult, OutputFormat,
 };
@@ -74,10 +74,12 @@ pub async fn list(client: &mut Client, out: OutputFormat, a: ListArgs) -> CliRes
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn get(client: &mut Client, out: OutputFormat, a: IdArg) -> CliResult {
+pub async fn get(client: &mut Client, out: OutputFormat, a: GetArgs) -> CliResult {
     let resp = client
         .get_workflow(pb::GetWorkflowRequest {
             workflow_id: a.workflow_id,
+            load_input: Some(!a.no_input),
+            load_output: Some(!a.no_output),
         })
         .await
         .map_err(|e| rpc_error("GetWorkflow", e))?

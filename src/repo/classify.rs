@@ -1,4 +1,8 @@
 //! Classifies tokio-postgres errors into dbosd's [`Error`], in one place.
+//!
+//! Callers are told what failed in their terms, never the driver's or PostgreSQL's text: those name
+//! relations, columns, constraints and SQL. The full error goes to the log (in the call's span,
+//! which carries the request id).
 
 use tokio_postgres::error::SqlState;
 
@@ -8,28 +12,30 @@ use crate::error::Error;
 pub fn classify(context: &str, err: tokio_postgres::Error) -> Error {
     let Some(code) = err.code() else {
         // No SQLSTATE: the connection broke or could not be made.
+        tracing::warn!(%context, error = %err, "system database unreachable");
         return Error::Unavailable(format!(
-            "the system database is unreachable while {context}: {err}; retry"
+            "the system database is unreachable while {context}; retry"
         ));
     };
-    let text = err
-        .as_db_error()
-        .map(|d| d.message().to_owned())
-        .unwrap_or_else(|| err.to_string());
     match code {
         c if *c == SqlState::QUERY_CANCELED => {
-            Error::DeadlineExceeded(format!("the database statement timed out while {context}"))
+            // A statement runs until its call's deadline, at most the ceiling (`statement`).
+            Error::DeadlineExceeded(format!(
+                "the database statement timed out while {context} (statements end by the call's \
+                 deadline: its grpc-timeout or --rpc-timeout-ms, at most --statement-timeout-ms)"
+            ))
         }
-        c if *c == SqlState::TOO_MANY_CONNECTIONS => Error::ResourceExhausted(format!(
-            "the system database refuses more connections ({text}); retry later"
-        )),
+        c if *c == SqlState::TOO_MANY_CONNECTIONS => Error::ResourceExhausted(
+            "the system database refuses more connections; retry later".to_owned(),
+        ),
         c if *c == SqlState::ADMIN_SHUTDOWN
             || *c == SqlState::CRASH_SHUTDOWN
             || *c == SqlState::CANNOT_CONNECT_NOW
             || c.code().starts_with("08") =>
         {
+            tracing::warn!(%context, error = %err, "system database unavailable");
             Error::Unavailable(format!(
-                "the system database is unavailable while {context} ({text}); retry"
+                "the system database is unavailable while {context}; retry"
             ))
         }
         c if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
@@ -38,9 +44,27 @@ pub fn classify(context: &str, err: tokio_postgres::Error) -> Error {
             ))
         }
         // Data exceptions: a value the database cannot store (e.g. a NUL byte, a bad JSON text).
-        c if c.code().starts_with("22") => Error::invalid("request", text),
+        c if c.code().starts_with("22") => {
+            tracing::info!(%context, error = %err, "value refused by the system database");
+            Error::invalid("request", data_exception(c))
+        }
         _ => Error::internal(context.to_owned(), err),
     }
+}
+
+/// A data exception (SQLSTATE class 22) in the caller's terms: which kind of value was refused.
+fn data_exception(code: &SqlState) -> String {
+    let what = match code.code() {
+        "22001" => "a text value is longer than the system database stores",
+        "22003" => "a number is out of the range the system database stores",
+        "22007" | "22008" => "a time is out of the range the system database stores",
+        "22021" => "a text value has bytes the system database cannot store",
+        "22P02" | "22P05" | "22030" | "22032" => {
+            "a value is not text or JSON the system database can store"
+        }
+        _ => "a value the system database cannot store",
+    };
+    format!("{what} (SQLSTATE {})", code.code())
 }
 
 /// Whether `err` is a unique violation on an index or constraint whose name contains `needle`.

@@ -4,6 +4,7 @@
 
 pub mod endpoint;
 pub mod layer;
+pub mod panics;
 
 use std::{collections::HashMap, sync::atomic::Ordering, sync::Arc, time::Duration};
 
@@ -75,6 +76,7 @@ pub struct Metrics {
     streams_open: Gauge,
     enqueue_statements: Counter,
     enqueue_workflows: Counter,
+    panics: Counter,
     /// Served method paths, and whether each waits.
     known_methods: HashMap<String, bool>,
     sources: Option<Sources>,
@@ -110,6 +112,11 @@ impl Metrics {
         Arc::new(metrics)
     }
 
+    /// Metrics of calls only, with no pool, hub or streams to read (for a server of test services).
+    pub fn detached() -> Arc<Metrics> {
+        Arc::new(Metrics::unattached())
+    }
+
     fn unattached() -> Metrics {
         let mut registry = Registry::with_prefix("dbosd");
         let handled = Family::<RpcLabels, Counter>::default();
@@ -120,6 +127,7 @@ impl Metrics {
         let (hub_poll_queries, hub_notifications, listen_reconnects) =
             (Counter::default(), Counter::default(), Counter::default());
         let (enqueue_statements, enqueue_workflows) = (Counter::default(), Counter::default());
+        let panics = Counter::default();
         let r = &mut registry;
         r.register(
             "audit_records",
@@ -181,6 +189,11 @@ impl Metrics {
             "Workflows written by single EnqueueWorkflow calls",
             enqueue_workflows.clone(),
         );
+        r.register(
+            "panics",
+            "Calls that panicked and ended with INTERNAL while dbosd kept serving",
+            panics.clone(),
+        );
         Metrics {
             registry,
             handled,
@@ -194,6 +207,7 @@ impl Metrics {
             streams_open,
             enqueue_statements,
             enqueue_workflows,
+            panics,
             known_methods: known_methods(),
             sources: None,
         }
@@ -253,11 +267,23 @@ impl Metrics {
             set(&self.enqueue_statements, load(&enqueues.statements));
             set(&self.enqueue_workflows, load(&enqueues.workflows));
         }
+        self.panics
+            .inner()
+            .store(panics::total(), Ordering::Relaxed);
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
     }
+}
+
+/// The layers every call passes through first, outermost first: the request id span, counting and
+/// the default deadline ([`layer::RpcLayer`]), then catching panics ([`panics::CatchPanicLayer`]) so a
+/// panic is counted, logged and answered with the request id like any INTERNAL.
+pub fn call_layers(
+    rpc: layer::RpcLayer,
+) -> tower_layer::Stack<panics::CatchPanicLayer, layer::RpcLayer> {
+    tower_layer::Stack::new(panics::CatchPanicLayer, rpc)
 }
 
 /// gRPC's canonical code names as Prometheus interceptors spell them (`OK`, `NotFound`).

@@ -127,6 +127,7 @@ async fn reads_lists_and_messages_stay_inside_the_scope() {
     let mut billing = client_as(&srv.channel, Some("tok-billing-9f2"));
     let get = |id: &str| GetWorkflowRequest {
         workflow_id: id.into(),
+        ..Default::default()
     };
     assert!(billing.get_workflow(get("b1")).await.is_ok());
     assert_status(
@@ -221,6 +222,7 @@ async fn waits_and_watches_stay_inside_the_scope() {
     let await_one = AwaitWorkflowRequest {
         workflow_id: "s1".into(),
         timeout: second,
+        ..Default::default()
     };
     let stream = billing.await_workflow(await_one).await.unwrap();
     assert_ends_with_deadline(stream.into_inner()).await;
@@ -228,6 +230,7 @@ async fn waits_and_watches_stay_inside_the_scope() {
         workflow_ids: vec!["b1".into(), "s1".into()],
         mode: dbosd::pb::AwaitMode::All as i32,
         timeout: second,
+        ..Default::default()
     };
     let stream = billing.await_workflows(await_many).await.unwrap();
     assert_ends_with_deadline(stream.into_inner()).await;

@@ -79,6 +79,7 @@ async fn every_write_leaves_one_audit_record_and_reads_none() {
     assert_eq!(unauthenticated.unwrap_err().code(), Code::Unauthenticated);
     let read = GetWorkflowRequest {
         workflow_id: "beta-1".into(),
+        ..Default::default()
     };
     let _ = alpha
         .get_workflow(with_request_id(read, "audit-read-1"))
@@ -178,6 +179,7 @@ async fn tokens_never_reach_the_log_but_their_names_do() {
     let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "debug")], Dbosd::READY).await;
     let get = || GetWorkflowRequest {
         workflow_id: "nope".into(),
+        ..Default::default()
     };
     let mut good = client_as(&dbosd.channel, ALPHA);
     assert_eq!(

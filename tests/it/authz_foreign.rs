@@ -59,12 +59,14 @@ async fn another_applications_workflow_is_answered_as_an_unknown_id() {
     let own = client_as(&srv.channel, BETA)
         .get_workflow(GetWorkflowRequest {
             workflow_id: FOREIGN.into(),
+            ..Default::default()
         })
         .await;
     assert!(own.is_ok(), "beta sees its own workflow: {own:?}");
 
     like_unknown!("GetWorkflow", |id| alpha.get_workflow(GetWorkflowRequest {
-        workflow_id: id.into()
+        workflow_id: id.into(),
+        ..Default::default()
     }));
     let message = |id: &str, to_forks: bool| SendMessageRequest {
         destination_id: id.into(),

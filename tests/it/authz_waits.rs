@@ -49,6 +49,7 @@ async fn awaiting_a_future_id_of_another_application_ends_as_an_unknown_id() {
     let await_one = |id: &str| AwaitWorkflowRequest {
         workflow_id: id.into(),
         timeout: seconds(4),
+        ..Default::default()
     };
     let alpha_one = alpha.await_workflow(await_one("future-1")).await.unwrap();
     let alpha_many = alpha
@@ -56,6 +57,7 @@ async fn awaiting_a_future_id_of_another_application_ends_as_an_unknown_id() {
             workflow_ids: vec!["future-1".into(), "alpha-1".into()],
             mode: AwaitMode::All as i32,
             timeout: seconds(4),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -63,6 +65,7 @@ async fn awaiting_a_future_id_of_another_application_ends_as_an_unknown_id() {
         .await_workflow(AwaitWorkflowRequest {
             workflow_id: "future-1".into(),
             timeout: None,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -164,6 +167,7 @@ async fn a_wait_on_an_own_future_id_still_gets_its_outcome() {
         .await_workflow(AwaitWorkflowRequest {
             workflow_id: "alpha-future".into(),
             timeout: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -59,6 +59,7 @@ async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
             let r = probe
                 .get_workflow(pb::GetWorkflowRequest {
                     workflow_id: "locked".into(),
+                    ..Default::default()
                 })
                 .await;
             r.err().filter(|s| s.code() == Code::ResourceExhausted)
@@ -81,6 +82,7 @@ async fn pool_exhaustion_is_resource_exhausted_and_recovers() {
     probe
         .get_workflow(pb::GetWorkflowRequest {
             workflow_id: "locked".into(),
+            ..Default::default()
         })
         .await
         .expect("recovered");
@@ -183,4 +185,101 @@ async fn statement_timeout_bounds_calls_behind_a_held_lock() {
     let again = srv.client.enqueue_workflow(req).await.expect("recovered");
     assert_eq!(again.into_inner().outcome(), pb::EnqueueOutcome::Existing);
     srv.stop().await;
+}
+
+/// Asserts that a status message says nothing of the database's insides.
+fn assert_no_sql(status: &tonic::Status) {
+    let message = status.message().to_lowercase();
+    for leak in [
+        "workflow_status",
+        "dbos.",
+        "secret_",
+        "constraint",
+        "violates",
+        "insert",
+        "select",
+        "column",
+        "relation",
+        "db error",
+    ] {
+        assert!(!message.contains(leak), "{leak:?} leaked in {message:?}");
+    }
+}
+
+#[tokio::test]
+async fn database_side_failures_leak_no_sql_and_internal_ones_carry_the_request_id() {
+    let srv = TestServer::start().await;
+    // Rules the database enforces that dbosd does not know of: a check constraint (a violation is
+    // internal: dbosd's rows should never break the schema) and a trigger refusing a value with a
+    // message naming the table and column (a data exception: the caller's value).
+    srv.db
+        .client()
+        .await
+        .batch_execute(
+            "ALTER TABLE dbos.workflow_status ADD CONSTRAINT secret_name_rule \
+                 CHECK (name <> 'refused-by-check');
+             CREATE FUNCTION dbos.secret_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.name = 'refused-by-trigger' THEN
+                 RAISE EXCEPTION 'column dbos.workflow_status.name: SELECT refused'
+                   USING ERRCODE = '22023';
+               END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER secret_refuse BEFORE INSERT ON dbos.workflow_status
+               FOR EACH ROW EXECUTE FUNCTION dbos.secret_refuse();",
+        )
+        .await
+        .unwrap();
+    let mut client = srv.client.clone();
+
+    let mut request = tonic::Request::new(enqueue_req("refused-by-check", "q", vec![json!(1)]));
+    request
+        .metadata_mut()
+        .insert("x-request-id", "leak-check-1".parse().unwrap());
+    let status = client.enqueue_workflow(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_no_sql(&status);
+    let echoed = status
+        .metadata()
+        .get("x-request-id")
+        .expect("request id echoed");
+    assert_eq!(echoed, "leak-check-1");
+    assert!(
+        status.message().contains("request id leak-check-1"),
+        "{:?}",
+        status.message()
+    );
+
+    // Without a caller's id, the generated one is in both the metadata and the message.
+    let status = client
+        .enqueue_workflow(enqueue_req("refused-by-check", "q", vec![json!(2)]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    let id = status
+        .metadata()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(status.message().contains(id), "{:?}", status.message());
+
+    let status = client
+        .enqueue_workflow(enqueue_req("refused-by-trigger", "q", vec![json!(3)]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_no_sql(&status);
+    assert!(status.message().contains("22023"), "{:?}", status.message());
+
+    // The batch path (its own statement and error handling) says no more.
+    let status = client
+        .enqueue_workflows(pb::EnqueueWorkflowsRequest {
+            workflows: vec![enqueue_req("refused-by-check", "q", vec![json!(4)])],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_no_sql(&status);
 }

@@ -511,6 +511,7 @@ pub async fn get_workflow(
     client
         .get_workflow(dbosd::pb::GetWorkflowRequest {
             workflow_id: id.to_owned(),
+            ..Default::default()
         })
         .await
         .expect("GetWorkflow")

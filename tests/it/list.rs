@@ -101,6 +101,7 @@ async fn get_workflow_decodes_portable_and_passes_native_through() {
         srv.client
             .get_workflow(pb::GetWorkflowRequest {
                 workflow_id: "nope".into(),
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -110,6 +111,7 @@ async fn get_workflow_decodes_portable_and_passes_native_through() {
         srv.client
             .get_workflow(pb::GetWorkflowRequest {
                 workflow_id: String::new(),
+                ..Default::default()
             })
             .await,
         Code::InvalidArgument,

@@ -40,6 +40,7 @@ async fn every_call_works_through_a_transaction_pooling_pgbouncer() {
             client
                 .get_workflow(dbosd::pb::GetWorkflowRequest {
                     workflow_id: id.clone(),
+                    ..Default::default()
                 })
                 .await?;
             client

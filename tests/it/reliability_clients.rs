@@ -31,6 +31,7 @@ async fn abandoned_and_cancelled_waits_leak_no_waiters() {
                         let req = pb::AwaitWorkflowRequest {
                             workflow_id: id,
                             timeout: None,
+                            ..Default::default()
                         };
                         c.await_workflow(req)
                             .await
@@ -42,6 +43,7 @@ async fn abandoned_and_cancelled_waits_leak_no_waiters() {
                             workflow_ids: (0..50).map(|i| format!("{id}-{i}")).collect(),
                             mode: pb::AwaitMode::All as i32,
                             timeout: None,
+                            ..Default::default()
                         };
                         c.await_workflows(req)
                             .await
@@ -84,6 +86,7 @@ async fn abandoned_and_cancelled_waits_leak_no_waiters() {
                 let req = pb::AwaitWorkflowRequest {
                     workflow_id: format!("cancelled-{round}-{n}"),
                     timeout: None,
+                    ..Default::default()
                 };
                 let mut s = c.await_workflow(req).await.expect("await").into_inner();
                 let call = s.message();
@@ -107,6 +110,7 @@ async fn abandoned_and_cancelled_waits_leak_no_waiters() {
             seconds: 0,
             nanos: 50_000_000,
         }),
+        ..Default::default()
     };
     let mut s = srv.client.await_workflow(req).await.unwrap().into_inner();
     let first = tokio::time::timeout(WAIT, s.message())

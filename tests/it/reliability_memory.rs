@@ -22,6 +22,7 @@ async fn churn(client: &WorkflowServiceClient<Channel>, tag: &str, batches: usiz
             let req = pb::AwaitWorkflowRequest {
                 workflow_id: format!("gone-{tag}-{b}-{n}"),
                 timeout: None,
+                ..Default::default()
             };
             open.push(
                 tokio::time::timeout(WAIT, c.await_workflow(req))

@@ -51,6 +51,7 @@ async fn waits_and_enqueues_survive_a_database_restart() {
         let req = pb::AwaitWorkflowRequest {
             workflow_id: format!("wait-{n}"),
             timeout: None,
+            ..Default::default()
         };
         let mut stream = srv
             .client
@@ -107,6 +108,7 @@ async fn waits_and_enqueues_survive_a_database_restart() {
             let r = c
                 .get_workflow(pb::GetWorkflowRequest {
                     workflow_id: "wait-0".into(),
+                    ..Default::default()
                 })
                 .await;
             r.err().filter(|s| s.code() == Code::Unavailable)

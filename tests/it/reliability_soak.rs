@@ -40,6 +40,7 @@ async fn await_outcome(
         let req = pb::AwaitWorkflowRequest {
             workflow_id: id.clone(),
             timeout: None,
+            ..Default::default()
         };
         let retry = |s: &tonic::Status| matches!(s.code(), Code::Unavailable | Code::Cancelled);
         let mut stream = match client.await_workflow(req).await {

@@ -25,6 +25,7 @@ fn with_metadata<T>(message: T, pairs: &[(&'static str, &str)]) -> Request<T> {
 fn get(id: &str) -> GetWorkflowRequest {
     GetWorkflowRequest {
         workflow_id: id.into(),
+        ..Default::default()
     }
 }
 

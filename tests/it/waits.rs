@@ -23,6 +23,7 @@ fn await_req(id: &str, timeout_ms: Option<i64>) -> AwaitWorkflowRequest {
             seconds: ms / 1000,
             nanos: ((ms % 1000) * 1_000_000) as i32,
         }),
+        ..Default::default()
     }
 }
 
@@ -166,6 +167,7 @@ async fn await_workflows_first_and_all(lang: WorkerLang) {
             workflow_ids: ids.iter().map(|s| s.to_string()).collect(),
             mode: AwaitMode::First as i32,
             timeout: None,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -180,6 +182,7 @@ async fn await_workflows_first_and_all(lang: WorkerLang) {
                 .collect(),
             mode: AwaitMode::All as i32,
             timeout: None,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -239,6 +242,7 @@ async fn wait_errors_timeouts_and_hangups() {
         workflow_ids: vec![],
         mode: AwaitMode::All as i32,
         timeout: None,
+        ..Default::default()
     };
     assert_status(
         srv.client.await_workflows(none).await,
@@ -249,6 +253,7 @@ async fn wait_errors_timeouts_and_hangups() {
         workflow_ids: vec!["a".into()],
         mode: 0,
         timeout: None,
+        ..Default::default()
     };
     assert_status(
         srv.client.await_workflows(no_mode).await,

@@ -263,6 +263,7 @@ async fn a_raw_datetime_pickle_from_a_permitted_token_reaches_a_python_worker() 
     let done = client
         .get_workflow(pb::GetWorkflowRequest {
             workflow_id: id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -1,0 +1,93 @@
+//! Panics in calls: the layer that turns a handler's panic into INTERNAL so the daemon keeps
+//! serving, and the process-wide count behind `dbosd_panics_total`. A panic is logged in the call's
+//! span, so the log line carries the request id that the RPC layer also puts in the INTERNAL message.
+//! Streaming calls run in tasks of their own (`api::stream`), which report their panics here too.
+
+use std::{
+    any::Any,
+    future::Future,
+    panic::{catch_unwind, AssertUnwindSafe},
+    pin::Pin,
+    sync::atomic::{AtomicU64, Ordering},
+    task::{Context, Poll},
+};
+
+use futures::FutureExt;
+use http::{Request, Response};
+use tonic::Status;
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// Panics caught since the process started (every server in it).
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// What the caller of a call that panicked is told (the RPC layer adds the request id).
+pub const PANIC_MESSAGE: &str =
+    "internal error: dbosd failed while serving this call; the dbosd log has the details";
+
+/// Panics caught so far.
+pub fn total() -> u64 {
+    PANICS.load(Ordering::Relaxed)
+}
+
+/// Logs and counts a caught panic, and returns the status the call ends with.
+pub fn caught(payload: &(dyn Any + Send)) -> Status {
+    PANICS.fetch_add(1, Ordering::Relaxed);
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic without a message)");
+    tracing::error!(panic = text, "a call panicked; it ends with INTERNAL");
+    Status::internal(PANIC_MESSAGE)
+}
+
+/// Catches panics of the services it wraps, while making the call or awaiting its response.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CatchPanicLayer;
+
+impl<S> Layer<S> for CatchPanicLayer {
+    type Service = CatchPanic<S>;
+
+    fn layer(&self, inner: S) -> CatchPanic<S> {
+        CatchPanic { inner }
+    }
+}
+
+/// The service [`CatchPanicLayer`] makes.
+#[derive(Clone, Debug)]
+pub struct CatchPanic<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CatchPanic<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // A handler's state is per call, so nothing a panic leaves half-done is seen by another call.
+        match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+            Ok(call) => Box::pin(async move {
+                match AssertUnwindSafe(call).catch_unwind().await {
+                    Ok(response) => response,
+                    Err(payload) => Ok(caught(&*payload).into_http()),
+                }
+            }),
+            Err(payload) => {
+                let status = caught(&*payload);
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+        }
+    }
+}
