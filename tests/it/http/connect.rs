@@ -65,6 +65,7 @@ async fn connect_calls_answer_as_grpc_does() {
     // application/proto carries the same message gRPC returns.
     let request = dbosd::pb::GetWorkflowRequest {
         workflow_id: "c-1".into(),
+        ..Default::default()
     };
     let proto = post(
         addr,
@@ -105,6 +106,7 @@ async fn connect_calls_answer_as_grpc_does() {
         .clone()
         .get_workflow(dbosd::pb::GetWorkflowRequest {
             workflow_id: "nope".into(),
+            ..Default::default()
         })
         .await
         .expect_err("no such workflow");

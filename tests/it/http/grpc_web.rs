@@ -34,6 +34,7 @@ async fn grpc_web_frames_carry_messages_and_trailers() {
 
     let request = dbosd::pb::GetWorkflowRequest {
         workflow_id: "web-1".into(),
+        ..Default::default()
     };
     let reply = post(
         srv.addr,
@@ -63,6 +64,7 @@ async fn grpc_web_frames_carry_messages_and_trailers() {
             seconds: 0,
             nanos: 300_000_000,
         }),
+        ..Default::default()
     };
     let reply = post(
         srv.addr,
@@ -88,6 +90,7 @@ async fn grpc_web_frames_carry_messages_and_trailers() {
 
     let missing = dbosd::pb::GetWorkflowRequest {
         workflow_id: "nope".into(),
+        ..Default::default()
     };
     let reply = post(
         srv.addr,

@@ -63,6 +63,7 @@ async fn the_npm_connect_client_works_unmodified() {
         .clone()
         .get_workflow(dbosd::pb::GetWorkflowRequest {
             workflow_id: "no-such-workflow".into(),
+            ..Default::default()
         })
         .await
         .expect_err("missing");
