@@ -9,6 +9,7 @@ mod cors;
 mod grpc_web;
 mod node_client;
 mod openapi;
+mod policy;
 mod readme;
 
 use std::{net::SocketAddr, process::Stdio};
