@@ -1,5 +1,6 @@
 //! Startup and serving: connect and check (or migrate) the schema, then serve WorkflowService, health
-//! and reflection on a listener until the shutdown future resolves, then drain in order.
+//! and reflection on a listener until the shutdown future resolves, then drain in order. The same
+//! port serves gRPC-Web, Connect and `/openapi.json` through the HTTP front (`crate::http`).
 
 use std::{future::Future, sync::Arc, time::Duration};
 
