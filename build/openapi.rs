@@ -45,15 +45,18 @@ pub fn document(pool: &DescriptorPool, version: &str) -> Result<String, String> 
                 output.full_name()
             );
         }
-        let mut request_media = json!({
+        let request_media = json!({
             "schema": reference(&input),
             "example": example(&input, 0),
         });
-        if streaming {
-            request_media["description"] = Value::from(
-                "One Connect envelope (flags byte 0, 4-byte big-endian length) holding this message.",
-            );
-        }
+        let request_note = if streaming {
+            format!(
+                "One Connect envelope (flags byte 0, 4-byte big-endian length) holding a {} in JSON.",
+                input.full_name()
+            )
+        } else {
+            format!("A {} in proto3 JSON.", input.full_name())
+        };
         let operation = json!({
             "operationId": method.name(),
             "tags": [service.name()],
@@ -66,7 +69,11 @@ pub fn document(pool: &DescriptorPool, version: &str) -> Result<String, String> 
                 "description": "The call's deadline in milliseconds; past it the call ends with deadline_exceeded.",
                 "schema": { "type": "integer", "minimum": 0 }
             }],
-            "requestBody": { "required": true, "content": { request_type: request_media } },
+            "requestBody": {
+                "description": request_note,
+                "required": true,
+                "content": { request_type: request_media }
+            },
             "responses": {
                 "200": {
                     "description": response_note,
