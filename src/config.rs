@@ -199,6 +199,15 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub native_allow_globals: Vec<String>,
+    /// A browser origin (e.g. `https://console.example.com`) allowed to call the Connect and
+    /// gRPC-Web endpoints cross-origin; repeatable (comma-separated in the environment). CORS is
+    /// off when none is given.
+    #[arg(
+        long = "cors-origin",
+        env = "DBOSD_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 /// `start-dev` options.
@@ -256,6 +265,8 @@ pub struct Settings {
     pub native_allow_globals: Vec<String>,
     /// MCP at `/mcp` on the gRPC port; `None`: not served.
     pub mcp: Option<crate::mcp::McpSettings>,
+    /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -290,6 +301,7 @@ impl Settings {
             native: crate::native::NativePolicy::default(),
             native_allow_globals: Vec::new(),
             mcp: None,
+            cors_origins: Vec::new(),
         }
     }
 
@@ -348,6 +360,7 @@ impl Settings {
             },
             native_allow_globals: server.native_allow_globals.clone(),
             mcp: crate::mcp::McpSettings::from_args(server, false),
+            cors_origins: server.cors_origins.clone(),
         }
     }
 
@@ -392,6 +405,7 @@ impl Settings {
         if self.max_hub_keys == 0 {
             return Err("--max-hub-keys must be at least 1".to_owned());
         }
+        crate::http::cors::check_origins(&self.cors_origins)?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Startup and serving: connect and check (or migrate) the schema, then serve WorkflowService, health
-//! and reflection (and MCP at `/mcp` when on) on a listener until the shutdown future resolves, then
-//! drain in order.
+//! and reflection on a listener until the shutdown future resolves, then drain in order. The same
+//! port serves gRPC-Web, Connect and `/openapi.json` through the HTTP front (`crate::http`), and MCP
+//! at `/mcp` when on (`crate::mcp::http`).
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -13,13 +14,14 @@ use tonic::{
 };
 use tonic_health::{server::HealthReporter, ServingStatus};
 use tower::{util::BoxCloneSyncService, ServiceExt};
-use tower_layer::Layer;
+use tower_layer::{Layer, Stack};
 
 use crate::{
     api::{Streams, WorkflowApi},
     auth::{layer::AuthLayer, Tokens},
     config::{redact_url, Settings},
     health::{self, DrainingHealth},
+    http::HttpLayer,
     hub::{self, Hub},
     overload::CallLimit,
     pb::{self, workflow_service_server::WorkflowServiceServer},
@@ -28,6 +30,7 @@ use crate::{
     telemetry::{
         self,
         layer::{RpcLayer, RpcService},
+        panics::CatchPanicLayer,
         Metrics,
     },
 };
@@ -199,24 +202,32 @@ pub async fn serve_with_hub(
             .tls_config(tls)
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
-    let routes = Routes::new(DrainingHealth::server(&reporter, drain.clone()))
+    let http = HttpLayer::new(settings.max_message_bytes, &settings.cors_origins)
+        .map_err(StartupError::Other)?;
+    let workflow_service = WorkflowServiceServer::new(api)
+        .max_decoding_message_size(settings.max_message_bytes)
+        .max_encoding_message_size(settings.max_message_bytes);
+    // MCP's tools call WorkflowService in-process through the same call layers (sharing their
+    // metrics, call limit and tokens), so an MCP call is checked, limited and counted as gRPC's.
+    let mcp = settings.mcp.as_ref().map(|mcp| {
+        let auth = AuthLayer::new(tokens.clone(), settings.auth_exempt.clone());
+        let grpc = grpc_stack(
+            rpc_layer.clone(),
+            auth,
+            Routes::new(workflow_service.clone()),
+        );
+        crate::mcp::http::service(in_process(grpc), mcp, tokens.clone(), stop.clone())
+    });
+    let server = builder
+        // HTTP/1.1 too: browsers and curl speak Connect and gRPC-Web over it.
+        .accept_http1(true)
+        // Outermost: `/mcp` is MCP's own HTTP transport; every other path goes on to the call stack.
+        .layer(crate::mcp::http::McpLayer::new(mcp))
+        .layer(call_stack(http, rpc_layer, settings, tokens))
+        .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(
-            WorkflowServiceServer::new(api)
-                .max_decoding_message_size(settings.max_message_bytes)
-                .max_encoding_message_size(settings.max_message_bytes),
-        );
-    let auth = AuthLayer::new(tokens.clone(), settings.auth_exempt.clone());
-    let grpc = grpc_stack(rpc_layer, auth, routes);
-    let mcp = settings
-        .mcp
-        .as_ref()
-        .map(|mcp| crate::mcp::http::service(in_process(grpc.clone()), mcp, tokens, stop.clone()));
-    let server = builder
-        // MCP clients speak HTTP/1.1; gRPC needs HTTP/2 either way.
-        .accept_http1(mcp.is_some())
-        .add_routes(http_routes(grpc, mcp).into())
+        .add_service(workflow_service)
         .serve_with_incoming_shutdown(incoming(listeners.grpc), stop.clone().cancelled_owned());
     // Health alone, in plaintext, for probes that cannot speak TLS; it drains with the rest.
     let health_server = listeners.health.map(|listener| {
@@ -251,17 +262,32 @@ pub async fn serve_with_hub(
     result
 }
 
-/// The gRPC services behind the per-call layers, built once: the listener serves it for every gRPC
-/// path, and `/mcp` calls it in-process (`in_process`), so an MCP tool call passes the same layers
-/// as a gRPC call.
+/// The one call path of the gRPC port, as layers around the services: the HTTP front (Connect and
+/// gRPC-Web translated into gRPC, other routes) outside the RPC layer (request id, metrics,
+/// default deadline) outside the auth layer. gRPC, gRPC-Web and Connect calls all go through the
+/// RPC and auth layers and the services' own policy checks once.
+fn call_stack(
+    http: HttpLayer,
+    rpc_layer: RpcLayer,
+    settings: &Settings,
+    tokens: Option<Arc<Tokens>>,
+) -> Stack<Stack<AuthLayer, Stack<CatchPanicLayer, RpcLayer>>, HttpLayer> {
+    // Outermost of the call layers: every call, whatever service, is counted and gets its request
+    // id span; it sheds calls beyond the limit and carries each call's deadline down to its
+    // statements; a panic inside answers INTERNAL with that id (telemetry::call_layers, shared
+    // with tests/it/panics.rs).
+    let rpc = telemetry::call_layers(rpc_layer);
+    // Inside it, so unauthenticated calls are counted and logged with their request id.
+    let auth = AuthLayer::new(tokens, settings.auth_exempt.clone());
+    Stack::new(Stack::new(auth, rpc), http)
+}
+
+/// The gRPC services behind the per-call layers as one service, for in-process callers (MCP).
 pub type GrpcStack =
     RpcService<telemetry::panics::CatchPanic<crate::auth::layer::AuthService<Routes>>>;
 
-/// Wraps `routes` in the per-call layers. Outermost: every call, whatever service, is counted and
-/// gets its request id span; it sheds calls beyond the limit and carries each call's deadline down
-/// to its statements; a panic inside answers INTERNAL with that id (telemetry::call_layers, shared
-/// with tests/it/panics.rs). Inside it authentication and policy, so unauthenticated calls are
-/// counted and logged with their request id.
+/// Wraps `routes` in the call layers of [`call_stack`] other than the HTTP front: request id,
+/// metrics, call limit and deadline, panics, then authentication and policy.
 pub fn grpc_stack(rpc: RpcLayer, auth: AuthLayer, routes: Routes) -> GrpcStack {
     telemetry::call_layers(rpc).layer(auth.layer(routes))
 }
@@ -274,16 +300,6 @@ pub fn in_process(grpc: GrpcStack) -> crate::mcp::GrpcChannel {
     let grpc =
         ServiceExt::<http::Request<tonic::body::Body>>::map_err(grpc, |never| match never {});
     BoxCloneSyncService::new(grpc)
-}
-
-/// What the gRPC port serves over HTTP: `/mcp` when on, and every other path to the layered gRPC
-/// services. (HTTP routes other protocols add on this port belong here too.)
-pub fn http_routes(grpc: GrpcStack, mcp: Option<crate::mcp::http::McpHttp>) -> axum::Router {
-    let router = axum::Router::new().fallback_service(grpc);
-    match mcp {
-        Some(mcp) => router.route_service(crate::mcp::http::PATH, mcp),
-        None => router,
-    }
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {

@@ -126,3 +126,68 @@ fn unauthorized(message: &str) -> Response<axum::body::Body> {
     );
     response
 }
+
+/// Mounts `/mcp` in front of the server's call stack: requests for `/mcp` go to [`McpHttp`] (whose
+/// tools call back into the stack in-process), every other request goes on unchanged.
+#[derive(Clone)]
+pub struct McpLayer(Option<McpHttp>);
+
+impl McpLayer {
+    /// `/mcp` served by `mcp`; with `None` every request passes through.
+    pub fn new(mcp: Option<McpHttp>) -> McpLayer {
+        McpLayer(mcp)
+    }
+}
+
+impl<S> tower_layer::Layer<S> for McpLayer {
+    type Service = McpRoute<S>;
+
+    fn layer(&self, inner: S) -> McpRoute<S> {
+        McpRoute {
+            mcp: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service [`McpLayer`] makes.
+#[derive(Clone)]
+pub struct McpRoute<S> {
+    mcp: Option<McpHttp>,
+    inner: S,
+}
+
+impl<S, ResBody> Service<Request<tonic::body::Body>> for McpRoute<S>
+where
+    S: Service<Request<tonic::body::Body>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<tower::BoxError>,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<tonic::body::Body>) -> Self::Future {
+        match &mut self.mcp {
+            Some(mcp) if request.uri().path() == PATH => {
+                let answer = mcp.call(request);
+                Box::pin(async move {
+                    let response = match answer.await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    };
+                    Ok(response.map(tonic::body::Body::new))
+                })
+            }
+            _ => {
+                let answer = self.inner.call(request);
+                Box::pin(async move { Ok(answer.await?.map(tonic::body::Body::new)) })
+            }
+        }
+    }
+}
