@@ -47,43 +47,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs a client command (`workflow`, `enqueue`, `send`: no logging, its own exit codes), or hands
-/// the command line back when it is a server command.
+/// Runs a client command (no logging, its own exit codes), or hands the command line back when it
+/// is a server command.
 fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
-    let command = match cli.command {
-        Some(Command::Workflow(a)) => ClientCommand::Workflow(a),
-        Some(Command::Enqueue(a)) => ClientCommand::Enqueue(a),
-        Some(Command::Send(a)) => ClientCommand::Send(a),
-        _ => return Err(Box::new(cli)),
+    let Some(Command::Client(command)) = cli.command else {
+        return Err(Box::new(cli));
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    cli::quiet_broken_pipe();
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => Ok(rt.block_on(cli::run(command))),
         Err(e) => {
             eprintln!("dbosd: cannot start the async runtime: {e}");
-            return Ok(ExitCode::FAILURE);
+            Ok(ExitCode::FAILURE)
         }
-    };
-    let result = runtime.block_on(async {
-        match command {
-            ClientCommand::Workflow(a) => cli::workflow(a).await,
-            ClientCommand::Enqueue(a) => cli::enqueue(a).await,
-            ClientCommand::Send(a) => cli::send(a).await,
-        }
-    });
-    Ok(result.unwrap_or_else(|message| {
-        eprintln!("dbosd: {message}");
-        ExitCode::FAILURE
-    }))
-}
-
-/// The client commands, taken out of the command line.
-enum ClientCommand {
-    Workflow(cli::WorkflowArgs),
-    Enqueue(cli::EnqueueArgs),
-    Send(cli::SendArgs),
+    }
 }
 
 fn init_tracing(format: &str) {
@@ -105,9 +85,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => migrate_only(args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
-        Some(Command::Workflow(_) | Command::Enqueue(_) | Command::Send(_)) => {
-            Err("client commands are run by client_command".to_owned())
-        }
+        Some(Command::Client(_)) => Err("client commands are run by client_command".to_owned()),
     }
 }
 
