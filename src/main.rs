@@ -11,7 +11,7 @@ use dbosd::{
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
-    pgcluster::PgCluster,
+    pgcluster::{stale, PgCluster},
     repo::migrate,
     server, shutdown, waiting,
 };
@@ -197,16 +197,64 @@ async fn migrate_only(args: DatabaseArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// `start-dev`: check the port, sweep dead runs' scratch dirs, start PostgreSQL, serve until a
+/// signal or until PostgreSQL dies (then exit non-zero), and say what was cleaned up.
 async fn start_dev(args: StartDevArgs) -> Result<(), String> {
-    let cluster = match &args.data_dir {
+    // Before initdb: a taken port fails in a second, not after a minute of setup.
+    drop(TcpListener::bind(args.server.listen).await.map_err(|e| {
+        format!(
+            "cannot listen on {}: {e} (another dbosd running? pass --listen)",
+            args.server.listen
+        )
+    })?);
+    for r in stale::remove_dead(&PgCluster::scratch_base()) {
+        println!(
+            "removed {} ({:.1} MB) left by dbosd start-dev pid {}, which is gone",
+            r.path.display(),
+            r.bytes as f64 / 1e6,
+            r.owner
+        );
+    }
+    let mut cluster = match &args.data_dir {
         Some(dir) => PgCluster::start_in(dir).await,
         None => PgCluster::start_temp().await,
     }
     .map_err(|e| e.to_string())?;
     let url = cluster.url("postgres");
-    println!("PostgreSQL (throwaway) at {url}");
+    let kind = match cluster.is_temporary() {
+        true => "throwaway, removed on exit",
+        false => "kept between runs",
+    };
+    println!(
+        "PostgreSQL (pid {}, data in {}, {kind}) at {url}",
+        cluster.pid().unwrap_or(0),
+        cluster.data_dir().display()
+    );
+    println!(
+        "try: dbosd workflow list --address {0}   or   grpcurl -plaintext {0} list",
+        args.server.listen
+    );
     let settings = Settings::from_args(url, &args.schema, &args.server, true);
-    let result = serve_with(&settings, &args.server).await;
+    let result = tokio::select! {
+        served = serve_with(&settings, &args.server) => served,
+        status = cluster.exited() => Err(format!(
+            "PostgreSQL exited unexpectedly ({}); stopping. Last lines of {}:\n{}",
+            status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+            cluster.data_dir().join("dbosd-postgres.log").display(),
+            cluster.log_tail()
+        )),
+    };
+    let (temporary, scratch, data) = (
+        cluster.is_temporary(),
+        cluster.scratch_dir().to_path_buf(),
+        cluster.data_dir().to_path_buf(),
+    );
     let stopped = cluster.stop().await.map_err(|e| e.to_string());
+    if stopped.is_ok() {
+        match temporary {
+            true => println!("stopped PostgreSQL; removed {}", scratch.display()),
+            false => println!("stopped PostgreSQL; data kept in {}", data.display()),
+        }
+    }
     result.and(stopped)
 }
