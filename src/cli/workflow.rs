@@ -100,6 +100,8 @@ pub async fn watch(client: &mut Client, p: Printer, a: WatchArgs) -> CliResult {
         .await
         .map_err(|e| rpc_error("WatchWorkflows", e))?
         .into_inner();
+    // The server subscribed before answering: changes from here on are reported.
+    eprintln!("watching workflow changes (Ctrl-C to stop)");
     let mut out = p.list(COLUMNS);
     let mut seen = 0u64;
     while let Some(msg) = stream.next().await {
