@@ -240,9 +240,19 @@ pub struct ScheduleCreateArgs {
     /// Context passed to every run, a JSON value.
     #[arg(long, value_name = "JSON")]
     pub context: Option<String>,
+    /// The language of the workers that fire it (the context is stored in its native format).
+    #[arg(long, value_enum, default_value = "python")]
+    pub language: Language,
     /// The owning application.
     #[arg(long)]
     pub application: Option<String>,
+}
+
+/// A worker language.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Language {
+    Python,
+    Typescript,
 }
 
 /// `schedule backfill`.

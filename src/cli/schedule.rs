@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde_json::{json, Value as Json};
 
 use super::{
-    args_more::{ScheduleCommand, ScheduleCreateArgs, ScheduleListArgs},
+    args_more::{Language, ScheduleCommand, ScheduleCreateArgs, ScheduleListArgs},
     client::{rpc_error, Client},
     filter,
     output::Printer,
@@ -166,7 +166,10 @@ async fn create(client: &mut Client, p: Printer, a: ScheduleCreateArgs) -> Resul
             automatic_backfill: a.automatic_backfill,
             application_name: a.application,
             context,
-            ..Default::default()
+            language: match a.language {
+                Language::Python => pb::WorkerLanguage::Python,
+                Language::Typescript => pb::WorkerLanguage::Typescript,
+            } as i32,
         })
         .await
         .map_err(|e| rpc_error("CreateSchedule", e))?

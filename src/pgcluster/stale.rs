@@ -39,7 +39,10 @@ fn postmaster_running(data: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(data.join("postmaster.pid")) else {
         return false;
     };
-    let pid = text.lines().next().and_then(|l| l.trim().parse::<u32>().ok());
+    let pid = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse::<u32>().ok());
     pid.is_none_or(|pid| Path::new(&format!("/proc/{pid}")).exists())
 }
 
@@ -74,7 +77,10 @@ pub fn remove_dead(base: &Path) -> Vec<Removed> {
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        let ours = entry.file_name().to_str().is_some_and(|n| n.starts_with("dbosd-pg-"));
+        let ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with("dbosd-pg-"));
         if !ours || !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }

@@ -40,25 +40,40 @@ async fn completions_load_and_the_man_page_names_every_command() {
     assert_code(&run_bounded(bash, "bash -n").await, 0);
     // Loaded, it registers the completion function for `dbosd`.
     let mut bash = tokio::process::Command::new("bash");
-    bash.arg("-c").arg(format!("source {} && complete -p dbosd", script.display()));
+    bash.arg("-c")
+        .arg(format!("source {} && complete -p dbosd", script.display()));
     let loaded = run_bounded(bash, "bash source").await;
     assert_code(&loaded, 0);
-    assert!(text(&loaded.stdout).contains("dbosd"), "{}", text(&loaded.stdout));
+    assert!(
+        text(&loaded.stdout).contains("dbosd"),
+        "{}",
+        text(&loaded.stdout)
+    );
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         let out = run(&["completion", shell]).await;
         assert_code(&out, 0);
         let script = text(&out.stdout);
-        assert!(script.contains("workflow") && script.contains("set-latest"), "{shell}");
+        assert!(
+            script.contains("workflow") && script.contains("set-latest"),
+            "{shell}"
+        );
     }
     assert_code(&run(&["completion", "tcsh"]).await, 2);
 
     let out = run(&["man"]).await;
     assert_code(&out, 0);
     let page = text(&out.stdout);
-    assert!(page.starts_with(".ie") || page.contains(".TH dbosd"), "{}", &page[..page.len().min(200)]);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH dbosd"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
     for path in all_paths() {
         let name = format!("dbosd-{}", path.join("-"));
-        assert!(page.contains(&format!(".TH {name}")), "man page lacks {name}");
+        assert!(
+            page.contains(&format!(".TH {name}")),
+            "man page lacks {name}"
+        );
     }
 }
 

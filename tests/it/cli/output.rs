@@ -25,7 +25,10 @@ async fn enqueue_many(srv: &TestServer, prefix: &str, n: usize) {
         let req = dbosd::pb::EnqueueWorkflowsRequest {
             workflows: chunk.to_vec(),
         };
-        client.enqueue_workflows(req).await.expect("EnqueueWorkflows");
+        client
+            .enqueue_workflows(req)
+            .await
+            .expect("EnqueueWorkflows");
     }
 }
 
@@ -40,16 +43,30 @@ async fn every_format_and_flag_errors_in_flag_terms() {
     let table = text(&out.stdout);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 4, "{table}");
-    assert!(lines[0].starts_with("WORKFLOW ID") && lines[1].starts_with("fmt-00000"), "{table}");
+    assert!(
+        lines[0].starts_with("WORKFLOW ID") && lines[1].starts_with("fmt-00000"),
+        "{table}"
+    );
     assert!(!table.contains('\x1b'), "no colour into a pipe: {table:?}");
 
-    let doc = json_out(&dbosd(&srv, &[&list[..], &["-o", "json"]].concat()).await, 0);
-    let ids: Vec<&str> = doc.as_array().unwrap().iter().filter_map(|w| w["workflowId"].as_str()).collect();
+    let doc = json_out(
+        &dbosd(&srv, &[&list[..], &["-o", "json"]].concat()).await,
+        0,
+    );
+    let ids: Vec<&str> = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["workflowId"].as_str())
+        .collect();
     assert_eq!(ids, ["fmt-00000", "fmt-00001", "fmt-00002"], "{doc}");
 
     let out = dbosd(&srv, &[&list[..], &["-o", "jsonl"]].concat()).await;
     assert_code(&out, 0);
-    let rows: Vec<Json> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let rows: Vec<Json> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[2]["status"], "ENQUEUED");
 
@@ -59,14 +76,28 @@ async fn every_format_and_flag_errors_in_flag_terms() {
     let seq = yaml.as_sequence().expect("a YAML sequence");
     assert_eq!(seq.len(), 3);
     assert_eq!(seq[1]["workflowId"].as_str(), Some("fmt-00001"));
-    assert_eq!(seq[1]["recoveryAttempts"].as_i64(), Some(0), "numbers stay numbers");
+    assert_eq!(
+        seq[1]["recoveryAttempts"].as_i64(),
+        Some(0),
+        "numbers stay numbers"
+    );
 
     let out = dbosd(&srv, &[&list[..], &["--color", "always"]].concat()).await;
-    assert!(text(&out.stdout).contains("\x1b[36mENQUEUED"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("\x1b[36mENQUEUED"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // An empty result is still a valid document in every format.
     let none = ["workflow", "list", "--prefix", "nothing-"];
-    assert_eq!(json_out(&dbosd(&srv, &[&none[..], &["-o", "json"]].concat()).await, 0), json!([]));
+    assert_eq!(
+        json_out(
+            &dbosd(&srv, &[&none[..], &["-o", "json"]].concat()).await,
+            0
+        ),
+        json!([])
+    );
     let out = dbosd(&srv, &[&none[..], &["-o", "jsonl"]].concat()).await;
     assert_eq!(text(&out.stdout), "");
 
@@ -74,22 +105,39 @@ async fn every_format_and_flag_errors_in_flag_terms() {
     let out = dbosd(&srv, &["workflow", "describe", "fmt-00000", "-o", "yaml"]).await;
     assert_code(&out, 0);
     let yaml: serde_norway::Value = serde_norway::from_slice(&out.stdout).expect("yaml");
-    assert_eq!(yaml["input"]["positionalArgs"][0].as_i64(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(
+        yaml["input"]["positionalArgs"][0].as_i64(),
+        Some(0),
+        "{}",
+        text(&out.stdout)
+    );
 
     // Bad flags: exit 2, the flag named, nothing from the API's field names.
     for (args, flag) in [
         (vec!["workflow", "list", "--limit", "0"], "--limit"),
         (vec!["workflow", "list", "--limit", "5000"], "--limit"),
         (vec!["workflow", "list", "--status", "DONE"], "--status"),
-        (vec!["workflow", "list", "--created-after", "yesterday"], "--created-after"),
+        (
+            vec!["workflow", "list", "--created-after", "yesterday"],
+            "--created-after",
+        ),
         (vec!["workflow", "count", "--attr", "novalue"], "--attr"),
-        (vec!["queue", "update", "q", "--concurrency", "-4"], "--concurrency"),
-        (vec!["queue", "update", "q", "--rate-limit", "10"], "--rate-limit"),
+        (
+            vec!["queue", "update", "q", "--concurrency", "many"],
+            "--concurrency",
+        ),
+        (
+            vec!["queue", "update", "q", "--rate-limit", "10"],
+            "--rate-limit",
+        ),
     ] {
         let out = dbosd(&srv, &args).await;
         assert_code(&out, 2);
         let err = text(&out.stderr);
-        assert!(err.contains(flag) && !err.contains("page_size"), "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && !err.contains("page_size"),
+            "{args:?}: {err}"
+        );
         assert!(out.stdout.is_empty(), "{args:?}");
     }
     srv.stop().await;
@@ -100,42 +148,74 @@ async fn all_pages_past_1000_and_a_closed_reader_ends_quietly() {
     let srv = TestServer::start().await;
     enqueue_many(&srv, "bulk", 1203).await;
 
-    let args = ["workflow", "list", "--prefix", "bulk-", "--all", "--limit", "500", "-o", "jsonl"];
+    let args = [
+        "workflow", "list", "--prefix", "bulk-", "--all", "--limit", "500", "-o", "jsonl",
+    ];
     let out = dbosd(&srv, &args).await;
     assert_code(&out, 0);
     let mut ids: Vec<String> = text(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str::<Json>(l).expect(l)["workflowId"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Json>(l).expect(l)["workflowId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(ids.len(), 1203);
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 1203, "no workflow twice across pages");
     // Without --all, --limit bounds the whole answer.
-    let out = dbosd(&srv, &["workflow", "list", "--prefix", "bulk-", "--limit", "7", "-o", "jsonl"]).await;
+    let out = dbosd(
+        &srv,
+        &[
+            "workflow", "list", "--prefix", "bulk-", "--limit", "7", "-o", "jsonl",
+        ],
+    )
+    .await;
     assert_eq!(text(&out.stdout).lines().count(), 7);
 
     // `| head -1`: the reader goes away after one line; ~600 KB more cannot fit the pipe.
     for format in ["jsonl", "table", "json", "yaml"] {
         let mut cmd = command();
-        cmd.args(["workflow", "list", "--prefix", "bulk-", "--all", "--payloads", "-o", format])
-            .env("DBOSD_ADDRESS", srv.addr.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        cmd.args([
+            "workflow",
+            "list",
+            "--prefix",
+            "bulk-",
+            "--all",
+            "--payloads",
+            "-o",
+            format,
+        ])
+        .env("DBOSD_ADDRESS", srv.addr.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         stdout.read_line(&mut first).await.expect("first line");
         assert!(!first.is_empty());
         drop(stdout);
-        let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("exits once its reader is gone")
-            .expect("wait");
-        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{format}: {:?}", out.status);
-        assert!(out.stderr.is_empty(), "{format}: quiet, no panic: {}", text(&out.stderr));
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("exits once its reader is gone")
+                .expect("wait");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{format}: {:?}",
+            out.status
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{format}: quiet, no panic: {}",
+            text(&out.stderr)
+        );
     }
     srv.stop().await;
 }

@@ -31,11 +31,24 @@ async fn flags_beat_env_beat_profile() {
     let x = xdg.path();
 
     assert_code(&run(x, &[], &["config", "set", "address", &live]).await, 0);
-    assert_code(&run(x, &[], &["config", "set", "address", &dead, "--profile", "down"]).await, 0);
+    assert_code(
+        &run(
+            x,
+            &[],
+            &["config", "set", "address", &dead, "--profile", "down"],
+        )
+        .await,
+        0,
+    );
     let file = x.join("dbosd/config.toml");
-    let mode = std::fs::metadata(&file).expect("config file written").permissions().mode();
+    let mode = std::fs::metadata(&file)
+        .expect("config file written")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "the file may hold tokens");
-    assert!(std::fs::read_to_string(&file).unwrap().contains("[profiles.down]"));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("[profiles.down]"));
 
     let list = ["workflow", "list", "-o", "json", "--connect-timeout", "2"];
     // Profile `default` only.
@@ -44,16 +57,47 @@ async fn flags_beat_env_beat_profile() {
     let out = run(x, &[("DBOSD_PROFILE", "down")], &list).await;
     assert_code(&out, 1);
     assert!(text(&out.stderr).contains(&dead), "{}", text(&out.stderr));
-    assert_code(&run(x, &[], &[&list[..], &["--profile", "down"]].concat()).await, 1);
+    assert_code(
+        &run(x, &[], &[&list[..], &["--profile", "down"]].concat()).await,
+        1,
+    );
     // A flag beats the profile; the environment beats the profile; a flag beats the environment.
-    assert_code(&run(x, &[], &[&list[..], &["--profile", "down", "--address", &live]].concat()).await, 0);
+    assert_code(
+        &run(
+            x,
+            &[],
+            &[&list[..], &["--profile", "down", "--address", &live]].concat(),
+        )
+        .await,
+        0,
+    );
     assert_code(&run(x, &[("DBOSD_ADDRESS", &dead)], &list).await, 1);
-    assert_code(&run(x, &[("DBOSD_PROFILE", "down"), ("DBOSD_ADDRESS", &live)], &list).await, 0);
-    assert_code(&run(x, &[("DBOSD_ADDRESS", &dead)], &[&list[..], &["--address", &live]].concat()).await, 0);
+    assert_code(
+        &run(
+            x,
+            &[("DBOSD_PROFILE", "down"), ("DBOSD_ADDRESS", &live)],
+            &list,
+        )
+        .await,
+        0,
+    );
+    assert_code(
+        &run(
+            x,
+            &[("DBOSD_ADDRESS", &dead)],
+            &[&list[..], &["--address", &live]].concat(),
+        )
+        .await,
+        0,
+    );
     // A profile asked for by name must exist.
     let out = run(x, &[], &[&list[..], &["--profile", "nosuch"]].concat()).await;
     assert_code(&out, 2);
-    assert!(text(&out.stderr).contains("--profile \"nosuch\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--profile \"nosuch\""),
+        "{}",
+        text(&out.stderr)
+    );
 
     // get / list (tokens masked) / delete.
     let out = run(x, &[], &["config", "get", "address"]).await;
@@ -61,13 +105,26 @@ async fn flags_beat_env_beat_profile() {
     assert_code(&run(x, &[], &["config", "set", "token", "s3cret"]).await, 0);
     let out = run(x, &[], &["config", "list", "--all"]).await;
     let listed = text(&out.stdout);
-    assert!(listed.contains("default.token = ****") && !listed.contains("s3cret"), "{listed}");
-    assert!(listed.contains(&format!("down.address = {dead}")), "{listed}");
+    assert!(
+        listed.contains("default.token = ****") && !listed.contains("s3cret"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("down.address = {dead}")),
+        "{listed}"
+    );
     assert_code(&run(x, &[], &["config", "set", "colour", "red"]).await, 2);
     assert_code(&run(x, &[], &["config", "delete", "token"]).await, 0);
     assert_code(&run(x, &[], &["config", "get", "token"]).await, 1);
-    assert_code(&run(x, &[], &["config", "delete", "--profile", "down"]).await, 0);
+    assert_code(
+        &run(x, &[], &["config", "delete", "--profile", "down"]).await,
+        0,
+    );
     let out = run(x, &[], &["config", "list", "--all"]).await;
-    assert!(!text(&out.stdout).contains("down."), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("down."),
+        "{}",
+        text(&out.stdout)
+    );
     srv.stop().await;
 }

@@ -60,35 +60,73 @@ async fn a_taken_port_fails_before_postgres_and_stale_dirs_are_swept() {
     let addr = taken.local_addr().unwrap().to_string();
     // A scratch dir of a dead run (its owner pid cannot exist) and one of a live run (ours).
     let base = dbosd::pgcluster::PgCluster::scratch_base();
-    let dead = tempfile::Builder::new().prefix("dbosd-pg-clitest-").tempdir_in(&base).unwrap().keep();
+    let dead = tempfile::Builder::new()
+        .prefix("dbosd-pg-clitest-")
+        .tempdir_in(&base)
+        .unwrap()
+        .keep();
     std::fs::create_dir_all(dead.join("data")).unwrap();
     std::fs::write(dead.join("data/big"), vec![0u8; 1 << 20]).unwrap();
     std::fs::write(dead.join("dbosd-owner"), "999999999 1").unwrap();
-    let live = tempfile::Builder::new().prefix("dbosd-pg-clitest-").tempdir_in(&base).unwrap();
+    let live = tempfile::Builder::new()
+        .prefix("dbosd-pg-clitest-")
+        .tempdir_in(&base)
+        .unwrap();
     let me = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let started = me[me.rfind(')').unwrap() + 1..].split_whitespace().nth(19).unwrap().to_owned();
-    std::fs::write(live.path().join("dbosd-owner"), format!("{} {started}", std::process::id())).unwrap();
+    let started = me[me.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        live.path().join("dbosd-owner"),
+        format!("{} {started}", std::process::id()),
+    )
+    .unwrap();
 
     let mut cmd = command();
     cmd.args(["start-dev", "--listen", &addr]);
     let began = std::time::Instant::now();
     let out = run_bounded(cmd, "start-dev on a taken port").await;
     assert_code(&out, 1);
-    assert!(began.elapsed() < Duration::from_secs(5), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
     let err = text(&out.stderr);
-    assert!(err.contains(&format!("cannot listen on {addr}")) && err.contains("--listen"), "{err}");
-    assert!(!text(&out.stdout).contains("PostgreSQL"), "nothing started: {}", text(&out.stdout));
+    assert!(
+        err.contains(&format!("cannot listen on {addr}")) && err.contains("--listen"),
+        "{err}"
+    );
+    assert!(
+        !text(&out.stdout).contains("PostgreSQL"),
+        "nothing started: {}",
+        text(&out.stdout)
+    );
     assert!(dead.exists(), "the port is checked before anything else");
     drop(taken);
 
     // A free port: the dead run's dir goes (and is reported), the live one stays.
-    let (mut child, mut lines) = start(&["--listen", &free_port()]);
+    let listen = free_port();
+    let (mut child, mut lines) = start(&["--listen", &listen]);
     let seen = until(&mut lines, "dbosd listening on").await;
     let removed = format!("removed {}", dead.display());
-    assert!(seen.iter().any(|l| l.starts_with(&removed) && l.contains("1.0 MB")), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with(&removed) && l.contains("1.0 MB")),
+        "{seen:?}"
+    );
     assert!(!dead.exists() && live.path().exists());
+    // Serving (so the signal handlers are in place) before the signal.
+    let mut cmd = command();
+    cmd.args(["workflow", "list", "--address", &listen]);
+    assert_code(&run_bounded(cmd, "workflow list").await, 0);
     signal(child.id().unwrap(), libc::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exits").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
     assert!(status.success(), "{status:?}");
     let rest = until(&mut lines, "stopped PostgreSQL").await;
     assert!(rest.iter().any(|l| l.contains("removed /")), "{rest:?}");
@@ -96,20 +134,41 @@ async fn a_taken_port_fails_before_postgres_and_stale_dirs_are_swept() {
 
 #[tokio::test]
 async fn a_dead_postgres_stops_start_dev_and_data_dir_keeps_workflows() {
-    let data = tempfile::Builder::new().prefix("dbosd-clitest-data-").tempdir_in("/tmp").unwrap();
-    std::fs::set_permissions(data.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let data = tempfile::Builder::new()
+        .prefix("dbosd-clitest-data-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(
+        data.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let dir = data.path().join("pg");
     let dir_arg = dir.to_str().unwrap();
     let listen = free_port();
 
     let (mut child, mut lines) = start(&["--listen", &listen, "--data-dir", dir_arg]);
     let seen = until(&mut lines, "dbosd listening on").await;
-    assert!(seen.iter().any(|l| l.contains("kept between runs")), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains("kept between runs")),
+        "{seen:?}"
+    );
     let mut cmd = command();
-    cmd.args(["enqueue", "echo", "kept", "--id", "kept-1", "--address", &listen]);
+    cmd.args([
+        "enqueue",
+        "echo",
+        "kept",
+        "--id",
+        "kept-1",
+        "--address",
+        &listen,
+    ]);
     assert_code(&run_bounded(cmd, "enqueue").await, 0);
     signal(child.id().unwrap(), libc::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exits").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
     assert!(status.success(), "{status:?}");
     let rest = until(&mut lines, "stopped PostgreSQL").await;
     assert!(rest.iter().any(|l| l.contains("data kept in")), "{rest:?}");
@@ -117,15 +176,33 @@ async fn a_dead_postgres_stops_start_dev_and_data_dir_keeps_workflows() {
     let (child, mut lines) = start(&["--listen", &listen, "--data-dir", dir_arg]);
     let seen = until(&mut lines, "dbosd listening on").await;
     let mut cmd = command();
-    cmd.args(["workflow", "describe", "kept-1", "-o", "json", "--address", &listen]);
+    cmd.args([
+        "workflow",
+        "describe",
+        "kept-1",
+        "-o",
+        "json",
+        "--address",
+        &listen,
+    ]);
     let out = run_bounded(cmd, "describe").await;
     assert_code(&out, 0);
-    assert!(text(&out.stdout).contains("\"ENQUEUED\""), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("\"ENQUEUED\""),
+        "{}",
+        text(&out.stdout)
+    );
 
     // PostgreSQL dies under it: start-dev notices, says so, and exits non-zero.
     let pg = seen
         .iter()
-        .find_map(|l| l.strip_prefix("PostgreSQL (pid ")?.split(',').next()?.parse::<u32>().ok())
+        .find_map(|l| {
+            l.strip_prefix("PostgreSQL (pid ")?
+                .split(',')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no PostgreSQL pid in {seen:?}"));
     signal(pg, libc::SIGKILL);
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
