@@ -91,9 +91,11 @@ pub struct ServerArgs {
     /// Milliseconds a request waits for a free connection before RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_ACQUIRE_TIMEOUT_MS", default_value_t = 5000)]
     pub acquire_timeout_ms: u64,
-    /// Milliseconds any one SQL statement may run (PostgreSQL's statement_timeout on pooled
-    /// connections) before the call fails with DEADLINE_EXCEEDED; 0 leaves the database's setting.
-    #[arg(long, env = "DBOSD_STATEMENT_TIMEOUT_MS", default_value_t = 0)]
+    /// Milliseconds any one SQL statement may run before the call fails with DEADLINE_EXCEEDED
+    /// (PostgreSQL's statement_timeout on dbosd's connections, lowered per statement to the time
+    /// left to the call's deadline); 0 leaves the database's setting. The default matches the
+    /// default deadline of unary calls.
+    #[arg(long, env = "DBOSD_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
     pub statement_timeout_ms: u64,
     /// Application name stamped on enqueued workflows that name none (NULL = any application may run them).
     #[arg(long, env = "DBOSD_APPLICATION_NAME")]
@@ -119,6 +121,14 @@ pub struct ServerArgs {
     /// Most server-streaming calls (waits and watches) open at once; more get RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_MAX_STREAMS", default_value_t = 10_000)]
     pub max_streams: usize,
+    /// Most unary calls in flight at once (waits such as GetEvent count as streams instead); more
+    /// are answered at once with RESOURCE_EXHAUSTED and a retry pushback; 0 for no limit.
+    #[arg(long, env = "DBOSD_MAX_CONCURRENT_CALLS", default_value_t = 1024)]
+    pub max_concurrent_calls: usize,
+    /// Most distinct things (workflows, events, streams) waited on at once; a wait for one more
+    /// gets RESOURCE_EXHAUSTED. Default: ten per stream or GetEvent wait (--max-streams caps both).
+    #[arg(long, env = "DBOSD_MAX_HUB_KEYS")]
+    pub max_hub_keys: Option<usize>,
     /// Largest gRPC message accepted or sent, in bytes; larger ones get RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
@@ -212,6 +222,10 @@ pub struct Settings {
     /// The whole drain's bound, from the signal.
     pub drain_timeout: Duration,
     pub max_streams: usize,
+    /// Most unary calls in flight (0: no limit).
+    pub max_concurrent_calls: usize,
+    /// Most distinct keys the hub tracks waits on.
+    pub max_hub_keys: usize,
     pub max_message_bytes: usize,
     /// Largest payload a call may write; see [`Settings::payload_limit`].
     pub max_payload_bytes: usize,
@@ -239,7 +253,7 @@ impl Settings {
             pool: PoolOptions {
                 size: 16,
                 acquire_timeout: Duration::from_secs(5),
-                statement_timeout: None,
+                statement_timeout: Some(Duration::from_secs(30)),
             },
             enqueue_slots: 1,
             application_name: None,
@@ -250,6 +264,8 @@ impl Settings {
             drain_grace: Duration::ZERO,
             drain_timeout: Duration::from_secs(10),
             max_streams: 10_000,
+            max_concurrent_calls: 1024,
+            max_hub_keys: 100_000,
             max_message_bytes: 4 * 1024 * 1024,
             max_payload_bytes: 1024 * 1024,
             rpc_timeout: Some(Duration::from_secs(30)),
@@ -293,6 +309,10 @@ impl Settings {
             drain_grace: Duration::from_millis(server.drain_grace_ms),
             drain_timeout: Duration::from_millis(server.drain_timeout_ms),
             max_streams: server.max_streams,
+            max_concurrent_calls: server.max_concurrent_calls,
+            max_hub_keys: server
+                .max_hub_keys
+                .unwrap_or(server.max_streams.saturating_mul(10)),
             max_message_bytes: server.max_message_bytes,
             max_payload_bytes: server.max_payload_bytes,
             rpc_timeout: (server.rpc_timeout_ms > 0)
@@ -343,6 +363,18 @@ impl Settings {
             return Err("--max-streams must be at least 1".to_owned());
         }
         crate::native::Allowlist::with_extra(&self.native_allow_globals)?;
+        if self
+            .pool
+            .statement_timeout
+            .is_some_and(|t| t.as_millis() > i32::MAX as u128)
+        {
+            return Err(
+                "--statement-timeout-ms must be at most 2147483647 (PostgreSQL's limit)".to_owned(),
+            );
+        }
+        if self.max_hub_keys == 0 {
+            return Err("--max-hub-keys must be at least 1".to_owned());
+        }
         Ok(())
     }
 }

@@ -3,6 +3,8 @@
 //! Each variant is named after the status it becomes, so `From<Error> for Status` is a 1:1 match with no
 //! catch-all arm: a new variant does not compile until someone decides its code.
 
+use std::time::Duration;
+
 use tonic::{metadata::MetadataMap, Code, Status};
 
 /// Every failure a request can end with, in the caller's terms.
@@ -29,6 +31,13 @@ pub enum Error {
     /// No database connection became free in time, or the database refuses more connections.
     #[error("{0}")]
     ResourceExhausted(String),
+    /// A limit of this dbosd is reached (calls or waits in flight, a token's rate): RESOURCE_EXHAUSTED
+    /// with gRPC's retry pushback, so a client with a retry policy waits `retry_after` first.
+    #[error("{message}")]
+    Overloaded {
+        message: String,
+        retry_after: Duration,
+    },
     /// The database cannot be reached, or dbosd is shutting down; the call can be retried.
     #[error("{0}")]
     Unavailable(String),
@@ -81,6 +90,13 @@ impl Error {
             Error::FailedPrecondition(m) => Error::FailedPrecondition(m.clone()),
             Error::DeadlineExceeded(m) => Error::DeadlineExceeded(m.clone()),
             Error::ResourceExhausted(m) => Error::ResourceExhausted(m.clone()),
+            Error::Overloaded {
+                message,
+                retry_after,
+            } => Error::Overloaded {
+                message: message.clone(),
+                retry_after: *retry_after,
+            },
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
             Error::Draining => Error::Draining,
             Error::Aborted(m) => Error::Aborted(m.clone()),
@@ -95,20 +111,22 @@ impl Error {
             Error::Unavailable(_)
                 | Error::Draining
                 | Error::ResourceExhausted(_)
+                | Error::Overloaded { .. }
                 | Error::Aborted(_)
                 | Error::DeadlineExceeded(_)
         )
     }
 }
 
-/// UNAVAILABLE with gRPC's retry pushback (gRFC A6), which clients with a retry policy obey.
-fn draining_status() -> Status {
+/// A status with gRPC's retry pushback (gRFC A6), which clients with a retry policy obey.
+pub fn status_with_pushback(code: Code, message: String, retry_after: Duration) -> Status {
     let mut metadata = MetadataMap::new();
-    let pushback = crate::shutdown::RETRY_AFTER.as_millis().to_string();
+    // At least 1 ms: a pushback of 0 would mean "retry at once".
+    let pushback = retry_after.as_millis().max(1).to_string();
     if let Ok(value) = pushback.parse() {
         metadata.insert(RETRY_PUSHBACK_HEADER, value);
     }
-    Status::with_metadata(Code::Unavailable, Error::Draining.to_string(), metadata)
+    Status::with_metadata(code, message, metadata)
 }
 
 /// What a caller is told of an internal failure; the RPC layer adds the request id to find it in the log.
@@ -130,7 +148,15 @@ impl From<Error> for Status {
             Error::DeadlineExceeded(msg) => Status::new(Code::DeadlineExceeded, msg),
             Error::ResourceExhausted(msg) => Status::new(Code::ResourceExhausted, msg),
             Error::Unavailable(msg) => Status::new(Code::Unavailable, msg),
-            Error::Draining => draining_status(),
+            Error::Overloaded {
+                message,
+                retry_after,
+            } => status_with_pushback(Code::ResourceExhausted, message, retry_after),
+            Error::Draining => status_with_pushback(
+                Code::Unavailable,
+                Error::Draining.to_string(),
+                crate::shutdown::RETRY_AFTER,
+            ),
             Error::Aborted(msg) => Status::new(Code::Aborted, msg),
             Error::Internal { context, source } => {
                 // The cause (driver text, SQL, relation names) goes to the log only; the log line is

@@ -15,10 +15,11 @@ use crate::{
     config::{redact_url, Settings},
     health::{self, DrainingHealth},
     hub::{self, Hub},
+    overload::CallLimit,
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
     shutdown::Drain,
-    telemetry::{self, Metrics},
+    telemetry::{self, layer::RpcLayer, Metrics},
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -121,6 +122,7 @@ pub async fn serve_with_hub(
         Some(path) => Some(Arc::new(Tokens::load(path).map_err(StartupError::Other)?)),
         None => None,
     };
+    hub.set_max_keys(settings.max_hub_keys);
     let listen_task = tokio::spawn(hub::listener::run(
         settings.direct_url().to_owned(),
         Arc::clone(&hub),
@@ -176,6 +178,10 @@ pub async fn serve_with_hub(
     )
     .with_payload_limit(settings.payload_limit())
     .with_native_policy(settings.native.clone());
+    let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout);
+    if settings.max_concurrent_calls > 0 {
+        rpc_layer = rpc_layer.with_call_limit(CallLimit::new(settings.max_concurrent_calls));
+    }
     let stop = CancellationToken::new();
     let mut builder = Server::builder();
     if let Some(tls) = tls {
@@ -184,9 +190,11 @@ pub async fn serve_with_hub(
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
     let server = builder
-        // Outermost: every call, whatever service, is counted and gets its request id span; a panic
-        // inside answers INTERNAL with that id (telemetry::call_layers, shared with tests/it/panics.rs).
-        .layer(telemetry::call_layers(metrics, settings.rpc_timeout))
+        // Outermost: every call, whatever service, is counted and gets its request id span; it
+        // sheds calls beyond the limit and carries each call's deadline down to its statements; a
+        // panic inside answers INTERNAL with that id (telemetry::call_layers, shared with
+        // tests/it/panics.rs).
+        .layer(telemetry::call_layers(rpc_layer))
         // Inside it, so unauthenticated calls are counted and logged with their request id.
         .layer(AuthLayer::new(tokens, settings.auth_exempt.clone()))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))

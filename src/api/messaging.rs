@@ -50,12 +50,17 @@ impl WorkflowApi {
             }
         };
         let deadline = Instant::now() + timeout;
+        // A wait holds a stream slot while it lasts.
+        let _slot = match timeout.is_zero() {
+            true => None,
+            false => Some(self.streams.take_slot()?),
+        };
         // Subscribe, then read: a value set in between still wakes us. The hub's LISTEN connection and
         // its batched poll (the backstop for lost notifications) do the waking.
         let mut sub = self.hub.subscribe(Key::Event {
             workflow_id: workflow_id.clone(),
             key: key.clone(),
-        });
+        })?;
         // A wait, not work in flight: draining ends it (UNAVAILABLE, retry) rather than holding the drain.
         let wait = async {
             loop {

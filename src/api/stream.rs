@@ -6,7 +6,7 @@ use std::{future::Future, panic::AssertUnwindSafe, pin::Pin, sync::Arc, time::Du
 
 use futures::{future::select_all, FutureExt, Stream, StreamExt};
 use tokio::{
-    sync::{mpsc, Semaphore},
+    sync::{mpsc, OwnedSemaphorePermit, Semaphore},
     time::Instant,
 };
 use tokio_stream::wrappers::ReceiverStream;
@@ -23,6 +23,9 @@ use crate::{
 
 /// The response stream type of every streaming RPC.
 pub type RpcStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// How long a caller refused a stream (or a wait) is told to wait before retrying.
+const STREAM_PUSHBACK: Duration = Duration::from_secs(1);
 
 /// Messages buffered per stream before the sender waits for the client to read.
 const BUFFER: usize = 16;
@@ -48,7 +51,8 @@ impl<T> Sink<T> {
     }
 }
 
-/// What every stream shares: the drain token, and the slots that cap how many streams are open.
+/// What every stream shares: the drain token, and the slots that cap how many streams (and unary
+/// waits such as GetEvent) are open.
 #[derive(Clone)]
 pub struct Streams {
     drain: Drain,
@@ -76,21 +80,32 @@ impl Streams {
         &self.drain
     }
 
+    /// A slot, held by every stream and by a unary wait (GetEvent) while it waits: a wait costs
+    /// what a stream does. RESOURCE_EXHAUSTED with a retry pushback when `limit` are taken.
+    pub fn take_slot(&self) -> Result<OwnedSemaphorePermit> {
+        Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map_err(|_| Error::Overloaded {
+                message: format!(
+                    "too many open streams and waits on this dbosd (limit {}, --max-streams); \
+                     retry later or on another replica",
+                    self.limit
+                ),
+                retry_after: STREAM_PUSHBACK,
+            })
+    }
+
     /// Runs `body` in its own task and returns the stream of what it sends; an error it returns
     /// becomes the stream's final status, and so does draining (UNAVAILABLE with a retry hint), which
-    /// ends the body wherever it waits. RESOURCE_EXHAUSTED when `limit` streams are already open.
+    /// ends the body wherever it waits. RESOURCE_EXHAUSTED when `limit` streams (and waits) are
+    /// already open.
     pub fn spawn<T, F, Fut>(&self, body: F) -> Result<RpcStream<T>>
     where
         T: Send + 'static,
         F: FnOnce(Sink<T>) -> Fut,
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
-        let slot = Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
-            Error::ResourceExhausted(format!(
-                "too many open streams on this dbosd (limit {}); retry later or on another replica",
-                self.limit
-            ))
-        })?;
+        let slot = self.take_slot()?;
         let (tx, rx) = mpsc::channel(BUFFER);
         let fut = body(Sink { tx: tx.clone() });
         let drain = self.drain.clone();

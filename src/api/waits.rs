@@ -35,7 +35,7 @@ impl WorkflowApi {
         self.streams.spawn(move |sink| async move {
             // Subscribe, then read: a change in between still wakes us. Every read carries the
             // caller's scope, so a row of another application stays "not there yet".
-            let mut subs = [hub.subscribe(Key::Status(id.clone()))];
+            let mut subs = [hub.subscribe(Key::Status(id.clone()))?];
             let mut last_sent: Option<(Option<String>, i64)> = None;
             let what = format!("workflow {id} to finish");
             loop {
@@ -106,10 +106,10 @@ impl WorkflowApi {
         let load_output = req.load_output.unwrap_or(true);
         let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
         self.streams.spawn(move |sink| async move {
-            let mut subs: Vec<_> = pending
+            let mut subs = pending
                 .iter()
                 .map(|id| hub.subscribe(Key::Status(id.clone())))
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
             loop {
                 // One query for every still-pending id, whichever of them woke us.
                 let what = format!("{} workflows to finish", pending.len());

@@ -28,9 +28,9 @@ impl WorkflowApi {
             let mut subs = vec![hub.subscribe(Key::Event {
                 workflow_id: id.clone(),
                 key: key.clone(),
-            })];
+            })?];
             if follow {
-                subs.push(hub.subscribe(Key::Status(id.clone())));
+                subs.push(hub.subscribe(Key::Status(id.clone()))?);
             }
             let mut last: Option<StoredValue> = None;
             let what = format!("event {key} of workflow {id}");
@@ -88,8 +88,8 @@ impl WorkflowApi {
                 hub.subscribe(Key::Stream {
                     workflow_id: id.clone(),
                     key: key.clone(),
-                }),
-                hub.subscribe(Key::Status(id.clone())),
+                })?,
+                hub.subscribe(Key::Status(id.clone()))?,
             ];
             // The timeout bounds the wait for each next value, so it restarts after every value.
             let mut deadline = deadline(&timeout)?;

@@ -1,5 +1,6 @@
 //! The authentication layer: outside the exempt services (health by default), every call needs
-//! `authorization: Bearer <token>` naming a known token, else UNAUTHENTICATED. The caller's
+//! `authorization: Bearer <token>` naming a known token, else UNAUTHENTICATED, within the token's
+//! rate limit if it has one, else RESOURCE_EXHAUSTED with a retry pushback. The caller's
 //! [`Principal`] rides in the request's extensions for the handlers' scope checks, and its name
 //! (never the token) is recorded on the RPC's span. Every `WorkflowService` call is also tagged
 //! with its method and policy from `api::policy` (from the request path, so a handler cannot
@@ -88,7 +89,9 @@ where
             let service = request.uri().path().trim_start_matches('/');
             let service = service.split('/').next().unwrap_or_default();
             if !self.layer.exempt.iter().any(|e| e == service) {
-                match authenticate(tokens, &request) {
+                let admitted = authenticate(tokens, &request)
+                    .and_then(|principal| tokens.admit(&principal).map(|()| principal));
+                match admitted {
                     Ok(principal) => {
                         tracing::Span::current().record("principal", principal.name.as_str());
                         request.extensions_mut().insert(principal);

@@ -3,11 +3,19 @@
 //! SHA-256 digests of tokens are kept in memory, and no token is ever logged.
 
 pub mod layer;
+pub mod rate_limit;
 
-use std::{collections::HashSet, path::Path, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    path::Path,
+    sync::Arc,
+};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tonic::{Code, Status};
+
+use self::rate_limit::{Bucket, RateLimit};
 
 /// What a caller may touch. `None` means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,6 +70,8 @@ pub struct Principal {
 /// The tokens loaded from the file.
 pub struct Tokens {
     entries: Vec<(/* SHA-256 of the token */ [u8; 32], Arc<Principal>)>,
+    /// The rate limits of the tokens that have one, by token name.
+    rate_limits: HashMap<String, Bucket>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +95,8 @@ struct TokenEntry {
     /// May store raw native payloads (pickles, superjson) when the server allows them; default false.
     #[serde(default)]
     native_payloads: bool,
+    /// Requests per second (with a burst) this token may make; absent for no limit.
+    rate_limit: Option<RateLimit>,
 }
 
 impl Tokens {
@@ -107,6 +119,7 @@ impl Tokens {
         })?;
         let mut names = HashSet::new();
         let mut entries = Vec::with_capacity(file.tokens.len());
+        let mut rate_limits = HashMap::new();
         for entry in file.tokens {
             let name = entry.name.clone();
             if !names.insert(name.clone()) {
@@ -127,6 +140,11 @@ impl Tokens {
                     "token {name:?}: applications must name at least one (or \"*\")"
                 ));
             }
+            if let Some(limit) = entry.rate_limit {
+                let bucket =
+                    Bucket::new(limit).map_err(|e| format!("token {name:?}: rate_limit: {e}"))?;
+                rate_limits.insert(name.clone(), bucket);
+            }
             let all_apps = entry.applications.iter().any(|a| a == "*");
             let scope = Scope {
                 applications: (!all_apps).then_some(entry.applications),
@@ -144,7 +162,29 @@ impl Tokens {
         if entries.is_empty() {
             return Err("no tokens".to_owned());
         }
-        Ok(Tokens { entries })
+        Ok(Tokens {
+            entries,
+            rate_limits,
+        })
+    }
+
+    /// Admits one call of `principal` under its token's rate limit, or answers RESOURCE_EXHAUSTED
+    /// with the time until the token may call again as the retry pushback.
+    pub fn admit(&self, principal: &Principal) -> Result<(), Status> {
+        let Some(bucket) = self.rate_limits.get(&principal.name) else {
+            return Ok(());
+        };
+        bucket.take().map_err(|wait| {
+            // Rounded up: a client that waits the pushback finds a request in the bucket.
+            let wait = wait + std::time::Duration::from_micros(999);
+            let message = format!(
+                "token {:?} is over its rate limit ({}); retry in {} ms",
+                principal.name,
+                bucket.describe(),
+                wait.as_millis()
+            );
+            crate::error::status_with_pushback(Code::ResourceExhausted, message, wait)
+        })
     }
 
     /// The principal of a presented token, if it is one of ours.

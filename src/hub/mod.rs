@@ -5,6 +5,9 @@
 //! Producers: the LISTEN connection (`listener`) for events and streams, and ONE batched poll per tick
 //! (`poller`) for everything, since DBOS notifies nothing when a workflow's status changes. The poller
 //! also feeds `WatchWorkflows` through a broadcast of status transitions (`feed`).
+//!
+//! The keys are capped (`--max-hub-keys`): every key costs memory and a place in each poll, so a
+//! wait on one key too many fails RESOURCE_EXHAUSTED instead of growing the set without bound.
 
 pub mod feed;
 pub mod listener;
@@ -13,14 +16,18 @@ pub mod poller;
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
     },
+    time::Duration,
 };
 
 use tokio::sync::{broadcast, watch, Notify};
 
-use crate::model::WorkflowRow;
+use crate::{error::Error, model::WorkflowRow};
+
+/// How long a wait refused for want of a key is told to wait before retrying.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What a waiter waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -124,6 +131,8 @@ pub struct Hub {
     /// Wakes the poller when the first key arrives after an idle spell.
     activity: Notify,
     feed: broadcast::Sender<Arc<WorkflowRow>>,
+    /// Most distinct keys waited on at once.
+    max_keys: AtomicUsize,
     /// Counters.
     pub stats: HubStats,
 }
@@ -135,17 +144,34 @@ impl Hub {
             state: Mutex::new(State::default()),
             activity: Notify::new(),
             feed: broadcast::channel(feed::CAPACITY).0,
+            max_keys: AtomicUsize::new(usize::MAX),
             stats: HubStats::default(),
         })
     }
 
+    /// Caps the distinct keys waited on at once (none by default).
+    pub fn set_max_keys(&self, max: usize) {
+        self.max_keys.store(max, Ordering::Relaxed);
+    }
+
     /// Registers interest in `key`. Subscribe before re-reading, so a change between the read and the
-    /// wait is never lost (the generation counter remembers it).
-    pub fn subscribe(self: &Arc<Self>, key: Key) -> Subscription {
+    /// wait is never lost (the generation counter remembers it). RESOURCE_EXHAUSTED when `key` is
+    /// new and the hub already tracks its maximum of keys.
+    pub fn subscribe(self: &Arc<Self>, key: Key) -> Result<Subscription, Error> {
         let mut state = self.lock();
         let rx = match state.waiters.get(&key) {
             Some(tx) => tx.subscribe(),
             None => {
+                let max = self.max_keys.load(Ordering::Relaxed);
+                if state.waiters.len() >= max {
+                    return Err(Error::Overloaded {
+                        message: format!(
+                            "too many distinct waits on this dbosd (limit {max}, --max-hub-keys); \
+                             retry later or on another replica"
+                        ),
+                        retry_after: RETRY_AFTER,
+                    });
+                }
                 let (tx, rx) = watch::channel(0);
                 state.waiters.insert(key.clone(), tx);
                 state.version += 1;
@@ -154,11 +180,11 @@ impl Hub {
         };
         drop(state);
         self.activity.notify_one();
-        Subscription {
+        Ok(Subscription {
             hub: Arc::clone(self),
             key,
             rx,
-        }
+        })
     }
 
     /// Wakes every waiter of `key`.
@@ -279,12 +305,12 @@ mod tests {
     #[tokio::test]
     async fn wake_before_wait_is_not_lost_and_keys_are_pruned() {
         let hub = Hub::new();
-        let mut sub = hub.subscribe(event("a"));
+        let mut sub = hub.subscribe(event("a")).unwrap();
         hub.wake(&event("a"));
         tokio::time::timeout(std::time::Duration::from_secs(1), sub.changed())
             .await
             .expect("a wake before waiting must be remembered");
-        let second = hub.subscribe(event("a"));
+        let second = hub.subscribe(event("a")).unwrap();
         let (v1, set) = hub.poll_set(0).expect("changed");
         assert_eq!(set.event_ids, ["a"]);
         assert!(
@@ -296,5 +322,23 @@ mod tests {
         drop(second);
         assert_eq!(hub.waiting_keys(), 0);
         assert!(hub.poll_set(v1).expect("changed").1.is_empty());
+    }
+
+    #[test]
+    fn keys_beyond_the_cap_are_refused_but_known_keys_are_shared() {
+        let hub = Hub::new();
+        hub.set_max_keys(2);
+        let a = hub.subscribe(event("a")).unwrap();
+        let _b = hub.subscribe(event("b")).unwrap();
+        let refused = hub
+            .subscribe(event("c"))
+            .err()
+            .expect("a third key is refused");
+        assert!(matches!(refused, Error::Overloaded { .. }), "{refused}");
+        assert!(refused.to_string().contains("limit 2"), "{refused}");
+        let _another_a = hub.subscribe(event("a")).expect("a known key adds nothing");
+        drop(a);
+        drop(_another_a);
+        hub.subscribe(event("c")).expect("a freed key makes room");
     }
 }

@@ -19,7 +19,11 @@ pub fn classify(context: &str, err: tokio_postgres::Error) -> Error {
     };
     match code {
         c if *c == SqlState::QUERY_CANCELED => {
-            Error::DeadlineExceeded(format!("the database statement timed out while {context}"))
+            // A statement runs until its call's deadline, at most the ceiling (`statement`).
+            Error::DeadlineExceeded(format!(
+                "the database statement timed out while {context} (statements end by the call's \
+                 deadline: its grpc-timeout or --rpc-timeout-ms, at most --statement-timeout-ms)"
+            ))
         }
         c if *c == SqlState::TOO_MANY_CONNECTIONS => Error::ResourceExhausted(
             "the system database refuses more connections; retry later".to_owned(),

@@ -6,6 +6,14 @@
 //! PostgreSQL then commits once for many workflows. Each slot keeps its own session with the
 //! statement prepared ([`EnqueueSession`]), so nothing is parsed or planned per call. Each workflow
 //! still gets its own outcome, exactly as if enqueued alone ([`Repo::enqueue_each`]).
+//!
+//! Abandonment: a combined statement belongs to no one caller, so no caller's leaving or deadline
+//! may end it. It runs in the slot's task, which callers only wait on: a caller that leaves drops
+//! its reply, never the statement, so the cancel a dropped statement triggers
+//! (`super::statement`) cannot reach the others' write. For the same reason it runs without any
+//! caller's deadline, bounded only by the ceiling the slot's session starts with
+//! (`--statement-timeout-ms`); a caller whose deadline passes first gets DEADLINE_EXCEEDED from
+//! its own call while its workflow may still be written (as with any write whose answer is lost).
 
 use std::{
     collections::VecDeque,

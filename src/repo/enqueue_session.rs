@@ -4,6 +4,8 @@
 //! (measured: ~550 µs sent unnamed vs ~170 µs prepared, one workflow), so the hot path pays for it
 //! once per session instead of once per call. The session connects straight to PostgreSQL, as the
 //! hub does: a transaction-pooling proxy cannot keep a prepared statement across transactions.
+//! Its statements run for several callers at once, so they carry the session's ceiling
+//! (`--statement-timeout-ms`, a startup option), never one caller's deadline.
 
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Row, Statement};
@@ -17,6 +19,9 @@ use super::{
 };
 use crate::{error::Result, model::NewWorkflow};
 
+/// How an enqueue session shows in `pg_stat_activity.application_name`.
+pub const APPLICATION_NAME: &str = "dbosd enqueue session";
+
 /// One connection with the enqueue statement prepared on it.
 pub struct EnqueueSession {
     client: Client,
@@ -27,7 +32,7 @@ pub struct EnqueueSession {
 impl EnqueueSession {
     /// Connects and prepares the enqueue statement.
     pub async fn open(repo: &Repo) -> Result<Self> {
-        let (client, driver) = repo.dedicated_request_client().await?;
+        let (client, driver) = repo.dedicated_request_client(APPLICATION_NAME).await?;
         let enqueue = &repo.sql().enqueue;
         let statement = client
             .prepare_typed(&enqueue.text, &enqueue.types())

@@ -21,6 +21,7 @@ mod pooled;
 pub mod schema;
 mod scope;
 mod sql;
+mod statement;
 pub mod streams;
 mod unnamed;
 pub mod workflow_list;
@@ -61,8 +62,9 @@ pub struct PoolOptions {
     pub size: u32,
     /// How long a request waits for a free connection before RESOURCE_EXHAUSTED.
     pub acquire_timeout: Duration,
-    /// PostgreSQL's `statement_timeout` on every pooled connection (None: the server's setting); a
-    /// statement cancelled by it reaches the caller as DEADLINE_EXCEEDED.
+    /// The longest any statement may run: PostgreSQL's `statement_timeout` every connection
+    /// starts with (None: the server's setting), lowered per statement to the time left to the
+    /// call's deadline; a statement cancelled by it reaches the caller as DEADLINE_EXCEEDED.
     pub statement_timeout: Option<Duration>,
 }
 
@@ -106,16 +108,24 @@ impl Repo {
         if direct_limited.get_connect_timeout().is_none() {
             direct_limited.connect_timeout(options.acquire_timeout);
         }
+        // A transaction-pooling proxy refuses startup options (and would not keep them per client):
+        // behind one, pooled connections carry the database's (or role's) statement_timeout.
+        let direct_pool = url == direct_url;
         if let Some(timeout) = options.statement_timeout {
-            for config in [&mut config, &mut direct_limited] {
+            let configs = match direct_pool {
+                true => vec![&mut config, &mut direct_limited],
+                false => vec![&mut direct_limited],
+            };
+            for config in configs {
                 // Appended to any options the URL carries; a later -c wins over an earlier one.
                 let before = config.get_options().unwrap_or_default();
                 let ms = timeout.as_millis().max(1);
                 config.options(format!("{before} -c statement_timeout={ms}").trim());
             }
         }
-        // Prepared statements only where the pool reaches PostgreSQL itself.
-        let manager = Manager::new(config, url == direct_url);
+        // Prepared statements and session settings only where the pool reaches PostgreSQL itself.
+        let ceiling = options.statement_timeout.filter(|_| direct_pool);
+        let manager = Manager::new(config, direct_pool, ceiling);
         let connect_failures = ConnectFailures::new();
         let pool = Pool::builder()
             .max_size(options.size.max(1))
@@ -183,20 +193,27 @@ impl Repo {
     pub async fn dedicated_client(
         &self,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-        Self::connect_direct(&self.inner.direct).await
+        Self::connect_direct(&self.inner.direct, "dbosd").await
     }
 
     /// Like [`Repo::dedicated_client`], with the pooled connections' limits (statement timeout),
-    /// for a session that serves requests.
+    /// for a session that serves requests. `role` names it in `pg_stat_activity.application_name`
+    /// (unless the database URL names the application itself), so an operator can tell it apart.
     pub async fn dedicated_request_client(
         &self,
+        role: &str,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-        Self::connect_direct(&self.inner.direct_limited).await
+        Self::connect_direct(&self.inner.direct_limited, role).await
     }
 
     async fn connect_direct(
         config: &tokio_postgres::Config,
+        role: &str,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+        let mut config = config.clone();
+        if config.get_application_name().is_none() {
+            config.application_name(role);
+        }
         let (client, connection) = config.connect(NoTls).await.map_err(|e| {
             tracing::warn!(error = %e, "cannot connect to the system database");
             Error::Unavailable("cannot connect to the system database; retry".to_owned())

@@ -5,18 +5,26 @@
 //! Behind a transaction-pooling proxy (`--direct-database-url` given) a prepared statement may not
 //! exist on the server session the next transaction gets, so there the cache is off and every
 //! statement goes unnamed ([`super::Unnamed`]).
+//!
+//! Each connection also carries its statement state ([`Session`]): a connection on which a
+//! statement was cut off is dropped instead of reused (see [`super::statement`]).
 
 use std::{
     collections::HashMap,
     ops::{Deref, DerefMut},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use bb8::ManageConnection;
 use bb8_postgres::PostgresConnectionManager;
 use tokio_postgres::{Client, Error, NoTls, Row, Statement};
 
-use super::{lock_unpoisoned, unnamed::query_prepared, Param, Unnamed};
+use super::{
+    lock_unpoisoned,
+    statement::{self, Limits, Session},
+    unnamed::query_prepared,
+    Param, Unnamed,
+};
 
 /// Most statements one connection keeps prepared; past it the cache starts over (list filters can
 /// combine into many distinct statements).
@@ -25,24 +33,34 @@ const MAX_CACHED: usize = 64;
 /// The bb8 manager: tokio-postgres connections wrapped with their statement cache.
 pub struct Manager {
     inner: PostgresConnectionManager<NoTls>,
-    /// Whether statements may be prepared (no transaction-pooling proxy in between).
-    prepare: bool,
+    /// Whether statements may be prepared and sessions set (no transaction-pooling proxy in
+    /// between).
+    direct: bool,
+    /// The `statement_timeout` the connections start with (set by `config`'s options).
+    ceiling: Option<std::time::Duration>,
 }
 
 impl Manager {
-    pub fn new(config: tokio_postgres::Config, prepare: bool) -> Self {
+    pub fn new(
+        config: tokio_postgres::Config,
+        direct: bool,
+        ceiling: Option<std::time::Duration>,
+    ) -> Self {
         Manager {
             inner: PostgresConnectionManager::new(config, NoTls),
-            prepare,
+            direct,
+            ceiling,
         }
     }
 }
 
 /// One pooled connection; derefs to its [`Client`].
 pub struct PooledClient {
-    client: Client,
+    /// Boxed, so its address (the key of its [`Session`]) stays put while bb8 moves this around.
+    client: Box<Client>,
     /// `None` when statements must not be prepared.
     prepared: Option<Mutex<HashMap<String, Statement>>>,
+    session: Arc<Session>,
 }
 
 impl Deref for PooledClient {
@@ -56,6 +74,12 @@ impl Deref for PooledClient {
 impl DerefMut for PooledClient {
     fn deref_mut(&mut self) -> &mut Client {
         &mut self.client
+    }
+}
+
+impl Drop for PooledClient {
+    fn drop(&mut self) {
+        statement::unregister(&self.client);
     }
 }
 
@@ -75,7 +99,9 @@ impl PooledClient {
             Some(statement) => statement,
             None => {
                 let types: Vec<_> = params.iter().map(|p| p.pg_type()).collect();
-                let statement = self.client.prepare_typed(sql, &types).await?;
+                let prepare = self.client.prepare_typed(sql, &types);
+                // Parsing takes the tables' locks too: it is a statement like any other.
+                let statement = statement::run(&self.client, false, prepare).await?;
                 let mut cache = lock_unpoisoned(cache);
                 if cache.len() >= MAX_CACHED {
                     cache.clear();
@@ -102,9 +128,16 @@ impl ManageConnection for Manager {
     type Error = Error;
 
     async fn connect(&self) -> Result<PooledClient, Error> {
+        let client = Box::new(self.inner.connect().await?);
+        let session = Session::new(Limits {
+            ceiling: self.ceiling,
+            settable: self.direct,
+        });
+        statement::register(&client, Arc::clone(&session));
         Ok(PooledClient {
-            client: self.inner.connect().await?,
-            prepared: self.prepare.then(Mutex::default),
+            client,
+            prepared: self.direct.then(Mutex::default),
+            session,
         })
     }
 
@@ -113,6 +146,6 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut PooledClient) -> bool {
-        self.inner.has_broken(&mut conn.client)
+        conn.session.is_abandoned() || self.inner.has_broken(&mut conn.client)
     }
 }

@@ -80,7 +80,7 @@ pub(crate) async fn query_prepared(
 ) -> Result<Vec<Row>, Error> {
     let params: Vec<&(dyn ToSql + Sync)> =
         params.iter().map(|p| *p as &(dyn ToSql + Sync)).collect();
-    client.query(statement, &params).await
+    super::statement::run(client, false, client.query(statement, &params)).await
 }
 
 /// tokio-postgres' `query_typed` parameters.
@@ -91,7 +91,8 @@ fn typed<'a>(params: &[&'a dyn Param]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
         .collect()
 }
 
-/// Each method is tokio-postgres' method of the same name, sent as an unnamed statement.
+/// Each method is tokio-postgres' method of the same name, sent as an unnamed statement within the
+/// call's limits ([`super::statement::run`]).
 macro_rules! unnamed {
     ($($name:ident => $typed:ident -> $out:ty;)+) => {
         /// `query`, `query_one`, `query_opt` and `execute`, sent as unnamed statements.
@@ -102,7 +103,14 @@ macro_rules! unnamed {
                     sql: &'a str,
                     params: &'a [&'a dyn Param],
                 ) -> impl Future<Output = Result<$out, Error>> + Send + 'a {
-                    async move { self.$typed(sql, &typed(params)).await }
+                    async move {
+                        let client = self.client();
+                        // GenericClient is Client or Transaction: only a Client is its own client.
+                        let in_transaction = !std::ptr::addr_eq(self, client);
+                        let params = typed(params);
+                        let statement = self.$typed(sql, &params);
+                        super::statement::run(client, in_transaction, statement).await
+                    }
                 }
             )+
         }

@@ -1,8 +1,10 @@
 //! The per-RPC tower layer: gives every call a request id (the caller's `x-request-id`, or a new
-//! one) echoed in the response, runs the call in a tracing span carrying it, bounds unary calls by
-//! the default deadline, reports message-size limits as RESOURCE_EXHAUSTED, adds the request id to
-//! INTERNAL statuses (the log line with the cause carries the same id), and records the call's
-//! final status and latency when its response body ends (a stream's status is in its trailers).
+//! one) echoed in the response, runs the call in a tracing span carrying it, sheds unary calls
+//! beyond the limit of calls in flight, bounds each call by its deadline (the caller's grpc-timeout,
+//! the default one for unary calls) and hands that deadline down to the repository, reports
+//! message-size limits as RESOURCE_EXHAUSTED, adds the request id to INTERNAL statuses (the log line
+//! with the cause carries the same id), and records the call's final status and latency when its
+//! response body ends (a stream's status is in its trailers).
 
 use std::{
     future::Future,
@@ -21,6 +23,7 @@ use tower_service::Service;
 use tracing::{Instrument, Span};
 
 use super::{Method, Metrics};
+use crate::overload::CallLimit;
 
 /// The metadata key of the request id, in requests and responses.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -32,6 +35,7 @@ const MAX_REQUEST_ID: usize = 128;
 pub struct RpcLayer {
     metrics: Arc<Metrics>,
     rpc_timeout: Option<Duration>,
+    calls: Option<Arc<CallLimit>>,
 }
 
 impl RpcLayer {
@@ -40,7 +44,14 @@ impl RpcLayer {
         RpcLayer {
             metrics,
             rpc_timeout,
+            calls: None,
         }
+    }
+
+    /// Sheds unary calls that do not wait on purpose beyond `calls`' limit.
+    pub fn with_call_limit(mut self, calls: Arc<CallLimit>) -> Self {
+        self.calls = Some(calls);
+        self
     }
 }
 
@@ -52,6 +63,7 @@ impl<S> Layer<S> for RpcLayer {
             inner,
             metrics: Arc::clone(&self.metrics),
             rpc_timeout: self.rpc_timeout,
+            calls: self.calls.clone(),
         }
     }
 }
@@ -62,6 +74,7 @@ pub struct RpcService<S> {
     inner: S,
     metrics: Arc<Metrics>,
     rpc_timeout: Option<Duration>,
+    calls: Option<Arc<CallLimit>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RpcService<S>
@@ -91,17 +104,32 @@ where
             // The token's name, filled in by the auth layer when there is one.
             principal = tracing::field::Empty,
         );
-        let call = span.in_scope(|| self.inner.call(request));
+        // Waits are capped by --max-streams instead (GetEvent's would hold a slot for minutes), and
+        // health answers even under overload (a shed liveness probe would restart the process).
+        let sheddable = !method.waits && !method.path.starts_with("/grpc.health.v1.Health/");
+        let slot = match self.calls.as_ref().filter(|_| sheddable) {
+            Some(calls) => calls.admit().map(Some),
+            None => Ok(None),
+        };
+        let deadline = CallDeadline::of(&request, self.rpc_timeout.filter(|_| !method.waits));
+        // A shed call is answered without running it.
+        let call = slot.map(|slot| {
+            let call = span.in_scope(|| self.inner.call(request));
+            (slot, crate::deadline::scope(deadline.at(), call))
+        });
         let metrics = Arc::clone(&self.metrics);
-        // A caller's shorter grpc-timeout is enforced by tonic (outside this layer) and the caller.
-        let deadline = self.rpc_timeout.filter(|_| !method.waits);
         Box::pin(
             async move {
-                let mut response = match deadline {
-                    None => call.await?,
-                    Some(limit) => match tokio::time::timeout(limit, call).await {
-                        Ok(response) => response?,
-                        Err(_) => deadline_passed(limit).into_http(),
+                let mut response = match call {
+                    Err(shed) => shed.into_http(),
+                    Ok((_slot, call)) => match deadline.at() {
+                        None => call.await?,
+                        // tonic also enforces grpc-timeout, outside this layer; this ends the call
+                        // a little earlier, so the caller learns why (see `crate::deadline`).
+                        Some(at) => match tokio::time::timeout_at(at, call).await {
+                            Ok(response) => response?,
+                            Err(_) => deadline.passed().into_http(),
+                        },
                     },
                 };
                 let hint = too_large_hint(&method.path);
@@ -142,11 +170,41 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         })
 }
 
-fn deadline_passed(limit: Duration) -> Status {
-    Status::deadline_exceeded(format!(
-        "the call did not finish within dbosd's default deadline of {} ms (--rpc-timeout-ms); retry",
-        limit.as_millis()
-    ))
+/// The deadline a call ends at: the caller's (its grpc-timeout less a reply margin) or dbosd's
+/// default for unary calls, whichever comes first.
+struct CallDeadline {
+    caller: Option<tokio::time::Instant>,
+    default: Option<(tokio::time::Instant, Duration)>,
+}
+
+impl CallDeadline {
+    fn of<B>(request: &Request<B>, default: Option<Duration>) -> Self {
+        let now = tokio::time::Instant::now();
+        CallDeadline {
+            caller: crate::deadline::from_grpc_timeout(request.headers(), now),
+            default: default.and_then(|limit| Some((now.checked_add(limit)?, limit))),
+        }
+    }
+
+    fn at(&self) -> Option<tokio::time::Instant> {
+        match (self.caller, self.default.map(|(at, _)| at)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn passed(&self) -> Status {
+        match self.default {
+            Some((at, limit)) if self.caller.is_none_or(|c| at <= c) => {
+                Status::deadline_exceeded(format!(
+                    "the call did not finish within dbosd's default deadline of {} ms \
+                     (--rpc-timeout-ms); retry",
+                    limit.as_millis()
+                ))
+            }
+            _ => Status::deadline_exceeded("the call did not finish within its deadline"),
+        }
+    }
 }
 
 /// The final status as the caller should see it: size limits named, and an INTERNAL status carrying

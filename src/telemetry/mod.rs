@@ -281,13 +281,9 @@ impl Metrics {
 /// the default deadline ([`layer::RpcLayer`]), then catching panics ([`panics::CatchPanicLayer`]) so a
 /// panic is counted, logged and answered with the request id like any INTERNAL.
 pub fn call_layers(
-    metrics: Arc<Metrics>,
-    rpc_timeout: Option<Duration>,
+    rpc: layer::RpcLayer,
 ) -> tower_layer::Stack<panics::CatchPanicLayer, layer::RpcLayer> {
-    tower_layer::Stack::new(
-        panics::CatchPanicLayer,
-        layer::RpcLayer::new(metrics, rpc_timeout),
-    )
+    tower_layer::Stack::new(panics::CatchPanicLayer, rpc)
 }
 
 /// gRPC's canonical code names as Prometheus interceptors spell them (`OK`, `NotFound`).

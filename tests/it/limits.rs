@@ -32,7 +32,7 @@ async fn streams_beyond_the_limit_are_refused_until_one_closes() {
         open.push(open_await(&client, "limited").await.expect("open"));
     }
     let refused = client.await_workflow(await_req("limited")).await;
-    assert_status(refused, Code::ResourceExhausted, "(limit 2)");
+    assert_status(refused, Code::ResourceExhausted, "(limit 2, --max-streams)");
     let scrape = srv.scrape().await;
     assert!(scrape.contains("dbosd_streams_open 2"), "{scrape}");
 

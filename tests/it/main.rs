@@ -34,6 +34,8 @@ mod management_fork;
 mod management_steps;
 mod management_workers;
 mod native_payloads;
+mod overload;
+mod overload_limits;
 mod panics;
 mod pgbouncer;
 mod proto_lint;

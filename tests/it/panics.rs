@@ -15,7 +15,7 @@ use std::{
 use dbosd::{
     api::Streams,
     shutdown::Drain,
-    telemetry::{self, Metrics},
+    telemetry::{self, layer::RpcLayer, Metrics},
 };
 use futures::StreamExt;
 use http::uri::PathAndQuery;
@@ -130,7 +130,7 @@ async fn a_panicking_handler_answers_internal_and_the_server_keeps_serving() {
         streams: Streams::new(Drain::new(), 16),
     };
     let server = Server::builder()
-        .layer(telemetry::call_layers(metrics.clone(), None))
+        .layer(telemetry::call_layers(RpcLayer::new(metrics.clone(), None)))
         .add_service(service)
         .serve_with_incoming(TcpIncoming::from(listener));
     let server = tokio::spawn(server);

@@ -1,0 +1,68 @@
+//! The global cap on unary calls in flight (`--max-concurrent-calls`). Beyond it a new call is
+//! answered at once with RESOURCE_EXHAUSTED and a retry pushback instead of queueing without bound
+//! (for a pool connection, for the CPU): the calls admitted keep a bounded latency, and the others
+//! retry later or on another replica. Waits (GetEvent, the streams) are capped by `--max-streams`.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::{Code, Status};
+
+use crate::error::status_with_pushback;
+
+/// How long a shed caller is told to wait before retrying.
+pub const SHED_PUSHBACK: Duration = Duration::from_millis(100);
+
+/// The slots of unary calls in flight.
+#[derive(Debug)]
+pub struct CallLimit {
+    slots: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl CallLimit {
+    /// At most `limit` calls in flight.
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(CallLimit {
+            slots: Arc::new(Semaphore::new(limit)),
+            limit,
+        })
+    }
+
+    /// A slot for one call, held until it is dropped; the status to answer when none is free.
+    pub fn admit(&self) -> Result<OwnedSemaphorePermit, Status> {
+        Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
+            let message = format!(
+                "dbosd is at its limit of {} calls in flight (--max-concurrent-calls); retry later \
+                 or on another replica",
+                self.limit
+            );
+            status_with_pushback(Code::ResourceExhausted, message, SHED_PUSHBACK)
+        })
+    }
+
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.limit - self.slots.available_permits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_beyond_the_limit_are_shed_with_pushback_until_one_ends() {
+        let limit = CallLimit::new(2);
+        let first = limit.admit().unwrap();
+        let _second = limit.admit().unwrap();
+        let shed = limit.admit().unwrap_err();
+        assert_eq!(shed.code(), Code::ResourceExhausted);
+        assert!(shed.message().contains("limit of 2"), "{}", shed.message());
+        let pushback = shed.metadata().get(crate::error::RETRY_PUSHBACK_HEADER);
+        assert_eq!(pushback.unwrap(), "100");
+        assert_eq!(limit.in_flight(), 2);
+        drop(first);
+        assert!(limit.admit().is_ok());
+    }
+}
