@@ -9,16 +9,26 @@ use crate::{
 };
 
 /// `WORKFLOW_STATUS_SUCCESS` -> `SUCCESS`.
+/// A value this build does not know (a newer server) reads `unknown value N`.
 pub fn status_name(status: i32) -> String {
-    let name = WorkflowStatus::try_from(status).map_or("UNKNOWN", |s| s.as_str_name());
-    name.trim_start_matches("WORKFLOW_STATUS_").to_owned()
+    match WorkflowStatus::try_from(status) {
+        Ok(s) => s
+            .as_str_name()
+            .trim_start_matches("WORKFLOW_STATUS_")
+            .to_owned(),
+        Err(_) => format!("unknown value {status}"),
+    }
 }
 
 /// `WORKFLOW_ACTION_OUTCOME_CANCELLED` -> `CANCELLED`.
 pub fn action_name(outcome: i32) -> String {
-    let name = WorkflowActionOutcome::try_from(outcome).map_or("UNKNOWN", |s| s.as_str_name());
-    name.trim_start_matches("WORKFLOW_ACTION_OUTCOME_")
-        .to_owned()
+    match WorkflowActionOutcome::try_from(outcome) {
+        Ok(o) => o
+            .as_str_name()
+            .trim_start_matches("WORKFLOW_ACTION_OUTCOME_")
+            .to_owned(),
+        Err(_) => format!("unknown value {outcome}"),
+    }
 }
 
 /// A timestamp as RFC 3339 UTC (seconds precision), or null.
@@ -210,10 +220,16 @@ pub fn queue(q: &pb::Queue) -> Json {
 
 /// A schedule as JSON.
 pub fn schedule(s: &pb::Schedule) -> Json {
-    let status = pb::ScheduleStatus::try_from(s.status).map_or("UNKNOWN", |x| x.as_str_name());
+    let status = match pb::ScheduleStatus::try_from(s.status) {
+        Ok(x) => x
+            .as_str_name()
+            .trim_start_matches("SCHEDULE_STATUS_")
+            .to_owned(),
+        Err(_) => format!("unknown value {}", s.status),
+    };
     json!({
         "scheduleName": s.schedule_name,
-        "status": status.trim_start_matches("SCHEDULE_STATUS_"),
+        "status": status,
         "workflowName": s.workflow_name,
         "workflowClassName": s.workflow_class_name,
         "cron": s.cron,
@@ -235,4 +251,16 @@ pub fn version(v: &pb::ApplicationVersion) -> Json {
         "versionTimestamp": time(&v.version_timestamp),
         "createdAt": time(&v.created_at),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_values_this_build_does_not_know_are_named_by_number() {
+        assert_eq!(status_name(WorkflowStatus::Success as i32), "SUCCESS");
+        assert_eq!(status_name(99), "unknown value 99");
+        assert_eq!(action_name(77), "unknown value 77");
+    }
 }
