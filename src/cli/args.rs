@@ -78,6 +78,8 @@ pub struct ClientArgs {
 }
 
 /// The client commands (flattened into `dbosd`'s own command list).
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Inspect and manage workflows through a running dbosd.

@@ -44,7 +44,7 @@ impl Printer {
 
     /// One object as `key: value` lines (tables) or the format's document.
     pub fn fields(&self, doc: &Json) {
-        self.doc(doc, |d| render::fields(d));
+        self.doc(doc, render::fields);
     }
 
     /// A list printed as it arrives, with these columns (header, JSON key) in table form.
