@@ -103,8 +103,12 @@ pub async fn show(client: &mut Client, p: Printer, a: StepsArgs) -> CliResult {
     let wf = get(client, &a.workflow_id, false, false).await?;
     let steps = all_steps(client, &a.workflow_id, a.payloads).await?;
     if p.format == OutputFormat::Table {
-        let total = render::duration_ms(&wf.created_at, &wf.completed_at.or(wf.updated_at));
-        let took = total.map_or(String::new(), |ms| format!(" in {}", render::human_ms(ms)));
+        let end = wf.completed_at.or(wf.updated_at);
+        let ran = render::duration_ms(&wf.dequeued_at.or(wf.created_at), &end);
+        let mut took = ran.map_or(String::new(), |ms| format!(" in {}", render::human_ms(ms)));
+        if let Some(wait) = render::duration_ms(&wf.created_at, &wf.dequeued_at) {
+            took.push_str(&format!(" (queued {})", render::human_ms(wait)));
+        }
         println!(
             "{} {} {}{took}",
             wf.workflow_id,
@@ -134,7 +138,8 @@ fn timeline(wf: &pb::WorkflowInfo, steps: &[pb::StepInfo]) -> String {
     if steps.is_empty() {
         return "(no steps recorded)".to_owned();
     }
-    let start = wf.created_at;
+    // The run starts when a worker dequeued it (queue wait is not the workflow's time).
+    let start = wf.dequeued_at.or(wf.created_at);
     let end = steps
         .iter()
         .filter_map(|s| render::duration_ms(&start, &s.completed_at.or(s.started_at)))

@@ -91,6 +91,7 @@ pub fn workflow(wf: &pb::WorkflowInfo) -> Json {
     m.insert("executorId".into(), json!(wf.executor_id));
     m.insert("recoveryAttempts".into(), json!(wf.recovery_attempts));
     m.insert("createdAt".into(), time(&wf.created_at));
+    m.insert("dequeuedAt".into(), time(&wf.dequeued_at));
     m.insert("updatedAt".into(), time(&wf.updated_at));
     m.insert("completedAt".into(), time(&wf.completed_at));
     if !wf.forked_from.is_empty() {
