@@ -54,7 +54,14 @@ fn signal(pid: u32, sig: libc::c_int) {
     unsafe { libc::kill(pid as libc::pid_t, sig) };
 }
 
+/// One test, two flows in turn: every start-dev sweeps dead runs' dirs, so a second start-dev running
+/// alongside could take the fake dead dir the first flow expects to remove.
 #[tokio::test]
+async fn start_dev_as_a_user_runs_it() {
+    a_taken_port_fails_before_postgres_and_stale_dirs_are_swept().await;
+    a_dead_postgres_stops_start_dev_and_data_dir_keeps_workflows().await;
+}
+
 async fn a_taken_port_fails_before_postgres_and_stale_dirs_are_swept() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
@@ -132,7 +139,6 @@ async fn a_taken_port_fails_before_postgres_and_stale_dirs_are_swept() {
     assert!(rest.iter().any(|l| l.contains("removed /")), "{rest:?}");
 }
 
-#[tokio::test]
 async fn a_dead_postgres_stops_start_dev_and_data_dir_keeps_workflows() {
     let data = tempfile::Builder::new()
         .prefix("dbosd-clitest-data-")
