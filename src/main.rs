@@ -53,7 +53,6 @@ fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
     let Some(Command::Client(command)) = cli.command else {
         return Err(Box::new(cli));
     };
-    cli::quiet_broken_pipe();
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

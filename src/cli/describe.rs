@@ -89,9 +89,9 @@ pub async fn describe(client: &mut Client, p: Printer, a: DescribeArgs) -> CliRe
                 *s = Json::String(p.paint_status(&render::cell(s)));
             }
         }
-        println!("{}", render::fields(&head));
+        outln!("{}", render::fields(&head));
         if !a.no_steps {
-            println!("\n{}", timeline(&wf, &steps));
+            outln!("\n{}", timeline(&wf, &steps));
         }
     } else {
         p.fields(&doc);
@@ -109,13 +109,13 @@ pub async fn show(client: &mut Client, p: Printer, a: StepsArgs) -> CliResult {
         if let Some(wait) = render::duration_ms(&wf.created_at, &wf.dequeued_at) {
             took.push_str(&format!(" (queued {})", render::human_ms(wait)));
         }
-        println!(
+        outln!(
             "{} {} {}{took}",
             wf.workflow_id,
             wf.workflow_name,
             p.paint_status(&render::status_name(wf.status))
         );
-        println!("{}", timeline(&wf, &steps));
+        outln!("{}", timeline(&wf, &steps));
     } else {
         let mut out = p.list(STEP_COLUMNS);
         out.page(&steps.iter().map(render::step).collect::<Vec<_>>());

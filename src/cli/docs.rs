@@ -10,7 +10,9 @@ use crate::config::Cli;
 
 pub fn completion(shell: clap_complete::Shell) -> CliResult {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "dbosd", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "dbosd", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -23,10 +25,7 @@ pub fn man() -> CliResult {
     // clap_mangen renders one command per page: append each subcommand's page (recursively), so
     // one `dbosd man` documents the whole tree.
     render_subcommands(&cmd, "dbosd", &mut out)?;
-    use std::io::Write;
-    std::io::stdout()
-        .write_all(&out)
-        .map_err(|e| format!("man page: {e}"))?;
+    out!("{}", String::from_utf8_lossy(&out));
     Ok(ExitCode::SUCCESS)
 }
 

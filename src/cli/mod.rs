@@ -9,6 +9,17 @@
 //! workflow ended other than SUCCESS; 2 a bad command line; 3 a wait timed out; killed by SIGPIPE
 //! (a shell shows 141) when stdout's reader went away.
 
+/// `print!` to stdout, ending the process the way SIGPIPE would when the reader went away.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` to stdout, ending the process the way SIGPIPE would when the reader went away.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => { out!("{}\n", format_args!($($arg)*)) };
+}
+
 mod args;
 mod args_more;
 mod args_wf;
@@ -67,11 +78,25 @@ pub fn timed_out() -> ExitCode {
     ExitCode::from(3)
 }
 
-/// Restores SIGPIPE's default action (Rust ignores it, turning a closed stdout into a panic in
-/// `println!`): a client command whose reader went away ends at once and quietly, as `ls | head`.
-pub fn quiet_broken_pipe() {
-    // SAFETY: setting a signal disposition to its default has no preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+/// Writes to stdout. When stdout's reader went away (`| head`), ends the process quietly and the
+/// conventional way, killed by SIGPIPE (a shell shows 141), instead of Rust's panic. Only stdout
+/// gets this: SIGPIPE stays ignored for sockets, whose errors the calls report.
+pub fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(args).and_then(|_| stdout.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // SAFETY: restoring a signal's default action and raising it have no preconditions.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+            std::process::exit(141);
+        }
+        eprintln!("dbosd: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Runs one client command; prints its error (if any) and returns the exit code.

@@ -2,9 +2,8 @@
 //! `--all` and `watch` print as pages and updates arrive). Table cells of a STATUS column are
 //! coloured only when colour is on (a terminal without NO_COLOR, or `--color always`).
 //!
-//! Writes go through `println!`: the client commands restore SIGPIPE's default action first
-//! (`super::quiet_broken_pipe`), so a closed reader ends the process the conventional way instead
-//! of a panic.
+//! Writes go through `out!`/`outln!` (`super::write_stdout`), so a closed reader ends the process
+//! the conventional way instead of a panic.
 
 use std::io::IsTerminal;
 
@@ -35,10 +34,10 @@ impl Printer {
     /// One document; `table` renders it for people.
     pub fn doc(&self, doc: &Json, table: impl FnOnce(&Json) -> String) {
         match self.format {
-            OutputFormat::Json => println!("{}", pretty(doc)),
-            OutputFormat::Jsonl => println!("{doc}"),
-            OutputFormat::Yaml => print!("{}", yaml(doc)),
-            OutputFormat::Table => println!("{}", table(doc)),
+            OutputFormat::Json => outln!("{}", pretty(doc)),
+            OutputFormat::Jsonl => outln!("{doc}"),
+            OutputFormat::Yaml => out!("{}", yaml(doc)),
+            OutputFormat::Table => outln!("{}", table(doc)),
         }
     }
 
@@ -89,10 +88,10 @@ impl ListPrinter {
             match self.printer.format {
                 OutputFormat::Json => {
                     let sep = if self.rows == 0 { "[\n" } else { ",\n" };
-                    print!("{sep}{}", indent(&pretty(row)));
+                    out!("{sep}{}", indent(&pretty(row)));
                 }
-                OutputFormat::Jsonl => println!("{row}"),
-                OutputFormat::Yaml => print!("{}", yaml(&Json::Array(vec![row.clone()]))),
+                OutputFormat::Jsonl => outln!("{row}"),
+                OutputFormat::Yaml => out!("{}", yaml(&Json::Array(vec![row.clone()]))),
                 OutputFormat::Table => {}
             }
             self.rows += 1;
@@ -120,10 +119,10 @@ impl ListPrinter {
         }
         if first {
             let header: Vec<String> = self.columns.iter().map(|(h, _)| h.to_string()).collect();
-            println!("{}", self.line(&header));
+            outln!("{}", self.line(&header));
         }
         for row in &cells {
-            println!("{}", self.line(row));
+            outln!("{}", self.line(row));
         }
     }
 
@@ -147,12 +146,12 @@ impl ListPrinter {
     /// Ends the list (closes the JSON array; an empty table still gets its header).
     pub fn finish(self) {
         match self.printer.format {
-            OutputFormat::Json if self.rows == 0 => println!("[]"),
-            OutputFormat::Json => println!("\n]"),
-            OutputFormat::Yaml if self.rows == 0 => println!("[]"),
+            OutputFormat::Json if self.rows == 0 => outln!("[]"),
+            OutputFormat::Json => outln!("\n]"),
+            OutputFormat::Yaml if self.rows == 0 => outln!("[]"),
             OutputFormat::Table if self.rows == 0 => {
                 let header: Vec<String> = self.columns.iter().map(|(h, _)| h.to_string()).collect();
-                println!("{}", self.line(&header));
+                outln!("{}", self.line(&header));
             }
             _ => {}
         }

@@ -166,7 +166,7 @@ pub fn command(a: ConfigArgs) -> CliResult {
         ConfigCommand::Get(g) => {
             let mut profile = file.profiles.get(&name).cloned().unwrap_or_default();
             match profile.slot(&g.key)? {
-                Some(v) => println!("{v}"),
+                Some(v) => outln!("{v}"),
                 None => return Err(format!("{} is not set in profile {name}", g.key).into()),
             }
         }
@@ -180,8 +180,8 @@ pub fn command(a: ConfigArgs) -> CliResult {
                     if let Some(v) = profile.slot(key)?.clone() {
                         let shown = if key == "token" { "****".to_owned() } else { v };
                         match l.all {
-                            true => println!("{pname}.{key} = {shown}"),
-                            false => println!("{key} = {shown}"),
+                            true => outln!("{pname}.{key} = {shown}"),
+                            false => outln!("{key} = {shown}"),
                         }
                     }
                 }

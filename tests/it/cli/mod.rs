@@ -9,6 +9,7 @@ mod more;
 mod output;
 mod profiles;
 mod start_dev;
+mod tls;
 mod tokens;
 
 use std::process::Output;
