@@ -24,9 +24,11 @@ pub struct McpArgs {
 
 /// Serves MCP on stdin/stdout until the client closes it.
 pub async fn run(args: McpArgs) -> Result<ExitCode, String> {
-    let channel = crate::cli::channel(&args.client).await?;
+    let (channel, token) = crate::cli::channel(&args.client)
+        .await
+        .map_err(|e| e.message)?;
     let grpc = BoxCloneSyncService::new(channel.map_err(|e| ChannelError(e.into())));
-    let api = Api::new(grpc, args.client.token.as_deref())?;
+    let api = Api::new(grpc, token.as_deref())?;
     let running = DbosdMcp::new(api, args.allow_writes)
         .serve(rmcp::transport::stdio())
         .await
