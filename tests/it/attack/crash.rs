@@ -88,9 +88,17 @@ fn hostile_fields(field: u32) -> Vec<Vec<u8>> {
         bytes_field(field, &deep_list_value(200)),
         bytes_field(field, &deep_struct(30)),
         // An id-like first field plus the hostile one, so a handler gets past "is required".
-        [bytes_field(1, b"attack-victim"), bytes_field(field, &deep_list_value(49))].concat(),
-        [bytes_field(1, b"wf"), bytes_field(2, b"q"), bytes_field(field, &deep_struct(30))]
-            .concat(),
+        [
+            bytes_field(1, b"attack-victim"),
+            bytes_field(field, &deep_list_value(49)),
+        ]
+        .concat(),
+        [
+            bytes_field(1, b"wf"),
+            bytes_field(2, b"q"),
+            bytes_field(field, &deep_struct(30)),
+        ]
+        .concat(),
     ]
 }
 

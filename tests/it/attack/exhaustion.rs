@@ -21,7 +21,12 @@ fn secs(seconds: i64) -> Option<prost_types::Duration> {
 #[tokio::test]
 async fn floods_of_waits_unread_streams_and_abandoned_calls_stay_bounded() {
     let (db, tokens) = (TestDb::new().await, tokens_file());
-    let mut dbosd = spawn(&db, &tokens, &["--max-streams", "100", "--max-hub-keys", "150"]).await;
+    let mut dbosd = spawn(
+        &db,
+        &tokens,
+        &["--max-streams", "100", "--max-hub-keys", "150"],
+    )
+    .await;
     let baseline = dbosd.rss_kib().expect("dbosd runs");
     let alpha = client_as(&dbosd.channel, ALPHA);
 
@@ -111,7 +116,8 @@ async fn floods_of_waits_unread_streams_and_abandoned_calls_stay_bounded() {
     let mut ops = client_as(&dbosd.channel, OPS);
     let mut batch = pb::EnqueueWorkflowsRequest::default();
     for i in 0..2000 {
-        let mut req = crate::harness::enqueue_req("wf", "q", vec![serde_json::json!("x".repeat(2000))]);
+        let mut req =
+            crate::harness::enqueue_req("wf", "q", vec![serde_json::json!("x".repeat(2000))]);
         req.workflow_id = Some(format!("flood-{i}"));
         req.application_name = Some("alpha".into());
         batch.workflows.push(req);

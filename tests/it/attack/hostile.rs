@@ -80,7 +80,10 @@ async fn huge_repeated_fields_and_giant_tokens_are_refused_before_any_work() {
     page.page_token = "A".repeat(3 * 1024 * 1024);
     let giant = alpha.list_workflows(page).await.unwrap_err();
     assert!(
-        matches!(giant.code(), Code::InvalidArgument | Code::ResourceExhausted),
+        matches!(
+            giant.code(),
+            Code::InvalidArgument | Code::ResourceExhausted
+        ),
         "{giant:?}"
     );
     let mut cursor = pb::WatchWorkflowsRequest::default();
@@ -106,12 +109,18 @@ async fn negative_and_overflowing_numbers_are_refused_or_bounded() {
     for priority in [i32::MIN, -1, i32::MAX] {
         let mut req = super::leaks::alpha_enqueue(vec![]);
         req.priority = Some(priority);
-        refused_cleanly("EnqueueWorkflow priority", alpha.enqueue_workflow(req).await);
+        refused_cleanly(
+            "EnqueueWorkflow priority",
+            alpha.enqueue_workflow(req).await,
+        );
         let set = pb::SetWorkflowPriorityRequest {
             workflow_id: SENTINEL.into(),
             priority,
         };
-        refused_cleanly("SetWorkflowPriority", alpha.set_workflow_priority(set).await);
+        refused_cleanly(
+            "SetWorkflowPriority",
+            alpha.set_workflow_priority(set).await,
+        );
     }
     for (seconds, nanos) in [
         (i64::MIN, 0),
@@ -124,7 +133,10 @@ async fn negative_and_overflowing_numbers_are_refused_or_bounded() {
         let mut req = super::leaks::alpha_enqueue(vec![]);
         req.delay = Some(d);
         req.timeout = Some(d);
-        refused_cleanly("EnqueueWorkflow durations", alpha.enqueue_workflow(req).await);
+        refused_cleanly(
+            "EnqueueWorkflow durations",
+            alpha.enqueue_workflow(req).await,
+        );
         let delay = pb::SetWorkflowDelayRequest {
             workflow_id: SENTINEL.into(),
             until: Some(pb::set_workflow_delay_request::Until::Delay(d)),
@@ -133,7 +145,10 @@ async fn negative_and_overflowing_numbers_are_refused_or_bounded() {
         let t = prost_types::Timestamp { seconds, nanos };
         let mut req = super::leaks::alpha_enqueue(vec![]);
         req.deadline = Some(t);
-        refused_cleanly("EnqueueWorkflow deadline", alpha.enqueue_workflow(req).await);
+        refused_cleanly(
+            "EnqueueWorkflow deadline",
+            alpha.enqueue_workflow(req).await,
+        );
         let get = pb::GetEventRequest {
             workflow_id: SENTINEL.into(),
             key: "k".into(),
@@ -170,7 +185,14 @@ async fn adversarial_cron_time_zones_and_backfill_ranges_are_refused_or_bounded(
         "\0 * * * *",
         "* * * * * * * * * * * * * * * * * * * * * * *",
     ];
-    let zones = ["UTC", "Mars/Olympus", "../../etc/passwd", "+99:99", "\u{202e}UTC", ""];
+    let zones = [
+        "UTC",
+        "Mars/Olympus",
+        "../../etc/passwd",
+        "+99:99",
+        "\u{202e}UTC",
+        "",
+    ];
     let mut created = Vec::new();
     for (i, cron) in crons.iter().enumerate() {
         for (j, zone) in zones.iter().enumerate() {
@@ -190,7 +212,9 @@ async fn adversarial_cron_time_zones_and_backfill_ranges_are_refused_or_bounded(
             refused_cleanly(&format!("CreateSchedule {cron:?} {zone:?}"), answer);
         }
     }
-    let listed = ops.list_schedules(pb::ListSchedulesRequest::default()).await;
+    let listed = ops
+        .list_schedules(pb::ListSchedulesRequest::default())
+        .await;
     refused_cleanly("ListSchedules", listed);
     // A backfill over all of time on the tightest schedule is bounded, not 10^11 workflows.
     for name in created.iter().take(3) {
@@ -227,7 +251,8 @@ async fn invalid_and_enormous_metadata_is_refused_and_the_connection_survives() 
         workflow_id: SENTINEL.into(),
         ..Default::default()
     };
-    let mut raw = dbosd::pb::workflow_service_client::WorkflowServiceClient::new(srv.channel.clone());
+    let mut raw =
+        dbosd::pb::workflow_service_client::WorkflowServiceClient::new(srv.channel.clone());
     let bad_values: Vec<Vec<u8>> = vec![
         b"Bearer \xff\xfe".to_vec(),
         b"Bearer tok-alpha-31c\xc0".to_vec(),

@@ -63,7 +63,10 @@ async fn values_the_database_refuses_are_invalid_argument_without_its_text() {
     let mut answers = vec![("enqueue", alpha.enqueue_workflow(attrs).await.err())];
     let mut inputs = alpha_enqueue(vec![]);
     inputs.inputs_json = r#"[["a\u0000b"], {}]"#.into();
-    answers.push(("enqueue inputs_json", alpha.enqueue_workflow(inputs).await.err()));
+    answers.push((
+        "enqueue inputs_json",
+        alpha.enqueue_workflow(inputs).await.err(),
+    ));
     let send = pb::SendMessageRequest {
         destination_id: SENTINEL.into(),
         topic: Some("t".into()),
@@ -79,7 +82,10 @@ async fn values_the_database_refuses_are_invalid_argument_without_its_text() {
         },
         ..Default::default()
     };
-    answers.push(("attributes", alpha.update_workflow_attributes(update).await.err()));
+    answers.push((
+        "attributes",
+        alpha.update_workflow_attributes(update).await.err(),
+    ));
     let filter = pb::WorkflowFilter {
         attributes: match pv(nul).kind {
             Some(prost_types::value::Kind::StructValue(s)) => Some(s),

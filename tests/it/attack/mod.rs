@@ -4,10 +4,11 @@
 //! by checking that the daemon still serves (a health check and a GetWorkflow).
 
 mod crash;
-mod raw;
 mod exhaustion;
 mod hostile;
 mod leaks;
+mod native;
+mod raw;
 mod scope;
 
 use dbosd::pb::GetWorkflowRequest;
@@ -36,5 +37,8 @@ pub async fn assert_alive(channel: &Channel) {
         .await
         .expect("the daemon must still serve GetWorkflow")
         .into_inner();
-    assert_eq!(got.workflow.map(|w| w.workflow_id).as_deref(), Some(SENTINEL));
+    assert_eq!(
+        got.workflow.map(|w| w.workflow_id).as_deref(),
+        Some(SENTINEL)
+    );
 }

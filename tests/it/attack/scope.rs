@@ -20,7 +20,12 @@ use crate::harness::{pv, TestServer, WAIT};
 async fn two_apps() -> (TestServer, tempfile::NamedTempFile) {
     let (srv, tokens) = server().await;
     enqueue_as_ops(&srv, SENTINEL, "alpha").await;
-    for (id, app) in [("a-1", "alpha"), ("a-2", "alpha"), ("b-1", "beta"), ("b-2", "beta")] {
+    for (id, app) in [
+        ("a-1", "alpha"),
+        ("a-2", "alpha"),
+        ("b-1", "beta"),
+        ("b-2", "beta"),
+    ] {
         enqueue_as_ops(&srv, id, app).await;
     }
     (srv, tokens)
@@ -170,7 +175,10 @@ async fn dry_run_counts_and_filters_never_count_another_applications_rows() {
             .unwrap()
             .into_inner();
         assert!(
-            listed.workflows.iter().all(|w| !w.workflow_id.starts_with("b-")),
+            listed
+                .workflows
+                .iter()
+                .all(|w| !w.workflow_id.starts_with("b-")),
             "{listed:?}"
         );
         let aggregates = alpha
@@ -263,7 +271,10 @@ async fn a_batch_of_sends_naming_a_foreign_workflow_writes_nothing() {
         .db
         .count("SELECT count(*) FROM dbos.notifications")
         .await;
-    assert_eq!(delivered, 0, "a refused batch delivers none of its messages");
+    assert_eq!(
+        delivered, 0,
+        "a refused batch delivers none of its messages"
+    );
     // send_to_forks from an own workflow whose fork is beta's skips it (as authz_bulk checks);
     // here: naming beta's workflow directly with send_to_forks is an unknown id.
     let mut to_forks = send("b-1");
@@ -301,7 +312,10 @@ async fn enqueueing_as_another_application_or_onto_its_dedup_ids_reveals_nothing
         match alpha.enqueue_workflow(mine).await {
             Ok(resp) => {
                 let resp = resp.into_inner();
-                assert_ne!(resp.workflow_id, "b-dedup", "{policy:?} handed out beta's id");
+                assert_ne!(
+                    resp.workflow_id, "b-dedup",
+                    "{policy:?} handed out beta's id"
+                );
             }
             Err(err) => assert!(
                 !err.message().contains("b-dedup") && !err.message().contains("beta"),
