@@ -23,7 +23,8 @@ impl Repo {
         ctx: &str,
     ) -> Result<Vec<ActionResult>> {
         let manage = &self.sql().manage;
-        self.check_replacement_children(tx, spec, scope, ctx).await?;
+        self.check_replacement_children(tx, spec, scope, ctx)
+            .await?;
         let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
         let last_steps = operation_outputs::last_steps(tx, &manage.last_steps, &ids).await?;
         let mut results = Vec::with_capacity(targets.len());

@@ -258,3 +258,43 @@ async fn rows_nested_far_past_the_request_limits_are_read_without_crashing() {
     }
     assert_alive(&dbosd.channel).await;
 }
+
+#[tokio::test]
+async fn a_stream_row_at_the_last_offset_ends_the_read_instead_of_wrapping() {
+    let (db, tokens) = (TestDb::new().await, tokens_file());
+    let mut dbosd = spawn(&db, &tokens, &[]).await;
+    db.client()
+        .await
+        .execute(
+            "INSERT INTO dbos.streams (workflow_uuid, key, value, \"offset\", function_id, serialization) \
+             VALUES ($1, 'edge', '\"last\"', 2147483647, 1, 'portable_json')",
+            &[&SENTINEL],
+        )
+        .await
+        .unwrap();
+    let mut stream = client_as(&dbosd.channel, ALPHA)
+        .read_stream(dbosd::pb::ReadStreamRequest {
+            workflow_id: SENTINEL.into(),
+            key: "edge".into(),
+            offset: i32::MAX,
+            timeout: Some(prost_types::Duration {
+                seconds: 5,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("the stream opens")
+        .into_inner();
+    let mut offsets = Vec::new();
+    while let Some(msg) = tokio::time::timeout(WAIT, stream.message())
+        .await
+        .expect("the read ends by itself")
+        .expect("no error")
+    {
+        offsets.push(msg.offset);
+        assert!(offsets.len() < 3, "the read wrapped around: {offsets:?}");
+    }
+    assert_eq!(offsets, [i32::MAX]);
+    assert!(dbosd.try_exited().is_none(), "dbosd died:\n{}", dbosd.log());
+    assert_alive(&dbosd.channel).await;
+}

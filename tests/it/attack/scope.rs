@@ -325,3 +325,78 @@ async fn enqueueing_as_another_application_or_onto_its_dedup_ids_reveals_nothing
     }
     assert_alive(&srv.channel).await;
 }
+
+#[tokio::test]
+async fn a_watch_resumed_from_the_beginning_of_time_replays_only_its_own_rows() {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let (srv, _tokens) = two_apps().await;
+    let mut alpha = client_as(&srv.channel, ALPHA);
+    // A forged cursor before every transition: the replay is everything alpha may see, no more.
+    let cursor = URL_SAFE_NO_PAD.encode(r#"{"u":-9223372036854775808,"i":""}"#);
+    let mut stream = alpha
+        .watch_workflows(WatchWorkflowsRequest {
+            cursor,
+            ..Default::default()
+        })
+        .await
+        .expect("a forged but well-formed cursor is a position")
+        .into_inner();
+    let mut replayed = Vec::new();
+    while replayed.len() < 3 {
+        let next = tokio::time::timeout(WAIT, stream.message())
+            .await
+            .expect("the replay arrives")
+            .unwrap()
+            .expect("an update");
+        replayed.push(next.workflow.map(|w| w.workflow_id).unwrap_or_default());
+    }
+    replayed.sort();
+    assert_eq!(replayed, ["a-1", "a-2", SENTINEL]);
+    let more = tokio::time::timeout(Duration::from_millis(300), stream.message()).await;
+    if let Ok(Ok(Some(next))) = more {
+        panic!("replayed beyond alpha's rows: {next:?}");
+    }
+    assert_alive(&srv.channel).await;
+}
+
+#[tokio::test]
+async fn a_batch_enqueue_with_one_foreign_workflow_writes_none() {
+    let (srv, _tokens) = two_apps().await;
+    let mut alpha = client_as(&srv.channel, ALPHA);
+    let mut own = super::leaks::alpha_enqueue(vec![]);
+    own.workflow_id = Some("a-new".into());
+    let mut foreign = crate::harness::enqueue_req("wf", "q", vec![]);
+    foreign.workflow_id = Some("b-new".into());
+    foreign.application_name = Some("beta".into());
+    let mut taken = super::leaks::alpha_enqueue(vec![]);
+    taken.workflow_id = Some("b-1".into());
+    for batch in [vec![own.clone(), foreign], vec![own, taken]] {
+        let answer = alpha
+            .enqueue_workflows(dbosd::pb::EnqueueWorkflowsRequest { workflows: batch })
+            .await;
+        if let Err(status) = &answer {
+            // The message may name the application alpha itself asked for, never b-1's owner.
+            let theirs = status.message().replace("application beta", "");
+            assert!(!theirs.contains("beta"), "{status:?}");
+        }
+        let written = srv
+            .db
+            .count("SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid IN ('a-new', 'b-new')")
+            .await;
+        let answer = answer.map(|r| r.into_inner());
+        assert!(
+            written == 0
+                || matches!(&answer, Ok(r) if r.results.iter().any(|x| x.workflow_id == "a-new")),
+            "{answer:?}"
+        );
+        assert_eq!(
+            srv.db
+                .count("SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid = 'b-new'")
+                .await,
+            0
+        );
+    }
+    let b1 = crate::authz_setup::stored_status(&srv.db, "b-1").await;
+    assert_eq!(b1.as_deref(), Some("ENQUEUED"));
+    assert_alive(&srv.channel).await;
+}
