@@ -86,8 +86,10 @@ async fn huge_repeated_fields_and_giant_tokens_are_refused_before_any_work() {
         ),
         "{giant:?}"
     );
-    let mut cursor = pb::WatchWorkflowsRequest::default();
-    cursor.cursor = format!("{}{}", "W3s".repeat(20_000), "fV0");
+    let cursor = pb::WatchWorkflowsRequest {
+        cursor: format!("{}{}", "W3s".repeat(20_000), "fV0"),
+        ..Default::default()
+    };
     refused_cleanly(
         "WatchWorkflows with a hostile cursor",
         alpha.watch_workflows(cursor).await.map(|_| ()),
