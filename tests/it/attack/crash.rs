@@ -298,3 +298,41 @@ async fn a_stream_row_at_the_last_offset_ends_the_read_instead_of_wrapping() {
     assert!(dbosd.try_exited().is_none(), "dbosd died:\n{}", dbosd.log());
     assert_alive(&dbosd.channel).await;
 }
+
+#[tokio::test]
+async fn deep_and_hostile_json_through_the_connect_path_never_take_the_daemon_down() {
+    let (db, tokens) = (TestDb::new().await, tokens_file());
+    let mut dbosd = spawn(&db, &tokens, &[]).await;
+    let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+    let bodies = [
+        // proto3 JSON of a Value 60 lists deep: 120 protobuf levels, past prost's 100.
+        format!(r#"{{"workflowName":"wf","queueName":"q","applicationName":"alpha","positionalArgs":[{}]}}"#, deep(60)),
+        format!(r#"{{"workflowName":"wf","queueName":"q","applicationName":"alpha","positionalArgs":[{}]}}"#, deep(100_000)),
+        format!(r#"{{"workflowName":"wf","queueName":"q","applicationName":"alpha","attributes":{}}}"#, r#"{"a":"#.repeat(50_000)),
+        format!(r#"{{"workflowName":"wf","queueName":"q","applicationName":"alpha","priority":{}}}"#, "9".repeat(400)),
+        r#"{"workflowName":"wf","queueName":"q","applicationName":"alpha","deduplicationPolicy":"NOPE"}"#.to_owned(),
+        r#"{"workflowName":"w\u0000f","queueName":"q","applicationName":"alpha"}"#.to_owned(),
+        "\u{feff}{}".to_owned(),
+        "{\"workflowName\":\"\\ud800\"}".to_owned(),
+    ];
+    for body in bodies {
+        let reply = crate::http::post(
+            dbosd.addr,
+            "/dbosd.v1.WorkflowService/EnqueueWorkflow",
+            &[
+                "Content-Type: application/json",
+                &format!("Authorization: Bearer {ALPHA}"),
+            ],
+            body.as_bytes(),
+        )
+        .await;
+        assert!(
+            reply.status == 200 || (400..500).contains(&reply.status),
+            "{}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert!(dbosd.try_exited().is_none(), "dbosd died:\n{}", dbosd.log());
+    }
+    assert_alive(&dbosd.channel).await;
+}
