@@ -4,8 +4,11 @@
 use super::Unnamed;
 use tokio_postgres::Transaction;
 
-use super::{classify, classify::is_unique_violation, control::Target, operation_outputs, Repo};
+use super::{
+    classify, classify::is_unique_violation, control::Target, operation_outputs, scope::Bound, Repo,
+};
 use crate::{
+    auth::Scope,
     error::{Error, Result},
     model::{ActionOutcome, ActionResult, ForkSpec, ForkVersion, WorkflowStatus},
 };
@@ -16,9 +19,12 @@ impl Repo {
         tx: &Transaction<'_>,
         targets: &[Target],
         spec: &ForkSpec,
+        scope: &Scope,
         ctx: &str,
     ) -> Result<Vec<ActionResult>> {
         let manage = &self.sql().manage;
+        self.check_replacement_children(tx, spec, scope, ctx)
+            .await?;
         let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
         let last_steps = operation_outputs::last_steps(tx, &manage.last_steps, &ids).await?;
         let mut results = Vec::with_capacity(targets.len());
@@ -95,5 +101,38 @@ impl Repo {
             operation_outputs::copy_history(self, tx, &sources, &forks, spec).await?;
         }
         Ok(results)
+    }
+
+    /// A restricted caller may point a fork's copied steps only at children inside its scope: the
+    /// fork would await the child and hand its output to the caller's code. A child outside the
+    /// scope is answered as one that does not exist.
+    async fn check_replacement_children(
+        &self,
+        tx: &Transaction<'_>,
+        spec: &ForkSpec,
+        scope: &Scope,
+        ctx: &str,
+    ) -> Result<()> {
+        if !scope.is_restricted() || spec.replacement_children.is_empty() {
+            return Ok(());
+        }
+        let new_ids: Vec<&str> = spec
+            .replacement_children
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect();
+        let bound = Bound::of(scope);
+        let rows = tx
+            .query_unnamed(
+                self.sql().manage.share_in_scope.as_str(),
+                &[&new_ids, &bound.apps, &bound.queues],
+            )
+            .await
+            .map_err(|e| classify(ctx, e))?;
+        let inside: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        match new_ids.iter().find(|id| !inside.iter().any(|i| i == *id)) {
+            Some(id) => Err(Error::NotFound(format!("workflow {id} does not exist"))),
+            None => Ok(()),
+        }
     }
 }
