@@ -51,7 +51,7 @@ fn main() -> ExitCode {
 /// is a server command.
 fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
     let command = match cli.command {
-        Some(Command::Client(command)) => ClientRun::Cli(command),
+        Some(Command::Client(command)) => ClientRun::Cli(Box::new(command)),
         Some(Command::Mcp(args)) => ClientRun::Mcp(args),
         _ => return Err(Box::new(cli)),
     };
@@ -69,13 +69,13 @@ fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
 
 /// A client command: the CLI's, or `dbosd mcp`.
 enum ClientRun {
-    Cli(cli::ClientCommand),
+    Cli(Box<cli::ClientCommand>),
     Mcp(dbosd::mcp::stdio::McpArgs),
 }
 
 async fn run_client(command: ClientRun) -> ExitCode {
     match command {
-        ClientRun::Cli(command) => cli::run(command).await,
+        ClientRun::Cli(command) => cli::run(*command).await,
         ClientRun::Mcp(args) => dbosd::mcp::stdio::run(args)
             .await
             .unwrap_or_else(|message| {
