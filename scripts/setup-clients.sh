@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real gRPC clients the docs and examples use, for the tests that run them:
 #   <repo>/.venv-clients   grpcio + grpcio-tools (examples/python) and grpcurl (README walkthrough),
-#                          from examples/python/requirements.txt
+#                          from examples/python/requirements.txt, and the official MCP Python SDK
+#                          (tests/mcp/client.py), pinned in tests/mcp/requirements.txt
 #   examples/node/node_modules   @grpc/grpc-js + @grpc/proto-loader, `npm ci` from the committed lock
 #   tests/http/node_modules      @connectrpc/connect(-node) + @bufbuild/protobuf (the Connect client
 #                                tests/it/http runs), `npm ci` from the committed lock
@@ -19,11 +20,12 @@ npm="${NPM:-npm}"
 
 venv="${repo_root}/.venv-clients"
 req="${repo_root}/examples/python/requirements.txt"
+mcp_req="${repo_root}/tests/mcp/requirements.txt"
 py_stamp="${venv}/.dbosd-requirements.sha256"
 node_dir="${repo_root}/examples/node"
 node_stamp="${node_dir}/node_modules/.dbosd-package-lock.sha256"
 
-py_hash() { { sha256sum "${req}"; "${python}" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1; }
+py_hash() { { sha256sum "${req}" "${mcp_req}"; "${python}" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1; }
 node_hash() { { sha256sum "${node_dir}/package-lock.json"; "${node}" --version; } | sha256sum | cut -d' ' -f1; }
 py_ready() { [[ -x "${venv}/bin/grpcurl" && -f "${py_stamp}" && "$(cat "${py_stamp}")" == "$(py_hash)" ]]; }
 node_ready() { [[ -f "${node_stamp}" && "$(cat "${node_stamp}")" == "$(node_hash)" ]]; }
@@ -43,8 +45,8 @@ if ! py_ready; then
     echo "setup-clients: creating ${venv}" >&2
     rm -rf "${venv}"
     "${python}" -m venv "${venv}"
-    "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check -r "${req}" >&2
-    "${venv}/bin/python" -c 'import grpc, grpc_tools.protoc' >/dev/null
+    "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check -r "${req}" -r "${mcp_req}" >&2
+    "${venv}/bin/python" -c 'import grpc, grpc_tools.protoc, mcp' >/dev/null
     "${venv}/bin/grpcurl" -version >&2
     py_hash >"${py_stamp}"
 fi

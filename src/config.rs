@@ -1,5 +1,6 @@
 //! Command line and environment: `dbosd [serve]`, `dbosd migrate`, `dbosd start-dev`, and the client
-//! commands of `crate::cli` (`dbosd workflow ...`, `dbosd enqueue`, `dbosd queue ...`, ...).
+//! commands of `crate::cli` (`dbosd workflow ...`, `dbosd enqueue`, `dbosd queue ...`, ...) and
+//! `dbosd mcp`.
 //! Every flag has an environment fallback, so a container needs no arguments.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -31,6 +32,8 @@ pub enum Command {
     /// The client commands (`workflow`, `enqueue`, `queue`, ...): see `crate::cli`.
     #[command(flatten)]
     Client(crate::cli::ClientCommand),
+    /// Serve the Model Context Protocol on stdin/stdout for an AI agent, through a running dbosd.
+    Mcp(crate::mcp::stdio::McpArgs),
 }
 
 /// Where the system database is.
@@ -169,6 +172,20 @@ pub struct ServerArgs {
     /// (Kubernetes' gRPC probes); off when not given.
     #[arg(long, env = "DBOSD_HEALTH_LISTEN")]
     pub health_listen: Option<SocketAddr>,
+    /// Serve the Model Context Protocol (streamable HTTP) at `/mcp` on the gRPC port, for AI agents:
+    /// off by default in `serve`, on in `start-dev` (`--mcp=false` turns it off).
+    #[arg(long, env = "DBOSD_MCP", num_args = 0..=1, default_missing_value = "true")]
+    pub mcp: Option<bool>,
+    /// Also offer the MCP management tools (cancel, resume, fork, delete one workflow).
+    #[arg(long, env = "DBOSD_MCP_ALLOW_WRITES")]
+    pub mcp_allow_writes: bool,
+    /// A `Host` (name or name:port) `/mcp` accepts beyond localhost, 127.0.0.1 and ::1; `*` for any.
+    #[arg(
+        long = "mcp-allowed-host",
+        env = "DBOSD_MCP_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub mcp_allowed_hosts: Vec<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "DBOSD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -250,6 +267,8 @@ pub struct Settings {
     pub native: crate::native::NativePolicy,
     /// `--native-allow-global` entries, checked by `validate` and merged into `native.allowlist`.
     pub native_allow_globals: Vec<String>,
+    /// MCP at `/mcp` on the gRPC port; `None`: not served.
+    pub mcp: Option<crate::mcp::McpSettings>,
     /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
     pub cors_origins: Vec<String>,
 }
@@ -285,6 +304,7 @@ impl Settings {
             tls: TlsFiles::default(),
             native: crate::native::NativePolicy::default(),
             native_allow_globals: Vec::new(),
+            mcp: None,
             cors_origins: Vec::new(),
         }
     }
@@ -343,6 +363,7 @@ impl Settings {
                     .unwrap_or_default(),
             },
             native_allow_globals: server.native_allow_globals.clone(),
+            mcp: crate::mcp::McpSettings::from_args(server, false),
             cors_origins: server.cors_origins.clone(),
         }
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod hub;
+pub mod mcp;
 pub mod model;
 pub mod native;
 pub mod overload;

@@ -50,18 +50,38 @@ fn main() -> ExitCode {
 /// Runs a client command (no logging, its own exit codes), or hands the command line back when it
 /// is a server command.
 fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
-    let Some(Command::Client(command)) = cli.command else {
-        return Err(Box::new(cli));
+    let command = match cli.command {
+        Some(Command::Client(command)) => ClientRun::Cli(Box::new(command)),
+        Some(Command::Mcp(args)) => ClientRun::Mcp(args),
+        _ => return Err(Box::new(cli)),
     };
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => Ok(rt.block_on(cli::run(command))),
+        Ok(rt) => Ok(rt.block_on(run_client(command))),
         Err(e) => {
             eprintln!("dbosd: cannot start the async runtime: {e}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// A client command: the CLI's, or `dbosd mcp`.
+enum ClientRun {
+    Cli(Box<cli::ClientCommand>),
+    Mcp(dbosd::mcp::stdio::McpArgs),
+}
+
+async fn run_client(command: ClientRun) -> ExitCode {
+    match command {
+        ClientRun::Cli(command) => cli::run(*command).await,
+        ClientRun::Mcp(args) => dbosd::mcp::stdio::run(args)
+            .await
+            .unwrap_or_else(|message| {
+                eprintln!("dbosd: {message}");
+                ExitCode::FAILURE
+            }),
     }
 }
 
@@ -84,7 +104,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => migrate_only(args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
-        Some(Command::Client(_)) => Err("client commands are run by client_command".to_owned()),
+        Some(Command::Client(_) | Command::Mcp(_)) => {
+            Err("client commands are run by client_command".to_owned())
+        }
     }
 }
 
@@ -233,7 +255,9 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
         "try: dbosd workflow list --address {0}   or   grpcurl -plaintext {0} list",
         args.server.listen
     );
-    let settings = Settings::from_args(url, &args.schema, &args.server, true);
+    let mut settings = Settings::from_args(url, &args.schema, &args.server, true);
+    // A first try serves MCP too, unless --mcp=false.
+    settings.mcp = dbosd::mcp::McpSettings::from_args(&args.server, true);
     let result = tokio::select! {
         served = serve_with(&settings, &args.server) => served,
         status = cluster.exited() => Err(format!(

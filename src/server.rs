@@ -1,15 +1,20 @@
 //! Startup and serving: connect and check (or migrate) the schema, then serve WorkflowService, health
 //! and reflection on a listener until the shutdown future resolves, then drain in order. The same
-//! port serves gRPC-Web, Connect and `/openapi.json` through the HTTP front (`crate::http`).
+//! port serves gRPC-Web, Connect and `/openapi.json` through the HTTP front (`crate::http`), and MCP
+//! at `/mcp` when on (`crate::mcp::http`).
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{server::TcpIncoming, Server};
+use tonic::{
+    service::Routes,
+    transport::{server::TcpIncoming, Server},
+};
 use tonic_health::{server::HealthReporter, ServingStatus};
-use tower_layer::Stack;
+use tower::{util::BoxCloneSyncService, ServiceExt};
+use tower_layer::{Layer, Stack};
 
 use crate::{
     api::{Streams, WorkflowApi},
@@ -22,7 +27,12 @@ use crate::{
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
     shutdown::Drain,
-    telemetry::{self, layer::RpcLayer, panics::CatchPanicLayer, Metrics},
+    telemetry::{
+        self,
+        layer::{RpcLayer, RpcService},
+        panics::CatchPanicLayer,
+        Metrics,
+    },
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -194,18 +204,30 @@ pub async fn serve_with_hub(
     }
     let http = HttpLayer::new(settings.max_message_bytes, &settings.cors_origins)
         .map_err(StartupError::Other)?;
+    let workflow_service = WorkflowServiceServer::new(api)
+        .max_decoding_message_size(settings.max_message_bytes)
+        .max_encoding_message_size(settings.max_message_bytes);
+    // MCP's tools call WorkflowService in-process through the same call layers (sharing their
+    // metrics, call limit and tokens), so an MCP call is checked, limited and counted as gRPC's.
+    let mcp = settings.mcp.as_ref().map(|mcp| {
+        let auth = AuthLayer::new(tokens.clone(), settings.auth_exempt.clone());
+        let grpc = grpc_stack(
+            rpc_layer.clone(),
+            auth,
+            Routes::new(workflow_service.clone()),
+        );
+        crate::mcp::http::service(in_process(grpc), mcp, tokens.clone(), stop.clone())
+    });
     let server = builder
         // HTTP/1.1 too: browsers and curl speak Connect and gRPC-Web over it.
         .accept_http1(true)
+        // Outermost: `/mcp` is MCP's own HTTP transport; every other path goes on to the call stack.
+        .layer(crate::mcp::http::McpLayer::new(mcp))
         .layer(call_stack(http, rpc_layer, settings, tokens))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(
-            WorkflowServiceServer::new(api)
-                .max_decoding_message_size(settings.max_message_bytes)
-                .max_encoding_message_size(settings.max_message_bytes),
-        )
+        .add_service(workflow_service)
         .serve_with_incoming_shutdown(incoming(listeners.grpc), stop.clone().cancelled_owned());
     // Health alone, in plaintext, for probes that cannot speak TLS; it drains with the rest.
     let health_server = listeners.health.map(|listener| {
@@ -258,6 +280,26 @@ fn call_stack(
     // Inside it, so unauthenticated calls are counted and logged with their request id.
     let auth = AuthLayer::new(tokens, settings.auth_exempt.clone());
     Stack::new(Stack::new(auth, rpc), http)
+}
+
+/// The gRPC services behind the per-call layers as one service, for in-process callers (MCP).
+pub type GrpcStack =
+    RpcService<telemetry::panics::CatchPanic<crate::auth::layer::AuthService<Routes>>>;
+
+/// Wraps `routes` in the call layers of [`call_stack`] other than the HTTP front: request id,
+/// metrics, call limit and deadline, panics, then authentication and policy.
+pub fn grpc_stack(rpc: RpcLayer, auth: AuthLayer, routes: Routes) -> GrpcStack {
+    telemetry::call_layers(rpc).layer(auth.layer(routes))
+}
+
+/// The layered gRPC services as a client channel, for callers inside the process.
+pub fn in_process(grpc: GrpcStack) -> crate::mcp::GrpcChannel {
+    let grpc = ServiceExt::<http::Request<tonic::body::Body>>::map_response(grpc, |r| {
+        r.map(tonic::body::Body::new)
+    });
+    let grpc =
+        ServiceExt::<http::Request<tonic::body::Body>>::map_err(grpc, |never| match never {});
+    BoxCloneSyncService::new(grpc)
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {

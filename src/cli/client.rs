@@ -44,6 +44,15 @@ impl Interceptor for Bearer {
 
 /// Connects to the address of the flags, environment or profile, within `--connect-timeout`.
 pub async fn connect(given: &ClientArgs) -> Result<Client, CliError> {
+    let (channel, token) = channel(given).await?;
+    let bearer = Bearer::new(token.as_deref())?;
+    Ok(WorkflowServiceClient::with_interceptor(channel, bearer)
+        .max_decoding_message_size(64 * 1024 * 1024))
+}
+
+/// The channel [`connect`] makes, and the token the flags, environment or profile give (for
+/// callers that put it on each call themselves, such as `dbosd mcp`).
+pub async fn channel(given: &ClientArgs) -> Result<(Channel, Option<String>), CliError> {
     let args = super::profile::resolve(given)?;
     let address = args.address.as_deref().unwrap_or("localhost:50051");
     let uri = if address.contains("://") {
@@ -65,13 +74,13 @@ pub async fn connect(given: &ClientArgs) -> Result<Client, CliError> {
             "--tls-ca/--tls-client-cert need an https:// address (got {address:?})"
         )));
     }
-    let bearer = Bearer::new(args.token.as_deref())?;
+    // A token that cannot be metadata fails before any connection is tried.
+    Bearer::new(args.token.as_deref())?;
     let channel = tokio::time::timeout(timeout, endpoint.connect())
         .await
         .map_err(|_| format!("no answer from dbosd at {uri} within {timeout:?}"))?
         .map_err(|e| format!("cannot connect to dbosd at {uri}: {e}"))?;
-    Ok(WorkflowServiceClient::with_interceptor(channel, bearer)
-        .max_decoding_message_size(64 * 1024 * 1024))
+    Ok((channel, args.token.clone()))
 }
 
 fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, CliError> {

@@ -41,7 +41,7 @@ mod workflow;
 
 pub use args::{ClientArgs, ClientCommand, ColorChoice, OutputFormat};
 pub use args_wf::{WorkflowArgs, WorkflowCommand};
-pub use client::Bearer;
+pub use client::{channel, Bearer};
 
 use std::process::ExitCode;
 

@@ -35,6 +35,8 @@ mod management;
 mod management_fork;
 mod management_steps;
 mod management_workers;
+mod mcp;
+mod mcp_scope;
 mod native_payloads;
 mod overload;
 mod overload_limits;
