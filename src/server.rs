@@ -17,7 +17,7 @@ use crate::{
     hub::{self, Hub},
     overload::CallLimit,
     pb::{self, workflow_service_server::WorkflowServiceServer},
-    repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
+    repo::{db::migrate, workflows::coalescer::EnqueueCoalescer, Repo, SchemaInfo},
     shutdown::Drain,
     telemetry::{self, layer::RpcLayer, Metrics},
 };

@@ -3,53 +3,30 @@
 //! caller's scope, and renders the response. No SQL here; each RPC family lives in its own file as
 //! an `impl WorkflowApi` block.
 
-mod audit_targets;
-mod authorize;
-mod control;
-mod convert;
-mod cron_check;
-mod debounce;
-mod enqueue;
-mod filter;
-mod fork;
-#[cfg(test)]
-mod hostile_corpus;
-#[cfg(test)]
-mod hostile_input;
-mod in_flight;
-mod inspect;
-pub mod json;
-mod list;
-mod manage_convert;
-mod messaging;
-mod page_token;
-pub mod policy;
-mod render;
-mod steps;
-mod stream;
-pub mod trace_context;
-mod waits;
-mod watch;
-mod watch_workflows;
-
 mod aggregates;
 mod batch;
+pub mod convert;
+mod debounce;
+mod manage;
+mod messaging;
 mod queues;
-mod schedule_fire;
 mod schedules;
+pub mod service;
 mod versions;
+mod waits;
+mod workflows;
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-pub use self::stream::Streams;
-use self::{stream::RpcStream, trace_context::TraceContext};
+pub use crate::api::service::stream::Streams;
+use crate::api::{service::stream::RpcStream, service::trace_context::TraceContext};
 use crate::{
     auth::Principal,
     hub::Hub,
     pb,
-    repo::{enqueue_coalescer::EnqueueCoalescer, Repo},
+    repo::{workflows::coalescer::EnqueueCoalescer, Repo},
 };
 
 /// The `dbosd.v1.WorkflowService` implementation.

@@ -3,7 +3,7 @@
 //! rate limit if it has one, else RESOURCE_EXHAUSTED with a retry pushback. The caller's
 //! [`Principal`] rides in the request's extensions for the handlers' scope checks, and its name
 //! (never the token) is recorded on the RPC's span. Every `WorkflowService` call is also tagged
-//! with its method and policy from `api::policy` (from the request path, so a handler cannot
+//! with its method and policy from `api::service::policy` (from the request path, so a handler cannot
 //! claim another method's policy); a write refused here for its token is audited here, since it
 //! never reaches the service.
 
@@ -24,7 +24,7 @@ use tower_service::Service;
 
 use super::{Principal, Tokens};
 use crate::{
-    api::policy::{self, Access, CalledMethod},
+    api::service::policy::{self, Access, CalledMethod},
     audit::{self, AuditRecord},
     telemetry::layer::REQUEST_ID,
 };

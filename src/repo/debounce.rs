@@ -3,7 +3,7 @@
 //! each debounce pushes its delay out (never past its deadline) and replaces its inputs, and the
 //! worker's DELAYED → ENQUEUED transition releases the key when the delay ends.
 
-use super::{classify, schema::SchemaInfo, Repo, Unnamed};
+use crate::repo::{db::classify::classify, db::schema::SchemaInfo, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::NewWorkflow,

@@ -2,7 +2,7 @@
 
 use tokio_postgres::{GenericClient, Row};
 
-use super::{classify, schema::SchemaInfo, Param, Repo, Unnamed};
+use crate::repo::{db::classify::classify, db::schema::SchemaInfo, Param, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::{resolve_owner, OnConflict, QueueRow, QueueSpec, RateLimit},

@@ -20,7 +20,7 @@ use crate::{
     api::Streams,
     hub::Hub,
     pb,
-    repo::{enqueue_coalescer::EnqueueStats, Repo},
+    repo::{workflows::coalescer::EnqueueStats, Repo},
 };
 
 /// RPC latency buckets, in seconds: from sub-millisecond reads to long waits.

@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use dbosd::api::policy::{Access, ScopeKind, POLICIES, SERVICE};
+use dbosd::api::service::policy::{Access, ScopeKind, POLICIES, SERVICE};
 use tonic::{transport::Channel, Code};
 
 use crate::authz_setup::{server, ALPHA, OPS};

@@ -1,0 +1,7 @@
+//! Workflow rows: enqueue (one call, a batch, or coalesced under load), read one, list many.
+
+pub mod coalescer;
+pub mod enqueue;
+pub mod list;
+pub mod session;
+pub mod status;
