@@ -24,7 +24,10 @@ use tower_service::Service;
 
 use super::{Principal, Tokens};
 use crate::{
-    api::service::policy::{self, Access, CalledMethod},
+    api::{
+        rpcs,
+        service::policy::{Access, CalledMethod},
+    },
     audit::{self, AuditRecord},
     telemetry::layer::REQUEST_ID,
 };
@@ -80,7 +83,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let called = policy::for_path(request.uri().path())
+        let called = rpcs::for_path(request.uri().path())
             .map(|(name, policy)| CalledMethod { name, policy });
         if let Some(called) = called {
             request.extensions_mut().insert(called);

@@ -5,7 +5,10 @@
 
 use std::str::FromStr;
 
-use dbosd::api::service::policy::{Access, ScopeKind, POLICIES, SERVICE};
+use dbosd::api::{
+    rpcs::POLICIES,
+    service::policy::{Access, ScopeKind, SERVICE},
+};
 use tonic::{transport::Channel, Code};
 
 use crate::authz_setup::{server, ALPHA, OPS};
