@@ -176,20 +176,27 @@ impl Repo {
     pub async fn dedicated_client(
         &self,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-        Self::connect_direct(&self.inner.direct).await
+        Self::connect_direct(&self.inner.direct, "dbosd").await
     }
 
     /// Like [`Repo::dedicated_client`], with the pooled connections' limits (statement timeout),
-    /// for a session that serves requests.
+    /// for a session that serves requests. `role` names it in `pg_stat_activity.application_name`
+    /// (unless the database URL names the application itself), so an operator can tell it apart.
     pub async fn dedicated_request_client(
         &self,
+        role: &str,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-        Self::connect_direct(&self.inner.direct_limited).await
+        Self::connect_direct(&self.inner.direct_limited, role).await
     }
 
     async fn connect_direct(
         config: &tokio_postgres::Config,
+        role: &str,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+        let mut config = config.clone();
+        if config.get_application_name().is_none() {
+            config.application_name(role);
+        }
         let (client, connection) = config.connect(NoTls).await.map_err(|e| {
             tracing::warn!(error = %e, "cannot connect to the system database");
             Error::Unavailable("cannot connect to the system database; retry".to_owned())

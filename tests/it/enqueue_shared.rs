@@ -233,8 +233,9 @@ async fn a_lost_enqueue_session_is_replaced_without_failing_a_call() {
         .enqueue_workflow(call("before", "echo", json!(1)))
         .await
         .expect("first enqueue opens the session");
+    // Pooled connections run the same statement when a session is lost: tell the session by name.
     let sessions = "SELECT pid::text FROM pg_stat_activity \
-                    WHERE datname = current_database() AND query LIKE 'WITH ins AS%'";
+                    WHERE datname = current_database() AND application_name = 'dbosd enqueue session'";
     let old = srv.db.texts(sessions).await;
     assert_eq!(old.len(), 1, "one enqueue session: {old:?}");
     srv.db

@@ -19,6 +19,9 @@ use crate::repo::{
 };
 use crate::{error::Result, model::NewWorkflow};
 
+/// How an enqueue session shows in `pg_stat_activity.application_name`.
+pub const APPLICATION_NAME: &str = "dbosd enqueue session";
+
 /// One connection with the enqueue statement prepared on it.
 pub struct EnqueueSession {
     client: Client,
@@ -29,7 +32,7 @@ pub struct EnqueueSession {
 impl EnqueueSession {
     /// Connects and prepares the enqueue statement.
     pub async fn open(repo: &Repo) -> Result<Self> {
-        let (client, driver) = repo.dedicated_request_client().await?;
+        let (client, driver) = repo.dedicated_request_client(APPLICATION_NAME).await?;
         let enqueue = &repo.sql().enqueue;
         let statement = client
             .prepare_typed(&enqueue.text, &enqueue.types())
