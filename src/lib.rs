@@ -18,6 +18,7 @@ pub mod pgcluster;
 pub mod repo;
 pub mod server;
 pub mod shutdown;
+pub mod sync;
 pub mod telemetry;
 pub mod tls;
 pub mod waiting;

@@ -196,7 +196,11 @@ pub async fn serve_with_hub(
         // tests/it/panics.rs).
         .layer(telemetry::call_layers(rpc_layer))
         // Inside it, so unauthenticated calls are counted and logged with their request id.
-        .layer(AuthLayer::new(tokens, settings.auth_exempt.clone()))
+        .layer(AuthLayer::new(
+            tokens,
+            settings.auth_exempt.clone(),
+            crate::api::rpcs::called_method,
+        ))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

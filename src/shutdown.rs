@@ -1,16 +1,10 @@
 //! Shutdown: the SIGTERM/SIGINT signals, and the [`Drain`] token that ends every open wait when dbosd
 //! drains (architecture §2.4). The order of the drain itself lives in `server.rs`.
 
-use std::time::Duration;
-
 use tokio::signal::unix::{self, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-
-/// How long a client should wait before retrying a call that draining ended (sent as gRPC's
-/// `grpc-retry-pushback-ms`); by then the load balancer routes it to another replica.
-pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// SIGTERM and SIGINT, listened to for the life of the process.
 pub struct Signals {

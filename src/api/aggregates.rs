@@ -1,8 +1,8 @@
 //! GetWorkflowAggregates and GetStepAggregates.
 
 use crate::api::{
+    convert::filter::{read_filter, status_filter},
     convert::{duration_ms, ms_to_duration, ms_to_timestamp, text, timestamp_ms},
-    workflows::filter::{read_filter, status_filter},
     WorkflowApi,
 };
 use crate::{

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use tonic::{Response, Status};
 
-pub use crate::api::service::stream::Streams;
+pub use crate::overload::Streams;
 use crate::{
     auth::Principal,
     hub::Hub,

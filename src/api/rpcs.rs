@@ -7,25 +7,18 @@
 use tonic::{Request, Response, Status};
 
 use crate::api::{
-    service::{
-        policy::{
-            Access::{Read, Write},
-            Policy,
-            ScopeKind::{Filter, NewWorkflows, WholeDatabase, WorkflowIds},
-            SERVICE,
-        },
-        stream::RpcStream,
-        trace_context::TraceContext,
-    },
+    service::{stream::RpcStream, trace_context::TraceContext},
     WorkflowApi,
+};
+use crate::auth::policy::{
+    Access::{self, Read, Write},
+    CalledMethod, Policy,
+    ScopeKind::{self, Filter, NewWorkflows, WholeDatabase, WorkflowIds},
+    SERVICE,
 };
 use crate::pb;
 
-const fn p(
-    scope: crate::api::service::policy::ScopeKind,
-    access: crate::api::service::policy::Access,
-    polling: bool,
-) -> Policy {
+const fn p(scope: ScopeKind, access: Access, polling: bool) -> Policy {
     Policy {
         scope,
         access,
@@ -186,7 +179,13 @@ rpc_table! {
 }
 
 /// The method a request path (`/dbosd.v1.WorkflowService/<Method>`) calls, with its policy; `None`
-/// for another service or a method the table does not know (tonic answers UNIMPLEMENTED).
+/// for another service or a method the table does not know (tonic answers UNIMPLEMENTED). The
+/// server hands this to the auth layer, which tags every call with it.
+pub fn called_method(path: &str) -> Option<CalledMethod> {
+    for_path(path).map(|(name, policy)| CalledMethod { name, policy })
+}
+
+/// [`called_method`] as (name, policy).
 pub fn for_path(path: &str) -> Option<(&'static str, &'static Policy)> {
     let (service, method) = path.trim_start_matches('/').split_once('/')?;
     if service != SERVICE {
@@ -205,7 +204,6 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::api::service::policy::{Access::Read, ScopeKind::WholeDatabase};
     use crate::pb;
 
     /// The service's methods from the descriptor set dbosd registers for reflection.

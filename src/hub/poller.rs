@@ -71,7 +71,9 @@ async fn poll_connected(
         }
         ticker.tick().await;
         let started = std::time::Instant::now();
-        let result = poller.poll(&conn, &set, feed.watermark(watching)).await?;
+        let result = poller
+            .poll(&conn, set.poll_keys(), feed.watermark(watching))
+            .await?;
         tracing::trace!(
             keys = set.keys.len(),
             elapsed_us = started.elapsed().as_micros() as u64,

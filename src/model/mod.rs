@@ -6,12 +6,13 @@ mod aggregates;
 mod batch;
 mod registry;
 mod schedule;
+mod scope;
 mod watch;
 
 pub use self::{aggregates::*, batch::*, registry::*, schedule::*};
 pub use watch::{json_contains, WatchFilter};
 
-use crate::auth::Scope;
+pub use self::scope::Scope;
 
 /// The serialization dbosd writes: the cross-language JSON format every DBOS worker reads.
 pub const PORTABLE_JSON: &str = "portable_json";

@@ -6,8 +6,8 @@ use crate::repo::{
     db::classify::classify, messaging::messages::send_in, workflows::enqueue::enqueue_in, Repo,
 };
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::{TxOp, TxOutcome},
 };
 

@@ -220,14 +220,6 @@ impl Repo {
     }
 }
 
-/// `mutex`'s guard even if a panic poisoned it: dbosd's mutexes guard plain data (queues, caches)
-/// that every update leaves consistent.
-pub(crate) fn lock_unpoisoned<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A snapshot of the pool.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolState {

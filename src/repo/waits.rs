@@ -7,7 +7,18 @@ use tokio_postgres::{Client, Statement};
 use crate::repo::{
     db::classify::classify, db::schema::SchemaInfo, workflows::status::decode_json_row, Repo,
 };
-use crate::{error::Result, hub::PollSet, model::WorkflowRow};
+use crate::{error::Result, model::WorkflowRow};
+
+/// What one poll asks about, as the statement's parallel arrays: awaited workflow ids, then
+/// (workflow id, key) pairs of awaited events and of awaited streams.
+#[derive(Debug, Clone, Copy)]
+pub struct PollKeys<'a> {
+    pub status_ids: &'a [String],
+    pub event_ids: &'a [String],
+    pub event_keys: &'a [String],
+    pub stream_ids: &'a [String],
+    pub stream_keys: &'a [String],
+}
 
 /// What one poll found.
 #[derive(Debug, Default)]
@@ -89,7 +100,7 @@ impl Poller {
     pub async fn poll(
         &self,
         client: &Client,
-        set: &PollSet,
+        set: PollKeys<'_>,
         feed_since: Option<i64>,
     ) -> Result<PollResult> {
         let rows = client

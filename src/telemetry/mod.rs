@@ -17,8 +17,8 @@ use prost::Message;
 use tonic::Code;
 
 use crate::{
-    api::Streams,
     hub::Hub,
+    overload::Streams,
     pb,
     repo::{workflows::coalescer::EnqueueStats, Repo},
 };

@@ -5,9 +5,9 @@
 
 use std::str::FromStr;
 
-use dbosd::api::{
-    rpcs::POLICIES,
-    service::policy::{Access, ScopeKind, SERVICE},
+use dbosd::{
+    api::rpcs::POLICIES,
+    auth::policy::{Access, ScopeKind, SERVICE},
 };
 use tonic::{transport::Channel, Code};
 

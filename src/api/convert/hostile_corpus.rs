@@ -8,11 +8,11 @@ use proptest::prelude::*;
 use prost_types::{value::Kind, Duration, Struct, Timestamp, Value};
 
 use crate::api::{
-    convert::json,
-    convert::{self, MAX_DURATION_MS},
-    workflows::filter::{
+    convert::filter::{
         self, MAX_FILTER_ATTRIBUTES_BYTES, MAX_FILTER_TEXT_BYTES, MAX_FILTER_VALUES,
     },
+    convert::json,
+    convert::{self, MAX_DURATION_MS},
 };
 use crate::{error::Error, pb};
 

@@ -1,6 +1,7 @@
 //! Proto → model conversion and validation: the one place that produces INVALID_ARGUMENT.
 
 pub(crate) mod cron_check;
+pub(crate) mod filter;
 #[cfg(test)]
 mod hostile_corpus;
 #[cfg(test)]

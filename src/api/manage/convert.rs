@@ -6,12 +6,12 @@ use std::collections::HashSet;
 use serde_json::Value as Json;
 
 use crate::api::{
+    convert::filter::{default_application, workflow_filter},
     convert::json::{map_to_struct, struct_to_map},
     convert::render,
     convert::{
         check_payload, duration_ms, enum_field, ms_to_timestamp, queue_name, required, timestamp_ms,
     },
-    workflows::filter::{default_application, workflow_filter},
 };
 use crate::{
     error::{Error, Result},

@@ -1,5 +1,5 @@
 //! Authorization: the one path every `WorkflowService` handler goes through. [`WorkflowApi::begin`]
-//! takes the caller (the auth layer's [`Principal`]) and the method's policy (`api::service::policy`, tagged
+//! takes the caller (the auth layer's [`Principal`]) and the method's policy (`auth::policy`, looked up in `api::rpcs` and tagged
 //! on the request by the auth layer from its path); [`Call::permit`] decides from the policy alone
 //! whether this token may make this kind of call; [`Call::finish`] renders the result and writes
 //! the audit record of every write.
@@ -14,15 +14,15 @@ use std::{net::SocketAddr, sync::Arc};
 
 use tonic::{Code, Request, Response, Status};
 
-use crate::api::{
-    service::audit_targets::Audited,
-    service::policy::{Access, CalledMethod, ScopeKind},
-    RpcResult, WorkflowApi,
-};
+use crate::api::{service::audit_targets::Audited, RpcResult, WorkflowApi};
 use crate::{
     audit::{self, AuditRecord},
-    auth::{Principal, Scope},
+    auth::{
+        policy::{Access, CalledMethod, ScopeKind},
+        Principal,
+    },
     error::{Error, Result},
+    model::Scope,
     model::{Action, NewWorkflow},
     telemetry::layer::REQUEST_ID,
 };

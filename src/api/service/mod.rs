@@ -3,6 +3,5 @@
 
 pub(crate) mod audit_targets;
 pub(crate) mod authorize;
-pub mod policy;
 pub mod stream;
 pub mod trace_context;

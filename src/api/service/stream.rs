@@ -2,13 +2,10 @@
 //! streaming example's shape), raced against the drain token and capped in number, and the
 //! subscribe → re-read → wait loop's waiting half.
 
-use std::{future::Future, panic::AssertUnwindSafe, pin::Pin, sync::Arc, time::Duration};
+use std::{future::Future, panic::AssertUnwindSafe, pin::Pin, time::Duration};
 
 use futures::{future::select_all, FutureExt, Stream, StreamExt};
-use tokio::{
-    sync::{mpsc, OwnedSemaphorePermit, Semaphore},
-    time::Instant,
-};
+use tokio::{sync::mpsc, time::Instant};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tracing::Instrument;
@@ -17,15 +14,12 @@ use crate::api::convert;
 use crate::{
     error::{Error, Result},
     hub::Subscription,
-    shutdown::Drain,
+    overload::Streams,
     telemetry::panics,
 };
 
 /// The response stream type of every streaming RPC.
 pub type RpcStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-/// How long a caller refused a stream (or a wait) is told to wait before retrying.
-const STREAM_PUSHBACK: Duration = Duration::from_secs(1);
 
 /// Messages buffered per stream before the sender waits for the client to read.
 const BUFFER: usize = 16;
@@ -51,50 +45,7 @@ impl<T> Sink<T> {
     }
 }
 
-/// What every stream shares: the drain token, and the slots that cap how many streams (and unary
-/// waits such as GetEvent) are open.
-#[derive(Clone)]
-pub struct Streams {
-    drain: Drain,
-    slots: Arc<Semaphore>,
-    limit: usize,
-}
-
 impl Streams {
-    /// At most `limit` open streams; all of them end when `drain` starts.
-    pub fn new(drain: Drain, limit: usize) -> Self {
-        Streams {
-            drain,
-            slots: Arc::new(Semaphore::new(limit)),
-            limit,
-        }
-    }
-
-    /// How many streams are open now.
-    pub fn open(&self) -> usize {
-        self.limit - self.slots.available_permits()
-    }
-
-    /// The drain token (for unary waits such as GetEvent).
-    pub fn drain(&self) -> &Drain {
-        &self.drain
-    }
-
-    /// A slot, held by every stream and by a unary wait (GetEvent) while it waits: a wait costs
-    /// what a stream does. RESOURCE_EXHAUSTED with a retry pushback when `limit` are taken.
-    pub fn take_slot(&self) -> Result<OwnedSemaphorePermit> {
-        Arc::clone(&self.slots)
-            .try_acquire_owned()
-            .map_err(|_| Error::Overloaded {
-                message: format!(
-                    "too many open streams and waits on this dbosd (limit {}, --max-streams); \
-                     retry later or on another replica",
-                    self.limit
-                ),
-                retry_after: STREAM_PUSHBACK,
-            })
-    }
-
     /// Runs `body` in its own task and returns the stream of what it sends; an error it returns
     /// becomes the stream's final status, and so does draining (UNAVAILABLE with a retry hint), which
     /// ends the body wherever it waits. RESOURCE_EXHAUSTED when `limit` streams (and waits) are
@@ -108,7 +59,7 @@ impl Streams {
         let slot = self.take_slot()?;
         let (tx, rx) = mpsc::channel(BUFFER);
         let fut = body(Sink { tx: tx.clone() });
-        let drain = self.drain.clone();
+        let drain = self.drain().clone();
         let task = async move {
             // A panic must end the stream with INTERNAL: without this the channel would just close
             // and the client would see the stream end OK.

@@ -6,12 +6,12 @@ use std::{collections::HashSet, sync::Arc};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::{
+    convert::filter::status_filter,
     convert::json::struct_to_map,
     convert::page_token::{self, WatchCursor},
     convert::render,
     convert::text,
     service::stream::{RpcStream, Sink},
-    workflows::filter::status_filter,
     WorkflowApi,
 };
 use crate::{

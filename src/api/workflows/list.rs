@@ -1,16 +1,16 @@
 //! ListWorkflows and ListQueuedWorkflows requests → [`ListQuery`]: their `filter` (converted by
-//! [`crate::api::workflows::filter`]) with paging, sort order and payload loading; and the opaque page token.
+//! [`crate::api::convert::filter`]) with paging, sort order and payload loading; and the opaque page token.
 //!
 //! The token carries the last row's (created_at, workflow_id) and a fingerprint of the filter, so a
 //! token is only accepted by the query that produced it.
 
 use crate::api::{
+    convert::filter::read_filter,
     convert::page_token::{self, ListPage},
-    workflows::filter::read_filter,
 };
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::{ListFilter, ListQuery, PageCursor},
     pb,
 };

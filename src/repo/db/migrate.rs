@@ -1,7 +1,7 @@
 //! `dbosd migrate`: creates or upgrades a DBOS system schema to the end state of Python dbos 3.4.0
 //! (migration 125), so DBOS workers started later find nothing to do.
 
-use crate::repo::Unnamed;
+use crate::repo::db::unnamed::Unnamed;
 use tokio_postgres::Client;
 
 use crate::error::Result;
@@ -24,7 +24,9 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<Option<i64>> {
     tx.execute_unnamed("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(|e| classify(ctx, e))?;
-    let before = crate::repo::SchemaInfo::detect(&tx, schema).await?.version;
+    let before = crate::repo::db::schema::SchemaInfo::detect(&tx, schema)
+        .await?
+        .version;
     if before.is_some_and(|v| v >= TARGET_VERSION) {
         return Ok(before);
     }

@@ -4,7 +4,7 @@
 //! (GetWorkflow, the waits' re-reads, list pages) are prepared once per connection and reused.
 //! Behind a transaction-pooling proxy (`--direct-database-url` given) a prepared statement may not
 //! exist on the server session the next transaction gets, so there the cache is off and every
-//! statement goes unnamed ([`crate::repo::Unnamed`]).
+//! statement goes unnamed ([`crate::repo::db::unnamed::Unnamed`]).
 //!
 //! Each connection also carries its statement state ([`Session`]): a connection on which a
 //! statement was cut off is dropped instead of reused (see [`crate::repo::db::statement`]).
@@ -22,8 +22,9 @@ use tokio_postgres::{Client, Error, NoTls, Row, Statement};
 use crate::repo::{
     db::statement::{self, Limits, Session},
     db::unnamed::query_prepared,
-    lock_unpoisoned, Param, Unnamed,
+    db::unnamed::{Param, Unnamed},
 };
+use crate::sync::lock_unpoisoned;
 
 /// Most statements one connection keeps prepared; past it the cache starts over (list filters can
 /// combine into many distinct statements).

@@ -1,7 +1,7 @@
 //! Detects the DBOS schema at startup: its migration version and which tables and columns exist,
 //! so dbosd works on any DBOS 3.x database (and writes inputs inline where `workflow_input` is missing).
 
-use crate::repo::Unnamed;
+use crate::repo::db::unnamed::Unnamed;
 use std::collections::{HashMap, HashSet};
 
 use tokio_postgres::GenericClient;

@@ -3,7 +3,7 @@
 //! (applications, queues; NULL for "any"), so ownership is decided by the same statement that reads
 //! or locks the row. A row outside the scope is then exactly a row that is not there.
 
-use crate::auth::Scope;
+use crate::model::Scope;
 use crate::repo::db::schema::SchemaInfo;
 
 /// `<alias>` (a `workflow_status` row) is inside the scope bound at `$apps` and `$queues`. Where the

@@ -1,5 +1,5 @@
 //! Every statement's limits, in one place on the execution path: [`run`], which the statement
-//! helpers ([`crate::repo::Unnamed`], [`crate::repo::PooledClient::query_hot`], prepared statements) all go
+//! helpers ([`crate::repo::db::unnamed::Unnamed`], [`crate::repo::db::pooled::PooledClient::query_hot`], prepared statements) all go
 //! through.
 //!
 //! * **A statement outlives no caller.** When the call's future is dropped mid-statement (the
@@ -38,7 +38,7 @@ use std::{
 use tokio::time::Instant;
 use tokio_postgres::{Client, Error, NoTls};
 
-use crate::repo::lock_unpoisoned;
+use crate::sync::lock_unpoisoned;
 
 /// What a pool's connections share about their statements.
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,7 @@
 //! a *named* statement in one round trip and runs it in another; behind a transaction-pooling
 //! pgbouncer the two may reach different server sessions ("prepared statement does not exist").
 //! Unnamed statements leave nothing behind in the session, so every pooled call works through one.
-//! All of the repository's parameterized statements, [`Where`](crate::repo::workflows::list::Where)'s
+//! All of the repository's parameterized statements, `Where`'s (`repo::workflows::list`)
 //! included, go through [`Unnamed`]; a type is a constant of the Rust type, never worked out per call.
 
 use std::future::Future;

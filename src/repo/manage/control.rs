@@ -9,8 +9,8 @@ use tokio_postgres::Transaction;
 
 use crate::repo::{db::classify::classify, db::scope::Bound, workflows::list::Where, Repo};
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::{
         Action, ActionOutcome, ActionReport, ActionResult, ListFilter, Selection, WorkflowStatus,
         INTERNAL_QUEUE, MAX_BULK_WORKFLOWS,

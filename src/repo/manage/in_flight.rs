@@ -7,8 +7,8 @@ use crate::repo::{
     db::classify::classify, db::scope::Bound, manage::control::Target, Param, Repo, Unnamed,
 };
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::{ActionOutcome, AttributesChange, Changed, DelayUntil, WorkflowStatus},
 };
 

@@ -8,8 +8,8 @@ use tokio_postgres::{GenericClient, Transaction};
 
 use crate::repo::{db::classify::classify, db::scope::Bound, Repo};
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::{ForkSpec, StepPage, StepQuery, StepRow},
 };
 

@@ -7,8 +7,8 @@ use crate::repo::{
     sql::Statements, Repo, Unnamed,
 };
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::{NewMessage, StoredValue},
 };
 

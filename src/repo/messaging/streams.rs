@@ -2,8 +2,8 @@
 
 use crate::repo::{db::classify::classify, db::schema::SchemaInfo, db::scope::Bound, Repo};
 use crate::{
-    auth::Scope,
     error::Result,
+    model::Scope,
     model::{StoredValue, StreamRead, WorkflowStatus},
 };
 

@@ -27,7 +27,8 @@ use std::{
 use futures::FutureExt;
 use tokio::sync::{oneshot, Notify};
 
-use crate::repo::{lock_unpoisoned, workflows::session::EnqueueSession, Repo};
+use crate::repo::{workflows::session::EnqueueSession, Repo};
+use crate::sync::lock_unpoisoned;
 use crate::{
     error::{Error, Result},
     model::{Enqueued, NewWorkflow},

@@ -4,8 +4,8 @@ use tokio_postgres::Row;
 
 use crate::repo::{db::classify::classify, db::scope::Bound, PooledClient, Repo};
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::WorkflowRow,
 };
 

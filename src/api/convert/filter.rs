@@ -7,8 +7,8 @@ use crate::api::{
     convert::{enum_field, text, timestamp_ms},
 };
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::{ListFilter, WorkflowStatus},
     pb,
 };
