@@ -250,7 +250,7 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
         .await;
 }
 
-/// What the drain needs to take the server down in order (architecture §2.4).
+/// What the drain needs to take the server down in order (ARCHITECTURE.md, "Drain").
 struct Draining {
     reporter: HealthReporter,
     health_task: JoinHandle<()>,

@@ -1,5 +1,5 @@
 //! Shutdown: the SIGTERM/SIGINT signals, and the [`Drain`] token that ends every open wait when dbosd
-//! drains (architecture §2.4). The order of the drain itself lives in `server.rs`.
+//! drains (ARCHITECTURE.md, "Drain"). The order of the drain itself lives in `server.rs`.
 
 use tokio::signal::unix::{self, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;

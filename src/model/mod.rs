@@ -342,13 +342,13 @@ pub struct ForkSpec {
 /// A management action on the selected workflows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Cancel (§5.8), with descendants when `children`.
+    /// Cancel, with descendants when `children`.
     Cancel { children: bool },
-    /// Resume onto `queue_name` (§5.9).
+    /// Resume onto `queue_name`.
     Resume { queue_name: String },
-    /// Delete every row (§5.12), with descendants when `children`.
+    /// Delete every row, with descendants when `children`.
     Delete { children: bool },
-    /// Fork (§5.10).
+    /// Fork.
     Fork(ForkSpec),
 }
 

@@ -1,4 +1,4 @@
-//! Graceful drain of the real binary on SIGTERM/SIGINT (architecture §2.4): health NOT_SERVING first,
+//! Graceful drain of the real binary on SIGTERM/SIGINT (ARCHITECTURE.md, "Drain"): health NOT_SERVING first,
 //! a grace period, then every open wait ends with UNAVAILABLE and a retry hint while unary calls in
 //! flight complete, and the process exits 0 within the drain timeout. A second signal exits at once.
 

@@ -1,5 +1,5 @@
-//! The management transactions over a selection of workflows: cancel (§5.8), resume (§5.9), delete
-//! (§5.12) and fork (§5.10, in `fork.rs`). Each call is one transaction that first locks the selected
+//! The management transactions over a selection of workflows: cancel, resume, delete
+//! and fork (in `fork.rs`). Each call is one transaction that first locks the selected
 //! rows (and descendants), so every workflow's outcome is exact; a dry run rolls it back.
 
 use crate::repo::Unnamed;

@@ -1,4 +1,4 @@
-//! ForkWorkflow(s) (§5.10): inside the management transaction of `control.rs`, enqueue a copy of each
+//! ForkWorkflow(s): inside the management transaction of `control.rs`, enqueue a copy of each
 //! locked source under a new id and copy its history below the start step.
 
 use crate::repo::Unnamed;

@@ -1,4 +1,4 @@
-//! In-flight changes to one workflow (§5.15): its delay, its queue priority, its attributes. Each is
+//! In-flight changes to one workflow: its delay, its queue priority, its attributes. Each is
 //! one transaction that locks the row first, so the caller learns whether the status took the change.
 
 use tokio_postgres::types::FromSql;

@@ -1,4 +1,4 @@
-//! SQL of the workflow management calls (§5.8–§5.15 of the DBOS system-database spec), built once at
+//! SQL of the workflow management calls (the rows DBOS's own `DBOSClient` management calls write; ARCHITECTURE.md, "Row contract"), built once at
 //! startup for the detected schema. Columns newer than DBOS migration 11 (the oldest schema dbosd
 //! serves) are written only where the schema has them; statements that need a missing table are `None`.
 
@@ -18,20 +18,20 @@ pub(crate) struct ManageStatements {
     /// Locks and reads the children of `$1` ids inside the scope `$2`/`$3`: workflow_uuid, status,
     /// parent_workflow_id (a child outside the scope is neither touched nor walked through).
     pub lock_children: String,
-    /// §5.8 on `$1` ids; returns the cancelled ids.
+    /// Cancel on `$1` ids; returns the cancelled ids.
     pub cancel: String,
-    /// §5.9 on `$1` ids onto queue `$2`; returns the resumed ids.
+    /// Resume on `$1` ids onto queue `$2`; returns the resumed ids.
     pub resume: String,
-    /// §5.12: the payload deletes (no foreign key), then the status delete (cascades; returns ids).
+    /// Delete: the payload deletes (no foreign key), then the status delete (cascades; returns ids).
     pub delete_payloads: Vec<String>,
     pub delete_status: String,
     /// The last recorded step of each of `$1` ids.
     pub last_steps: String,
-    /// §5.10 fork rows; parameters: map, keep_version, version, queue, partition key, default app, timeout.
+    /// Fork rows; parameters: map, keep_version, version, queue, partition key, default app, timeout.
     pub fork_status: String,
     pub fork_input: Option<String>,
     pub mark_forked: Option<String>,
-    /// §5.10 history copies below step `$3` (copy_steps also takes `$4`/`$5` child replacements).
+    /// Fork history copies below step `$3` (copy_steps also takes `$4`/`$5` child replacements).
     pub copy_steps: String,
     pub copy_events_history: String,
     pub copy_events: String,
@@ -40,7 +40,7 @@ pub(crate) struct ManageStatements {
     pub lock_one: String,
     /// Whether workflow `$1` exists inside the scope `$2`/`$3`.
     pub exists: String,
-    /// §5.15 in-flight changes of workflow `$1`.
+    /// In-flight changes of workflow `$1`.
     pub set_delay: Option<String>,
     pub set_priority: String,
     pub replace_attributes: Option<String>,
@@ -144,7 +144,7 @@ impl ManageStatements {
                  JOIN {h} h ON h.workflow_uuid = m.orig_id AND h.function_id < $3",
                 h = s.table("workflow_events_history"),
             ),
-            // Only the latest value per key below the cut (§5.10).
+            // Only the latest value per key below the cut.
             copy_events: format!(
                 "INSERT INTO {e} (workflow_uuid, key, value, serialization) \
                  SELECT fork_id, key, value, serialization FROM ( \
@@ -203,7 +203,7 @@ impl ManageStatements {
     }
 }
 
-/// The fork's status row, copied from its source (§5.10 step 2). The scalar parameters sit in one
+/// The fork's status row, copied from its source . The scalar parameters sit in one
 /// CTE so each is referenced whichever optional columns the schema has.
 fn fork_status(s: &SchemaInfo) -> String {
     let columns: &[(&str, &str)] = &[
@@ -253,7 +253,7 @@ fn fork_status(s: &SchemaInfo) -> String {
 }
 
 /// Step checkpoints below `$3`, owned by the fork's owner, with child ids rewritten through the
-/// `$4` → `$5` replacement pairs (§5.10 step 5).
+/// `$4` → `$5` replacement pairs (the fork's step 5).
 fn copy_steps(s: &SchemaInfo) -> String {
     let oo_has = |c: &str| s.has_column("operation_outputs", c);
     let mut columns = vec![

@@ -1,5 +1,5 @@
-//! `operation_outputs` (step checkpoints): ListWorkflowSteps (§5.13), and the history a fork copies
-//! from its source below the start step (§5.10 step 5: steps, event history, latest events, streams).
+//! `operation_outputs` (step checkpoints): ListWorkflowSteps, and the history a fork copies
+//! from its source below the start step (steps, event history, latest events, streams).
 
 use crate::repo::Unnamed;
 use std::collections::HashMap;
