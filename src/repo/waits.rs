@@ -4,6 +4,7 @@
 
 use tokio_postgres::{Client, Statement};
 
+use crate::repo::db::row::Columns;
 use crate::repo::{
     db::classify::classify, db::schema::SchemaInfo, workflows::status::decode_json_row, Repo,
 };
@@ -119,17 +120,17 @@ impl Poller {
             .map_err(|e| classify("polling for changes", e))?;
         let mut result = PollResult::default();
         for row in rows {
-            let kind: &str = row.get(0);
-            let id: Option<String> = row.get(1);
-            let key: Option<String> = row.get(2);
-            let fp: Option<String> = row.get(3);
+            let kind: &str = row.col(0)?;
+            let id: Option<String> = row.col(1)?;
+            let key: Option<String> = row.col(2)?;
+            let fp: Option<String> = row.col(3)?;
             match (kind, id, key, fp) {
                 ("s", Some(id), _, Some(fp)) => result.statuses.push((id, fp)),
                 ("e", Some(id), Some(key), Some(fp)) => result.events.push((id, key, fp)),
                 ("x", Some(id), Some(key), Some(fp)) => result.streams.push((id, key, fp)),
                 ("n", _, _, Some(now)) => result.db_now_ms = now.parse().unwrap_or_default(),
                 ("w", ..) => {
-                    if let Some(body) = row.get::<_, Option<String>>(4) {
+                    if let Some(body) = row.col::<_, Option<String>>(4)? {
                         result.changed.push(decode_json_row(&body)?);
                     }
                 }

@@ -52,6 +52,7 @@ mod replicas;
 mod schedules;
 mod schedules_apply;
 mod schema;
+mod schema_surprise;
 mod startup;
 mod telemetry;
 mod tls;

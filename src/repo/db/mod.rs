@@ -5,6 +5,7 @@ pub mod classify;
 pub(crate) mod connect_failures;
 pub mod migrate;
 pub mod pooled;
+pub mod row;
 pub mod schema;
 pub(crate) mod scope;
 pub(crate) mod statement;

@@ -1,6 +1,7 @@
 //! Detects the DBOS schema at startup: its migration version and which tables and columns exist,
 //! so dbosd works on any DBOS 3.x database (and writes inputs inline where `workflow_input` is missing).
 
+use crate::repo::db::row::Columns;
 use crate::repo::db::unnamed::Unnamed;
 use std::collections::{HashMap, HashSet};
 
@@ -87,7 +88,7 @@ impl SchemaInfo {
             .query_one_unnamed(SELECT_SCHEMA_EXISTS, &[&name])
             .await
             .map_err(|e| classify(ctx, e))?
-            .get(0);
+            .col(0)?;
         let mut columns: HashMap<String, HashSet<String>> = HashMap::new();
         if exists {
             for row in client
@@ -95,7 +96,7 @@ impl SchemaInfo {
                 .await
                 .map_err(|e| classify(ctx, e))?
             {
-                columns.entry(row.get(0)).or_default().insert(row.get(1));
+                columns.entry(row.col(0)?).or_default().insert(row.col(1)?);
             }
         }
         let mut info = SchemaInfo {
@@ -109,7 +110,7 @@ impl SchemaInfo {
                 .query_one_unnamed(sql.as_str(), &[])
                 .await
                 .map_err(|e| classify(ctx, e))?
-                .get(0);
+                .col(0)?;
         }
         Ok(info)
     }

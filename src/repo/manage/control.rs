@@ -2,6 +2,7 @@
 //! and fork (in `fork.rs`). Each call is one transaction that first locks the selected
 //! rows (and descendants), so every workflow's outcome is exact; a dry run rolls it back.
 
+use crate::repo::db::row::Columns;
 use crate::repo::Unnamed;
 use std::collections::{HashMap, HashSet};
 
@@ -146,12 +147,14 @@ impl Repo {
         }
         let targets: Vec<Target> = rows
             .iter()
-            .map(|row| Target {
-                id: row.get(0),
-                status: row.get(1),
-                parent: None,
+            .map(|row| {
+                Ok(Target {
+                    id: row.col(0)?,
+                    status: row.col(1)?,
+                    parent: None,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let order = match selection {
             Selection::Ids(ids) => ids.clone(),
             Selection::Filter(_) => targets.iter().map(|t| t.id.clone()).collect(),
@@ -187,13 +190,13 @@ impl Repo {
                 .map_err(|e| classify(ctx, e))?;
             frontier.clear();
             for row in rows {
-                let id: String = row.get(0);
+                let id: String = row.col(0)?;
                 if seen.insert(id.clone()) {
                     frontier.push(id.clone());
                     found.push(Target {
                         id,
-                        status: row.get(1),
-                        parent: row.get(2),
+                        status: row.col(1)?,
+                        parent: row.col(2)?,
                     });
                 }
             }
@@ -216,7 +219,7 @@ impl Repo {
             Some(value) => tx.query_unnamed(sql, &[&ids, value]).await,
         }
         .map_err(|e| classify(ctx, e))?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        rows.iter().map(|r| r.col(0)).collect()
     }
 
     async fn cancel(

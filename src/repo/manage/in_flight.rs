@@ -3,6 +3,7 @@
 
 use tokio_postgres::types::FromSql;
 
+use crate::repo::db::row::Columns;
 use crate::repo::{
     db::classify::classify, db::scope::Bound, manage::control::Target, Param, Repo, Unnamed,
 };
@@ -107,7 +108,7 @@ impl Repo {
             .ok_or_else(|| Error::NotFound(format!("workflow {workflow_id} does not exist")))?;
         let target = Target {
             id: workflow_id.to_owned(),
-            status: locked.get(0),
+            status: locked.col(0)?,
             parent: None,
         };
         let mut all: Vec<&dyn Param> = vec![&workflow_id];

@@ -1,6 +1,7 @@
 //! `operation_outputs` (step checkpoints): ListWorkflowSteps, and the history a fork copies
 //! from its source below the start step (steps, event history, latest events, streams).
 
+use crate::repo::db::row::Columns;
 use crate::repo::Unnamed;
 use std::collections::HashMap;
 
@@ -28,7 +29,7 @@ impl Repo {
             )
             .await
             .map_err(|e| classify(ctx, e))?
-            .get(0);
+            .col(0)?;
         if !exists {
             return Ok(None);
         }
@@ -79,7 +80,7 @@ pub(crate) async fn last_steps(
         .query_unnamed(sql, &[&ids])
         .await
         .map_err(|e| classify("reading the last steps of workflows", e))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    rows.iter().map(|r| Ok((r.col(0)?, r.col(1)?))).collect()
 }
 
 /// Copies each source's history below `spec.start_step` to its fork (`sources[i]` → `forks[i]`).

@@ -2,6 +2,7 @@
 
 use tokio_postgres::GenericClient;
 
+use crate::repo::db::row::Columns;
 use crate::repo::{
     db::classify::classify, db::classify::is_foreign_key_violation, db::scope::Bound,
     sql::Statements, Repo, Unnamed,
@@ -41,8 +42,8 @@ impl Repo {
             .await
             .map_err(|e| classify(ctx, e))?
             .iter()
-            .map(|r| r.get(0))
-            .collect();
+            .map(|r| r.col(0))
+            .collect::<Result<_>>()?;
         for fork in &forks {
             send_in(&tx, self.sql(), &msg.to(fork), scope).await?;
         }
@@ -67,10 +68,13 @@ impl Repo {
             )
             .await
             .map_err(|e| classify("reading an event", e))?;
-        Ok(row.map(|r| StoredValue {
-            text: r.get(0),
-            serialization: r.get(1),
-        }))
+        row.map(|r| {
+            Ok(StoredValue {
+                text: r.col(0)?,
+                serialization: r.col(1)?,
+            })
+        })
+        .transpose()
     }
 
     /// Every event of a workflow with its current value, by key; None when the workflow does not
@@ -96,18 +100,21 @@ impl Repo {
         Ok(Some(
             rows.iter()
                 .filter_map(|r| {
-                    let key: Option<String> = r.get(0);
+                    let key: Option<String> = match r.col(0) {
+                        Ok(key) => key,
+                        Err(e) => return Some(Err(e)),
+                    };
                     key.map(|key| {
-                        (
+                        Ok((
                             key,
                             StoredValue {
-                                text: r.get(1),
-                                serialization: r.get(2),
+                                text: r.col(1)?,
+                                serialization: r.col(2)?,
                             },
-                        )
+                        ))
                     })
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
         ))
     }
 }
@@ -141,8 +148,8 @@ pub(crate) async fn send_in(
         )
         .await;
     match row {
-        Ok(row) if !row.get::<_, bool>(0) => Err(missing()),
-        Ok(row) => Ok(row.get(1)),
+        Ok(row) if !row.col::<_, bool>(0)? => Err(missing()),
+        Ok(row) => Ok(row.col(1)?),
         // The destination was deleted between the lookup and the insert.
         Err(e) if is_foreign_key_violation(&e) => Err(missing()),
         Err(e) => Err(classify("sending a message", e)),

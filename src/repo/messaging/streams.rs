@@ -1,5 +1,6 @@
 //! `streams`: reading a DBOS stream (values written by a workflow under a key, dense offsets from 0).
 
+use crate::repo::db::row::Columns;
 use crate::repo::{db::classify::classify, db::schema::SchemaInfo, db::scope::Bound, Repo};
 use crate::{
     error::Result,
@@ -65,12 +66,12 @@ impl Repo {
         let mut next = offset;
         for row in &rows {
             read.status = row
-                .get::<_, Option<String>>(0)
+                .col::<_, Option<String>>(0)?
                 .as_deref()
                 .and_then(WorkflowStatus::parse);
             let (Some(at), Some(text)) = (
-                row.get::<_, Option<i32>>(1),
-                row.get::<_, Option<String>>(2),
+                row.col::<_, Option<i32>>(1)?,
+                row.col::<_, Option<String>>(2)?,
             ) else {
                 continue;
             };
@@ -82,7 +83,7 @@ impl Repo {
                 at,
                 StoredValue {
                     text,
-                    serialization: row.get(3),
+                    serialization: row.col(3)?,
                 },
             ));
             next += 1;

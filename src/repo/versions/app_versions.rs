@@ -1,5 +1,6 @@
 //! `application_versions`: list, latest, and "set latest" (which decides who dequeues unpinned work).
 
+use crate::repo::db::row::Columns;
 use crate::repo::Unnamed;
 use tokio_postgres::Row;
 
@@ -99,7 +100,7 @@ impl Repo {
             .ok_or_else(|| {
                 Error::NotFound(format!("application version {version} is not registered"))
             })?;
-        let current: Option<String> = existing.get(0);
+        let current: Option<String> = existing.col(0)?;
         let owner = resolve_owner(current.as_deref(), true, owner).map_err(|current| {
             Error::FailedPrecondition(format!(
                 "application version {version} belongs to application {current}"

@@ -3,6 +3,7 @@
 //! (a half-renamed application would dequeue work whose version row it no longer sees), then terminal
 //! workflows and steps in key-range batches, each its own transaction, so a re-run resumes.
 
+use crate::repo::db::row::Columns;
 use crate::repo::Unnamed;
 use crate::repo::{db::classify::classify, db::schema::SchemaInfo, Repo};
 use crate::{
@@ -125,7 +126,8 @@ impl Repo {
                         .query_opt_unnamed(b.upper.as_str(), &[old, adopt, &watermark, &(size - 1)])
                         .await
                         .map_err(|e| classify(ctx, e))?
-                        .map(|row| row.get(0)),
+                        .map(|row| row.col(0))
+                        .transpose()?,
                 };
                 // The last batch takes every remaining row, including rows below the watermark
                 // that appeared meanwhile.

@@ -4,6 +4,7 @@
 
 use tokio_postgres::{types::Type, GenericClient, Row, Transaction};
 
+use crate::repo::db::row::Columns;
 use crate::repo::{
     db::classify::classify, db::classify::is_unique_violation, db::schema::SchemaInfo,
     sql::Statements, workflows::session::EnqueueSession, Param, Repo, Unnamed,
@@ -399,7 +400,7 @@ async fn dedup_holder(
         .await
         .map_err(|e| classify("looking up the deduplication holder", e))?;
     if let Some(row) = holder {
-        let (app, queue): (Option<String>, Option<String>) = (row.get(2), row.get(3));
+        let (app, queue): (Option<String>, Option<String>) = (row.col(2)?, row.col(3)?);
         if !wf.caller_scope.allows(app.as_deref(), queue.as_deref()) {
             // Another application's workflow holds the id: answered as REJECT would be.
             return Err(Error::AlreadyExists(format!(
@@ -409,10 +410,10 @@ async fn dedup_holder(
             )));
         }
         return Ok(Some(Enqueued {
-            workflow_id: row.get(0),
+            workflow_id: row.col(0)?,
             outcome: EnqueueOutcome::Deduplicated,
             status: row
-                .get::<_, Option<String>>(1)
+                .col::<_, Option<String>>(1)?
                 .as_deref()
                 .and_then(WorkflowStatus::parse),
         }));
@@ -440,10 +441,14 @@ fn dedup_or_error<T>(e: tokio_postgres::Error) -> Result<Result<T, DedupConflict
 
 /// Each requested workflow's outcome, in request order, from the statement's returned rows.
 fn outcomes(wfs: &[NewWorkflow], rows: &[Row]) -> Vec<Result<Enqueued>> {
-    let by_id: std::collections::HashMap<&str, &Row> = rows
+    let by_id: std::collections::HashMap<&str, &Row> = match rows
         .iter()
-        .map(|r| (r.get::<_, &str>("workflow_uuid"), r))
-        .collect();
+        .map(|r| Ok((r.col::<_, &str>("workflow_uuid")?, r)))
+        .collect::<Result<_>>()
+    {
+        Ok(by_id) => by_id,
+        Err(e) => return wfs.iter().map(|_| Err(e.for_another_caller())).collect(),
+    };
     wfs.iter()
         .map(|wf| outcome(wf, by_id.get(wf.workflow_id.as_str()).copied()))
         .collect()
@@ -457,17 +462,17 @@ fn outcome(wf: &NewWorkflow, row: Option<&Row>) -> Result<Enqueued> {
             format!("no row returned for {}", wf.workflow_id),
         )
     })?;
-    if row.get::<_, bool>("created") {
+    if row.col::<_, bool>("created")? {
         return Ok(Enqueued {
             workflow_id: wf.workflow_id.clone(),
             outcome: EnqueueOutcome::Created,
             status: Some(initial_status(wf)),
         });
     }
-    let owner = |col: &str| row.get::<_, Option<String>>(col);
+    let owner = |col: &str| row.col::<_, Option<String>>(col);
     if !wf.caller_scope.allows(
-        owner("application_name").as_deref(),
-        owner("queue_name").as_deref(),
+        owner("application_name")?.as_deref(),
+        owner("queue_name")?.as_deref(),
     ) {
         return Err(taken_elsewhere(&wf.workflow_id));
     }
@@ -476,7 +481,7 @@ fn outcome(wf: &NewWorkflow, row: Option<&Row>) -> Result<Enqueued> {
         workflow_id: wf.workflow_id.clone(),
         outcome: EnqueueOutcome::Existing,
         status: row
-            .get::<_, Option<String>>("status")
+            .col::<_, Option<String>>("status")?
             .as_deref()
             .and_then(WorkflowStatus::parse),
     })
@@ -492,13 +497,13 @@ fn taken_elsewhere(workflow_id: &str) -> Error {
 
 /// An existing id must hold the same workflow (name, class, config), as DBOS checks.
 fn check_same_workflow(wf: &NewWorkflow, row: &Row) -> Result<()> {
-    let found = |col: &str| row.get::<_, Option<String>>(col);
+    let found = |col: &str| row.col::<_, Option<String>>(col);
     for (what, existing, requested) in [
-        ("workflow name", found("name"), Some(wf.name.as_str())),
-        ("class name", found("class_name"), wf.class_name.as_deref()),
+        ("workflow name", found("name")?, Some(wf.name.as_str())),
+        ("class name", found("class_name")?, wf.class_name.as_deref()),
         (
             "config name",
-            found("config_name"),
+            found("config_name")?,
             wf.config_name.as_deref(),
         ),
     ] {
