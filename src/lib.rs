@@ -3,6 +3,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod backoff;
 pub mod cli;
 pub mod codec;
 pub mod config;

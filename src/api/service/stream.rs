@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::api::convert;
 use crate::{
+    backoff::Backoff,
     error::{Error, Result},
     hub::Subscription,
     overload::Streams,
@@ -140,7 +141,7 @@ pub async fn reread<T, R, Fut>(
 where
     Fut: Future<Output = Result<R>>,
 {
-    let mut backoff = REREAD_BACKOFF.0;
+    let mut backoff = Backoff::new(REREAD_BACKOFF.0, REREAD_BACKOFF.1);
     loop {
         let error = match read().await {
             Ok(value) => return Ok(Some(value)),
@@ -148,7 +149,7 @@ where
             Err(e) => return Err(e),
         };
         tracing::debug!(%error, what, "wait re-read failed; retrying");
-        let pause = Instant::now() + backoff;
+        let pause = Instant::now() + backoff.pause();
         if deadline.is_some_and(|at| at <= pause) {
             return Err(Error::DeadlineExceeded(format!(
                 "timed out waiting for {what} (the system database is unavailable: {error})"
@@ -158,6 +159,5 @@ where
             _ = tokio::time::sleep_until(pause) => {}
             _ = sink.closed() => return Ok(None),
         }
-        backoff = (backoff * 2).min(REREAD_BACKOFF.1);
     }
 }
