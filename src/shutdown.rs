@@ -42,15 +42,21 @@ impl Signals {
 
 /// Resolves on the first SIGTERM or SIGINT, then watches for a second one, which exits the process
 /// at once (an operator who signals twice does not want to wait for the drain).
-pub async fn signal() {
+///
+/// The handlers are installed here, when `signal()` is called, not when the future is first polled:
+/// a server reports SERVING as soon as it serves, and a SIGTERM between that and the first poll of
+/// a lazily installed handler would kill the process instead of draining it.
+pub fn signal() -> impl std::future::Future<Output = ()> + Send {
     let mut signals = Signals::install();
-    let (name, _) = signals.next().await;
-    tracing::info!(signal = name, "draining; signal again to exit at once");
-    tokio::spawn(async move {
-        let (name, number) = signals.next().await;
-        tracing::warn!(signal = name, "second signal: exiting without draining");
-        std::process::exit(128 + number);
-    });
+    async move {
+        let (name, _) = signals.next().await;
+        tracing::info!(signal = name, "draining; signal again to exit at once");
+        tokio::spawn(async move {
+            let (name, number) = signals.next().await;
+            tracing::warn!(signal = name, "second signal: exiting without draining");
+            std::process::exit(128 + number);
+        });
+    }
 }
 
 /// The drain token: cloned into every wait; cancelled once, when open waits must end.

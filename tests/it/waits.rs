@@ -314,7 +314,9 @@ async fn a_thousand_waiters_share_one_poll_query_per_tick() {
     // would make 1000 per tick; the batched poll a few).
     let db = srv.db.client().await;
     let scans = || async {
-        db.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
+        db.batch_execute("SELECT pg_stat_clear_snapshot()")
+            .await
+            .unwrap();
         db.query_one(
             "SELECT (COALESCE(seq_scan, 0) + COALESCE(idx_scan, 0))::bigint FROM pg_stat_user_tables
              WHERE schemaname = 'dbos' AND relname = 'workflow_status'",
