@@ -1,5 +1,9 @@
 //! Compiles proto/ into OUT_DIR with a pure-Rust protobuf compiler (protox), so a fresh machine needs no
-//! protoc, and writes the descriptor set that server reflection serves.
+//! protoc, writes the descriptor set that server reflection serves, and generates the OpenAPI
+//! document of the Connect endpoints (`build/openapi.rs`).
+
+#[path = "build/openapi.rs"]
+mod openapi;
 
 use std::{env, fs, path::PathBuf};
 
@@ -19,6 +23,7 @@ const PROTO_FILES: &[&str] = &[
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // tonic-prost-build emits no rerun-if-changed of its own (see qdrant's lib/api/build.rs).
     println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=build");
 
     let mut compiler = protox::Compiler::new(["proto"])?;
     compiler.include_imports(true).include_source_info(true);
@@ -30,6 +35,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("dbosd_descriptor.bin"),
         compiler.encode_file_descriptor_set(),
     )?;
+
+    let openapi = openapi::document(&compiler.descriptor_pool(), &env::var("CARGO_PKG_VERSION")?)?;
+    fs::write(out_dir.join("openapi.json"), openapi)?;
 
     tonic_prost_build::configure()
         .codec_path("crate::codec::CompactCodec")

@@ -3,6 +3,8 @@
 #   <repo>/.venv-clients   grpcio + grpcio-tools (examples/python) and grpcurl (README walkthrough),
 #                          from examples/python/requirements.txt
 #   examples/node/node_modules   @grpc/grpc-js + @grpc/proto-loader, `npm ci` from the committed lock
+#   tests/http/node_modules      @connectrpc/connect(-node) + @bufbuild/protobuf (the Connect client
+#                                tests/it/http runs), `npm ci` from the committed lock
 # Both are git-ignored. Idempotent: stamp files record hashes of the inputs; concurrent runs are
 # serialized with flock.
 #
@@ -25,8 +27,12 @@ py_hash() { { sha256sum "${req}"; "${python}" -c 'import sys; print(sys.version)
 node_hash() { { sha256sum "${node_dir}/package-lock.json"; "${node}" --version; } | sha256sum | cut -d' ' -f1; }
 py_ready() { [[ -x "${venv}/bin/grpcurl" && -f "${py_stamp}" && "$(cat "${py_stamp}")" == "$(py_hash)" ]]; }
 node_ready() { [[ -f "${node_stamp}" && "$(cat "${node_stamp}")" == "$(node_hash)" ]]; }
+connect_dir="${repo_root}/tests/http"
+connect_stamp="${connect_dir}/node_modules/.dbosd-package-lock.sha256"
+connect_hash() { { sha256sum "${connect_dir}/package-lock.json"; "${node}" --version; } | sha256sum | cut -d' ' -f1; }
+connect_ready() { [[ -f "${connect_stamp}" && "$(cat "${connect_stamp}")" == "$(connect_hash)" ]]; }
 
-if py_ready && node_ready; then
+if py_ready && node_ready && connect_ready; then
     exit 0
 fi
 
@@ -48,5 +54,11 @@ if ! node_ready; then
     echo "setup-clients: npm ci in ${node_dir}" >&2
     (cd "${node_dir}" && "${npm}" ci --no-audit --no-fund --loglevel=error >&2)
     node_hash >"${node_stamp}"
+fi
+if ! connect_ready; then
+    command -v "${npm}" >/dev/null || { echo "setup-clients: npm is required" >&2; exit 1; }
+    echo "setup-clients: npm ci in ${connect_dir}" >&2
+    (cd "${connect_dir}" && "${npm}" ci --no-audit --no-fund --loglevel=error >&2)
+    connect_hash >"${connect_stamp}"
 fi
 echo "setup-clients: ready" >&2

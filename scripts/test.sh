@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of dbosd on a fresh machine: installs what the tests need (PostgreSQL server
 # binaries, the DBOS Python worker's virtualenv, the DBOS TypeScript worker's node modules, the gRPC
-# clients the README and examples use: grpcurl, grpcio, @grpc/grpc-js), then
+# clients the README and examples use: grpcurl, grpcio, @grpc/grpc-js, @connectrpc/connect; headless
+# Chromium for the browser test), then
 # runs the whole suite. The test harness starts its own private PostgreSQL on a free loopback port
 # unless DBOS_TEST_DATABASE_URL is set.
 set -euo pipefail
@@ -11,4 +12,5 @@ scripts/install-postgres.sh
 scripts/setup-py-worker.sh >/dev/null
 scripts/setup-ts-worker.sh >/dev/null
 scripts/setup-clients.sh
+scripts/install-browser.sh
 cargo test --locked "$@"

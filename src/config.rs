@@ -183,6 +183,15 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub native_allow_globals: Vec<String>,
+    /// A browser origin (e.g. `https://console.example.com`) allowed to call the Connect and
+    /// gRPC-Web endpoints cross-origin; repeatable (comma-separated in the environment). CORS is
+    /// off when none is given.
+    #[arg(
+        long = "cors-origin",
+        env = "DBOSD_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 /// `start-dev` options.
@@ -238,6 +247,8 @@ pub struct Settings {
     pub native: crate::native::NativePolicy,
     /// `--native-allow-global` entries, checked by `validate` and merged into `native.allowlist`.
     pub native_allow_globals: Vec<String>,
+    /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -271,6 +282,7 @@ impl Settings {
             tls: TlsFiles::default(),
             native: crate::native::NativePolicy::default(),
             native_allow_globals: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 
@@ -328,6 +340,7 @@ impl Settings {
                     .unwrap_or_default(),
             },
             native_allow_globals: server.native_allow_globals.clone(),
+            cors_origins: server.cors_origins.clone(),
         }
     }
 
@@ -372,6 +385,7 @@ impl Settings {
         if self.max_hub_keys == 0 {
             return Err("--max-hub-keys must be at least 1".to_owned());
         }
+        crate::http::cors::check_origins(&self.cors_origins)?;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod deadline;
 pub mod error;
 pub mod health;
+pub mod http;
 pub mod hub;
 pub mod model;
 pub mod native;

@@ -1,5 +1,6 @@
 //! Startup and serving: connect and check (or migrate) the schema, then serve WorkflowService, health
-//! and reflection on a listener until the shutdown future resolves, then drain in order.
+//! and reflection on a listener until the shutdown future resolves, then drain in order. The same
+//! port serves gRPC-Web, Connect and `/openapi.json` through the HTTP front (`crate::http`).
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -8,18 +9,20 @@ use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{server::TcpIncoming, Server};
 use tonic_health::{server::HealthReporter, ServingStatus};
+use tower_layer::Stack;
 
 use crate::{
     api::{Streams, WorkflowApi},
     auth::{layer::AuthLayer, Tokens},
     config::{redact_url, Settings},
     health::{self, DrainingHealth},
+    http::HttpLayer,
     hub::{self, Hub},
     overload::CallLimit,
     pb::{self, workflow_service_server::WorkflowServiceServer},
     repo::{db::migrate, workflows::coalescer::EnqueueCoalescer, Repo, SchemaInfo},
     shutdown::Drain,
-    telemetry::{self, layer::RpcLayer, Metrics},
+    telemetry::{self, layer::RpcLayer, panics::CatchPanicLayer, Metrics},
 };
 
 /// Why dbosd could not start; printed as one line before exiting non-zero.
@@ -189,18 +192,12 @@ pub async fn serve_with_hub(
             .tls_config(tls)
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
+    let http = HttpLayer::new(settings.max_message_bytes, &settings.cors_origins)
+        .map_err(StartupError::Other)?;
     let server = builder
-        // Outermost: every call, whatever service, is counted and gets its request id span; it
-        // sheds calls beyond the limit and carries each call's deadline down to its statements; a
-        // panic inside answers INTERNAL with that id (telemetry::call_layers, shared with
-        // tests/it/panics.rs).
-        .layer(telemetry::call_layers(rpc_layer))
-        // Inside it, so unauthenticated calls are counted and logged with their request id.
-        .layer(AuthLayer::new(
-            tokens,
-            settings.auth_exempt.clone(),
-            crate::api::rpcs::called_method,
-        ))
+        // HTTP/1.1 too: browsers and curl speak Connect and gRPC-Web over it.
+        .accept_http1(true)
+        .layer(call_stack(http, rpc_layer, settings, tokens))
         .add_service(DrainingHealth::server(&reporter, drain.clone()))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -241,6 +238,30 @@ pub async fn serve_with_hub(
         task.abort();
     }
     result
+}
+
+/// The one call path of the gRPC port, as layers around the services: the HTTP front (Connect and
+/// gRPC-Web translated into gRPC, other routes) outside the RPC layer (request id, metrics,
+/// default deadline) outside the auth layer. gRPC, gRPC-Web and Connect calls all go through the
+/// RPC and auth layers and the services' own policy checks once.
+fn call_stack(
+    http: HttpLayer,
+    rpc_layer: RpcLayer,
+    settings: &Settings,
+    tokens: Option<Arc<Tokens>>,
+) -> Stack<Stack<AuthLayer, Stack<CatchPanicLayer, RpcLayer>>, HttpLayer> {
+    // Outermost of the call layers: every call, whatever service, is counted and gets its request
+    // id span; it sheds calls beyond the limit and carries each call's deadline down to its
+    // statements; a panic inside answers INTERNAL with that id (telemetry::call_layers, shared
+    // with tests/it/panics.rs).
+    let rpc = telemetry::call_layers(rpc_layer);
+    // Inside it, so unauthenticated calls are counted and logged with their request id.
+    let auth = AuthLayer::new(
+        tokens,
+        settings.auth_exempt.clone(),
+        crate::api::rpcs::called_method,
+    );
+    Stack::new(Stack::new(auth, rpc), http)
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {

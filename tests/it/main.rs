@@ -25,6 +25,7 @@ mod examples;
 mod failures;
 mod grpcurl;
 mod health_reflection;
+mod http;
 mod interop;
 mod layout;
 mod limits;
