@@ -6,8 +6,15 @@ use tokio_postgres::{types::Type, GenericClient, Row, Transaction};
 
 use crate::repo::db::row::Columns;
 use crate::repo::{
-    db::classify::classify, db::classify::is_unique_violation, db::schema::SchemaInfo,
-    sql::Statements, workflows::session::EnqueueSession, Param, Repo, Unnamed,
+    db::classify::classify,
+    db::classify::is_unique_violation,
+    db::schema::SchemaInfo,
+    sql::Statements,
+    workflows::{
+        outcome::{outcome, outcomes},
+        session::EnqueueSession,
+    },
+    Param, Repo, Unnamed,
 };
 use crate::{
     error::{Error, Result},
@@ -235,7 +242,7 @@ impl EnqueueSql {
     }
 }
 
-fn initial_status(wf: &NewWorkflow) -> WorkflowStatus {
+pub(in crate::repo) fn initial_status(wf: &NewWorkflow) -> WorkflowStatus {
     if wf.delay_ms.is_some() {
         WorkflowStatus::Delayed
     } else {
@@ -437,84 +444,4 @@ fn dedup_or_error<T>(e: tokio_postgres::Error) -> Result<Result<T, DedupConflict
         return Ok(Err(DedupConflict(detail.to_owned())));
     }
     Err(classify("enqueueing workflows", e))
-}
-
-/// Each requested workflow's outcome, in request order, from the statement's returned rows.
-fn outcomes(wfs: &[NewWorkflow], rows: &[Row]) -> Vec<Result<Enqueued>> {
-    let by_id: std::collections::HashMap<&str, &Row> = match rows
-        .iter()
-        .map(|r| Ok((r.col::<_, &str>("workflow_uuid")?, r)))
-        .collect::<Result<_>>()
-    {
-        Ok(by_id) => by_id,
-        Err(e) => return wfs.iter().map(|_| Err(e.for_another_caller())).collect(),
-    };
-    wfs.iter()
-        .map(|wf| outcome(wf, by_id.get(wf.workflow_id.as_str()).copied()))
-        .collect()
-}
-
-/// One requested workflow's outcome, from its returned row.
-fn outcome(wf: &NewWorkflow, row: Option<&Row>) -> Result<Enqueued> {
-    let row = row.ok_or_else(|| {
-        Error::internal(
-            "enqueueing workflows",
-            format!("no row returned for {}", wf.workflow_id),
-        )
-    })?;
-    if row.col::<_, bool>("created")? {
-        return Ok(Enqueued {
-            workflow_id: wf.workflow_id.clone(),
-            outcome: EnqueueOutcome::Created,
-            status: Some(initial_status(wf)),
-        });
-    }
-    let owner = |col: &str| row.col::<_, Option<String>>(col);
-    if !wf.caller_scope.allows(
-        owner("application_name")?.as_deref(),
-        owner("queue_name")?.as_deref(),
-    ) {
-        return Err(taken_elsewhere(&wf.workflow_id));
-    }
-    check_same_workflow(wf, row)?;
-    Ok(Enqueued {
-        workflow_id: wf.workflow_id.clone(),
-        outcome: EnqueueOutcome::Existing,
-        status: row
-            .col::<_, Option<String>>("status")?
-            .as_deref()
-            .and_then(WorkflowStatus::parse),
-    })
-}
-
-/// An id held by a workflow outside the caller's scope: the id is taken, and nothing else about
-/// that workflow (name, status, owner) is told.
-fn taken_elsewhere(workflow_id: &str) -> Error {
-    Error::AlreadyExists(format!(
-        "workflow id {workflow_id} is already taken; choose another id"
-    ))
-}
-
-/// An existing id must hold the same workflow (name, class, config), as DBOS checks.
-fn check_same_workflow(wf: &NewWorkflow, row: &Row) -> Result<()> {
-    let found = |col: &str| row.col::<_, Option<String>>(col);
-    for (what, existing, requested) in [
-        ("workflow name", found("name")?, Some(wf.name.as_str())),
-        ("class name", found("class_name")?, wf.class_name.as_deref()),
-        (
-            "config name",
-            found("config_name")?,
-            wf.config_name.as_deref(),
-        ),
-    ] {
-        if existing.as_deref() != requested {
-            return Err(Error::AlreadyExists(format!(
-                "workflow {} already exists with a different {what} ({} instead of {})",
-                wf.workflow_id,
-                existing.as_deref().unwrap_or("none"),
-                requested.unwrap_or("none"),
-            )));
-        }
-    }
-    Ok(())
 }

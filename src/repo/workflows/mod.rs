@@ -3,5 +3,6 @@
 pub mod coalescer;
 pub mod enqueue;
 pub mod list;
+mod outcome;
 pub mod session;
 pub mod status;
