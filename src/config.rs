@@ -1,5 +1,5 @@
 //! Command line and environment: `dbosd [serve]`, `dbosd migrate`, `dbosd start-dev`, and the client
-//! commands of `crate::cli` (`dbosd workflow ...`, `dbosd enqueue`, `dbosd send`).
+//! commands of `crate::cli` (`dbosd workflow ...`, `dbosd enqueue`, `dbosd queue ...`, ...).
 //! Every flag has an environment fallback, so a container needs no arguments.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -28,12 +28,9 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Start a throwaway local PostgreSQL, migrate it and serve: one command for a first try.
     StartDev(StartDevArgs),
-    /// Inspect and manage workflows through a running dbosd (list, get, cancel, resume, fork, await).
-    Workflow(crate::cli::WorkflowArgs),
-    /// Enqueue a workflow through a running dbosd (and, with --await, wait for its result).
-    Enqueue(crate::cli::EnqueueArgs),
-    /// Send a message to a workflow through a running dbosd.
-    Send(crate::cli::SendArgs),
+    /// The client commands (`workflow`, `enqueue`, `queue`, ...): see `crate::cli`.
+    #[command(flatten)]
+    Client(crate::cli::ClientCommand),
 }
 
 /// Where the system database is.
@@ -62,6 +59,10 @@ pub struct ServeArgs {
     #[arg(long, env = "DBOSD_MIGRATE")]
     pub migrate: bool,
 }
+
+/// `--auth-exempt`'s default: health and both reflection versions.
+pub const DEFAULT_AUTH_EXEMPT: &str =
+    "grpc.health.v1.Health,grpc.reflection.v1.ServerReflection,grpc.reflection.v1alpha.ServerReflection";
 
 /// Server options shared by `serve` and `start-dev`.
 #[derive(Debug, Clone, Args)]
@@ -145,13 +146,14 @@ pub struct ServerArgs {
     /// every call outside --auth-exempt needs `authorization: Bearer <token>`.
     #[arg(long, env = "DBOSD_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
-    /// Services callable without a token (comma-separated full names), e.g. add
-    /// `grpc.reflection.v1.ServerReflection,grpc.reflection.v1alpha.ServerReflection`.
+    /// Services callable without a token (comma-separated full names). By default health (for
+    /// probes) and reflection (it reveals only the API's schema, which is public); pass
+    /// `grpc.health.v1.Health` alone to require a token for reflection.
     #[arg(
         long,
         env = "DBOSD_AUTH_EXEMPT",
         value_delimiter = ',',
-        default_value = "grpc.health.v1.Health"
+        default_value = DEFAULT_AUTH_EXEMPT
     )]
     pub auth_exempt: Vec<String>,
     /// PEM certificate (chain) for TLS on the gRPC port; needs --tls-key.
@@ -199,7 +201,8 @@ pub struct ServerArgs {
 pub struct StartDevArgs {
     #[command(flatten)]
     pub server: ServerArgs,
-    /// Keep the database in this directory (created if missing) instead of a temporary one.
+    /// Keep the database in this directory (created if missing) instead of a temporary one
+    /// removed on exit, so workflows survive between runs.
     #[arg(long, env = "DBOSD_DEV_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Schema of the DBOS system tables.
@@ -278,7 +281,7 @@ impl Settings {
             max_payload_bytes: 1024 * 1024,
             rpc_timeout: Some(Duration::from_secs(30)),
             tokens_file: None,
-            auth_exempt: vec!["grpc.health.v1.Health".to_owned()],
+            auth_exempt: DEFAULT_AUTH_EXEMPT.split(',').map(str::to_owned).collect(),
             tls: TlsFiles::default(),
             native: crate::native::NativePolicy::default(),
             native_allow_globals: Vec::new(),

@@ -11,7 +11,7 @@ use dbosd::{
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
-    pgcluster::PgCluster,
+    pgcluster::{stale, PgCluster},
     repo::db::migrate,
     server, shutdown, waiting,
 };
@@ -47,43 +47,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs a client command (`workflow`, `enqueue`, `send`: no logging, its own exit codes), or hands
-/// the command line back when it is a server command.
+/// Runs a client command (no logging, its own exit codes), or hands the command line back when it
+/// is a server command.
 fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
-    let command = match cli.command {
-        Some(Command::Workflow(a)) => ClientCommand::Workflow(a),
-        Some(Command::Enqueue(a)) => ClientCommand::Enqueue(a),
-        Some(Command::Send(a)) => ClientCommand::Send(a),
-        _ => return Err(Box::new(cli)),
+    let Some(Command::Client(command)) = cli.command else {
+        return Err(Box::new(cli));
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => Ok(rt.block_on(cli::run(command))),
         Err(e) => {
             eprintln!("dbosd: cannot start the async runtime: {e}");
-            return Ok(ExitCode::FAILURE);
+            Ok(ExitCode::FAILURE)
         }
-    };
-    let result = runtime.block_on(async {
-        match command {
-            ClientCommand::Workflow(a) => cli::workflow(a).await,
-            ClientCommand::Enqueue(a) => cli::enqueue(a).await,
-            ClientCommand::Send(a) => cli::send(a).await,
-        }
-    });
-    Ok(result.unwrap_or_else(|message| {
-        eprintln!("dbosd: {message}");
-        ExitCode::FAILURE
-    }))
-}
-
-/// The client commands, taken out of the command line.
-enum ClientCommand {
-    Workflow(cli::WorkflowArgs),
-    Enqueue(cli::EnqueueArgs),
-    Send(cli::SendArgs),
+    }
 }
 
 fn init_tracing(format: &str) {
@@ -105,9 +84,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => migrate_only(args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
-        Some(Command::Workflow(_) | Command::Enqueue(_) | Command::Send(_)) => {
-            Err("client commands are run by client_command".to_owned())
-        }
+        Some(Command::Client(_)) => Err("client commands are run by client_command".to_owned()),
     }
 }
 
@@ -219,16 +196,64 @@ async fn migrate_only(args: DatabaseArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// `start-dev`: check the port, sweep dead runs' scratch dirs, start PostgreSQL, serve until a
+/// signal or until PostgreSQL dies (then exit non-zero), and say what was cleaned up.
 async fn start_dev(args: StartDevArgs) -> Result<(), String> {
-    let cluster = match &args.data_dir {
+    // Before initdb: a taken port fails in a second, not after a minute of setup.
+    drop(TcpListener::bind(args.server.listen).await.map_err(|e| {
+        format!(
+            "cannot listen on {}: {e} (another dbosd running? pass --listen)",
+            args.server.listen
+        )
+    })?);
+    for r in stale::remove_dead(&PgCluster::scratch_base()) {
+        println!(
+            "removed {} ({:.1} MB) left by dbosd start-dev pid {}, which is gone",
+            r.path.display(),
+            r.bytes as f64 / 1e6,
+            r.owner
+        );
+    }
+    let mut cluster = match &args.data_dir {
         Some(dir) => PgCluster::start_in(dir).await,
         None => PgCluster::start_temp().await,
     }
     .map_err(|e| e.to_string())?;
     let url = cluster.url("postgres");
-    println!("PostgreSQL (throwaway) at {url}");
+    let kind = match cluster.is_temporary() {
+        true => "throwaway, removed on exit",
+        false => "kept between runs",
+    };
+    println!(
+        "PostgreSQL (pid {}, data in {}, {kind}) at {url}",
+        cluster.pid().unwrap_or(0),
+        cluster.data_dir().display()
+    );
+    println!(
+        "try: dbosd workflow list --address {0}   or   grpcurl -plaintext {0} list",
+        args.server.listen
+    );
     let settings = Settings::from_args(url, &args.schema, &args.server, true);
-    let result = serve_with(&settings, &args.server).await;
+    let result = tokio::select! {
+        served = serve_with(&settings, &args.server) => served,
+        status = cluster.exited() => Err(format!(
+            "PostgreSQL exited unexpectedly ({}); stopping. Last lines of {}:\n{}",
+            status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+            cluster.data_dir().join("dbosd-postgres.log").display(),
+            cluster.log_tail()
+        )),
+    };
+    let (temporary, scratch, data) = (
+        cluster.is_temporary(),
+        cluster.scratch_dir().to_path_buf(),
+        cluster.data_dir().to_path_buf(),
+    );
     let stopped = cluster.stop().await.map_err(|e| e.to_string());
+    if stopped.is_ok() {
+        match temporary {
+            true => println!("stopped PostgreSQL; removed {}", scratch.display()),
+            false => println!("stopped PostgreSQL; data kept in {}", data.display()),
+        }
+    }
     result.and(stopped)
 }

@@ -17,6 +17,8 @@ use tempfile::TempDir;
 use tokio::process::{Child, Command};
 use PgClusterError as E;
 
+pub mod stale;
+
 const MISSING: &str = "PostgreSQL server binaries (initdb, postgres) not found; install \
     them, e.g. `apt-get install postgresql` (Debian/Ubuntu)";
 const NO_USER: &str = "running as root, but OS user `postgres` (to run initdb/postgres as, \
@@ -86,6 +88,42 @@ impl PgCluster {
         }
         let scratch = run.scratch()?;
         run.launch(data_dir, scratch, port).await
+    }
+
+    /// Where throwaway clusters' scratch dirs go (what [`stale::remove_dead`] sweeps).
+    pub fn scratch_base() -> PathBuf {
+        // SAFETY: geteuid has no preconditions. As root the dirs go to /tmp (`Runner::scratch`).
+        if unsafe { libc::geteuid() } == 0 {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        }
+    }
+
+    /// Whether the data dir is a temporary one (removed with the cluster).
+    pub fn is_temporary(&self) -> bool {
+        self.data_dir.starts_with(self._scratch.path())
+    }
+
+    /// The scratch dir (the whole temporary tree of a throwaway cluster).
+    pub fn scratch_dir(&self) -> &Path {
+        self._scratch.path()
+    }
+
+    /// The postmaster's pid.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Resolves when the postmaster exits on its own (crash, kill, OOM), with its exit status.
+    pub async fn exited(&mut self) -> std::io::Result<ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// The last lines of the server log.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read(self.data_dir.join("dbosd-postgres.log")).unwrap_or_default();
+        tail(&log, 0)
     }
 
     /// The TCP port the server listens on (127.0.0.1 only).
@@ -296,6 +334,8 @@ impl Runner {
         let mut builder = tempfile::Builder::new();
         let dir = builder.prefix("dbosd-pg-").tempdir_in(base)?;
         self.private_dir(dir.path())?;
+        // Who made it, so a later `start-dev` can remove it if we die without cleaning up.
+        std::fs::write(dir.path().join(stale::OWNER_FILE), stale::owner_line())?;
         Ok(dir)
     }
 }

@@ -19,6 +19,9 @@ mod versions;
 mod waits;
 mod workflows;
 
+/// The JSON <-> protobuf `Value` codec, at the path the CLI and the tests use.
+pub use self::convert::json;
+
 use std::sync::Arc;
 
 use tonic::{Response, Status};

@@ -1,201 +1,107 @@
-//! The CLI's command line: every command takes `--address` (env `DBOSD_ADDRESS`) and `--output`.
+//! The client commands' shared command line: where dbosd is (flags > env > profile), how to print,
+//! and the top-level command tree that `crate::config::Command` flattens in.
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+
+use super::args_more::{
+    CompletionArgs, ConfigArgs, EventArgs, QueueArgs, ScheduleArgs, SendArgs, StreamArgs,
+    VersionArgs,
+};
+use super::args_wf::{EnqueueArgs, WorkflowArgs};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// Aligned columns for people.
+    /// Aligned columns (lists) or `key: value` lines (one object), for people.
     Table,
-    /// One JSON document (field names as in the proto's JSON form) for scripts.
+    /// One JSON document (field names as in the proto's JSON form); lists are one array.
     Json,
+    /// One compact JSON object per line (lists stream row by row).
+    Jsonl,
+    /// YAML; lists are one sequence.
+    Yaml,
 }
 
-/// Where dbosd is and how to print.
+/// When to colour table output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Only when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where dbosd is and how to print. Each connection setting comes from its flag, else its
+/// environment variable, else the selected profile of the config file, else the default.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
-    /// dbosd's gRPC address, `host:port` or `http://host:port`.
-    #[arg(
-        long,
-        env = "DBOSD_ADDRESS",
-        default_value = "localhost:50051",
-        global = true
-    )]
-    pub address: String,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
-    pub output: OutputFormat,
-    /// Seconds to wait for the connection to dbosd.
-    #[arg(long, default_value_t = 10, global = true)]
-    pub connect_timeout: u64,
+    /// dbosd's gRPC address, `host:port`, `http://host:port` or `https://host:port`
+    /// [default: localhost:50051].
+    #[arg(long, env = "DBOSD_ADDRESS", global = true)]
+    pub address: Option<String>,
+    /// The profile of the config file (`dbosd config`) to take connection settings from.
+    #[arg(long, env = "DBOSD_PROFILE", global = true)]
+    pub profile: Option<String>,
     /// Bearer token, for a dbosd started with --tokens-file.
     #[arg(long, env = "DBOSD_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// PEM CA certificate to trust for an `https://` address (dbosd with --tls-cert).
     #[arg(long, env = "DBOSD_TLS_CA", global = true)]
-    pub tls_ca: Option<std::path::PathBuf>,
+    pub tls_ca: Option<PathBuf>,
+    /// PEM client certificate, for a dbosd with --tls-client-ca (mTLS); needs --tls-client-key.
+    #[arg(long, env = "DBOSD_TLS_CLIENT_CERT", global = true)]
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM private key of --tls-client-cert.
+    #[arg(long, env = "DBOSD_TLS_CLIENT_KEY", global = true)]
+    pub tls_client_key: Option<PathBuf>,
+    /// The name to verify dbosd's certificate against (default: the address's host).
+    #[arg(long, env = "DBOSD_TLS_SERVER_NAME", global = true)]
+    pub tls_server_name: Option<String>,
+    /// Output format.
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        env = "DBOSD_OUTPUT",
+        default_value = "table",
+        global = true
+    )]
+    pub output: OutputFormat,
+    /// Colour in table output.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    pub color: ColorChoice,
+    /// Seconds to wait for the connection to dbosd.
+    #[arg(long, default_value_t = 10, global = true)]
+    pub connect_timeout: u64,
 }
 
-/// `dbosd workflow ...`.
-#[derive(Debug, Args)]
-pub struct WorkflowArgs {
-    #[command(flatten)]
-    pub client: ClientArgs,
-    #[command(subcommand)]
-    pub command: WorkflowCommand,
-}
-
-/// The workflow commands.
+/// The client commands (flattened into `dbosd`'s own command list).
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
-pub enum WorkflowCommand {
-    /// List workflows (newest first), with filters.
-    List(ListArgs),
-    /// Show one workflow with its input, output and error.
-    Get(GetArgs),
-    /// Cancel a workflow (and, with --children, its descendants).
-    Cancel(CancelArgs),
-    /// Resume a workflow from its last recorded step.
-    Resume(ResumeArgs),
-    /// Start a new workflow re-running a workflow from a step.
-    Fork(ForkArgs),
-    /// Wait for a workflow to finish, showing its status changes; exits 0 only on SUCCESS.
-    Await(AwaitArgs),
-}
-
-/// A workflow id.
-#[derive(Debug, Args)]
-pub struct IdArg {
-    /// The workflow id.
-    pub workflow_id: String,
-}
-
-/// `workflow get`.
-#[derive(Debug, Args)]
-pub struct GetArgs {
-    /// The workflow id.
-    pub workflow_id: String,
-    /// Leave the input out (for a workflow whose payloads are too big for one response).
-    #[arg(long)]
-    pub no_input: bool,
-    /// Leave the output and error out.
-    #[arg(long)]
-    pub no_output: bool,
-}
-
-/// `workflow list` filters.
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Only these statuses (ENQUEUED, PENDING, SUCCESS, ERROR, CANCELLED, DELAYED, ...); repeatable.
-    #[arg(long = "status")]
-    pub statuses: Vec<String>,
-    /// Only these workflow names; repeatable.
-    #[arg(long = "name")]
-    pub names: Vec<String>,
-    /// Only these queues; repeatable.
-    #[arg(long = "queue")]
-    pub queues: Vec<String>,
-    /// Only ids starting with this prefix; repeatable.
-    #[arg(long = "prefix")]
-    pub prefixes: Vec<String>,
-    /// At most this many workflows (1 to 1000).
-    #[arg(long, default_value_t = 20)]
-    pub limit: i32,
-    /// Oldest first instead of newest first.
-    #[arg(long)]
-    pub oldest_first: bool,
-}
-
-/// `workflow cancel`.
-#[derive(Debug, Args)]
-pub struct CancelArgs {
-    /// The workflow id.
-    pub workflow_id: String,
-    /// Also cancel its descendants.
-    #[arg(long)]
-    pub children: bool,
-}
-
-/// `workflow resume`.
-#[derive(Debug, Args)]
-pub struct ResumeArgs {
-    /// The workflow id.
-    pub workflow_id: String,
-    /// Re-enqueue on this queue instead of `_dbos_internal_queue`.
-    #[arg(long)]
-    pub queue: Option<String>,
-}
-
-/// `workflow fork`.
-#[derive(Debug, Args)]
-pub struct ForkArgs {
-    /// The workflow to fork.
-    pub workflow_id: String,
-    /// The first step to run again (default: the first step).
-    #[arg(long)]
-    pub start_step: Option<i32>,
-    /// The worker numbers steps from 0 (TypeScript, Go) instead of 1 (Python).
-    #[arg(long)]
-    pub steps_from_zero: bool,
-    /// The new workflow's id (default: a random UUID).
-    #[arg(long)]
-    pub new_id: Option<String>,
-    /// Enqueue the fork on this queue instead of `_dbos_internal_queue`.
-    #[arg(long)]
-    pub queue: Option<String>,
-}
-
-/// `workflow await`.
-#[derive(Debug, Args)]
-pub struct AwaitArgs {
-    /// The workflow id.
-    pub workflow_id: String,
-    /// Give up after this many seconds (exit code 2).
-    #[arg(long)]
-    pub timeout: Option<u64>,
-    /// Leave the output and error out of the outcome (for an output too big for one response).
-    #[arg(long)]
-    pub no_output: bool,
-}
-
-/// `dbosd enqueue`.
-#[derive(Debug, Args)]
-pub struct EnqueueArgs {
-    #[command(flatten)]
-    pub client: ClientArgs,
-    /// The registered workflow name.
-    pub workflow_name: String,
-    /// Positional arguments, each a JSON value (text that is not JSON is taken as a string).
-    pub args: Vec<String>,
-    /// The queue (a queue some worker polls).
-    #[arg(long, default_value = "_dbos_internal_queue")]
-    pub queue: String,
-    /// A named argument `key=JSON` (Python workers only); repeatable.
-    #[arg(long = "named", value_name = "KEY=JSON")]
-    pub named: Vec<String>,
-    /// The workflow id (default: a random UUID).
-    #[arg(long)]
-    pub id: Option<String>,
-    /// Then wait for the workflow to finish, as `workflow await` does.
-    #[arg(long = "await")]
-    pub wait: bool,
-    /// With --await: give up after this many seconds.
-    #[arg(long)]
-    pub timeout: Option<u64>,
-}
-
-/// `dbosd send`.
-#[derive(Debug, Args)]
-pub struct SendArgs {
-    #[command(flatten)]
-    pub client: ClientArgs,
-    /// The destination workflow id.
-    pub destination_id: String,
-    /// The message, a JSON value (text that is not JSON is taken as a string).
-    pub message: String,
-    /// The topic (default: the default topic).
-    #[arg(long)]
-    pub topic: Option<String>,
-    /// Deliver at most once per key and destination.
-    #[arg(long)]
-    pub idempotency_key: Option<String>,
+pub enum ClientCommand {
+    /// Inspect and manage workflows through a running dbosd.
+    Workflow(WorkflowArgs),
+    /// Enqueue a workflow through a running dbosd (and, with --await, wait for its result).
+    Enqueue(EnqueueArgs),
+    /// Send a message to a workflow through a running dbosd.
+    Send(SendArgs),
+    /// Read a workflow's events (get one, or watch its changes).
+    Event(EventArgs),
+    /// Read a workflow's stream.
+    Stream(StreamArgs),
+    /// List, show and update queues.
+    Queue(QueueArgs),
+    /// Manage schedules (cron-triggered workflows).
+    Schedule(ScheduleArgs),
+    /// List application versions and pick the latest.
+    Version(VersionArgs),
+    /// Connection profiles in the config file (like `temporal env`).
+    Config(ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(CompletionArgs),
+    /// Print dbosd's man page (roff), for `man -l -` or a man directory.
+    Man,
 }

@@ -1,6 +1,6 @@
 //! `dbosd workflow await` (and `enqueue --await`): streams AwaitWorkflow, printing each status change
 //! on stderr as it arrives (the progress display), then the outcome on stdout. Exit code: 0 SUCCESS,
-//! 1 any other end (ERROR, CANCELLED, ...), 2 when the timeout passed first.
+//! 1 any other end (ERROR, CANCELLED, ...), 3 when the timeout passed first.
 
 use std::{process::ExitCode, time::Instant};
 
@@ -9,13 +9,14 @@ use tokio_stream::StreamExt;
 
 use super::{
     client::{rpc_error, Client},
-    render, CliResult, OutputFormat,
+    output::Printer,
+    render, timed_out, CliResult,
 };
 use crate::pb::{self, await_workflow_response::Kind, WorkflowStatus};
 
 pub async fn run(
     client: &mut Client,
-    out: OutputFormat,
+    out: Printer,
     workflow_id: &str,
     timeout_secs: Option<u64>,
     load_output: bool,
@@ -37,16 +38,16 @@ pub async fn run(
     let mut last_status = None;
     let outcome = loop {
         match stream.next().await {
-            None => return Err("AwaitWorkflow ended without an outcome".to_owned()),
+            None => return Err("AwaitWorkflow ended without an outcome".to_owned().into()),
             Some(Err(e)) if e.code() == tonic::Code::DeadlineExceeded => {
                 eprintln!(
                     "dbosd: {workflow_id} still {} after {}s",
                     last_status.map_or("unknown".to_owned(), render::status_name),
                     timeout_secs.unwrap_or(0)
                 );
-                return Ok(ExitCode::from(2));
+                return Ok(timed_out());
             }
-            Some(Err(e)) => return Err(rpc_error("AwaitWorkflow", e)),
+            Some(Err(e)) => return Err(rpc_error("AwaitWorkflow", e).into()),
             Some(Ok(msg)) => match msg.kind {
                 Some(Kind::StatusUpdate(wf)) if last_status != Some(wf.status) => {
                     progress(started, workflow_id, wf.status, &wf.executor_id);
@@ -66,10 +67,7 @@ pub async fn run(
         "output": render::payload(&outcome.output),
         "error": render::error(&outcome.error),
     });
-    match out {
-        OutputFormat::Json => render::print_json(&doc),
-        OutputFormat::Table => println!("{}", render::fields(&doc)),
-    }
+    out.fields(&doc);
     Ok(if outcome.status == WorkflowStatus::Success as i32 {
         ExitCode::SUCCESS
     } else {

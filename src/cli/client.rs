@@ -6,11 +6,11 @@ use std::time::Duration;
 use tonic::{
     metadata::{Ascii, MetadataValue},
     service::{interceptor::InterceptedService, Interceptor},
-    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
     Request, Status,
 };
 
-use super::ClientArgs;
+use super::{CliError, ClientArgs};
 use crate::pb::workflow_service_client::WorkflowServiceClient;
 
 /// The generated client on a connected channel, sending `--token` with every call.
@@ -42,32 +42,65 @@ impl Interceptor for Bearer {
     }
 }
 
-/// Connects to `--address` within `--connect-timeout`.
-pub async fn connect(args: &ClientArgs) -> Result<Client, String> {
-    let uri = if args.address.contains("://") {
-        args.address.clone()
+/// Connects to the address of the flags, environment or profile, within `--connect-timeout`.
+pub async fn connect(given: &ClientArgs) -> Result<Client, CliError> {
+    let args = super::profile::resolve(given)?;
+    let address = args.address.as_deref().unwrap_or("localhost:50051");
+    let uri = if address.contains("://") {
+        address.to_owned()
     } else {
-        format!("http://{}", args.address)
+        format!("http://{address}")
     };
     let timeout = Duration::from_secs(args.connect_timeout.max(1));
     let mut endpoint = Endpoint::from_shared(uri.clone())
-        .map_err(|e| format!("bad --address {:?}: {e}", args.address))?
+        .map_err(|e| CliError::usage(format!("--address {address:?}: {e}")))?
         .connect_timeout(timeout);
+    let tls_asked = args.tls_ca.is_some() || args.tls_client_cert.is_some();
     if uri.starts_with("https://") {
-        let mut tls = ClientTlsConfig::new();
-        if let Some(path) = &args.tls_ca {
-            let pem =
-                std::fs::read(path).map_err(|e| format!("--tls-ca {}: {e}", path.display()))?;
-            tls = tls.ca_certificate(Certificate::from_pem(pem));
-        }
-        endpoint = endpoint.tls_config(tls).map_err(|e| format!("TLS: {e}"))?;
+        endpoint = endpoint
+            .tls_config(tls(&args)?)
+            .map_err(|e| format!("TLS: {e}"))?;
+    } else if tls_asked {
+        return Err(CliError::usage(format!(
+            "--tls-ca/--tls-client-cert need an https:// address (got {address:?})"
+        )));
     }
     let bearer = Bearer::new(args.token.as_deref())?;
     let channel = tokio::time::timeout(timeout, endpoint.connect())
         .await
         .map_err(|_| format!("no answer from dbosd at {uri} within {timeout:?}"))?
         .map_err(|e| format!("cannot connect to dbosd at {uri}: {e}"))?;
-    Ok(WorkflowServiceClient::with_interceptor(channel, bearer))
+    Ok(WorkflowServiceClient::with_interceptor(channel, bearer)
+        .max_decoding_message_size(64 * 1024 * 1024))
+}
+
+fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::usage(format!("{flag} {}: {e}", path.display())))
+}
+
+/// The TLS settings: the CA to trust, the client identity (mTLS), the name to verify.
+fn tls(args: &ClientArgs) -> Result<ClientTlsConfig, CliError> {
+    let mut tls = ClientTlsConfig::new();
+    if let Some(path) = &args.tls_ca {
+        tls = tls.ca_certificate(Certificate::from_pem(read("--tls-ca", path)?));
+    }
+    match (&args.tls_client_cert, &args.tls_client_key) {
+        (Some(cert), Some(key)) => {
+            let cert = read("--tls-client-cert", cert)?;
+            let key = read("--tls-client-key", key)?;
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(CliError::usage(
+                "--tls-client-cert and --tls-client-key go together",
+            ))
+        }
+    }
+    if let Some(name) = &args.tls_server_name {
+        tls = tls.domain_name(name.clone());
+    }
+    Ok(tls)
 }
 
 /// A failed call as one line: `<what>: <CODE>: <message>`, with the command's own way out when the
@@ -79,10 +112,10 @@ pub fn rpc_error(what: &str, status: tonic::Status) -> String {
     ) && status.message().contains("too large");
     let hint = match what {
         "GetWorkflow" if too_large => {
-            " (run `dbosd workflow get` with --no-output and/or --no-input to leave the payloads out)"
+            " (run `dbosd workflow describe` with --no-output and/or --no-input to leave the payloads out)"
         }
         "AwaitWorkflow" if too_large => {
-            " (run `dbosd workflow await` with --no-output to leave the output out)"
+            " (run `dbosd workflow result` with --no-output to leave the output out)"
         }
         _ => "",
     };

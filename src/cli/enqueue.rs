@@ -5,24 +5,22 @@ use std::process::ExitCode;
 use serde_json::{json, Map, Value as Json};
 
 use super::{
-    args::{EnqueueArgs, SendArgs},
+    args_more::SendArgs,
+    args_wf::EnqueueArgs,
     await_wf,
     client::{rpc_error, Client},
-    render, CliResult, OutputFormat,
+    filter::value,
+    output::Printer,
+    render, CliError, CliResult,
 };
 use crate::pb::{self, EnqueueOutcome};
 
-/// A command-line value: JSON when it parses as JSON, else the text as a string.
-pub fn value(text: &str) -> Json {
-    serde_json::from_str(text).unwrap_or_else(|_| Json::String(text.to_owned()))
-}
-
-pub async fn enqueue(client: &mut Client, a: EnqueueArgs) -> CliResult {
+pub async fn enqueue(client: &mut Client, out: Printer, a: EnqueueArgs) -> CliResult {
     let mut named = Map::new();
     for pair in &a.named {
         let (k, v) = pair
             .split_once('=')
-            .ok_or_else(|| format!("--named {pair:?}: expected KEY=JSON"))?;
+            .ok_or_else(|| CliError::usage(format!("--named {pair:?}: expected KEY=JSON")))?;
         named.insert(k.to_owned(), value(v));
     }
     // Sent as raw JSON text (`inputs_json`), so big integers keep every digit.
@@ -46,7 +44,6 @@ pub async fn enqueue(client: &mut Client, a: EnqueueArgs) -> CliResult {
         "outcome": outcome.trim_start_matches("ENQUEUE_OUTCOME_"),
         "status": render::status_name(resp.status),
     });
-    let out = a.client.output;
     if a.wait {
         // The outcome document is the only stdout; the enqueue result goes with the progress lines.
         eprintln!(
@@ -56,14 +53,11 @@ pub async fn enqueue(client: &mut Client, a: EnqueueArgs) -> CliResult {
         );
         return await_wf::run(client, out, &resp.workflow_id, a.timeout, true).await;
     }
-    match out {
-        OutputFormat::Json => render::print_json(&doc),
-        OutputFormat::Table => println!("{}", render::fields(&doc)),
-    }
+    out.fields(&doc);
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn send(client: &mut Client, a: SendArgs) -> CliResult {
+pub async fn send(client: &mut Client, out: Printer, a: SendArgs) -> CliResult {
     let req = pb::SendMessageRequest {
         destination_id: a.destination_id,
         topic: a.topic,
@@ -77,9 +71,6 @@ pub async fn send(client: &mut Client, a: SendArgs) -> CliResult {
         .map_err(|e| rpc_error("SendMessage", e))?
         .into_inner();
     let doc = json!({"messageId": resp.message_id, "delivered": resp.delivered});
-    match a.client.output {
-        OutputFormat::Json => render::print_json(&doc),
-        OutputFormat::Table => println!("{}", render::fields(&doc)),
-    }
+    out.fields(&doc);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,170 +1,119 @@
-//! `dbosd workflow list|get|cancel|resume|fork`.
+//! `dbosd workflow list|count|watch`: the read-many commands, printing as results arrive.
 
 use std::process::ExitCode;
 
-use serde_json::{json, Value as Json};
+use serde_json::{json, Map, Value as Json};
+use tokio_stream::StreamExt;
 
 use super::{
-    args::{CancelArgs, ForkArgs, GetArgs, ListArgs, ResumeArgs},
+    args_wf::{CountArgs, ListArgs, WatchArgs},
     client::{rpc_error, Client},
-    render, CliResult, OutputFormat,
+    filter,
+    output::Printer,
+    render, CliResult,
 };
-use crate::pb::{self, WorkflowStatus};
+use crate::pb;
 
-/// `SUCCESS` or `WORKFLOW_STATUS_SUCCESS` (any case) to the enum value.
-fn parse_status(text: &str) -> Result<i32, String> {
-    let upper = text.trim().to_ascii_uppercase();
-    let full = if upper.starts_with("WORKFLOW_STATUS_") {
-        upper
-    } else {
-        format!("WORKFLOW_STATUS_{upper}")
-    };
-    WorkflowStatus::from_str_name(&full)
-        .filter(|s| *s != WorkflowStatus::Unspecified)
-        .map(|s| s as i32)
-        .ok_or_else(|| format!("unknown status {text:?}"))
-}
+/// The table columns of a workflow list: (header, JSON key).
+pub const COLUMNS: &[(&str, &str)] = &[
+    ("WORKFLOW ID", "workflowId"),
+    ("STATUS", "status"),
+    ("NAME", "workflowName"),
+    ("QUEUE", "queueName"),
+    ("CREATED", "createdAt"),
+];
 
-pub async fn list(client: &mut Client, out: OutputFormat, a: ListArgs) -> CliResult {
-    let statuses = a
-        .statuses
-        .iter()
-        .map(|s| parse_status(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let req = pb::ListWorkflowsRequest {
-        filter: Some(pb::WorkflowFilter {
-            statuses,
-            workflow_names: a.names,
-            queue_names: a.queues,
-            workflow_id_prefixes: a.prefixes,
-            ..Default::default()
-        }),
+pub async fn list(client: &mut Client, p: Printer, a: ListArgs) -> CliResult {
+    let filter = filter::workflow_filter(a.filter)?;
+    let mut req = pb::ListWorkflowsRequest {
+        filter: Some(filter),
         page_size: a.limit,
         sort_desc: !a.oldest_first,
+        load_input: a.payloads,
+        load_output: a.payloads,
+        ..Default::default()
+    };
+    let mut out = p.list(COLUMNS);
+    loop {
+        let resp = client
+            .list_workflows(req.clone())
+            .await
+            .map_err(|e| rpc_error("ListWorkflows", e))?
+            .into_inner();
+        let rows: Vec<Json> = resp.workflows.iter().map(render::workflow).collect();
+        out.page(&rows);
+        if !a.all || resp.next_page_token.is_empty() {
+            break;
+        }
+        req.page_token = resp.next_page_token;
+    }
+    out.finish();
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn count(client: &mut Client, p: Printer, a: CountArgs) -> CliResult {
+    let req = pb::GetWorkflowAggregatesRequest {
+        filter: Some(filter::workflow_filter(a.filter)?),
+        group_by: vec![pb::WorkflowGroupBy::Status as i32],
         ..Default::default()
     };
     let resp = client
-        .list_workflows(req)
+        .get_workflow_aggregates(req)
         .await
-        .map_err(|e| rpc_error("ListWorkflows", e))?
+        .map_err(|e| rpc_error("GetWorkflowAggregates", e))?
         .into_inner();
-    let rows: Vec<Json> = resp.workflows.iter().map(render::workflow).collect();
-    match out {
-        OutputFormat::Json => render::print_json(&Json::Array(rows)),
-        OutputFormat::Table => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|w| {
-                    [
-                        "workflowId",
-                        "status",
-                        "workflowName",
-                        "queueName",
-                        "createdAt",
-                    ]
-                    .iter()
-                    .map(|k| render::cell(&w[*k]))
-                    .collect()
-                })
-                .collect();
-            let header = ["WORKFLOW ID", "STATUS", "NAME", "QUEUE", "CREATED"];
-            println!("{}", render::table(&header, &cells));
+    let mut by_status = Map::new();
+    let mut total = 0i64;
+    for agg in &resp.aggregates {
+        let status = agg
+            .group
+            .first()
+            .and_then(|g| g.value.clone())
+            .unwrap_or_default();
+        total += agg.count;
+        by_status.insert(status, json!(agg.count));
+    }
+    let doc = json!({"total": total, "byStatus": by_status});
+    p.doc(&doc, |d| {
+        let mut lines = vec![format!("total: {}", d["total"])];
+        if let Json::Object(m) = &d["byStatus"] {
+            lines.extend(m.iter().map(|(s, n)| format!("  {s}: {n}")));
         }
-    }
+        lines.join("\n")
+    });
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn get(client: &mut Client, out: OutputFormat, a: GetArgs) -> CliResult {
-    let resp = client
-        .get_workflow(pb::GetWorkflowRequest {
-            workflow_id: a.workflow_id,
-            load_input: Some(!a.no_input),
-            load_output: Some(!a.no_output),
-        })
-        .await
-        .map_err(|e| rpc_error("GetWorkflow", e))?
-        .into_inner();
-    let wf = resp.workflow.as_ref().map_or(Json::Null, render::workflow);
-    match out {
-        OutputFormat::Json => render::print_json(&wf),
-        OutputFormat::Table => println!("{}", render::fields(&wf)),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints management results, one row per workflow.
-fn print_actions(out: OutputFormat, results: &[&pb::WorkflowActionResult]) {
-    let rows: Vec<Json> = results.iter().map(|r| render::action(r)).collect();
-    match out {
-        OutputFormat::Json if rows.len() == 1 => render::print_json(&rows[0]),
-        OutputFormat::Json => render::print_json(&Json::Array(rows)),
-        OutputFormat::Table => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    let mut row: Vec<String> =
-                        ["workflowId", "outcome", "previousStatus", "status"]
-                            .iter()
-                            .map(|k| render::cell(&r[*k]))
-                            .collect();
-                    row.push(render::cell(
-                        r.get("forkedWorkflowId").unwrap_or(&json!(null)),
-                    ));
-                    row
-                })
-                .collect();
-            let header = ["WORKFLOW ID", "OUTCOME", "WAS", "NOW", "FORK"];
-            println!("{}", render::table(&header, &cells));
-        }
-    }
-}
-
-pub async fn cancel(client: &mut Client, out: OutputFormat, a: CancelArgs) -> CliResult {
-    let resp = client
-        .cancel_workflow(pb::CancelWorkflowRequest {
-            workflow_id: a.workflow_id,
-            cancel_children: a.children,
-        })
-        .await
-        .map_err(|e| rpc_error("CancelWorkflow", e))?
-        .into_inner();
-    let mut all: Vec<&pb::WorkflowActionResult> = resp.result.iter().collect();
-    all.extend(resp.descendants.iter());
-    print_actions(out, &all);
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn resume(client: &mut Client, out: OutputFormat, a: ResumeArgs) -> CliResult {
-    let resp = client
-        .resume_workflow(pb::ResumeWorkflowRequest {
-            workflow_id: a.workflow_id,
-            queue_name: a.queue,
-        })
-        .await
-        .map_err(|e| rpc_error("ResumeWorkflow", e))?
-        .into_inner();
-    print_actions(out, &resp.result.iter().collect::<Vec<_>>());
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn fork(client: &mut Client, out: OutputFormat, a: ForkArgs) -> CliResult {
-    let numbering = if a.steps_from_zero {
-        pb::StepNumbering::FromZero
-    } else {
-        pb::StepNumbering::FromOne
+pub async fn watch(client: &mut Client, p: Printer, a: WatchArgs) -> CliResult {
+    let req = pb::WatchWorkflowsRequest {
+        queue_names: a.queues,
+        workflow_names: a.names,
+        statuses: filter::parse_statuses(&a.statuses)?,
+        application_names: a.applications,
+        attributes: filter::attributes("--attr", &a.attributes)?,
+        workflow_ids: a.ids,
+        workflow_id_prefixes: a.prefixes,
+        cursor: String::new(),
     };
-    let resp = client
-        .fork_workflow(pb::ForkWorkflowRequest {
-            workflow_id: a.workflow_id,
-            start_step: a.start_step,
-            step_numbering: numbering as i32,
-            forked_workflow_id: a.new_id,
-            queue_name: a.queue,
-            ..Default::default()
-        })
+    let mut stream = client
+        .watch_workflows(req)
         .await
-        .map_err(|e| rpc_error("ForkWorkflow", e))?
+        .map_err(|e| rpc_error("WatchWorkflows", e))?
         .into_inner();
-    print_actions(out, &resp.result.iter().collect::<Vec<_>>());
+    // The server subscribed before answering: changes from here on are reported.
+    eprintln!("watching workflow changes (Ctrl-C to stop)");
+    let mut out = p.list(COLUMNS);
+    let mut seen = 0u64;
+    while let Some(msg) = stream.next().await {
+        let msg = msg.map_err(|e| rpc_error("WatchWorkflows", e))?;
+        if let Some(wf) = &msg.workflow {
+            out.page(&[render::workflow(wf)]);
+            seen += 1;
+            if a.max.is_some_and(|m| seen >= m) {
+                break;
+            }
+        }
+    }
+    out.finish();
     Ok(ExitCode::SUCCESS)
 }

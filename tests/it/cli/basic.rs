@@ -1,36 +1,10 @@
-//! The `dbosd` client commands (`workflow ...`, `enqueue`, `send`), run as the real binary against an
-//! in-process dbosd, with a real DBOS Python worker where a workflow must run.
+//! The first-try path: enqueue, await, get, list, send, cancel, resume, fork, and an unreachable
+//! address, with a real DBOS Python worker where a workflow must run.
 
-use std::process::Output;
-
-use serde_json::Value as Json;
 use tokio::process::Command;
 
+use super::{command, dbosd, json_out, text};
 use crate::harness::{run_bounded, TestServer, Worker, WorkerLang, WorkerOptions};
-
-/// Runs `dbosd <args>` against `srv` (address from the environment, as a user would set it).
-async fn dbosd(srv: &TestServer, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbosd"));
-    cmd.args(args).env("DBOSD_ADDRESS", srv.addr.to_string());
-    run_bounded(cmd, &format!("dbosd {}", args.join(" "))).await
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Stdout as JSON, after checking the exit code.
-fn json_out(out: &Output, code: i32) -> Json {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", text(&out.stdout)))
-}
 
 #[tokio::test]
 async fn enqueue_await_get_list_and_send_with_a_worker() {
@@ -145,7 +119,7 @@ async fn await_times_out_then_cancel_resume_and_fork() {
     assert_eq!(doc["status"], "ENQUEUED");
 
     let out = dbosd(&srv, &["workflow", "await", "idle-1", "--timeout", "1"]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("idle-1 ENQUEUED"),
         "{}",
@@ -223,7 +197,7 @@ async fn an_unreachable_address_fails_in_one_line() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbosd"));
+    let mut cmd: Command = command();
     cmd.args(["workflow", "list", "--address", &addr.to_string()]);
     let out = run_bounded(cmd, "dbosd workflow list").await;
     assert_eq!(out.status.code(), Some(1));
