@@ -204,7 +204,12 @@ fn cycle(
 /// Every broken rule, in words.
 fn violations(g: &Graph) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(c) = cycle(g, |_| true, |n| top(n).to_owned()) {
+    // `config` (the command line) and `cli` (its client commands) are one clap tree: one node.
+    let command_line = |n: &str| match top(n) {
+        "cli" => "config".to_owned(),
+        t => t.to_owned(),
+    };
+    if let Some(c) = cycle(g, |_| true, command_line) {
         out.push(format!(
             "top-level modules import each other: {}",
             c.join(" -> ")
