@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod attack;
 mod auth;
 mod authz_audit;
 mod authz_bulk;

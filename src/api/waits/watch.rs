@@ -118,7 +118,11 @@ impl WorkflowApi {
                     if !sink.send(msg).await {
                         return Ok(());
                     }
-                    offset = at + 1;
+                    // A stored offset at i32::MAX has no successor: the stream can hold no more.
+                    let Some(next) = at.checked_add(1) else {
+                        return Ok(());
+                    };
+                    offset = next;
                 }
                 if got_values {
                     deadline = crate::api::service::stream::deadline(&timeout)?;

@@ -140,7 +140,8 @@ impl Watcher {
         let mut filter = self.filter.to_list_filter();
         // Statuses are checked per row (a followed workflow may have moved on to another status).
         filter.statuses.clear();
-        filter.updated_after = Some(cursor.updated_at - REPLAY_MARGIN_MS);
+        // Saturating: the cursor comes back from the caller, who may have forged any value.
+        filter.updated_after = Some(cursor.updated_at.saturating_sub(REPLAY_MARGIN_MS));
         let query = ListQuery {
             filter,
             by_updated_at: true,

@@ -85,7 +85,7 @@ impl Repo {
             Action::Cancel { .. } => self.cancel(&tx, &targets, ctx).await?,
             Action::Resume { queue_name } => self.resume(&tx, &targets, queue_name, ctx).await?,
             Action::Delete { .. } => self.delete(&tx, &targets, ctx).await?,
-            Action::Fork(spec) => self.fork(&tx, &targets, spec, ctx).await?,
+            Action::Fork(spec) => self.fork(&tx, &targets, spec, scope, ctx).await?,
         };
         // 3. Report the selection in its order (unknown ids as NOT_FOUND), then the descendants.
         let mut by_id: HashMap<String, ActionResult> = results

@@ -5,11 +5,12 @@ use crate::repo::Unnamed;
 use tokio_postgres::Transaction;
 
 use crate::repo::{
-    db::classify::classify, db::classify::is_unique_violation, manage::control::Target,
-    manage::steps, Repo,
+    db::classify::classify, db::classify::is_unique_violation, db::scope::Bound,
+    manage::control::Target, manage::steps, Repo,
 };
 use crate::{
     error::{Error, Result},
+    model::Scope,
     model::{ActionOutcome, ActionResult, ForkSpec, ForkVersion, WorkflowStatus},
 };
 
@@ -19,9 +20,12 @@ impl Repo {
         tx: &Transaction<'_>,
         targets: &[Target],
         spec: &ForkSpec,
+        scope: &Scope,
         ctx: &str,
     ) -> Result<Vec<ActionResult>> {
         let manage = &self.sql().manage;
+        self.check_replacement_children(tx, spec, scope, ctx)
+            .await?;
         let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
         let last_steps = steps::last_steps(tx, &manage.last_steps, &ids).await?;
         let mut results = Vec::with_capacity(targets.len());
@@ -98,5 +102,38 @@ impl Repo {
             steps::copy_history(self, tx, &sources, &forks, spec).await?;
         }
         Ok(results)
+    }
+
+    /// A restricted caller may point a fork's copied steps only at children inside its scope: the
+    /// fork would await the child and hand its output to the caller's code. A child outside the
+    /// scope is answered as one that does not exist.
+    async fn check_replacement_children(
+        &self,
+        tx: &Transaction<'_>,
+        spec: &ForkSpec,
+        scope: &Scope,
+        ctx: &str,
+    ) -> Result<()> {
+        if !scope.is_restricted() || spec.replacement_children.is_empty() {
+            return Ok(());
+        }
+        let new_ids: Vec<&str> = spec
+            .replacement_children
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect();
+        let bound = Bound::of(scope);
+        let rows = tx
+            .query_unnamed(
+                self.sql().manage.share_in_scope.as_str(),
+                &[&new_ids, &bound.apps, &bound.queues],
+            )
+            .await
+            .map_err(|e| classify(ctx, e))?;
+        let inside: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        match new_ids.iter().find(|id| !inside.iter().any(|i| i == *id)) {
+            Some(id) => Err(Error::NotFound(format!("workflow {id} does not exist"))),
+            None => Ok(()),
+        }
     }
 }

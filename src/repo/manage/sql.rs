@@ -40,6 +40,9 @@ pub(crate) struct ManageStatements {
     pub lock_one: String,
     /// Whether workflow `$1` exists inside the scope `$2`/`$3`.
     pub exists: String,
+    /// Which of `$1` ids exist inside the scope `$2`/`$3`, share-locked for the transaction (a
+    /// fork's replacement children must stay what was checked until it commits).
+    pub share_in_scope: String,
     /// In-flight changes of workflow `$1`.
     pub set_delay: Option<String>,
     pub set_priority: String,
@@ -101,6 +104,11 @@ impl ManageStatements {
             lock_children: format!(
                 "SELECT ws.workflow_uuid, ws.status, ws.parent_workflow_id FROM {ws} ws \
                  WHERE ws.parent_workflow_id = ANY($1) AND {} ORDER BY ws.workflow_uuid FOR UPDATE",
+                scope::predicate(s, "ws", 2, 3)
+            ),
+            share_in_scope: format!(
+                "SELECT ws.workflow_uuid FROM {ws} ws WHERE ws.workflow_uuid = ANY($1) AND {} \
+                 FOR SHARE",
                 scope::predicate(s, "ws", 2, 3)
             ),
             // Unlike Python and TS, an already CANCELLED row is left alone (as Go does): nothing to change.

@@ -13,7 +13,8 @@ pub const READ_BATCH: i32 = 100;
 
 /// The writer's status joined with up to `$4` values from offset `$3` (one row with NULL values when
 /// there are none; no row when the workflow does not exist or is outside `in_scope`, the scope
-/// predicate on `ws` over `$5`/`$6`): a stream belongs to its workflow.
+/// predicate on `ws` over `$5`/`$6`): a stream belongs to its workflow. The window is computed in
+/// int8, so an offset near i32::MAX (the caller's, or a stored one) does not overflow.
 pub(crate) fn read_stream_sql(s: &SchemaInfo, in_scope: &str) -> String {
     let ws = s.table("workflow_status");
     if !s.has_table("streams") {
@@ -26,7 +27,7 @@ pub(crate) fn read_stream_sql(s: &SchemaInfo, in_scope: &str) -> String {
     format!(
         "SELECT ws.status, st.\"offset\", st.value, st.serialization FROM {ws} ws \
          LEFT JOIN {streams} st ON st.workflow_uuid = ws.workflow_uuid AND st.key = $2 \
-           AND st.\"offset\" >= $3 AND st.\"offset\" < $3 + $4 \
+           AND st.\"offset\" >= $3 AND st.\"offset\"::int8 - $3::int4 < $4::int4 \
          WHERE ws.workflow_uuid = $1 AND {in_scope} ORDER BY st.\"offset\"",
         streams = s.table("streams"),
     )
@@ -86,7 +87,11 @@ impl Repo {
                     serialization: row.col(3)?,
                 },
             ));
-            next += 1;
+            // i32::MAX is the last offset a stream can hold.
+            let Some(after) = next.checked_add(1) else {
+                break;
+            };
+            next = after;
         }
         Ok(read)
     }
