@@ -133,6 +133,10 @@ pub fn status_with_pushback(code: Code, message: String, retry_after: Duration) 
 pub const INTERNAL_MESSAGE: &str = "internal error; the dbosd log has the details";
 
 /// The trailer that tells a gRPC client how long to wait before retrying.
+/// How long a client should wait before retrying a call that draining ended (sent as gRPC's
+/// `grpc-retry-pushback-ms`); by then the load balancer routes it to another replica.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+
 pub const RETRY_PUSHBACK_HEADER: &str = "grpc-retry-pushback-ms";
 
 impl From<Error> for Status {
@@ -152,11 +156,9 @@ impl From<Error> for Status {
                 message,
                 retry_after,
             } => status_with_pushback(Code::ResourceExhausted, message, retry_after),
-            Error::Draining => status_with_pushback(
-                Code::Unavailable,
-                Error::Draining.to_string(),
-                crate::shutdown::RETRY_AFTER,
-            ),
+            Error::Draining => {
+                status_with_pushback(Code::Unavailable, Error::Draining.to_string(), RETRY_AFTER)
+            }
             Error::Aborted(msg) => Status::new(Code::Aborted, msg),
             Error::Internal { context, source } => {
                 // The cause (driver text, SQL, relation names) goes to the log only; the log line is

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod backoff;
 pub mod cli;
 pub mod codec;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod pgcluster;
 pub mod repo;
 pub mod server;
 pub mod shutdown;
+pub mod sync;
 pub mod telemetry;
 pub mod tls;
 pub mod waiting;

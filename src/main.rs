@@ -12,7 +12,7 @@ use dbosd::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
     pgcluster::{stale, PgCluster},
-    repo::migrate,
+    repo::db::migrate,
     server, shutdown, waiting,
 };
 

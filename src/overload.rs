@@ -8,10 +8,61 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Code, Status};
 
-use crate::error::status_with_pushback;
+use crate::{
+    error::{status_with_pushback, Error, Result},
+    shutdown::Drain,
+};
 
 /// How long a shed caller is told to wait before retrying.
 pub const SHED_PUSHBACK: Duration = Duration::from_millis(100);
+
+/// How long a caller refused a stream (or a wait) is told to wait before retrying.
+pub const STREAM_PUSHBACK: Duration = Duration::from_secs(1);
+
+/// What every stream shares: the drain token, and the slots that cap how many streams (and unary
+/// waits such as GetEvent) are open.
+#[derive(Clone)]
+pub struct Streams {
+    drain: Drain,
+    slots: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl Streams {
+    /// At most `limit` open streams; all of them end when `drain` starts.
+    pub fn new(drain: Drain, limit: usize) -> Self {
+        Streams {
+            drain,
+            slots: Arc::new(Semaphore::new(limit)),
+            limit,
+        }
+    }
+
+    /// How many streams are open now.
+    pub fn open(&self) -> usize {
+        self.limit - self.slots.available_permits()
+    }
+
+    /// The drain token (for unary waits such as GetEvent).
+    pub fn drain(&self) -> &Drain {
+        &self.drain
+    }
+
+    /// A slot, held by every stream and by a unary wait (GetEvent) while it waits: a wait costs
+    /// what a stream does. RESOURCE_EXHAUSTED with a retry pushback when `limit` are taken.
+    pub fn take_slot(&self) -> Result<OwnedSemaphorePermit> {
+        Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map_err(|_| Error::Overloaded {
+                message: format!(
+                    "too many open streams and waits on this dbosd (limit {}, --max-streams); \
+                     retry later or on another replica",
+                    self.limit
+                ),
+                retry_after: STREAM_PUSHBACK,
+            })
+    }
+}
 
 /// The slots of unary calls in flight.
 #[derive(Debug)]

@@ -192,7 +192,8 @@ async fn wait_ready(child: &mut Child, port: u16, sock: &Path) -> Result<(), Opt
     let mut config = tokio_postgres::Config::new();
     config.host_path(sock).port(port);
     config.user("postgres").dbname("postgres");
-    let mut backoff = Duration::from_millis(10);
+    let mut backoff =
+        crate::backoff::Backoff::new(Duration::from_millis(10), Duration::from_millis(200));
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(Some(status));
@@ -205,8 +206,7 @@ async fn wait_ready(child: &mut Child, port: u16, sock: &Path) -> Result<(), Opt
         if Instant::now() >= deadline {
             return Err(None);
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_millis(200));
+        tokio::time::sleep(backoff.pause()).await;
     }
 }
 

@@ -25,7 +25,7 @@ use crate::{
     hub::{self, Hub},
     overload::CallLimit,
     pb::{self, workflow_service_server::WorkflowServiceServer},
-    repo::{enqueue_coalescer::EnqueueCoalescer, migrate, Repo, SchemaInfo},
+    repo::{db::migrate, workflows::coalescer::EnqueueCoalescer, Repo, SchemaInfo},
     shutdown::Drain,
     telemetry::{
         self,
@@ -278,7 +278,11 @@ fn call_stack(
     // with tests/it/panics.rs).
     let rpc = telemetry::call_layers(rpc_layer);
     // Inside it, so unauthenticated calls are counted and logged with their request id.
-    let auth = AuthLayer::new(tokens, settings.auth_exempt.clone());
+    let auth = AuthLayer::new(
+        tokens,
+        settings.auth_exempt.clone(),
+        crate::api::rpcs::called_method,
+    );
     Stack::new(Stack::new(auth, rpc), http)
 }
 
@@ -309,7 +313,7 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
         .await;
 }
 
-/// What the drain needs to take the server down in order (architecture §2.4).
+/// What the drain needs to take the server down in order (ARCHITECTURE.md, "Drain").
 struct Draining {
     reporter: HealthReporter,
     health_task: JoinHandle<()>,

@@ -1,16 +1,10 @@
 //! Shutdown: the SIGTERM/SIGINT signals, and the [`Drain`] token that ends every open wait when dbosd
-//! drains (architecture §2.4). The order of the drain itself lives in `server.rs`.
-
-use std::time::Duration;
+//! drains (ARCHITECTURE.md, "Drain"). The order of the drain itself lives in `server.rs`.
 
 use tokio::signal::unix::{self, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-
-/// How long a client should wait before retrying a call that draining ended (sent as gRPC's
-/// `grpc-retry-pushback-ms`); by then the load balancer routes it to another replica.
-pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// SIGTERM and SIGINT, listened to for the life of the process.
 pub struct Signals {
@@ -48,15 +42,21 @@ impl Signals {
 
 /// Resolves on the first SIGTERM or SIGINT, then watches for a second one, which exits the process
 /// at once (an operator who signals twice does not want to wait for the drain).
-pub async fn signal() {
+///
+/// The handlers are installed here, when `signal()` is called, not when the future is first polled:
+/// a server reports SERVING as soon as it serves, and a SIGTERM between that and the first poll of
+/// a lazily installed handler would kill the process instead of draining it.
+pub fn signal() -> impl std::future::Future<Output = ()> + Send {
     let mut signals = Signals::install();
-    let (name, _) = signals.next().await;
-    tracing::info!(signal = name, "draining; signal again to exit at once");
-    tokio::spawn(async move {
-        let (name, number) = signals.next().await;
-        tracing::warn!(signal = name, "second signal: exiting without draining");
-        std::process::exit(128 + number);
-    });
+    async move {
+        let (name, _) = signals.next().await;
+        tracing::info!(signal = name, "draining; signal again to exit at once");
+        tokio::spawn(async move {
+            let (name, number) = signals.next().await;
+            tracing::warn!(signal = name, "second signal: exiting without draining");
+            std::process::exit(128 + number);
+        });
+    }
 }
 
 /// The drain token: cloned into every wait; cancelled once, when open waits must end.

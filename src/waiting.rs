@@ -20,6 +20,7 @@ use tonic::{
 use tonic_health::ServingStatus;
 
 use crate::{
+    backoff::Backoff,
     config::Settings,
     health,
     pb::workflow_service_server::WorkflowServiceServer,
@@ -100,7 +101,7 @@ pub async fn wait_for_database(
     );
 
     let deadline = tokio::time::Instant::now() + wait;
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     tokio::pin!(shutdown);
     let outcome = loop {
         match server::prepare(settings).await {
@@ -110,12 +111,11 @@ pub async fn wait_for_database(
                 if now >= deadline {
                     break Err(e.to_string());
                 }
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "waiting for the system database");
+                tracing::warn!(error = %e, retry_in_ms = backoff.peek().as_millis() as u64, "waiting for the system database");
                 tokio::select! {
-                    () = tokio::time::sleep(backoff.min(deadline - now)) => {}
+                    () = tokio::time::sleep(backoff.pause().min(deadline - now)) => {}
                     () = &mut shutdown => break Ok(Waited::Interrupted),
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             Err(e) => break Err(e.to_string()),
         }

@@ -4,7 +4,7 @@
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use dbosd::{
-    pb::workflow_service_client::WorkflowServiceClient, pgcluster::PgCluster, repo::migrate,
+    pb::workflow_service_client::WorkflowServiceClient, pgcluster::PgCluster, repo::db::migrate,
 };
 use tokio::{
     io::{AsyncBufReadExt, BufReader},

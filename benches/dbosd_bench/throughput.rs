@@ -15,7 +15,7 @@ use dbosd::{
     config::Settings,
     model::NewWorkflow,
     pb::{self, workflow_service_client::WorkflowServiceClient},
-    repo::enqueue_session::EnqueueSession,
+    repo::workflows::session::EnqueueSession,
     server,
 };
 use serde_json::json;
@@ -92,7 +92,7 @@ async fn grpc(env: &Env, tasks: usize) -> BenchResult<f64> {
                 let req = pb::EnqueueWorkflowRequest {
                     workflow_name: "echo".into(),
                     queue_name: "bench_q".into(),
-                    positional_args: vec![dbosd::api::json::from_json(&json!(1))],
+                    positional_args: vec![dbosd::api::convert::json::from_json(&json!(1))],
                     ..Default::default()
                 };
                 client.enqueue_workflow(req).await?;
@@ -170,7 +170,7 @@ async fn batch(env: &Env, size: usize) -> BenchResult<f64> {
                     .map(|_| pb::EnqueueWorkflowRequest {
                         workflow_name: "echo".into(),
                         queue_name: "bench_q".into(),
-                        positional_args: vec![dbosd::api::json::from_json(&json!(1))],
+                        positional_args: vec![dbosd::api::convert::json::from_json(&json!(1))],
                         ..Default::default()
                     })
                     .collect();

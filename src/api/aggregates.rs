@@ -1,8 +1,8 @@
 //! GetWorkflowAggregates and GetStepAggregates.
 
-use super::{
+use crate::api::{
+    convert::filter::{read_filter, status_filter},
     convert::{duration_ms, ms_to_duration, ms_to_timestamp, text, timestamp_ms},
-    filter::{read_filter, status_filter},
     WorkflowApi,
 };
 use crate::{
@@ -24,7 +24,7 @@ impl WorkflowApi {
         let group_by = req
             .group_by
             .iter()
-            .map(|g| match super::convert::enum_field("group_by", *g)? {
+            .map(|g| match crate::api::convert::enum_field("group_by", *g)? {
                 pb::WorkflowGroupBy::Status => Ok(WorkflowGroup::Status),
                 pb::WorkflowGroupBy::WorkflowName => Ok(WorkflowGroup::Name),
                 pb::WorkflowGroupBy::QueueName => Ok(WorkflowGroup::QueueName),
@@ -70,7 +70,7 @@ impl WorkflowApi {
         let group_by = req
             .group_by
             .iter()
-            .map(|g| match super::convert::enum_field("group_by", *g)? {
+            .map(|g| match crate::api::convert::enum_field("group_by", *g)? {
                 pb::StepGroupBy::FunctionName => Ok(StepGroup::FunctionName),
                 pb::StepGroupBy::Status => Ok(StepGroup::Status),
                 pb::StepGroupBy::Unspecified => Err(Error::invalid(

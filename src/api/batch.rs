@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{convert, render, WorkflowApi};
+use crate::api::{convert, convert::render, WorkflowApi};
 use crate::{
     error::{Error, Result},
     model::{EnqueueOutcome, NewMessage, TxOp, TxOutcome},

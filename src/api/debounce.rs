@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{convert, WorkflowApi};
+use crate::api::{convert, WorkflowApi};
 use crate::{
     error::{Error, Result},
     pb,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{convert, render, WorkflowApi};
+use crate::api::{convert, convert::render, WorkflowApi};
 use crate::{error::Result, hub::Key, pb};
 
 /// DBOS clients wait 60 s for an event by default.

@@ -5,7 +5,7 @@
 
 use prost_types::Duration;
 
-use super::{
+use crate::api::{
     convert::{ms_to_timestamp, required, text},
     WorkflowApi,
 };
@@ -43,7 +43,7 @@ impl WorkflowApi {
             "" => self.default_app.clone(),
             app => Some(text("queue.application_name", app)?),
         };
-        let on_conflict = match super::convert::enum_field("on_conflict", req.on_conflict)? {
+        let on_conflict = match crate::api::convert::enum_field("on_conflict", req.on_conflict)? {
             pb::QueueConflictPolicy::NeverUpdate => OnConflict::Keep,
             pb::QueueConflictPolicy::Unspecified | pb::QueueConflictPolicy::AlwaysUpdate => {
                 OnConflict::Update

@@ -1,7 +1,7 @@
 //! ListApplicationVersions, GetLatestApplicationVersion, SetLatestApplicationVersion and
 //! RenameApplication: who an application is, and which of its versions takes unpinned work.
 
-use super::{
+use crate::api::{
     convert::{ms_to_timestamp, required, text},
     WorkflowApi,
 };

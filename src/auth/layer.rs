@@ -3,7 +3,7 @@
 //! rate limit if it has one, else RESOURCE_EXHAUSTED with a retry pushback. The caller's
 //! [`Principal`] rides in the request's extensions for the handlers' scope checks, and its name
 //! (never the token) is recorded on the RPC's span. Every `WorkflowService` call is also tagged
-//! with its method and policy from `api::policy` (from the request path, so a handler cannot
+//! with its method and policy from the service's table (`api::rpcs`, handed in by the server) (from the request path, so a handler cannot
 //! claim another method's policy); a write refused here for its token is audited here, since it
 //! never reaches the service.
 
@@ -22,9 +22,11 @@ use tonic::{
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Principal, Tokens};
+use super::{
+    policy::{Access, CalledMethod},
+    Principal, Tokens,
+};
 use crate::{
-    api::policy::{self, Access, CalledMethod},
     audit::{self, AuditRecord},
     telemetry::layer::REQUEST_ID,
 };
@@ -34,14 +36,21 @@ use crate::{
 pub struct AuthLayer {
     tokens: Option<Arc<Tokens>>,
     exempt: Arc<Vec<String>>,
+    /// The method (and its policy) a request path calls: `api::rpcs::called_method`.
+    methods: MethodTable,
 }
+
+/// Looks up the RPC a request path calls; `None` for paths outside the table.
+pub type MethodTable = fn(&str) -> Option<CalledMethod>;
 
 impl AuthLayer {
     /// `exempt` lists full service names (e.g. `grpc.health.v1.Health`) that need no token.
-    pub fn new(tokens: Option<Arc<Tokens>>, exempt: Vec<String>) -> Self {
+    /// `methods` tags each call with the RPC it calls and that RPC's policy.
+    pub fn new(tokens: Option<Arc<Tokens>>, exempt: Vec<String>, methods: MethodTable) -> Self {
         AuthLayer {
             tokens,
             exempt: Arc::new(exempt),
+            methods,
         }
     }
 }
@@ -80,8 +89,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let called = policy::for_path(request.uri().path())
-            .map(|(name, policy)| CalledMethod { name, policy });
+        let called = (self.layer.methods)(request.uri().path());
         if let Some(called) = called {
             request.extensions_mut().insert(called);
         }

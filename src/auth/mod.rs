@@ -3,6 +3,7 @@
 //! SHA-256 digests of tokens are kept in memory, and no token is ever logged.
 
 pub mod layer;
+pub mod policy;
 pub mod rate_limit;
 
 use std::{
@@ -16,45 +17,7 @@ use sha2::{Digest, Sha256};
 use tonic::{Code, Status};
 
 use self::rate_limit::{Bucket, RateLimit};
-
-/// What a caller may touch. `None` means "any".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scope {
-    /// Applications whose workflows it may touch (unclaimed workflows, with no application, are
-    /// outside every restricted scope).
-    pub applications: Option<Vec<String>>,
-    /// Queues whose workflows it may touch (workflows on no queue are outside a restricted scope).
-    pub queues: Option<Vec<String>>,
-}
-
-impl Scope {
-    /// Whether this scope restricts anything (an unrestricted one needs no checks).
-    pub fn is_restricted(&self) -> bool {
-        self.applications.is_some() || self.queues.is_some()
-    }
-
-    /// Whether the scope may put workflows on `queue`.
-    pub fn allows_queue(&self, queue: &str) -> bool {
-        self.queues
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|q| q == queue))
-    }
-
-    /// The scope as the repository binds it: (applications, queues), `None` for "any". Every scoped
-    /// statement takes these two arrays, so one fixed SQL text serves every caller.
-    pub fn bind(&self) -> (Option<Vec<String>>, Option<Vec<String>>) {
-        (self.applications.clone(), self.queues.clone())
-    }
-
-    /// Whether a workflow of `application` on `queue` is inside the scope.
-    pub fn allows(&self, application: Option<&str>, queue: Option<&str>) -> bool {
-        let inside = |allowed: &Option<Vec<String>>, value: Option<&str>| match allowed {
-            None => true,
-            Some(list) => value.is_some_and(|v| list.iter().any(|a| a == v)),
-        };
-        inside(&self.applications, application) && inside(&self.queues, queue)
-    }
-}
+use crate::model::Scope;
 
 /// The caller a valid token identifies.
 #[derive(Debug, Clone)]

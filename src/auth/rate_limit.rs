@@ -62,7 +62,7 @@ impl Bucket {
     }
 
     fn take_at(&self, now: Instant) -> Result<(), Duration> {
-        let mut fill = crate::repo::lock_unpoisoned(&self.state);
+        let mut fill = crate::sync::lock_unpoisoned(&self.state);
         let refill = now.saturating_duration_since(fill.at).as_secs_f64() * self.per_second;
         fill.requests = (fill.requests + refill).min(self.burst);
         fill.at = now;

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use crate::{
-    api::json::to_json,
+    api::convert::json::to_json,
     pb::{self, WorkflowActionOutcome, WorkflowStatus},
 };
 

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::{Hub, Key};
+use crate::backoff::Backoff;
 
 const NOTIFICATIONS_CHANNEL: &str = "dbos_notifications_channel";
 const EVENTS_CHANNEL: &str = "dbos_workflow_events_channel";
@@ -19,17 +20,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Runs the listener until the task is aborted.
 pub async fn run(url: String, hub: Arc<Hub>) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         match listen_once(&url, &hub).await {
-            Ok(()) => backoff = MIN_BACKOFF,
+            Ok(()) => backoff.reset(),
             Err(e) => {
                 tracing::warn!(error = %e, "LISTEN connection failed; retrying");
             }
         }
         hub.wake_all();
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(backoff.pause()).await;
     }
 }
 

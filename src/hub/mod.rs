@@ -24,7 +24,7 @@ use std::{
 
 use tokio::sync::{broadcast, watch, Notify};
 
-use crate::{error::Error, model::WorkflowRow};
+use crate::{error::Error, model::WorkflowRow, repo::waits::PollKeys};
 
 /// How long a wait refused for want of a key is told to wait before retrying.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -69,6 +69,17 @@ pub struct PollSet {
 }
 
 impl PollSet {
+    /// The arrays the poll statement takes.
+    pub fn poll_keys(&self) -> PollKeys<'_> {
+        PollKeys {
+            status_ids: &self.status_ids,
+            event_ids: &self.event_ids,
+            event_keys: &self.event_keys,
+            stream_ids: &self.stream_ids,
+            stream_keys: &self.stream_keys,
+        }
+    }
+
     /// Whether nothing is waited on.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

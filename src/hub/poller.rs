@@ -12,14 +12,14 @@ use std::{
 use tokio::time::MissedTickBehavior;
 
 use super::{feed::FeedState, Hub, Key, PollSet};
-use crate::{error::Result, repo::Repo};
+use crate::{backoff::Backoff, error::Result, repo::Repo};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Polls every `tick` while anyone waits, forever (the server aborts the task on shutdown).
 pub async fn run(repo: Repo, hub: Arc<Hub>, tick: Duration) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         let mut connected = false;
         if let Err(e) = poll_connected(&repo, &hub, tick, &mut connected).await {
@@ -29,10 +29,9 @@ pub async fn run(repo: Repo, hub: Arc<Hub>, tick: Duration) {
         }
         if connected {
             // A connection that worked ends the outage: the next one is tried quickly again.
-            backoff = MIN_BACKOFF;
+            backoff.reset();
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(backoff.pause()).await;
     }
 }
 
@@ -71,7 +70,9 @@ async fn poll_connected(
         }
         ticker.tick().await;
         let started = std::time::Instant::now();
-        let result = poller.poll(&conn, &set, feed.watermark(watching)).await?;
+        let result = poller
+            .poll(&conn, set.poll_keys(), feed.watermark(watching))
+            .await?;
         tracing::trace!(
             keys = set.keys.len(),
             elapsed_us = started.elapsed().as_micros() as u64,

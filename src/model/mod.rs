@@ -6,12 +6,13 @@ mod aggregates;
 mod batch;
 mod registry;
 mod schedule;
+mod scope;
 mod watch;
 
 pub use self::{aggregates::*, batch::*, registry::*, schedule::*};
 pub use watch::{json_contains, WatchFilter};
 
-use crate::auth::Scope;
+pub use self::scope::Scope;
 
 /// The serialization dbosd writes: the cross-language JSON format every DBOS worker reads.
 pub const PORTABLE_JSON: &str = "portable_json";
@@ -341,13 +342,13 @@ pub struct ForkSpec {
 /// A management action on the selected workflows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Cancel (§5.8), with descendants when `children`.
+    /// Cancel, with descendants when `children`.
     Cancel { children: bool },
-    /// Resume onto `queue_name` (§5.9).
+    /// Resume onto `queue_name`.
     Resume { queue_name: String },
-    /// Delete every row (§5.12), with descendants when `children`.
+    /// Delete every row, with descendants when `children`.
     Delete { children: bool },
-    /// Fork (§5.10).
+    /// Fork.
     Fork(ForkSpec),
 }
 

@@ -3,9 +3,9 @@
 
 use tokio_postgres::Row;
 
-use super::{
-    classify,
-    workflow_list::{like_prefix, Where},
+use crate::repo::{
+    db::classify::classify,
+    workflows::list::{like_prefix, Where},
     Repo, Unnamed,
 };
 use crate::{

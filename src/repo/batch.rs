@@ -2,10 +2,12 @@
 //! statements as the single RPCs (`workflow_status::enqueue_in`, `messages::send_in`). Any failure
 //! rolls everything back.
 
-use super::{classify, enqueue::enqueue_in, messages::send_in, Repo};
+use crate::repo::{
+    db::classify::classify, messaging::messages::send_in, workflows::enqueue::enqueue_in, Repo,
+};
 use crate::{
-    auth::Scope,
     error::{Error, Result},
+    model::Scope,
     model::{TxOp, TxOutcome},
 };
 

@@ -3,7 +3,8 @@
 //! each debounce pushes its delay out (never past its deadline) and replaces its inputs, and the
 //! worker's DELAYED → ENQUEUED transition releases the key when the delay ends.
 
-use super::{classify, schema::SchemaInfo, Repo, Unnamed};
+use crate::repo::db::row::Columns;
+use crate::repo::{db::classify::classify, db::schema::SchemaInfo, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::NewWorkflow,
@@ -86,7 +87,7 @@ impl Repo {
                 .await
                 .map_err(|e| classify(ctx, e))?;
             if let Some(row) = extended {
-                let id: String = row.get(0);
+                let id: String = row.col(0)?;
                 if let Some(set_input) = &sql.set_input {
                     tx.execute_unnamed(set_input.as_str(), &[&id, &wf.inputs])
                         .await
@@ -102,11 +103,11 @@ impl Repo {
             drop(tx);
             if let Some(h) = holder {
                 let (id, debounced): (String, bool) =
-                    (h.get(0), h.get::<_, Option<bool>>(1).unwrap_or(false));
-                let same_workflow = h.get::<_, Option<String>>(2).as_deref()
+                    (h.col(0)?, h.col::<_, Option<bool>>(1)?.unwrap_or(false));
+                let same_workflow = h.col::<_, Option<String>>(2)?.as_deref()
                     == Some(wf.name.as_str())
-                    && h.get::<_, Option<String>>(3) == wf.class_name;
-                let owner: Option<String> = h.get(4);
+                    && h.col::<_, Option<String>>(3)? == wf.class_name;
+                let owner: Option<String> = h.col(4)?;
                 let foreign =
                     matches!((&wf.application_name, &owner), (Some(a), Some(b)) if a != b);
                 if !debounced || !same_workflow || foreign {

@@ -3,36 +3,19 @@
 //! Functions take a pooled client or a transaction; every multi-row write runs in one transaction.
 //! Driver errors are classified here, once, into [`Error`]; nothing above this module sees a SqlState.
 
-mod classify;
-mod connect_failures;
-pub mod control;
-pub mod debounce;
-pub mod enqueue;
-pub mod enqueue_coalescer;
-pub mod enqueue_session;
-pub mod fork;
-pub mod in_flight;
-mod manage_sql;
-pub mod messages;
-pub mod migrate;
-pub mod operation_outputs;
-pub mod poll;
-mod pooled;
-pub mod schema;
-mod scope;
-mod sql;
-mod statement;
-pub mod streams;
-mod unnamed;
-pub mod workflow_list;
-pub mod workflow_status;
+pub mod db;
 
 pub mod aggregates;
-pub mod app_versions;
 pub mod batch;
+pub mod debounce;
+pub mod manage;
+pub mod messaging;
 pub mod queues;
-pub mod rename;
 pub mod schedules;
+mod sql;
+pub mod versions;
+pub mod waits;
+pub mod workflows;
 
 use std::{
     sync::{
@@ -45,13 +28,13 @@ use std::{
 use bb8::{Pool, PooledConnection, RunError};
 use tokio_postgres::NoTls;
 
-pub use self::classify::classify;
-use self::connect_failures::ConnectFailures;
-pub use self::schema::SchemaInfo;
-pub(crate) use self::unnamed::{Param, Unnamed};
 use crate::error::{Error, Result};
+pub use crate::repo::db::classify::classify;
+use crate::repo::db::connect_failures::ConnectFailures;
+pub use crate::repo::db::schema::SchemaInfo;
+pub(crate) use crate::repo::db::unnamed::{Param, Unnamed};
 
-pub use self::pooled::{Manager, PooledClient};
+pub use crate::repo::db::pooled::{Manager, PooledClient};
 /// A connection checked out of the pool.
 pub type Conn<'a> = PooledConnection<'a, Manager>;
 
@@ -235,14 +218,6 @@ impl Repo {
             waiting: self.inner.waiting.load(Ordering::Relaxed),
         }
     }
-}
-
-/// `mutex`'s guard even if a panic poisoned it: dbosd's mutexes guard plain data (queues, caches)
-/// that every update leaves consistent.
-pub(crate) fn lock_unpoisoned<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A snapshot of the pool.

@@ -2,7 +2,8 @@
 
 use tokio_postgres::{GenericClient, Row};
 
-use super::{classify, schema::SchemaInfo, Param, Repo, Unnamed};
+use crate::repo::db::row::Columns;
+use crate::repo::{db::classify::classify, db::schema::SchemaInfo, Param, Repo, Unnamed};
 use crate::{
     error::{Error, Result},
     model::{resolve_owner, OnConflict, QueueRow, QueueSpec, RateLimit},
@@ -108,7 +109,10 @@ impl Repo {
             .query_opt_unnamed(sql.lock_owner.as_str(), &[&spec.name])
             .await
             .map_err(|e| classify(ctx, e))?;
-        let current: Option<String> = existing.as_ref().and_then(|r| r.get(0));
+        let current: Option<String> = match existing.as_ref() {
+            Some(r) => r.col(0)?,
+            None => None,
+        };
         let owner = resolve_owner(current.as_deref(), existing.is_some(), owner)
             .map_err(|current| taken(&spec.name, &current))?;
         let limits = limit_params(spec);
@@ -124,7 +128,7 @@ impl Repo {
             .await
             .map_err(|e| classify(ctx, e))?;
         let (row, created) = match row {
-            Some(row) => (decode(&row)?, row.get::<_, bool>("created")),
+            Some(row) => (decode(&row)?, row.col::<_, bool>("created")?),
             None => (
                 read_queue(&tx, sql, &spec.name).await?.ok_or_else(|| {
                     Error::Aborted(format!(

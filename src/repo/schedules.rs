@@ -3,9 +3,9 @@
 
 use tokio_postgres::Row;
 
-use super::{
-    classify, classify::is_unique_violation, schema::SchemaInfo, workflow_list::like_prefix, Param,
-    Repo, Unnamed,
+use crate::repo::{
+    db::classify::classify, db::classify::is_unique_violation, db::schema::SchemaInfo,
+    workflows::list::like_prefix, Param, Repo, Unnamed,
 };
 use crate::{
     error::{Error, Result},

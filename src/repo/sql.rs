@@ -1,7 +1,7 @@
 //! SQL text built once at startup for the detected schema: schema-qualified names, and `NULL` stand-ins
 //! for columns an older DBOS schema lacks, so every statement is a fixed string the driver can cache.
 
-use super::{schema::SchemaInfo, scope};
+use crate::repo::{db::schema::SchemaInfo, db::scope};
 
 /// `workflow_status` columns dbosd reads, with the type used when a column is missing.
 const STATUS_COLUMNS: &[(&str, &str)] = &[
@@ -41,24 +41,24 @@ const STATUS_COLUMNS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub(crate) struct Statements {
     /// `SELECT <row> FROM ... WHERE ws.workflow_uuid = $1` inside the scope `$2`/`$3` (see
-    /// `repo::scope`), with all payloads.
+    /// `repo::db::scope`), with all payloads.
     pub get_workflow: String,
     /// `SELECT <row> ... WHERE ws.workflow_uuid = $1` (scope `$2`/`$3`) without input, with output
     /// and error.
     pub get_outcome: String,
     /// Like `get_outcome` for `= ANY($1)`.
     pub get_outcomes: String,
-    /// A stream's writer status and values from an offset (see `repo::streams`).
+    /// A stream's writer status and values from an offset (see `repo::messaging::streams`).
     pub read_stream: String,
-    /// The hub's batched poll (see `repo::poll`).
+    /// The hub's batched poll (see `repo::waits`).
     pub poll: String,
     /// List SELECTs up to the WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
     pub list_prefix: [String; 4],
-    /// The enqueue statement (see `repo::enqueue`).
-    pub enqueue: super::enqueue::EnqueueSql,
+    /// The enqueue statement (see `repo::workflows::enqueue`).
+    pub enqueue: crate::repo::workflows::enqueue::EnqueueSql,
     pub dedup_holder: String,
     /// DebounceWorkflow's statements, where the schema has debouncing.
-    pub debounce: Option<super::debounce::DebounceSql>,
+    pub debounce: Option<crate::repo::debounce::DebounceSql>,
     /// Every workflow forked (recursively) from `$1` inside the scope `$2`/`$3`, in id order.
     pub forks_of: String,
     /// Inserts a message for `$1` when it exists inside the scope `$5`/`$6`: (exists, inserted).
@@ -66,15 +66,15 @@ pub(crate) struct Statements {
     /// An event's value, `$1`/`$2`, of a workflow inside the scope `$3`/`$4`.
     pub get_event: String,
     /// The workflow management statements.
-    pub manage: super::manage_sql::ManageStatements,
+    pub manage: crate::repo::manage::sql::ManageStatements,
     /// A workflow's status row (scope `$2`/`$3`) LEFT JOINed with its events (one NULL event row
     /// when it has none).
     pub get_all_events: String,
     /// Queue registry, application versions and rename; None where the schema predates them.
-    pub queues: Option<super::queues::QueueSql>,
-    pub versions: Option<super::app_versions::VersionSql>,
-    pub rename: Option<super::rename::RenameSql>,
-    pub schedules: Option<super::schedules::ScheduleSql>,
+    pub queues: Option<crate::repo::queues::QueueSql>,
+    pub versions: Option<crate::repo::versions::app_versions::VersionSql>,
+    pub rename: Option<crate::repo::versions::rename::RenameSql>,
+    pub schedules: Option<crate::repo::schedules::ScheduleSql>,
 }
 
 impl Statements {
@@ -156,10 +156,10 @@ impl Statements {
                 select(false, true),
                 scoped(2)
             ),
-            read_stream: super::streams::read_stream_sql(s, &scoped(5)),
-            poll: super::poll::poll_sql(s, &select(false, false)),
+            read_stream: crate::repo::messaging::streams::read_stream_sql(s, &scoped(5)),
+            poll: crate::repo::waits::poll_sql(s, &select(false, false)),
             list_prefix: [select(false, false), select(false, true), select(true, false), select(true, true)],
-            enqueue: super::enqueue::EnqueueSql::build(s),
+            enqueue: crate::repo::workflows::enqueue::EnqueueSql::build(s),
             forks_of: if s.has_column("workflow_status", "forked_from") {
                 // A fork outside the scope is neither reached nor walked through.
                 format!(
@@ -172,7 +172,7 @@ impl Statements {
                 "SELECT NULL::text WHERE $1::text IS NULL AND $2::text[] IS NULL AND $3::text[] IS NULL"
                     .to_owned()
             },
-            debounce: super::debounce::DebounceSql::build(s),
+            debounce: crate::repo::debounce::DebounceSql::build(s),
             // With its owner, so a holder outside the caller's scope is not returned.
             dedup_holder: format!(
                 "SELECT workflow_uuid, status, {app}, queue_name FROM {ws} \
@@ -200,17 +200,17 @@ impl Statements {
                 s.table("workflow_events"),
                 scoped(3)
             ),
-            manage: super::manage_sql::ManageStatements::build(s),
+            manage: crate::repo::manage::sql::ManageStatements::build(s),
             get_all_events: format!(
                 "SELECT e.key, e.value, e.serialization FROM {ws} ws LEFT JOIN {} e \
                  ON e.workflow_uuid = ws.workflow_uuid WHERE ws.workflow_uuid = $1 AND {} ORDER BY e.key",
                 s.table("workflow_events"),
                 scoped(2)
             ),
-            queues: super::queues::QueueSql::build(s),
-            versions: super::app_versions::VersionSql::build(s),
-            rename: super::rename::RenameSql::build(s),
-            schedules: super::schedules::ScheduleSql::build(s),
+            queues: crate::repo::queues::QueueSql::build(s),
+            versions: crate::repo::versions::app_versions::VersionSql::build(s),
+            rename: crate::repo::versions::rename::RenameSql::build(s),
+            schedules: crate::repo::schedules::ScheduleSql::build(s),
         }
     }
 }

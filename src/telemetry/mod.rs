@@ -17,10 +17,10 @@ use prost::Message;
 use tonic::Code;
 
 use crate::{
-    api::Streams,
     hub::Hub,
+    overload::Streams,
     pb,
-    repo::{enqueue_coalescer::EnqueueStats, Repo},
+    repo::{workflows::coalescer::EnqueueStats, Repo},
 };
 
 /// RPC latency buckets, in seconds: from sub-millisecond reads to long waits.

@@ -1,7 +1,7 @@
 //! Panics in calls: the layer that turns a handler's panic into INTERNAL so the daemon keeps
 //! serving, and the process-wide count behind `dbosd_panics_total`. A panic is logged in the call's
 //! span, so the log line carries the request id that the RPC layer also puts in the INTERNAL message.
-//! Streaming calls run in tasks of their own (`api::stream`), which report their panics here too.
+//! Streaming calls run in tasks of their own (`api::service::stream`), which report their panics here too.
 
 use std::{
     any::Any,

@@ -5,7 +5,10 @@
 
 use std::str::FromStr;
 
-use dbosd::api::policy::{Access, ScopeKind, POLICIES, SERVICE};
+use dbosd::{
+    api::rpcs::POLICIES,
+    auth::policy::{Access, ScopeKind, SERVICE},
+};
 use tonic::{transport::Channel, Code};
 
 use crate::authz_setup::{server, ALPHA, OPS};

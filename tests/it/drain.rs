@@ -1,4 +1,4 @@
-//! Graceful drain of the real binary on SIGTERM/SIGINT (architecture §2.4): health NOT_SERVING first,
+//! Graceful drain of the real binary on SIGTERM/SIGINT (ARCHITECTURE.md, "Drain"): health NOT_SERVING first,
 //! a grace period, then every open wait ends with UNAVAILABLE and a retry hint while unary calls in
 //! flight complete, and the process exits 0 within the drain timeout. A second signal exits at once.
 
@@ -161,7 +161,8 @@ async fn a_second_signal_exits_at_once() {
     let mut dbosd = start(&db, 120_000, 180_000).await;
     let mut health = serving_watch(&dbosd.channel, "").await;
     dbosd.signal(libc::SIGTERM);
-    // Seen once on a loaded CI run: the watch reset instead of reporting NOT_SERVING. Say why.
+    // A SIGTERM that arrived before the handlers were installed used to kill dbosd here (the watch
+    // reset); `shutdown::signal` now installs them before the server serves. Say why if it recurs.
     let update = tokio::time::timeout(WAIT, health.next()).await;
     let Ok(Some(Ok(update))) = update else {
         panic!(

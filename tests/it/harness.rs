@@ -50,7 +50,7 @@ use std::{
 
 use dbosd::{
     config::Settings, hub::Hub, pb::workflow_service_client::WorkflowServiceClient,
-    pgcluster::PgCluster, repo::migrate, server,
+    pgcluster::PgCluster, repo::db::migrate, server,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
@@ -478,7 +478,7 @@ pub fn repo_file(rel: &str) -> PathBuf {
 
 /// A protobuf Value from JSON.
 pub fn pv(json: serde_json::Value) -> prost_types::Value {
-    dbosd::api::json::from_json(&json)
+    dbosd::api::convert::json::from_json(&json)
 }
 
 /// A minimal EnqueueWorkflow request with positional arguments.

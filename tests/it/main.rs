@@ -56,6 +56,7 @@ mod replicas;
 mod schedules;
 mod schedules_apply;
 mod schema;
+mod schema_surprise;
 mod startup;
 mod telemetry;
 mod tls;

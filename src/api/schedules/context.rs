@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::super::{json::to_json, WorkflowApi};
+use crate::api::{convert::json::to_json, WorkflowApi};
 use crate::{
     error::{Error, Result},
     native::{
@@ -150,7 +150,7 @@ impl WorkflowApi {
                 Some(Language::TypeScript) => pb::WorkerLanguage::Typescript,
                 None => pb::WorkerLanguage::Unspecified,
             } as i32,
-            json: json.as_ref().map(super::super::json::from_json),
+            json: json.as_ref().map(crate::api::convert::json::from_json),
             typed: typed.as_ref().and_then(Typed::to_pb),
         }
     }

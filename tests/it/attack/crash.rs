@@ -12,7 +12,7 @@ use super::raw::{bytes_field, key, nested, varint_field};
 use super::{assert_alive, SENTINEL};
 use crate::authz_setup::{client_as, tokens_file, ALPHA, OPS};
 use crate::harness::{enqueue_req, Dbosd, TestDb, WAIT};
-use dbosd::api::policy::{ScopeKind, POLICIES};
+use dbosd::{api::rpcs::POLICIES, auth::policy::ScopeKind};
 
 const STREAMING: &[&str] = &[
     "AwaitWorkflow",

@@ -4,7 +4,7 @@
 use std::{str::FromStr, time::Duration};
 
 use bytes::{Buf, BufMut};
-use dbosd::api::policy::SERVICE;
+use dbosd::auth::policy::SERVICE;
 use tonic::{
     codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     transport::Channel,

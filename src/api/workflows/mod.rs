@@ -1,0 +1,5 @@
+//! Handlers for enqueueing, reading and listing workflows.
+
+mod enqueue;
+mod inspect;
+pub(crate) mod list;

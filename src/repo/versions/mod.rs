@@ -1,0 +1,4 @@
+//! Application versions and renames.
+
+pub mod app_versions;
+pub mod rename;

@@ -1,0 +1,142 @@
+//! The hub's batched poll: ONE statement per tick that reports, for every awaited workflow, event key
+//! and stream, a fingerprint of its current state, plus (for WatchWorkflows) the status rows changed
+//! since a watermark. Empty arrays make the unused parts free, so the statement never changes shape.
+
+use tokio_postgres::{Client, Statement};
+
+use crate::repo::db::row::Columns;
+use crate::repo::{
+    db::classify::classify, db::schema::SchemaInfo, workflows::status::decode_json_row, Repo,
+};
+use crate::{error::Result, model::WorkflowRow};
+
+/// What one poll asks about, as the statement's parallel arrays: awaited workflow ids, then
+/// (workflow id, key) pairs of awaited events and of awaited streams.
+#[derive(Debug, Clone, Copy)]
+pub struct PollKeys<'a> {
+    pub status_ids: &'a [String],
+    pub event_ids: &'a [String],
+    pub event_keys: &'a [String],
+    pub stream_ids: &'a [String],
+    pub stream_keys: &'a [String],
+}
+
+/// What one poll found.
+#[derive(Debug, Default)]
+pub struct PollResult {
+    /// (workflow id, status|updated_at) for awaited workflows that exist.
+    pub statuses: Vec<(String, String)>,
+    /// (workflow id, key, value fingerprint) for awaited events that are set.
+    pub events: Vec<(String, String, String)>,
+    /// (workflow id, key, highest offset) for awaited streams with values.
+    pub streams: Vec<(String, String, String)>,
+    /// Status rows updated at or after the feed watermark.
+    pub changed: Vec<WorkflowRow>,
+    /// The database clock (epoch ms) when the poll ran.
+    pub db_now_ms: i64,
+}
+
+/// Builds the poll statement for a schema.
+pub(crate) fn poll_sql(s: &SchemaInfo, status_select: &str) -> String {
+    let ws = s.table("workflow_status");
+    let events = s.table("workflow_events");
+    let streams = if s.has_table("streams") {
+        format!(
+            "SELECT 'x', st.workflow_uuid, st.key, max(st.\"offset\")::text, NULL::text FROM {} st \
+             JOIN unnest($4::text[], $5::text[]) AS k(id, key) ON st.workflow_uuid = k.id AND st.key = k.key \
+             GROUP BY st.workflow_uuid, st.key",
+            s.table("streams")
+        )
+    } else {
+        "SELECT 'x', NULL::text, NULL::text, NULL::text, NULL::text WHERE $4::text[] IS NULL AND $5::text[] IS NULL"
+            .to_owned()
+    };
+    // Every transition lands in one of these indexed sets: in flight (ENQUEUED/PENDING, partial
+    // index), DELAYED (partial index), finished (completed_at index) or new (created_at index).
+    let has = |c: &str| s.has_column("workflow_status", c);
+    let mut changed_sets = vec![
+        "ws.status IN ('ENQUEUED','PENDING','DELAYED')".to_owned(),
+        "ws.created_at >= $6".to_owned(),
+    ];
+    if has("completed_at") {
+        changed_sets.push("ws.completed_at >= $6".to_owned());
+    } else {
+        changed_sets.push("ws.status NOT IN ('ENQUEUED','PENDING','DELAYED')".to_owned());
+    }
+    format!(
+        "SELECT 's', ws.workflow_uuid, NULL::text, ws.status || '|' || ws.updated_at, NULL::text FROM {ws} ws \
+           WHERE ws.workflow_uuid = ANY($1::text[]) \
+         UNION ALL \
+         SELECT 'e', ev.workflow_uuid, ev.key, md5(ev.value) || '|' || coalesce(ev.serialization, ''), NULL::text \
+           FROM {events} ev JOIN unnest($2::text[], $3::text[]) AS k(id, key) \
+           ON ev.workflow_uuid = k.id AND ev.key = k.key \
+         UNION ALL {streams} \
+         UNION ALL \
+         SELECT 'w', NULL::text, NULL::text, NULL::text, row_to_json(r)::text FROM ({status_select} \
+           WHERE $6::bigint IS NOT NULL AND ws.updated_at >= $6 AND ({sets})) r \
+         UNION ALL \
+         SELECT 'n', NULL::text, NULL::text, ((EXTRACT(epoch FROM now()) * 1000)::bigint)::text, NULL::text",
+        sets = changed_sets.join(" OR "),
+    )
+}
+
+/// A connection kept by the poller with its statement prepared once.
+pub struct Poller {
+    statement: Statement,
+}
+
+impl Repo {
+    /// Prepares the poll statement on `client` (a connection the poller keeps).
+    pub async fn prepare_poll(&self, client: &Client) -> Result<Poller> {
+        let statement = client
+            .prepare(&self.sql().poll)
+            .await
+            .map_err(|e| classify("preparing the hub poll", e))?;
+        Ok(Poller { statement })
+    }
+}
+
+impl Poller {
+    /// Runs one poll for `set`; `feed_since` (epoch ms) asks for status rows changed since then.
+    pub async fn poll(
+        &self,
+        client: &Client,
+        set: PollKeys<'_>,
+        feed_since: Option<i64>,
+    ) -> Result<PollResult> {
+        let rows = client
+            .query(
+                &self.statement,
+                &[
+                    &set.status_ids,
+                    &set.event_ids,
+                    &set.event_keys,
+                    &set.stream_ids,
+                    &set.stream_keys,
+                    &feed_since,
+                ],
+            )
+            .await
+            .map_err(|e| classify("polling for changes", e))?;
+        let mut result = PollResult::default();
+        for row in rows {
+            let kind: &str = row.col(0)?;
+            let id: Option<String> = row.col(1)?;
+            let key: Option<String> = row.col(2)?;
+            let fp: Option<String> = row.col(3)?;
+            match (kind, id, key, fp) {
+                ("s", Some(id), _, Some(fp)) => result.statuses.push((id, fp)),
+                ("e", Some(id), Some(key), Some(fp)) => result.events.push((id, key, fp)),
+                ("x", Some(id), Some(key), Some(fp)) => result.streams.push((id, key, fp)),
+                ("n", _, _, Some(now)) => result.db_now_ms = now.parse().unwrap_or_default(),
+                ("w", ..) => {
+                    if let Some(body) = row.col::<_, Option<String>>(4)? {
+                        result.changed.push(decode_json_row(&body)?);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,8 @@
+//! Workflow rows: enqueue (one call, a batch, or coalesced under load), read one, list many.
+
+pub mod coalescer;
+pub mod enqueue;
+pub mod list;
+mod outcome;
+pub mod session;
+pub mod status;
