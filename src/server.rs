@@ -210,7 +210,11 @@ pub async fn serve_with_hub(
     // MCP's tools call WorkflowService in-process through the same call layers (sharing their
     // metrics, call limit and tokens), so an MCP call is checked, limited and counted as gRPC's.
     let mcp = settings.mcp.as_ref().map(|mcp| {
-        let auth = AuthLayer::new(tokens.clone(), settings.auth_exempt.clone());
+        let auth = AuthLayer::new(
+            tokens.clone(),
+            settings.auth_exempt.clone(),
+            crate::api::rpcs::called_method,
+        );
         let grpc = grpc_stack(
             rpc_layer.clone(),
             auth,
