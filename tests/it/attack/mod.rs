@@ -15,7 +15,7 @@ use dbosd::pb::GetWorkflowRequest;
 use tonic::transport::Channel;
 
 use crate::authz_setup::{client_as, OPS};
-use crate::harness::health_status;
+use crate::harness::{eventually, health_status};
 
 /// The workflow every attack's server holds from the start (application `alpha`), read back by
 /// [`assert_alive`].
@@ -24,11 +24,14 @@ pub const SENTINEL: &str = "attack-sentinel";
 /// Asserts the daemon behind `channel` still serves: its health check answers SERVING and
 /// GetWorkflow reads the sentinel workflow.
 pub async fn assert_alive(channel: &Channel) {
-    assert_eq!(
-        health_status(channel).await,
-        Some(tonic_health::pb::health_check_response::ServingStatus::Serving),
-        "the daemon must still answer its health check"
-    );
+    // Health is re-checked on an interval: one check that failed while the attack loaded the
+    // database may still be reported, so wait (bounded) for SERVING; a dead daemon never gets there.
+    eventually("the daemon to answer its health check SERVING", || async {
+        (health_status(channel).await
+            == Some(tonic_health::pb::health_check_response::ServingStatus::Serving))
+        .then_some(())
+    })
+    .await;
     let got = client_as(channel, OPS)
         .get_workflow(GetWorkflowRequest {
             workflow_id: SENTINEL.into(),
