@@ -33,7 +33,7 @@ pub enum Command {
     #[command(flatten)]
     Client(crate::cli::ClientCommand),
     /// Serve the Model Context Protocol on stdin/stdout for an AI agent, through a running dbosd.
-    Mcp(crate::mcp::stdio::McpArgs),
+    Mcp(crate::cli::mcp::McpArgs),
 }
 
 /// Where the system database is.
@@ -213,6 +213,19 @@ pub struct ServerArgs {
     pub cors_origins: Vec<String>,
 }
 
+impl ServerArgs {
+    /// The settings of `--mcp`, `--mcp-allow-writes` and `--mcp-allowed-host`; `default_on` is
+    /// whether `/mcp` is served when `--mcp` is not given (`start-dev`).
+    pub fn mcp_settings(&self, default_on: bool) -> Option<crate::mcp::McpSettings> {
+        self.mcp
+            .unwrap_or(default_on)
+            .then(|| crate::mcp::McpSettings {
+                allow_writes: self.mcp_allow_writes,
+                allowed_hosts: self.mcp_allowed_hosts.clone(),
+            })
+    }
+}
+
 /// `start-dev` options.
 #[derive(Debug, Clone, Args)]
 pub struct StartDevArgs {
@@ -363,7 +376,7 @@ impl Settings {
                     .unwrap_or_default(),
             },
             native_allow_globals: server.native_allow_globals.clone(),
-            mcp: crate::mcp::McpSettings::from_args(server, false),
+            mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
         }
     }

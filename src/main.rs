@@ -70,18 +70,16 @@ fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
 /// A client command: the CLI's, or `dbosd mcp`.
 enum ClientRun {
     Cli(Box<cli::ClientCommand>),
-    Mcp(dbosd::mcp::stdio::McpArgs),
+    Mcp(dbosd::cli::mcp::McpArgs),
 }
 
 async fn run_client(command: ClientRun) -> ExitCode {
     match command {
         ClientRun::Cli(command) => cli::run(*command).await,
-        ClientRun::Mcp(args) => dbosd::mcp::stdio::run(args)
-            .await
-            .unwrap_or_else(|message| {
-                eprintln!("dbosd: {message}");
-                ExitCode::FAILURE
-            }),
+        ClientRun::Mcp(args) => dbosd::cli::mcp::run(args).await.unwrap_or_else(|message| {
+            eprintln!("dbosd: {message}");
+            ExitCode::FAILURE
+        }),
     }
 }
 
@@ -257,7 +255,7 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     );
     let mut settings = Settings::from_args(url, &args.schema, &args.server, true);
     // A first try serves MCP too, unless --mcp=false.
-    settings.mcp = dbosd::mcp::McpSettings::from_args(&args.server, true);
+    settings.mcp = args.server.mcp_settings(true);
     let result = tokio::select! {
         served = serve_with(&settings, &args.server) => served,
         status = cluster.exited() => Err(format!(

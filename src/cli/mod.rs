@@ -31,6 +31,7 @@ mod enqueue;
 mod events;
 mod filter;
 mod manage;
+pub mod mcp;
 mod output;
 mod profile;
 mod queue;

@@ -1,6 +1,6 @@
 //! The Model Context Protocol for AI agents (README, MCP): tools that list, inspect and (with
 //! `--mcp-allow-writes`) manage workflows, served over streamable HTTP at `/mcp` on the gRPC port
-//! (`http`) and over stdio by `dbosd mcp` (`stdio`). Every tool is one or two calls of the
+//! (`http`) and over stdio by `dbosd mcp` (`crate::cli::mcp`). Every tool is one or two calls of the
 //! WorkflowService gRPC API carrying the caller's bearer token (`channel`), so authentication, the
 //! per-RPC policy, scopes, limits, audit records and metrics are gRPC's own. `server` is the MCP
 //! handler, the `tools_*` files the tool families, `render` turns replies into bounded JSON
@@ -32,7 +32,6 @@ pub mod http;
 mod params;
 mod render;
 mod server;
-pub mod stdio;
 mod tools_manage;
 mod tools_more;
 mod tools_read;
@@ -48,15 +47,4 @@ pub struct McpSettings {
     pub allow_writes: bool,
     /// `Host` values accepted beyond the loopback names (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
-}
-
-impl McpSettings {
-    /// The settings of `--mcp`, `--mcp-allow-writes` and `--mcp-allowed-host`; `default_on` is
-    /// whether `/mcp` is served when `--mcp` is not given (`start-dev`).
-    pub fn from_args(args: &crate::config::ServerArgs, default_on: bool) -> Option<McpSettings> {
-        args.mcp.unwrap_or(default_on).then(|| McpSettings {
-            allow_writes: args.mcp_allow_writes,
-            allowed_hosts: args.mcp_allowed_hosts.clone(),
-        })
-    }
 }

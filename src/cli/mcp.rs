@@ -8,8 +8,8 @@ use clap::Args;
 use rmcp::ServiceExt;
 use tower::{util::BoxCloneSyncService, ServiceExt as _};
 
-use super::{Api, ChannelError, DbosdMcp};
-use crate::cli::ClientArgs;
+use super::ClientArgs;
+use crate::mcp::{Api, ChannelError, DbosdMcp};
 
 /// `dbosd mcp` options.
 #[derive(Debug, Args)]
@@ -24,9 +24,7 @@ pub struct McpArgs {
 
 /// Serves MCP on stdin/stdout until the client closes it.
 pub async fn run(args: McpArgs) -> Result<ExitCode, String> {
-    let (channel, token) = crate::cli::channel(&args.client)
-        .await
-        .map_err(|e| e.message)?;
+    let (channel, token) = super::channel(&args.client).await.map_err(|e| e.message)?;
     let grpc = BoxCloneSyncService::new(channel.map_err(|e| ChannelError(e.into())));
     let api = Api::new(grpc, token.as_deref())?;
     let running = DbosdMcp::new(api, args.allow_writes)
