@@ -60,6 +60,13 @@ pub fn fitting(items: &[Json]) -> usize {
     n.max(1)
 }
 
+/// The smaller page to ask for again when `items` (a page of `page_size`) do not all fit in one
+/// result, so its `next_page_token` continues right after what is shown; `None` when it fits.
+pub fn smaller_page(items: &[Json], page_size: u32) -> Option<u32> {
+    let fit = fitting(items);
+    (fit < items.len() && page_size > 1).then_some(fit as u32)
+}
+
 /// A successful tool result holding `value`.
 pub fn result(value: &Json) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(text(value))])

@@ -129,10 +129,8 @@ impl DbosdMcp {
                 .client()
                 .list_workflows(self.api.request(&ctx, request)));
             let items: Vec<Json> = reply.workflows.iter().map(render).collect();
-            let fit = bounds::fitting(&items);
-            if fit < items.len() && page_size > 1 {
-                // Ask again for the page that fits, so next_page_token continues right after it.
-                page_size = fit as u32;
+            if let Some(smaller) = bounds::smaller_page(&items, page_size) {
+                page_size = smaller;
                 continue;
             }
             return Ok(bounds::result(&page(
@@ -255,9 +253,8 @@ impl DbosdMcp {
                 .iter()
                 .map(|s| render::step(s, ITEM_PAYLOAD_BYTES))
                 .collect();
-            let fit = bounds::fitting(&items);
-            if fit < items.len() && page_size > 1 {
-                page_size = fit as u32;
+            if let Some(smaller) = bounds::smaller_page(&items, page_size) {
+                page_size = smaller;
                 continue;
             }
             return Ok(bounds::result(&page(
