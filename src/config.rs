@@ -70,6 +70,24 @@ pub const DEFAULT_AUTH_EXEMPT: &str =
 /// Server options shared by `serve` and `start-dev`.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
+    /// Another system database to serve, as NAME=URL; repeatable (comma-separated in the
+    /// environment). Calls pick it with the `dbos-database: NAME` request metadata; calls naming
+    /// none go to --database-url's database (named `default`). See README, "Serving a fleet".
+    #[arg(
+        long = "database",
+        env = "DBOSD_DATABASES",
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_parser = crate::fleet_config::parse_flag
+    )]
+    pub databases: Vec<crate::fleet_config::DatabaseSpec>,
+    /// TOML file of the databases to serve (`[databases.NAME] url = ...`, and `default = "NAME"`
+    /// when --database-url is not given); re-read on SIGHUP and when it changes.
+    #[arg(long, env = "DBOSD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Milliseconds between looks at the config file's modification time.
+    #[arg(long, env = "DBOSD_CONFIG_POLL_MS", default_value_t = 2000)]
+    pub config_poll_ms: u64,
     /// Address the gRPC server listens on.
     #[arg(long, env = "DBOSD_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
@@ -284,6 +302,16 @@ pub struct Settings {
     pub mcp: Option<crate::mcp::McpSettings>,
     /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
     pub cors_origins: Vec<String>,
+    /// The default database's name (`dbos-database` of calls that name none are routed to it).
+    pub default_database: String,
+    /// The other databases served at startup (the flags' and the config file's).
+    pub databases: Vec<crate::fleet_config::DatabaseSpec>,
+    /// The `--database` flags' databases alone, kept across reloads of the config file.
+    pub flag_databases: Vec<crate::fleet_config::DatabaseSpec>,
+    /// The config file, re-read on SIGHUP and when it changes.
+    pub config_file: Option<PathBuf>,
+    /// How often the config file's modification time is looked at.
+    pub config_poll: Duration,
 }
 
 impl Settings {
@@ -297,6 +325,8 @@ impl Settings {
                 size: 16,
                 acquire_timeout: Duration::from_secs(5),
                 statement_timeout: Some(Duration::from_secs(30)),
+                min_idle: 1,
+                idle_timeout: Duration::from_secs(600),
             },
             enqueue_slots: 1,
             application_name: None,
@@ -319,6 +349,11 @@ impl Settings {
             native_allow_globals: Vec::new(),
             mcp: None,
             cors_origins: Vec::new(),
+            default_database: crate::fleet_config::DEFAULT_NAME.to_owned(),
+            databases: Vec::new(),
+            flag_databases: Vec::new(),
+            config_file: None,
+            config_poll: Duration::from_secs(2),
         }
     }
 
@@ -344,6 +379,8 @@ impl Settings {
                 acquire_timeout: Duration::from_millis(server.acquire_timeout_ms),
                 statement_timeout: (server.statement_timeout_ms > 0)
                     .then(|| Duration::from_millis(server.statement_timeout_ms)),
+                min_idle: 1,
+                idle_timeout: Duration::from_secs(600),
             },
             enqueue_slots: server.enqueue_slots,
             application_name: server.application_name.clone().filter(|a| !a.is_empty()),
@@ -378,6 +415,11 @@ impl Settings {
             native_allow_globals: server.native_allow_globals.clone(),
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
+            default_database: crate::fleet_config::DEFAULT_NAME.to_owned(),
+            databases: server.databases.clone(),
+            flag_databases: server.databases.clone(),
+            config_file: server.config.clone(),
+            config_poll: Duration::from_millis(server.config_poll_ms.max(100)),
         }
     }
 
@@ -423,6 +465,14 @@ impl Settings {
             return Err("--max-hub-keys must be at least 1".to_owned());
         }
         crate::http::cors::check_origins(&self.cors_origins)?;
+        crate::fleet_config::check_name(&self.default_database)?;
+        let names = self.databases.iter().map(|d| &d.name);
+        if let Some(clash) = names.clone().find(|n| **n == self.default_database) {
+            return Err(format!(
+                "database {clash:?} is the default database's name (--database-url's is \"default\"); pick another"
+            ));
+        }
+        crate::fleet_config::merge(&self.databases, &[])?;
         Ok(())
     }
 }

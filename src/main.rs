@@ -11,6 +11,7 @@ use dbosd::{
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
+    fleet_config::{self, FleetConfig},
     pgcluster::{stale, PgCluster},
     repo::db::migrate,
     server, shutdown, waiting,
@@ -120,10 +121,48 @@ fn database_url(args: &DatabaseArgs) -> Result<String, String> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let url = database_url(&args.database)?;
-    let mut settings = Settings::from_args(url, &args.database.schema, &args.server, args.migrate);
-    settings.direct_database_url = args.database.direct_database_url.filter(|u| !u.is_empty());
+    let settings = fleet_settings(&args)?;
     serve_with(&settings, &args.server).await
+}
+
+/// The settings of `serve`: the default database (--database-url, or the config file's `default`,
+/// or the only database configured) and the others (--database flags and the config file).
+fn fleet_settings(args: &ServeArgs) -> Result<Settings, String> {
+    let file = match &args.server.config {
+        Some(path) => FleetConfig::load(path)?,
+        None => FleetConfig::default(),
+    };
+    let all = fleet_config::merge(&args.server.databases, &file.databases)?;
+    let Ok(url) = database_url(&args.database) else {
+        let default = match (&file.default, all.as_slice()) {
+            (Some(name), _) => all.iter().find(|d| &d.name == name),
+            (None, [only]) => Some(only),
+            _ => None,
+        };
+        let Some(default) = default.cloned() else {
+            return Err(database_url(&args.database).err().unwrap_or_default()
+                + "; with several databases configured, name the default with `default = \"NAME\"` in the config file");
+        };
+        let base = Settings::from_args(
+            default.url.clone(),
+            &args.database.schema,
+            &args.server,
+            args.migrate,
+        );
+        let mut settings = dbosd::fleet::open::settings_for(&base, &default);
+        settings.migrate |= args.migrate;
+        settings.default_database = default.name.clone();
+        settings.databases = all.into_iter().filter(|d| d.name != default.name).collect();
+        return Ok(settings);
+    };
+    let mut settings = Settings::from_args(url, &args.database.schema, &args.server, args.migrate);
+    settings.direct_database_url = args
+        .database
+        .direct_database_url
+        .clone()
+        .filter(|u| !u.is_empty());
+    settings.databases = all;
+    Ok(settings)
 }
 
 async fn bind(addr: &SocketAddr) -> Result<(TcpListener, SocketAddr), String> {
