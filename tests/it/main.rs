@@ -24,6 +24,7 @@ mod enums;
 mod events_messages;
 mod examples;
 mod failures;
+mod fleet;
 mod grpcurl;
 mod health_reflection;
 mod http;
