@@ -25,8 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the gRPC API (the default).
     Serve(ServeArgs),
-    /// Create or upgrade the DBOS system schema (to the end state of DBOS 3.4.0, version 125) and exit.
-    Migrate(DatabaseArgs),
+    /// Create or upgrade the DBOS system schema (to the end state of DBOS 3.4.0, version 125) and
+    /// exit: of --database-url's database and every database of --config, or of those --database names.
+    Migrate(MigrateArgs),
     /// Start a throwaway local PostgreSQL, migrate it and serve: one command for a first try.
     StartDev(StartDevArgs),
     /// The client commands (`workflow`, `enqueue`, `queue`, ...): see `crate::cli`.
@@ -49,6 +50,20 @@ pub struct DatabaseArgs {
     /// --database-url goes through a transaction-pooling pgbouncer (LISTEN needs a session).
     #[arg(long, env = "DBOSD_DIRECT_DATABASE_URL", hide_env_values = true)]
     pub direct_database_url: Option<String>,
+}
+
+/// What `dbosd migrate` migrates.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The servers' TOML config file of databases (see `serve --config`).
+    #[arg(long, env = "DBOSD_SERVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Only this database: a name of --config (`default` for --database-url's), or NAME=URL;
+    /// repeatable. Without it, every database given is migrated.
+    #[arg(long = "database")]
+    pub databases: Vec<String>,
 }
 
 /// How to serve.
@@ -83,7 +98,7 @@ pub struct ServerArgs {
     pub databases: Vec<crate::fleet_config::DatabaseSpec>,
     /// TOML file of the databases to serve (`[databases.NAME] url = ...`, and `default = "NAME"`
     /// when --database-url is not given); re-read on SIGHUP and when it changes.
-    #[arg(long, env = "DBOSD_CONFIG")]
+    #[arg(long, env = "DBOSD_SERVER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Milliseconds between looks at the config file's modification time.
     #[arg(long, env = "DBOSD_CONFIG_POLL_MS", default_value_t = 2000)]
@@ -256,6 +271,11 @@ pub struct StartDevArgs {
     /// Schema of the DBOS system tables.
     #[arg(long, env = "DBOSD_SCHEMA", default_value = "dbos")]
     pub schema: String,
+    /// Serve this many system databases, to try a fleet: the default one and `db2` ... `dbN`, all
+    /// in the one throwaway cluster (several databases in one cluster, not a cluster each), each
+    /// created and migrated. Calls pick one with `dbos-database` metadata (`--database` in the CLI).
+    #[arg(long, env = "DBOSD_DEV_DATABASES", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub databases: u16,
 }
 
 /// Everything `server::run` needs, independent of clap.

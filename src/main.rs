@@ -13,7 +13,6 @@ use dbosd::{
     },
     fleet_config::{self, FleetConfig},
     pgcluster::{stale, PgCluster},
-    repo::db::migrate,
     server, shutdown, waiting,
 };
 
@@ -101,7 +100,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
-        Some(Command::Migrate(args)) => migrate_only(args).await,
+        Some(Command::Migrate(args)) => dbosd::fleet::migrate::run(&args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
         Some(Command::Client(_) | Command::Mcp(_)) => {
             Err("client commands are run by client_command".to_owned())
@@ -217,42 +216,42 @@ async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String
         .map_err(|e| e.to_string())
 }
 
-async fn migrate_only(args: DatabaseArgs) -> Result<(), String> {
-    // DDL in a session of its own: straight to PostgreSQL when a direct URL is given.
-    let url = match args.direct_database_url.clone().filter(|u| !u.is_empty()) {
-        Some(direct) => direct,
-        None => database_url(&args)?,
-    };
-    let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot connect to the system database at {}: {e}",
-                redact_url(&url)
-            )
-        })?;
-    let driver = tokio::spawn(connection);
-    let before = migrate::migrate(&mut client, &args.schema)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))?;
-    drop(client);
-    let _ = driver.await;
-    match before {
-        Some(v) if v >= migrate::TARGET_VERSION => {
-            println!("schema {} is at version {v}; nothing to do", args.schema)
-        }
-        Some(v) => println!(
-            "schema {} migrated from version {v} to {}",
-            args.schema,
-            migrate::TARGET_VERSION
-        ),
-        None => println!(
-            "schema {} created at version {}",
-            args.schema,
-            migrate::TARGET_VERSION
-        ),
+/// `start-dev --databases N`: creates `db2` ... `dbN` in the dev cluster (kept ones are reused),
+/// each served as a database of that name and migrated when opened.
+async fn dev_databases(
+    cluster: &PgCluster,
+    count: u16,
+) -> Result<Vec<fleet_config::DatabaseSpec>, String> {
+    if count < 2 {
+        return Ok(Vec::new());
     }
-    Ok(())
+    let admin = cluster.url("postgres");
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to the dev PostgreSQL: {e}"))?;
+    tokio::spawn(connection);
+    let mut specs = Vec::new();
+    for i in 2..=count {
+        let name = format!("db{i}");
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(|e| format!("cannot list the dev databases: {e}"))?;
+        if exists.is_none() {
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .map_err(|e| format!("cannot create dev database {name}: {e}"))?;
+        }
+        let mut spec = fleet_config::parse_flag(&format!("{name}={}", cluster.url(&name)))?;
+        spec.migrate = true;
+        println!(
+            "database {name} at {} (dbos-database: {name})",
+            cluster.url(&name)
+        );
+        specs.push(spec);
+    }
+    Ok(specs)
 }
 
 /// `start-dev`: check the port, sweep dead runs' scratch dirs, start PostgreSQL, serve until a
@@ -295,6 +294,7 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     let mut settings = Settings::from_args(url, &args.schema, &args.server, true);
     // A first try serves MCP too, unless --mcp=false.
     settings.mcp = args.server.mcp_settings(true);
+    settings.databases = dev_databases(&cluster, args.databases).await?;
     let result = tokio::select! {
         served = serve_with(&settings, &args.server) => served,
         status = cluster.exited() => Err(format!(

@@ -122,6 +122,10 @@ pub async fn serve_with_hub(
         .map_err(|e| StartupError::Other(format!("reflection: {e}")))?;
 
     let metrics = Metrics::new(repo, hub, streams, default_api.enqueue_stats());
+    let table = databases.clone();
+    metrics
+        .databases
+        .set_source(Arc::new(move || table.samples()));
     let metrics_task = listeners
         .metrics
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));

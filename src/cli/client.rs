@@ -67,7 +67,8 @@ impl Interceptor for Bearer {
 /// Connects to the address of the flags, environment or profile, within `--connect-timeout`.
 pub async fn connect(given: &ClientArgs) -> Result<Client, CliError> {
     let (channel, token) = channel(given).await?;
-    let bearer = Bearer::new(token.as_deref())?;
+    let database = super::profile::resolve(given)?.database;
+    let bearer = Bearer::new(token.as_deref())?.with_database(database.as_deref())?;
     Ok(WorkflowServiceClient::with_interceptor(channel, bearer)
         .max_decoding_message_size(64 * 1024 * 1024))
 }

@@ -10,6 +10,7 @@
 //! The default database (`--database-url`, or the config file's `default`) is prepared before the
 //! port opens, as dbosd always did, and is not changed by a reload.
 
+pub mod migrate;
 pub mod open;
 pub mod reload;
 pub mod tasks;

@@ -2,6 +2,7 @@
 //! on a port of their own, and the per-RPC layer that counts calls and gives each a request id span.
 //! Gauges are read from their owners at scrape time, so nothing here runs between scrapes.
 
+pub mod databases;
 pub mod endpoint;
 pub mod layer;
 pub mod panics;
@@ -77,6 +78,8 @@ pub struct Metrics {
     enqueue_statements: Counter,
     enqueue_workflows: Counter,
     panics: Counter,
+    /// Pool and hub gauges of every served database, labelled by database.
+    pub databases: databases::DatabaseGauges,
     /// Served method paths, and whether each waits.
     known_methods: HashMap<String, bool>,
     sources: Option<Sources>,
@@ -128,7 +131,9 @@ impl Metrics {
             (Counter::default(), Counter::default(), Counter::default());
         let (enqueue_statements, enqueue_workflows) = (Counter::default(), Counter::default());
         let panics = Counter::default();
+        let databases = databases::DatabaseGauges::default();
         let r = &mut registry;
+        databases.register(r);
         r.register(
             "audit_records",
             "Audit records of mutating calls, by RPC and result (see the dbosd::audit log target)",
@@ -208,6 +213,7 @@ impl Metrics {
             enqueue_statements,
             enqueue_workflows,
             panics,
+            databases,
             known_methods: known_methods(),
             sources: None,
         }
@@ -267,6 +273,7 @@ impl Metrics {
             set(&self.enqueue_statements, load(&enqueues.statements));
             set(&self.enqueue_workflows, load(&enqueues.workflows));
         }
+        self.databases.refresh();
         self.panics
             .inner()
             .store(panics::total(), Ordering::Relaxed);

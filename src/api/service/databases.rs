@@ -147,6 +147,23 @@ impl Databases {
         }
     }
 
+    /// Every open database's pool and hub, for the metrics.
+    pub fn samples(&self) -> Vec<crate::telemetry::databases::DatabaseSample> {
+        let table = self.read();
+        table
+            .entries
+            .iter()
+            .filter_map(|(name, entry)| {
+                let api = entry.api.as_ref()?;
+                Some(crate::telemetry::databases::DatabaseSample {
+                    name: name.clone(),
+                    pool: api.repo.pool_state(),
+                    hub_waiting_keys: api.hub.waiting_keys(),
+                })
+            })
+            .collect()
+    }
+
     /// The databases `caller` may use, with their health, by name.
     pub fn list(&self, caller: Option<&Principal>) -> Vec<pb::DatabaseInfo> {
         let table = self.read();

@@ -2,6 +2,7 @@
 //! on a private cluster of the test, so the two are different PostgreSQL servers. Calls name their
 //! database with `dbos-database` metadata (`client_on`).
 
+mod cli;
 mod outage;
 mod reload;
 mod routing;
@@ -11,7 +12,9 @@ use dbosd::{
     cli::Bearer,
     config::Settings,
     fleet_config::{parse_flag, DatabaseSpec},
-    pb::{workflow_service_client::WorkflowServiceClient, ListDatabasesRequest, ListWorkflowsRequest},
+    pb::{
+        workflow_service_client::WorkflowServiceClient, ListDatabasesRequest, ListWorkflowsRequest,
+    },
 };
 use tonic::{service::interceptor::InterceptedService, transport::Channel, Code};
 

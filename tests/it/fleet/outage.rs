@@ -37,7 +37,10 @@ async fn a_stopped_cluster_fails_only_its_own_calls_and_recovers() {
     eventually("b's calls to fail UNAVAILABLE", || {
         let mut b = b.clone();
         async move {
-            let err = b.list_workflows(ListWorkflowsRequest::default()).await.err()?;
+            let err = b
+                .list_workflows(ListWorkflowsRequest::default())
+                .await
+                .err()?;
             (err.code() == Code::Unavailable).then_some(())
         }
     })
@@ -45,7 +48,11 @@ async fn a_stopped_cluster_fails_only_its_own_calls_and_recovers() {
     eventually("b's health to turn NOT_SERVING", || {
         let mut a = a.clone();
         async move {
-            let all = a.list_databases(ListDatabasesRequest {}).await.ok()?.into_inner();
+            let all = a
+                .list_databases(ListDatabasesRequest {})
+                .await
+                .ok()?
+                .into_inner();
             let b = all.databases.into_iter().find(|d| d.name == "b")?;
             (b.health() == DatabaseHealth::NotServing).then_some(())
         }
@@ -55,10 +62,15 @@ async fn a_stopped_cluster_fails_only_its_own_calls_and_recovers() {
     let started = Instant::now();
     for i in 0..20 {
         let req = enqueue_req("echo", "test_queue", vec![json!(i)]);
-        a.enqueue_workflow(req).await.expect("enqueue on a while b is down");
+        a.enqueue_workflow(req)
+            .await
+            .expect("enqueue on a while b is down");
     }
     let per_call = started.elapsed() / 20;
-    assert!(per_call < Duration::from_millis(250), "enqueue took {per_call:?} with b down");
+    assert!(
+        per_call < Duration::from_millis(250),
+        "enqueue took {per_call:?} with b down"
+    );
     finish_as_worker(&two.srv.db, "across", "\"done\"").await;
     let outcome = loop {
         let msg = tokio::time::timeout(WAIT, across.next())
@@ -77,7 +89,9 @@ async fn a_stopped_cluster_fails_only_its_own_calls_and_recovers() {
     two.wait_open("b", None).await;
     let mut req = enqueue_req("echo", "test_queue", vec![json!("back")]);
     req.workflow_id = Some("after".into());
-    b.enqueue_workflow(req).await.expect("enqueue on b after its restart");
+    b.enqueue_workflow(req)
+        .await
+        .expect("enqueue on b after its restart");
     assert_eq!(two.b_db.workflow_ids().await, ["after"]);
     two.srv.stop().await;
 }

@@ -29,11 +29,17 @@ async fn open_wait(client: &mut DbClient, id: &str) -> Streaming<dbosd::pb::Awai
         workflow_id: id.to_owned(),
         ..Default::default()
     };
-    client.await_workflow(req).await.expect("await").into_inner()
+    client
+        .await_workflow(req)
+        .await
+        .expect("await")
+        .into_inner()
 }
 
 /// The status the open await ends with (or its error).
-async fn ends(stream: &mut Streaming<dbosd::pb::AwaitWorkflowResponse>) -> Result<WorkflowStatus, Code> {
+async fn ends(
+    stream: &mut Streaming<dbosd::pb::AwaitWorkflowResponse>,
+) -> Result<WorkflowStatus, Code> {
     loop {
         let msg = tokio::time::timeout(WAIT, stream.next())
             .await

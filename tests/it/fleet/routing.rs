@@ -29,7 +29,11 @@ async fn awaited(client: &mut DbClient, id: &str) -> serde_json::Value {
         workflow_id: id.to_owned(),
         ..Default::default()
     };
-    let mut stream = client.await_workflow(req).await.expect("await").into_inner();
+    let mut stream = client
+        .await_workflow(req)
+        .await
+        .expect("await")
+        .into_inner();
     loop {
         let msg = tokio::time::timeout(WAIT, stream.next())
             .await
@@ -47,7 +51,11 @@ async fn awaited(client: &mut DbClient, id: &str) -> serde_json::Value {
 async fn each_call_reaches_the_database_its_metadata_names() {
     let two = Two::start(|_| {}, None).await;
     let (wa, wb) = tokio::join!(
-        Worker::start(WorkerLang::Python, &two.srv.db.url, WorkerOptions::default()),
+        Worker::start(
+            WorkerLang::Python,
+            &two.srv.db.url,
+            WorkerOptions::default()
+        ),
         Worker::start(WorkerLang::Python, &two.b_db.url, WorkerOptions::default()),
     );
     // No metadata is the default database; `default` names it too.
@@ -89,7 +97,11 @@ async fn each_call_reaches_the_database_its_metadata_names() {
             nanos: 0,
         }),
     };
-    let found = b.get_event(event(20_000)).await.expect("event").into_inner();
+    let found = b
+        .get_event(event(20_000))
+        .await
+        .expect("event")
+        .into_inner();
     assert!(found.found);
     assert_eq!(payload_json(&found.value), json!("vb"));
     match a.get_event(event(0)).await {
@@ -146,7 +158,14 @@ async fn each_call_reaches_the_database_its_metadata_names() {
     let listed = |c: &mut DbClient| {
         let mut c = c.clone();
         let req = list_req(echo.clone());
-        async move { c.list_workflows(req).await.expect("list").into_inner().workflows.len() }
+        async move {
+            c.list_workflows(req)
+                .await
+                .expect("list")
+                .into_inner()
+                .workflows
+                .len()
+        }
     };
     assert_eq!((listed(&mut a).await, listed(&mut b).await), (4, 4));
     b.delete_workflows(DeleteWorkflowsRequest {
@@ -157,6 +176,14 @@ async fn each_call_reaches_the_database_its_metadata_names() {
     .expect("bulk delete on b");
     assert_eq!((listed(&mut a).await, listed(&mut b).await), (4, 0));
     assert_eq!(awaited(&mut a, "same").await, json!("from a"));
+
+    // Each database's pool is a metrics series of its own.
+    let scrape = two.srv.scrape().await;
+    for database in ["default", "b"] {
+        let series =
+            format!("dbosd_database_pool_connections{{database=\"{database}\",state=\"idle\"}}");
+        assert!(scrape.contains(&series), "{series} in {scrape}");
+    }
 
     tokio::join!(wa.stop(), wb.stop());
     two.srv.stop().await;

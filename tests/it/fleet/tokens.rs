@@ -38,17 +38,28 @@ async fn a_token_bound_to_one_database_finds_no_other() {
         refused.push(err.message().replace(name, "NAME"));
     }
     assert!(refused.iter().all(|m| m == &refused[0]), "{refused:?}");
-    assert!(!refused[0].contains("token"), "no hint at a binding: {refused:?}");
+    assert!(
+        !refused[0].contains("token"),
+        "no hint at a binding: {refused:?}"
+    );
     // A write is refused the same way, and writes nothing.
     let mut b_on_a = client_on(srv, None, Some("tok-b"));
     let enqueue = crate::harness::enqueue_req("echo", "q", vec![]);
     let err = b_on_a.enqueue_workflow(enqueue.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    assert_eq!(srv.db.count("SELECT count(*) FROM dbos.workflow_status").await, 0);
+    assert_eq!(
+        srv.db
+            .count("SELECT count(*) FROM dbos.workflow_status")
+            .await,
+        0
+    );
 
     // A token file from before fleets: the default database only.
     let mut legacy = client_on(srv, None, Some("tok-legacy"));
-    legacy.enqueue_workflow(enqueue).await.expect("legacy token on the default");
+    legacy
+        .enqueue_workflow(enqueue)
+        .await
+        .expect("legacy token on the default");
     let err = client_on(srv, Some("b"), Some("tok-legacy"))
         .list_workflows(list())
         .await
