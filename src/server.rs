@@ -20,7 +20,7 @@ use crate::{
     api::{Databases, FleetApi, Streams},
     auth::{layer::AuthLayer, Tokens},
     config::Settings,
-    fleet::{reload, tasks::Tasks, Fleet},
+    fleet::{reload, Fleet},
     health::{self, DrainingHealth},
     http::HttpLayer,
     hub::Hub,
@@ -99,7 +99,7 @@ pub async fn serve_with_hub(
     let default_api = fleet.add_default(&settings.default_database, repo.clone(), Arc::clone(&hub));
     fleet.apply(&settings.databases);
     let reload_task = settings.config_file.clone().map(|path| {
-        Tasks::one(tokio::spawn(reload::run(
+        reload::start(
             Arc::clone(&fleet),
             reload::Reload {
                 path,
@@ -107,7 +107,7 @@ pub async fn serve_with_hub(
                 default: settings.default_database.clone(),
                 poll: settings.config_poll,
             },
-        )))
+        )
     });
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {

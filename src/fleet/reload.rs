@@ -5,9 +5,9 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use super::Fleet;
+use super::{tasks::Tasks, Fleet};
 use crate::fleet_config::{merge, DatabaseSpec, FleetConfig};
 
 /// What a reload reads and keeps.
@@ -21,15 +21,20 @@ pub struct Reload {
     pub poll: Duration,
 }
 
-/// Reloads on SIGHUP or a change of the file, forever (the server aborts the task on shutdown).
-pub async fn run(fleet: Arc<Fleet>, reload: Reload) {
-    let mut hangup = match signal(SignalKind::hangup()) {
+/// Starts reloading on SIGHUP or a change of the file; stops when the returned tasks drop. SIGHUP
+/// is caught from this call on (before it, the signal's default would end the process).
+pub fn start(fleet: Arc<Fleet>, reload: Reload) -> Tasks {
+    let hangup = match signal(SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(error = %e, "cannot watch SIGHUP; the config file is reloaded when it changes only");
             None
         }
     };
+    Tasks::one(tokio::spawn(run(fleet, reload, hangup)))
+}
+
+async fn run(fleet: Arc<Fleet>, reload: Reload, mut hangup: Option<Signal>) {
     let mut seen = stamp(&reload.path);
     loop {
         let why = tokio::select! {

@@ -6,6 +6,7 @@ mod cli;
 mod outage;
 mod reload;
 mod routing;
+mod sighup;
 mod tokens;
 
 use dbosd::{
