@@ -52,7 +52,7 @@ fn main() -> ExitCode {
 fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
     let command = match cli.command {
         Some(Command::Client(command)) => ClientRun::Cli(Box::new(command)),
-        Some(Command::Mcp(args)) => ClientRun::Mcp(args),
+        Some(Command::Mcp(args)) => ClientRun::Mcp(Box::new(args)),
         _ => return Err(Box::new(cli)),
     };
     match tokio::runtime::Builder::new_current_thread()
@@ -70,13 +70,13 @@ fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
 /// A client command: the CLI's, or `dbosd mcp`.
 enum ClientRun {
     Cli(Box<cli::ClientCommand>),
-    Mcp(dbosd::cli::mcp::McpArgs),
+    Mcp(Box<dbosd::cli::mcp::McpArgs>),
 }
 
 async fn run_client(command: ClientRun) -> ExitCode {
     match command {
         ClientRun::Cli(command) => cli::run(*command).await,
-        ClientRun::Mcp(args) => dbosd::cli::mcp::run(args).await.unwrap_or_else(|message| {
+        ClientRun::Mcp(args) => dbosd::cli::mcp::run(*args).await.unwrap_or_else(|message| {
             eprintln!("dbosd: {message}");
             ExitCode::FAILURE
         }),
