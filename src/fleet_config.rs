@@ -229,7 +229,7 @@ mod tests {
             let err = FleetConfig::parse(text).unwrap_err();
             assert!(err.contains(expected) && !err.contains("secret"), "{err}");
         }
-        let twice = merge(std::slice::from_ref(&flag), &[flag]).unwrap_err();
+        let twice = merge(std::slice::from_ref(&flag), std::slice::from_ref(&flag)).unwrap_err();
         assert!(twice.contains("twice"), "{twice}");
     }
 }

@@ -2,8 +2,9 @@
 //! figures measured in the same run, each next to its baseline, and writes them to
 //! `target/bench-results.json`. Run with `cargo bench --bench dbosd_bench` (see README).
 //!
-//! Sections can be picked: `cargo bench --bench dbosd_bench -- latency enqueue reads idle`.
+//! Sections can be picked: `cargo bench --bench dbosd_bench -- latency enqueue reads idle fleet`.
 
+mod fleet;
 mod idle;
 mod latency;
 mod reads;
@@ -41,6 +42,9 @@ async fn main() -> BenchResult<()> {
     }
     if wants("idle") {
         rows.extend(idle::run(&env, 10_000).await?);
+    }
+    if wants("fleet") {
+        rows.extend(fleet::run(&env).await?);
     }
     stats::print(&rows);
     let machine = format!(

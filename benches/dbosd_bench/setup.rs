@@ -31,7 +31,7 @@ impl Env {
         let db_url = cluster.url("bench");
         let mut client = connect(&db_url).await?;
         migrate::migrate(&mut client, "dbos").await?;
-        let (dbosd, addr) = spawn_dbosd(&db_url).await?;
+        let (dbosd, addr) = spawn_dbosd(&db_url, &[]).await?;
         Ok(Env {
             cluster,
             db_url,
@@ -74,7 +74,8 @@ pub async fn connect(url: &str) -> BenchResult<tokio_postgres::Client> {
     Ok(client)
 }
 
-async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String)> {
+/// Starts the dbosd binary on `db_url` with `extra` flags; its address once it listens.
+pub async fn spawn_dbosd(db_url: &str, extra: &[&str]) -> BenchResult<(Child, String)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dbosd"))
         .args([
             "--database-url",
@@ -84,6 +85,7 @@ async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String)> {
             "--pool-size",
             "32",
         ])
+        .args(extra)
         .env(
             "DBOSD_LOG",
             std::env::var("BENCH_DBOSD_LOG").unwrap_or_else(|_| "warn".into()),
