@@ -85,6 +85,15 @@ async fn a_token_bound_to_one_database_finds_no_other() {
     let default = serving.iter().find(|d| d.name == "default").unwrap();
     assert!(default.is_default);
     assert_eq!(default.health_service, "dbosd.v1.WorkflowService/default");
+    // Connect (HTTP) goes through the same resolver: the header routes, and binds to the token.
+    let addr = srv.addr;
+    let on_b = ["Authorization: Bearer tok-b", "dbos-database: b"];
+    let ok = crate::http::connect_json(addr, "ListWorkflows", &on_b, serde_json::json!({})).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let on_default = ["Authorization: Bearer tok-b", "dbos-database: default"];
+    let refused =
+        crate::http::connect_json(addr, "ListWorkflows", &on_default, serde_json::json!({})).await;
+    assert_eq!(refused.json()["code"], "not_found", "{refused:?}");
     // Without a token, ListDatabases is refused like every call.
     let err = client_on(srv, None, None)
         .list_databases(ListDatabasesRequest {})
