@@ -274,8 +274,14 @@ pub struct StartDevArgs {
     /// Serve this many system databases, to try a fleet: the default one and `db2` ... `dbN`, all
     /// in the one throwaway cluster (several databases in one cluster, not a cluster each), each
     /// created and migrated. Calls pick one with `dbos-database` metadata (`--database` in the CLI).
-    #[arg(long, env = "DBOSD_DEV_DATABASES", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
-    pub databases: u16,
+    #[arg(
+        long = "databases",
+        value_name = "N",
+        env = "DBOSD_DEV_DATABASES",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u16).range(1..=100)
+    )]
+    pub dev_databases: u16,
 }
 
 /// Everything `server::run` needs, independent of clap.

@@ -294,7 +294,7 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     let mut settings = Settings::from_args(url, &args.schema, &args.server, true);
     // A first try serves MCP too, unless --mcp=false.
     settings.mcp = args.server.mcp_settings(true);
-    settings.databases = dev_databases(&cluster, args.databases).await?;
+    settings.databases = dev_databases(&cluster, args.dev_databases).await?;
     let result = tokio::select! {
         served = serve_with(&settings, &args.server) => served,
         status = cluster.exited() => Err(format!(
