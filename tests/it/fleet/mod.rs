@@ -7,6 +7,7 @@ mod outage;
 mod reload;
 mod routing;
 mod sighup;
+mod start_dev;
 mod tokens;
 
 use dbosd::{
