@@ -85,24 +85,9 @@ pub const DEFAULT_AUTH_EXEMPT: &str =
 /// Server options shared by `serve` and `start-dev`.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// Another system database to serve, as NAME=URL; repeatable (comma-separated in the
-    /// environment). Calls pick it with the `dbos-database: NAME` request metadata; calls naming
-    /// none go to --database-url's database (named `default`). See README, "Serving a fleet".
-    #[arg(
-        long = "database",
-        env = "DBOSD_DATABASES",
-        value_delimiter = ',',
-        hide_env_values = true,
-        value_parser = crate::fleet_config::parse_flag
-    )]
-    pub databases: Vec<crate::fleet_config::DatabaseSpec>,
-    /// TOML file of the databases to serve (`[databases.NAME] url = ...`, and `default = "NAME"`
-    /// when --database-url is not given); re-read on SIGHUP and when it changes.
-    #[arg(long, env = "DBOSD_SERVER_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Milliseconds between looks at the config file's modification time.
-    #[arg(long, env = "DBOSD_CONFIG_POLL_MS", default_value_t = 2000)]
-    pub config_poll_ms: u64,
+    /// The other databases to serve: `--database`, `--config` (see `crate::fleet_config`).
+    #[command(flatten)]
+    pub fleet: crate::fleet_config::FleetFlags,
     /// Address the gRPC server listens on.
     #[arg(long, env = "DBOSD_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
@@ -442,10 +427,10 @@ impl Settings {
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
             default_database: crate::fleet_config::DEFAULT_NAME.to_owned(),
-            databases: server.databases.clone(),
-            flag_databases: server.databases.clone(),
-            config_file: server.config.clone(),
-            config_poll: Duration::from_millis(server.config_poll_ms.max(100)),
+            databases: server.fleet.databases.clone(),
+            flag_databases: server.fleet.databases.clone(),
+            config_file: server.fleet.config.clone(),
+            config_poll: Duration::from_millis(server.fleet.config_poll_ms.max(100)),
         }
     }
 

@@ -1,5 +1,5 @@
 //! The databases of a fleet as configured: `--database NAME=URL` (repeatable) and the TOML config
-//! file (`--config FILE`), parsed into [`DatabaseSpec`]s. Only parsing and checking here; the
+//! file (`--config FILE`) ([`FleetFlags`]), parsed into [`DatabaseSpec`]s. Only parsing and checking here; the
 //! fleet (`crate::fleet`) opens, serves and reloads them. Errors are in the file's or flag's terms
 //! and never quote a URL (it may hold a password).
 //!
@@ -13,9 +13,36 @@
 //! schema = "dbos"
 //! ```
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
+use clap::Args;
 use serde::Deserialize;
+
+/// The server flags naming the databases besides `--database-url`.
+#[derive(Debug, Clone, Args)]
+pub struct FleetFlags {
+    /// Another system database to serve, as NAME=URL; repeatable (comma-separated in the
+    /// environment). Calls pick it with the `dbos-database: NAME` request metadata; calls naming
+    /// none go to --database-url's database (named `default`). See README, "Serving a fleet".
+    #[arg(
+        long = "database",
+        env = "DBOSD_DATABASES",
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_parser = parse_flag
+    )]
+    pub databases: Vec<DatabaseSpec>,
+    /// TOML file of the databases to serve (`[databases.NAME] url = ...`, and `default = "NAME"`
+    /// when --database-url is not given); re-read on SIGHUP and when it changes.
+    #[arg(long, env = "DBOSD_SERVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Milliseconds between looks at the config file's modification time.
+    #[arg(long, env = "DBOSD_CONFIG_POLL_MS", default_value_t = 2000)]
+    pub config_poll_ms: u64,
+}
 
 /// The name of the database `--database-url` gives.
 pub const DEFAULT_NAME: &str = "default";

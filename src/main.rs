@@ -127,11 +127,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 /// The settings of `serve`: the default database (--database-url, or the config file's `default`,
 /// or the only database configured) and the others (--database flags and the config file).
 fn fleet_settings(args: &ServeArgs) -> Result<Settings, String> {
-    let file = match &args.server.config {
+    let file = match &args.server.fleet.config {
         Some(path) => FleetConfig::load(path)?,
         None => FleetConfig::default(),
     };
-    let all = fleet_config::merge(&args.server.databases, &file.databases)?;
+    let all = fleet_config::merge(&args.server.fleet.databases, &file.databases)?;
     let Ok(url) = database_url(&args.database) else {
         let default = match (&file.default, all.as_slice()) {
             (Some(name), _) => all.iter().find(|d| &d.name == name),
