@@ -68,7 +68,8 @@ impl Two {
         two
     }
 
-    /// Waits until calls on `database` succeed.
+    /// Waits until calls on `database` succeed (NOT_FOUND until a reload adds it, UNAVAILABLE until
+    /// it opens).
     pub async fn wait_open(&self, database: &str, token: Option<&str>) {
         let client = client_on(&self.srv, Some(database), token);
         eventually(&format!("database {database} to open"), || {
@@ -77,7 +78,7 @@ impl Two {
                 let listed = client.list_workflows(ListWorkflowsRequest::default()).await;
                 match listed {
                     Ok(_) => Some(()),
-                    Err(e) if e.code() == Code::Unavailable => None,
+                    Err(e) if matches!(e.code(), Code::Unavailable | Code::NotFound) => None,
                     Err(e) => panic!("{database} did not open: {e:?}"),
                 }
             }
