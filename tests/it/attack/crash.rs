@@ -10,7 +10,7 @@ use tonic::Code;
 
 use super::raw::{bytes_field, key, nested, varint_field};
 use super::{assert_alive, SENTINEL};
-use crate::authz_setup::{client_as, tokens_file, ALPHA, OPS};
+use crate::auth::setup::{client_as, tokens_file, ALPHA, OPS};
 use crate::harness::{enqueue_req, Dbosd, TestDb, WAIT};
 use dbosd::{api::rpcs::POLICIES, auth::policy::ScopeKind};
 

@@ -10,9 +10,9 @@ use futures::future::join_all;
 use tonic::{Code, Request};
 
 use super::{assert_alive, crash::spawn, SENTINEL};
-use crate::authz_setup::{client_as, tokens_file, ALPHA, OPS};
+use crate::auth::setup::{client_as, tokens_file, ALPHA, OPS};
 use crate::harness::{eventually, health_status, TestDb, WAIT};
-use crate::overload::lock_status_table;
+use crate::overload::abandonment::lock_status_table;
 
 fn secs(seconds: i64) -> Option<prost_types::Duration> {
     Some(prost_types::Duration { seconds, nanos: 0 })

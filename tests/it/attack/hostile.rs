@@ -9,7 +9,7 @@ use dbosd::pb;
 use tonic::Code;
 
 use super::{assert_alive, SENTINEL};
-use crate::authz_setup::{client_as, enqueue_as_ops, server, ALPHA, OPS};
+use crate::auth::setup::{client_as, enqueue_as_ops, server, ALPHA, OPS};
 use crate::harness::list_req;
 
 /// The answer is a refusal in the caller's terms, or a success.

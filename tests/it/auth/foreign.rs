@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-use crate::authz_setup::{
+use crate::auth::setup::{
     client_as, enqueue_as_ops, same_as_unknown, server, stored_status, ALPHA, BETA,
 };
 use crate::harness::{enqueue_req, pv, set_event_as_worker, WAIT};

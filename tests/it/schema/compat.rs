@@ -10,7 +10,7 @@ use crate::harness::{
     enqueue_req, get_workflow, payload_json, TestDb, TestServer, Worker, WorkerLang, WorkerOptions,
 };
 
-const CATALOG_SQL: &str = include_str!("../../src/repo/db/schema/catalog.sql");
+const CATALOG_SQL: &str = include_str!("../../../src/repo/db/schema/catalog.sql");
 
 async fn catalog(db: &TestDb) -> Vec<String> {
     let client = db.client().await;

@@ -6,9 +6,9 @@ use serde_json::{json, Value as Json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
-    authz_setup::{enqueue_as_ops, stored_status, tokens_file, ALPHA, OPS},
+    auth::setup::{enqueue_as_ops, stored_status, tokens_file, ALPHA, OPS},
     harness::{enqueue_req, Dbosd, TestDb, TestServer, WAIT},
-    mcp::{err, mcp_server, ok, run_client, tool_names, Target, WRITE_TOOLS},
+    mcp::tools::{err, mcp_server, ok, run_client, tool_names, Target, WRITE_TOOLS},
 };
 
 /// One raw HTTP/1.1 POST of an MCP initialize to `/mcp`: the status line and headers.
@@ -224,7 +224,7 @@ async fn an_mcp_write_is_audited_as_the_grpc_write_it_is() {
         "--mcp-allow-writes",
     ];
     let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "dbosd=debug")], Dbosd::READY).await;
-    let mut ops = crate::authz_setup::client_as(&dbosd.channel, OPS);
+    let mut ops = crate::auth::setup::client_as(&dbosd.channel, OPS);
     let mut req = enqueue_req("wf", "q", vec![]);
     req.workflow_id = Some("audited-1".into());
     req.application_name = Some("alpha".into());

@@ -9,7 +9,7 @@ use dbosd::pb::{
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-use crate::authz_setup::{client_as, enqueue_as_ops, same_as_unknown, server, ALPHA, OPS};
+use crate::auth::setup::{client_as, enqueue_as_ops, same_as_unknown, server, ALPHA, OPS};
 use crate::harness::{eventually, finish_as_worker, outcome_of, set_event_as_worker, WAIT};
 
 fn seconds(s: i64) -> Option<prost_types::Duration> {

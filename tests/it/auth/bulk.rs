@@ -8,7 +8,7 @@ use dbosd::pb::{
 };
 use serde_json::json;
 
-use crate::authz_setup::{client_as, enqueue_as_ops, server, stored_status, ALPHA};
+use crate::auth::setup::{client_as, enqueue_as_ops, server, stored_status, ALPHA};
 use crate::harness::pv;
 
 #[tokio::test]

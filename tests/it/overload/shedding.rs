@@ -20,7 +20,7 @@ use crate::{
         assert_status, enqueue_req, eventually, get_event_in_flight, health_status, open_await,
         TestDb, TestServer, WAIT,
     },
-    overload::{lock_status_table, waiting_on_locks},
+    overload::abandonment::{lock_status_table, waiting_on_locks},
 };
 
 /// The retry pushback a status carries, in ms.

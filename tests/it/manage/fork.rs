@@ -6,7 +6,7 @@ use tonic::Code;
 
 use crate::{
     harness::{assert_status, TestDb, TestServer},
-    management::{insert, outcomes},
+    manage::control::{insert, outcomes},
 };
 
 /// Records steps `function_ids` of workflow `id` (step 2 awaited child `child-old`).

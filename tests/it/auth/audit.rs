@@ -5,7 +5,7 @@
 use dbosd::pb::{CancelWorkflowRequest, DeleteQueueRequest, GetWorkflowRequest};
 use tonic::{Code, Request};
 
-use crate::authz_setup::{client_as, enqueue_as_ops, server, tokens_file, ALPHA, OPS};
+use crate::auth::setup::{client_as, enqueue_as_ops, server, tokens_file, ALPHA, OPS};
 use crate::harness::{enqueue_req, telemetry_sample, Dbosd, TestDb};
 
 fn with_request_id<T>(message: T, id: &str) -> Request<T> {

@@ -1,6 +1,6 @@
 //! Limits: open streams, message size and the default deadline of unary calls each end a call with
 //! a status that names the limit (RESOURCE_EXHAUSTED / DEADLINE_EXCEEDED), and waits keep their own
-//! timeouts. (The pool acquire timeout is in `failures`.)
+//! timeouts. (The pool acquire timeout is in `reliability/failures.rs`.)
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@ use tonic::Code;
 
 use crate::{
     harness::{assert_status, pv, TestServer},
-    management::{insert, row_json},
+    manage::control::{insert, row_json},
 };
 
 fn steps_req(id: &str) -> pb::ListWorkflowStepsRequest {

@@ -1,4 +1,4 @@
-//! SendMessage and GetEvent against the tables (the worker-side tests are in interop_py).
+//! SendMessage and GetEvent against the tables (the worker-side tests are in `interop/`).
 
 use std::time::{Duration, Instant};
 

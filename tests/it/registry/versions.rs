@@ -1,5 +1,5 @@
 //! Application versions, RenameApplication and the registry RPCs on old schemas, against the tables
-//! (queues are in registry.rs; the worker-side tests are in interop/registry.rs).
+//! (queues are in queues.rs; the worker-side tests are in interop/registry.rs).
 
 use dbosd::pb;
 use prost_types::FieldMask;
@@ -7,7 +7,7 @@ use tonic::Code;
 
 use crate::{
     harness::{assert_status, TestDb, TestServer},
-    registry::register,
+    registry::queues::register,
 };
 
 /// Inserts a version row as a worker registers it.

@@ -1,6 +1,6 @@
 //! MCP as agents use it: the official MCP Python SDK (tests/mcp/client.py) connects to dbosd over
 //! streamable HTTP at `/mcp` and over stdio (`dbosd mcp`), lists the tools and calls each one
-//! against workflows a real DBOS Python worker ran. Scoping and authentication: `mcp_scope.rs`.
+//! against workflows a real DBOS Python worker ran. Scoping and authentication: `scope.rs`.
 
 use std::{collections::BTreeSet, time::Duration};
 

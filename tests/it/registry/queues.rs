@@ -1,4 +1,4 @@
-//! The queue registry against the tables (versions and rename are in registry_versions.rs; the
+//! The queue registry against the tables (versions and rename are in versions.rs; the
 //! worker-side tests are in interop/registry.rs).
 
 use dbosd::pb;

@@ -11,7 +11,7 @@ use dbosd::{
 };
 use tonic::{transport::Channel, Code};
 
-use crate::authz_setup::{server, ALPHA, OPS};
+use crate::auth::setup::{server, ALPHA, OPS};
 use crate::harness::telemetry_sample;
 
 /// Calls unary `method` with an empty request as `token`.
