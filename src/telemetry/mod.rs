@@ -3,6 +3,7 @@
 //! Gauges are read from their owners at scrape time, so nothing here runs between scrapes.
 
 pub mod endpoint;
+pub mod intercept;
 pub mod layer;
 pub mod panics;
 

@@ -22,18 +22,18 @@ fn ms(t: &Option<Timestamp>) -> i64 {
     t.seconds * 1000 + i64::from(t.nanos / 1_000_000)
 }
 
-/// Enqueues `n` `sleepy(secs)` workflows on `queue` and returns their (dequeued, completed) times.
+/// Enqueues `n` `sleepy(0.5)` workflows on `queue` in one EnqueueWorkflows call (one transaction,
+/// so the worker's next poll sees them all at once) and returns their (dequeued, completed) times.
 async fn run_sleepers(srv: &mut TestServer, queue: &str, tag: &str, n: usize) -> Vec<(i64, i64)> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let id = format!("{tag}-{i}");
-        enqueue(
-            srv,
-            with_id(enqueue_req("sleepy", queue, vec![json!(0.5)]), &id),
-        )
-        .await;
-        ids.push(id);
-    }
+    let ids: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
+    let workflows = ids
+        .iter()
+        .map(|id| with_id(enqueue_req("sleepy", queue, vec![json!(0.5)]), id))
+        .collect();
+    srv.client
+        .enqueue_workflows(pb::EnqueueWorkflowsRequest { workflows })
+        .await
+        .expect("enqueue the sleepers");
     let mut spans = Vec::new();
     for id in &ids {
         let done = wait_terminal(&srv.client, id).await;
