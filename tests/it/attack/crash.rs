@@ -230,7 +230,9 @@ async fn rows_nested_far_past_the_request_limits_are_read_without_crashing() {
         .await
         .map(|s| s.into_inner());
     if let Ok(stream) = awaited.as_mut() {
-        let _ = tokio::time::timeout(WAIT, stream.message()).await;
+        let first = tokio::time::timeout(WAIT, stream.message()).await;
+        let first = first.expect("AwaitWorkflow answers");
+        assert!(!matches!(first, Ok(None)), "AwaitWorkflow ended empty");
     }
     let mut read = ops
         .read_stream(dbosd::pb::ReadStreamRequest {
@@ -241,7 +243,12 @@ async fn rows_nested_far_past_the_request_limits_are_read_without_crashing() {
         .await
         .map(|s| s.into_inner());
     if let Ok(stream) = read.as_mut() {
-        let _ = tokio::time::timeout(WAIT, stream.message()).await;
+        let first = tokio::time::timeout(WAIT, stream.message()).await;
+        let first = first.expect("ReadStream answers");
+        assert!(
+            !matches!(first, Ok(None)),
+            "ReadStream ended before its value"
+        );
     }
     assert!(dbosd.try_exited().is_none(), "dbosd died:\n{}", dbosd.log());
     for (what, status) in [

@@ -297,6 +297,7 @@ async fn invalid_and_enormous_metadata_is_refused_and_the_connection_survives() 
             v,
         );
     }
-    let _ = client_as(&srv.channel, ALPHA).get_workflow(req).await;
+    let refused = client_as(&srv.channel, ALPHA).get_workflow(req).await;
+    assert!(refused.is_err(), "headers past every budget: {refused:?}");
     assert_alive(&crate::harness::connect_channel(srv.addr).await).await;
 }

@@ -81,9 +81,10 @@ async fn every_write_leaves_one_audit_record_and_reads_none() {
         workflow_id: "beta-1".into(),
         ..Default::default()
     };
-    let _ = alpha
+    let foreign = alpha
         .get_workflow(with_request_id(read, "audit-read-1"))
         .await;
+    assert_eq!(foreign.unwrap_err().code(), Code::NotFound);
 
     let line = dbosd.logged_with(&["dbosd::audit", "audit-cancel-1"]).await;
     let record: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");

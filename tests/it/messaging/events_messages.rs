@@ -1,12 +1,15 @@
 //! SendMessage and GetEvent against the tables (the worker-side tests are in `interop/`).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
 
 use dbosd::pb;
 use serde_json::json;
 use tonic::Code;
 
-use crate::harness::{assert_status, enqueue_req, pv, TestServer, WAIT};
+use crate::harness::{assert_status, enqueue_req, eventually, pv, TestDb, TestServer, WAIT};
 
 async fn enqueue(srv: &mut TestServer, id: &str) {
     let mut req = enqueue_req("wait_recv", "test_queue", vec![]);
@@ -143,6 +146,65 @@ async fn send_errors() {
     srv.stop().await;
 }
 
+/// The hub polls once a minute here, far past every bound below, so a waiting GetEvent that gets
+/// the value in time was woken by the NOTIFY a worker sends after setting it (the hub's LISTEN).
+#[tokio::test]
+async fn a_waiting_get_event_is_woken_by_the_notification() {
+    let db = TestDb::new().await;
+    let mut srv = TestServer::start_on(db, |s| s.hub_tick = Duration::from_secs(60)).await;
+    enqueue(&mut srv, "ev").await;
+    let db = srv.db.client().await;
+    let req = |key: &str, seconds: i64| pb::GetEventRequest {
+        workflow_id: "ev".into(),
+        key: key.into(),
+        timeout: Some(prost_types::Duration { seconds, nanos: 0 }),
+    };
+    // The poller's first tick comes at once when something first waits: spend it on another key,
+    // so the next poll is a minute away when the waiter below starts.
+    let mut warm = srv.client.clone();
+    let warming = tokio::spawn(async move { warm.get_event(req("warm", 1)).await });
+    eventually("the hub's first poll", || async {
+        (srv.hub.stats.poll_ticks.load(Ordering::Relaxed) > 0).then_some(())
+    })
+    .await;
+    assert!(!warming.await.unwrap().unwrap().into_inner().found);
+    eventually("the hub to LISTEN", || async {
+        (srv.hub.stats.listen_connects.load(Ordering::Relaxed) > 0).then_some(())
+    })
+    .await;
+    let ticks = srv.hub.stats.poll_ticks.load(Ordering::Relaxed);
+
+    let mut waiter = srv.client.clone();
+    // Its own timeout is longer than the bound on the answer, so its final re-read cannot answer.
+    let wait = tokio::spawn(async move { waiter.get_event(req("k", 50)).await });
+    eventually("the GetEvent to wait on its key", || async {
+        (srv.hub.waiting_keys() == 1).then_some(())
+    })
+    .await;
+    let notified = srv.hub.stats.notifications.load(Ordering::Relaxed);
+    db.batch_execute(
+        "INSERT INTO dbos.workflow_events (workflow_uuid, key, value, serialization) VALUES ('ev', 'k', '{\"v\":1}', 'portable_json');
+         SELECT pg_notify('dbos_workflow_events_channel', 'ev::k');",
+    )
+    .await
+    .unwrap();
+    let got = tokio::time::timeout(WAIT, wait)
+        .await
+        .expect("the notification wakes the waiter long before the next poll")
+        .unwrap()
+        .unwrap()
+        .into_inner();
+    assert!(got.found);
+    assert_eq!(got.value.unwrap().text, r#"{"v":1}"#);
+    assert!(srv.hub.stats.notifications.load(Ordering::Relaxed) > notified);
+    assert_eq!(
+        srv.hub.stats.poll_ticks.load(Ordering::Relaxed),
+        ticks,
+        "no poll ran meanwhile"
+    );
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn get_event_reads_waits_and_times_out() {
     let mut srv = TestServer::start().await;
@@ -180,31 +242,18 @@ async fn get_event_reads_waits_and_times_out() {
     assert!(!none.found);
     assert!(started.elapsed() >= Duration::from_millis(300));
 
-    // A waiting GetEvent sees a value set (and notified, as workers do) while it waits.
-    let mut waiter = srv.client.clone();
-    let wait = tokio::spawn(async move { waiter.get_event(req(Some(20_000))).await });
-    tokio::time::sleep(Duration::from_millis(200)).await; // let the call start waiting (not a sync point: both orders pass)
-    let set_at = Instant::now();
-    db.batch_execute(
-        "INSERT INTO dbos.workflow_events (workflow_uuid, key, value, serialization) VALUES ('ev', 'k', '{\"v\":1}', 'portable_json');
-         SELECT pg_notify('dbos_workflow_events_channel', 'ev::k');",
+    // A value set while a GetEvent waits: `a_waiting_get_event_is_woken_by_the_notification`.
+    db.execute(
+        "INSERT INTO dbos.workflow_events (workflow_uuid, key, value, serialization) VALUES ('ev', 'k', '{\"v\":1}', 'portable_json')",
+        &[],
     )
     .await
     .unwrap();
-    let got = tokio::time::timeout(WAIT, wait)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-        .into_inner();
+    let got = srv.client.get_event(req(None)).await.unwrap().into_inner();
     assert!(got.found);
     let value = got.value.unwrap();
     assert_eq!(value.text, r#"{"v":1}"#);
     assert_eq!(value.json, Some(pv(json!({"v": 1}))));
-    assert!(
-        set_at.elapsed() < Duration::from_millis(900),
-        "woken by the notification, not the 1 s recheck"
-    );
 
     // Native serializations come back as text, never decoded.
     db.execute(

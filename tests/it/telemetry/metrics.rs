@@ -93,7 +93,18 @@ async fn metrics_count_rpcs_by_method_and_code_and_expose_pool_and_hub() {
     ] {
         assert!(sample(&scrape, gauge).is_some(), "no {gauge} in {scrape}");
     }
-    assert!(sample(&scrape, "dbosd_hub_poll_queries_total").unwrap() >= 1.0);
+    // The wait was answered by the hub's poll (DBOS notifies no status change): one query per tick.
+    let hub = &srv.hub.stats;
+    let polls = hub.poll_ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(polls >= 1, "the AwaitWorkflow was never polled for");
+    assert_eq!(
+        sample(&scrape, "dbosd_hub_poll_queries_total"),
+        Some(hub.poll_queries.load(std::sync::atomic::Ordering::Relaxed) as f64)
+    );
+    assert_eq!(
+        hub.poll_queries.load(std::sync::atomic::Ordering::Relaxed),
+        polls
+    );
     assert_eq!(
         sample(&scrape, "dbosd_hub_listen_reconnects_total"),
         Some(0.0)
