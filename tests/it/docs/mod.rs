@@ -2,5 +2,6 @@
 //! against a live dbosd. (The README's curl examples are in `http/readme.rs`, its command
 //! reference in `cli/docs.rs`.)
 
+pub mod console;
 mod examples;
 mod grpcurl;

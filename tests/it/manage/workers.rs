@@ -1,6 +1,7 @@
 //! Workflow management against real, unmodified DBOS workers, each test once on the Python app
-//! (dbos 3.4.0) and once on the TypeScript app (@dbos-inc/dbos-sdk 5.3.0): cancel, resume, fork,
-//! delete and bulk cancel change what the worker does, exactly as the official clients do.
+//! (dbos 3.4.0) and once on the TypeScript app (@dbos-inc/dbos-sdk 5.3.0): cancel, resume,
+//! delete and bulk cancel change what the worker does, exactly as the official clients do (forks:
+//! `workers_fork.rs`, with the helpers here).
 
 use dbosd::pb::{self, WorkflowActionOutcome as Outcome, WorkflowStatus};
 use serde_json::json;
@@ -13,34 +14,40 @@ use crate::harness::{
 
 on_both_workers!(
     a_cancelled_sleeping_workflow_stays_cancelled_and_resumes_to_success,
-    a_fork_reruns_only_the_steps_from_its_start_step,
     delete_leaves_no_row_in_any_table,
     bulk_cancel_by_filter_cancels_exactly_the_matching_workflows,
     resume_starts_a_queued_workflow_now_and_recovers_a_stuck_one,
-    a_fork_with_a_timeout_is_cancelled_by_the_worker,
 );
 
-async fn with_worker(lang: WorkerLang) -> (TestServer, Worker) {
+pub(super) async fn with_worker(lang: WorkerLang) -> (TestServer, Worker) {
     let srv = TestServer::start().await;
     let worker = Worker::start(lang, &srv.db.url, WorkerOptions::default()).await;
     (srv, worker)
 }
 
 /// How the worker numbers steps, for ForkWorkflow.
-fn numbering(lang: WorkerLang) -> i32 {
+pub(super) fn numbering(lang: WorkerLang) -> i32 {
     match lang.first_step_id() {
         0 => pb::StepNumbering::FromZero as i32,
         _ => pb::StepNumbering::FromOne as i32,
     }
 }
 
-async fn enqueue_as(srv: &mut TestServer, id: &str, mut req: pb::EnqueueWorkflowRequest) {
+pub(super) async fn enqueue_as(
+    srv: &mut TestServer,
+    id: &str,
+    mut req: pb::EnqueueWorkflowRequest,
+) {
     req.workflow_id = Some(id.into());
     srv.client.enqueue_workflow(req).await.expect("enqueue");
 }
 
 /// Waits (bounded) until the workflow has `status`.
-async fn wait_status(srv: &TestServer, id: &str, status: WorkflowStatus) -> pb::WorkflowInfo {
+pub(super) async fn wait_status(
+    srv: &TestServer,
+    id: &str,
+    status: WorkflowStatus,
+) -> pb::WorkflowInfo {
     eventually(&format!("{id} to be {status:?}"), || {
         let mut c = srv.client.clone();
         async move {
@@ -52,7 +59,7 @@ async fn wait_status(srv: &TestServer, id: &str, status: WorkflowStatus) -> pb::
 }
 
 /// The workflow's recorded steps, all pages.
-pub async fn steps(srv: &TestServer, id: &str) -> Vec<pb::StepInfo> {
+pub(super) async fn steps(srv: &TestServer, id: &str) -> Vec<pb::StepInfo> {
     srv.client
         .clone()
         .list_workflow_steps(pb::ListWorkflowStepsRequest {
@@ -65,7 +72,7 @@ pub async fn steps(srv: &TestServer, id: &str) -> Vec<pb::StepInfo> {
         .steps
 }
 
-async fn send(srv: &TestServer, to: &str, topic: &str, message: serde_json::Value) {
+pub(super) async fn send(srv: &TestServer, to: &str, topic: &str, message: serde_json::Value) {
     srv.client
         .clone()
         .send_message(pb::SendMessageRequest {
@@ -78,7 +85,7 @@ async fn send(srv: &TestServer, to: &str, topic: &str, message: serde_json::Valu
         .expect("send");
 }
 
-async fn cancel(srv: &TestServer, id: &str) -> pb::WorkflowActionResult {
+pub(super) async fn cancel(srv: &TestServer, id: &str) -> pb::WorkflowActionResult {
     let req = pb::CancelWorkflowRequest {
         workflow_id: id.into(),
         cancel_children: false,
@@ -92,7 +99,11 @@ async fn cancel(srv: &TestServer, id: &str) -> pb::WorkflowActionResult {
     resp.into_inner().result.expect("result")
 }
 
-async fn resume(srv: &TestServer, id: &str, queue_name: Option<&str>) -> pb::WorkflowActionResult {
+pub(super) async fn resume(
+    srv: &TestServer,
+    id: &str,
+    queue_name: Option<&str>,
+) -> pb::WorkflowActionResult {
     let req = pb::ResumeWorkflowRequest {
         workflow_id: id.into(),
         queue_name: queue_name.map(str::to_owned),
@@ -106,7 +117,7 @@ async fn resume(srv: &TestServer, id: &str, queue_name: Option<&str>) -> pb::Wor
     resp.into_inner().result.expect("result")
 }
 
-fn ms(t: &Option<prost_types::Timestamp>) -> i64 {
+pub(super) fn ms(t: &Option<prost_types::Timestamp>) -> i64 {
     let t = t.as_ref().expect("timestamp");
     t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
 }
@@ -177,96 +188,6 @@ async fn a_cancelled_sleeping_workflow_stays_cancelled_and_resumes_to_success(la
     assert_eq!(done.status(), WorkflowStatus::Success);
     assert_eq!(payload_json(&done.output), json!(2));
     assert_eq!(done.queue_name, "_dbos_internal_queue");
-    worker.stop().await;
-    srv.stop().await;
-}
-
-async fn a_fork_reruns_only_the_steps_from_its_start_step(lang: WorkerLang) {
-    let (mut srv, worker) = with_worker(lang).await;
-    enqueue_as(
-        &mut srv,
-        "five",
-        enqueue_req("multi_step", "test_queue", vec![json!(5)]),
-    )
-    .await;
-    let done = wait_terminal(&srv.client, "five").await;
-    assert_eq!(payload_json(&done.output), json!([0, 1, 2, 3, 4]));
-    let original = steps(&srv, "five").await;
-    let first = lang.first_step_id();
-    let ids: Vec<i32> = original.iter().map(|s| s.function_id).collect();
-    assert_eq!(ids, (first..first + 5).collect::<Vec<_>>());
-    assert!(original
-        .iter()
-        .all(|s| s.function_name.ends_with("step_value")));
-    let out = original[0].output.as_ref().expect("step output");
-    assert_eq!(
-        out.serialization,
-        lang.native_serialization(),
-        "step outputs pass through as stored"
-    );
-    assert!(!out.text.is_empty());
-
-    // Re-run from the third step, in the worker's own numbering.
-    let start = first + 2;
-
-    let forked = srv
-        .client
-        .fork_workflow(pb::ForkWorkflowRequest {
-            workflow_id: "five".into(),
-            start_step: Some(start),
-            step_numbering: numbering(lang),
-            forked_workflow_id: Some("five-fork".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(forked.forked_workflow_id, "five-fork");
-    let fork = wait_terminal(&srv.client, "five-fork").await;
-    assert_eq!(fork.status(), WorkflowStatus::Success);
-    assert_eq!(payload_json(&fork.output), json!([0, 1, 2, 3, 4]));
-    assert_eq!(fork.forked_from, "five");
-    assert!(get_workflow(&mut srv.client, "five").await.was_forked_from);
-
-    let fork_steps = steps(&srv, "five-fork").await;
-    assert_eq!(fork_steps.len(), 5);
-    let created = ms(&fork.created_at);
-    for (copy, orig) in fork_steps.iter().zip(&original) {
-        assert_eq!(copy.function_id, orig.function_id);
-        if copy.function_id < start {
-            assert_eq!(
-                copy, orig,
-                "step {} is copied, not re-run",
-                copy.function_id
-            );
-        } else {
-            assert!(
-                ms(&copy.started_at) >= created,
-                "step {} re-ran after the fork was created",
-                copy.function_id
-            );
-        }
-    }
-
-    // Forking from beyond the last recorded step, or from below the first, is refused.
-    let below = format!("at least {first}");
-    for (step, needle) in [
-        (first + 5, "beyond the last recorded step"),
-        (first - 1, below.as_str()),
-    ] {
-        assert_status(
-            srv.client
-                .fork_workflow(pb::ForkWorkflowRequest {
-                    workflow_id: "five".into(),
-                    start_step: Some(step),
-                    step_numbering: numbering(lang),
-                    ..Default::default()
-                })
-                .await,
-            Code::InvalidArgument,
-            needle,
-        );
-    }
     worker.stop().await;
     srv.stop().await;
 }
@@ -516,53 +437,6 @@ async fn resume_starts_a_queued_workflow_now_and_recovers_a_stuck_one(lang: Work
     );
     send(&srv, "hold", "go", json!(null)).await;
     wait_terminal(&srv.client, "hold").await;
-    worker.stop().await;
-    srv.stop().await;
-}
-
-async fn a_fork_with_a_timeout_is_cancelled_by_the_worker(lang: WorkerLang) {
-    let (mut srv, worker) = with_worker(lang).await;
-    enqueue_as(
-        &mut srv,
-        "long",
-        enqueue_req("sleepy", "test_queue", vec![json!(30)]),
-    )
-    .await;
-    wait_status(&srv, "long", WorkflowStatus::Pending).await;
-    assert_eq!(cancel(&srv, "long").await.outcome(), Outcome::Cancelled);
-    let forked = srv
-        .client
-        .fork_workflow(pb::ForkWorkflowRequest {
-            workflow_id: "long".into(),
-            forked_workflow_id: Some("long-fork".into()),
-            queue_name: Some("test_queue".into()),
-            timeout: Some(prost_types::Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(forked.result.unwrap().outcome(), Outcome::Forked);
-    let done = wait_terminal(&srv.client, "long-fork").await;
-    assert_eq!(
-        done.status(),
-        WorkflowStatus::Cancelled,
-        "its timeout cancelled it"
-    );
-    assert_eq!(
-        done.timeout,
-        Some(prost_types::Duration {
-            seconds: 1,
-            nanos: 0
-        })
-    );
-    assert!(
-        done.deadline.is_some(),
-        "the worker set the deadline at dequeue"
-    );
     worker.stop().await;
     srv.stop().await;
 }

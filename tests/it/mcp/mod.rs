@@ -2,4 +2,4 @@
 //! (`tools.rs`), and under scoped tokens (`scope.rs`).
 
 mod scope;
-pub mod tools;
+mod tools;

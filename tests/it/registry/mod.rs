@@ -2,5 +2,5 @@
 //! with RenameApplication (`src/api/versions.rs`, `src/repo/versions/`). The worker-side tests are
 //! in `interop/registry.rs`.
 
-pub mod queues;
+mod queues;
 mod versions;

@@ -4,4 +4,5 @@
 
 mod apply;
 mod crud;
+mod fire;
 pub mod native_payloads;

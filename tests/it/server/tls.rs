@@ -1,63 +1,16 @@
 //! TLS on the gRPC port (rustls), with client certificates required when a client CA is given
 //! (mTLS), and the plaintext health-only port for probes that cannot speak TLS.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dbosd::pb::{workflow_service_client::WorkflowServiceClient, ListWorkflowsRequest};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
+use super::certs::{write, Ca, Pem};
 use crate::harness::{connect_channel, eventually, run_bounded, TestDb, TestServer};
-
-/// A PEM certificate and its key.
-struct Pem {
-    cert: String,
-    key: String,
-}
-
-/// A CA that signs leaf certificates.
-struct Ca {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let pem = params.self_signed(&key).unwrap().pem();
-        Ca {
-            pem,
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    fn leaf(&self, names: &[&str]) -> Pem {
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
-        Pem {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// A server with TLS from `ca` (and mTLS when `client_ca` is given).
 async fn tls_server(dir: &Path, ca: &Ca, client_ca: Option<&Ca>) -> TestServer {

@@ -5,4 +5,5 @@ mod debounce;
 mod enqueue;
 mod enqueue_batch;
 mod enqueue_shared;
+mod get;
 mod list;
