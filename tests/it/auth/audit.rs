@@ -5,8 +5,10 @@
 use dbosd::pb::{CancelWorkflowRequest, DeleteQueueRequest, GetWorkflowRequest};
 use tonic::{Code, Request};
 
-use crate::auth::setup::{client_as, enqueue_as_ops, server, tokens_file, ALPHA, OPS};
-use crate::harness::{enqueue_req, telemetry_sample, Dbosd, TestDb};
+use crate::auth::setup::{
+    client_as, enqueue_as_ops, server, spawn_with_tokens, tokens_file, ALPHA, OPS,
+};
+use crate::harness::{enqueue_req, telemetry_sample, TestDb};
 
 fn with_request_id<T>(message: T, id: &str) -> Request<T> {
     let mut request = Request::new(message);
@@ -29,18 +31,8 @@ fn audit_records(log: &str, id: &str) -> Vec<serde_json::Value> {
 async fn every_write_leaves_one_audit_record_and_reads_none() {
     let db = TestDb::new().await;
     let tokens = tokens_file();
-    let path = tokens.path().to_str().unwrap().to_owned();
-    let args = [
-        "--database-url",
-        &db.url,
-        "--listen",
-        "127.0.0.1:0",
-        "--tokens-file",
-        &path,
-        "--log-format",
-        "json",
-    ];
-    let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "dbosd=debug")], Dbosd::READY).await;
+    let json = ["--log-format", "json"];
+    let dbosd = spawn_with_tokens(&db, &tokens, &json, &[("DBOSD_LOG", "dbosd=debug")]).await;
     let (mut alpha, mut ops) = (
         client_as(&dbosd.channel, ALPHA),
         client_as(&dbosd.channel, OPS),
@@ -166,18 +158,8 @@ async fn audit_records_are_counted_by_rpc_and_result() {
 async fn tokens_never_reach_the_log_but_their_names_do() {
     let db = TestDb::new().await;
     let tokens = tokens_file();
-    let path = tokens.path().to_str().unwrap().to_owned();
-    let args = [
-        "--database-url",
-        &db.url,
-        "--listen",
-        "127.0.0.1:0",
-        "--tokens-file",
-        &path,
-        "--log-format",
-        "json",
-    ];
-    let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "debug")], Dbosd::READY).await;
+    let json = ["--log-format", "json"];
+    let dbosd = spawn_with_tokens(&db, &tokens, &json, &[("DBOSD_LOG", "debug")]).await;
     let get = || GetWorkflowRequest {
         workflow_id: "nope".into(),
         ..Default::default()

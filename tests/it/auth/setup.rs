@@ -7,7 +7,7 @@ use dbosd::cli::Bearer;
 use dbosd::pb::workflow_service_client::WorkflowServiceClient;
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
-use crate::harness::{enqueue_req, TestDb, TestServer};
+use crate::harness::{enqueue_req, Dbosd, TestDb, TestServer};
 
 pub const TOKENS: &str = r#"{"tokens": [
     {"name": "alpha", "token": "tok-alpha-31c", "applications": ["alpha"]},
@@ -92,4 +92,24 @@ pub async fn stored_status(db: &TestDb, id: &str) -> Option<String> {
         .await
         .unwrap()
         .map(|r| r.get(0))
+}
+
+/// The real binary on `db` under `tokens`, with `extra` flags and `env` on top.
+pub async fn spawn_with_tokens(
+    db: &TestDb,
+    tokens: &tempfile::NamedTempFile,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Dbosd {
+    let path = tokens.path().to_str().expect("a UTF-8 temp path");
+    let mut args = vec![
+        "--database-url",
+        &db.url,
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens-file",
+        path,
+    ];
+    args.extend_from_slice(extra);
+    Dbosd::spawn(&args, env, Dbosd::READY).await
 }

@@ -357,21 +357,14 @@ async fn hostile_stored_rows_are_read_as_text_and_never_fired() {
 async fn the_real_binary_takes_the_flags_and_audits_every_raw_write() {
     let db = TestDb::new().await;
     let tokens = native_tokens();
-    let tokens_path = tokens.path().to_str().unwrap().to_owned();
     let args = [
-        "--database-url",
-        &db.url,
-        "--listen",
-        "127.0.0.1:0",
-        "--tokens-file",
-        &tokens_path,
         "--allow-native-payloads",
         "--native-allow-global",
         "collections.OrderedDict",
         "--log-format",
         "json",
     ];
-    let dbosd = crate::harness::Dbosd::spawn(&args, &[], crate::harness::Dbosd::READY).await;
+    let dbosd = crate::auth::setup::spawn_with_tokens(&db, &tokens, &args, &[]).await;
     let mut permitted = client_as(&dbosd.channel, "tok-native");
     let req = |name: &str, text: &str| create(name, pb::WorkerLanguage::Python, native(text));
     permitted
