@@ -70,13 +70,42 @@ fn exported(name: &str, families: &HashMap<String, String>) -> bool {
 #[tokio::test]
 async fn the_dashboard_and_the_rules_name_only_metrics_dbosd_exports() {
     let srv = metered_server(TestDb::new().await).await;
-    let scrape = eventually("a workflow-metrics refresh", || async {
+    // A family shows in the scrape once it has a series: rows as a worker leaves them (a backlog,
+    // a dequeued and finished workflow, a step) give every workflow-health family one.
+    srv.db
+        .client()
+        .await
+        .batch_execute(
+            "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, created_at, \
+               updated_at, started_at_epoch_ms, completed_at) \
+             SELECT id, st, 'lint', 'lint_q', t - 300, t, s, c FROM \
+               (SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint t) n, \
+               LATERAL (VALUES ('lint-waiting', 'ENQUEUED', NULL::bigint, NULL::bigint), \
+                 ('lint-done', 'SUCCESS', t - 200, t)) v(id, st, s, c); \
+             INSERT INTO dbos.operation_outputs (workflow_uuid, function_id, function_name, \
+               started_at_epoch_ms, completed_at_epoch_ms) \
+             SELECT 'lint-done', 1, 'lint_step', t - 150, t - 100 \
+             FROM (SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint t) n",
+        )
+        .await
+        .expect("rows as a worker leaves them");
+    // And a call, for the RPC families.
+    let missing = srv
+        .client
+        .clone()
+        .get_workflow(dbosd::pb::GetWorkflowRequest {
+            workflow_id: "lint-missing".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);
+    let scrape = eventually("every workflow-health family to have a series", || async {
         let scrape = srv.scrape().await;
-        let ok = sample(
+        let steps = sample(
             &scrape,
-            r#"dbosd_workflow_metrics_refreshes_total{result="ok"}"#,
+            r#"dbosd_step_duration_seconds_count{step="lint_step"}"#,
         );
-        ok.is_some_and(|n| n >= 1.0).then_some(scrape)
+        (steps == Some(1.0)).then_some(scrape)
     })
     .await;
     let families: HashMap<String, String> = scrape

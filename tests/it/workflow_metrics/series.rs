@@ -104,7 +104,7 @@ async fn a_real_workers_completions_failures_steps_and_dequeues_become_series() 
     // Every dequeue waited at least until the worker started: none in the first bucket.
     let first = sample(
         &scrape,
-        &format!(r#"dbosd_queue_dequeue_latency_seconds_bucket{{queue="{QUEUE}",le="0.05"}}"#),
+        &format!(r#"dbosd_queue_dequeue_latency_seconds_bucket{{le="0.05",queue="{QUEUE}"}}"#),
     );
     assert_eq!(first, Some(0.0), "{scrape}");
     // Counters grow by windows: a later refresh does not count the same completions again.
