@@ -81,7 +81,7 @@ async fn the_dashboard_and_the_rules_name_only_metrics_dbosd_exports() {
              SELECT id, st, 'lint', 'lint_q', t - 300, t, s, c FROM \
                (SELECT (EXTRACT(EPOCH FROM now()) * 1000)::bigint t) n, \
                LATERAL (VALUES ('lint-waiting', 'ENQUEUED', NULL::bigint, NULL::bigint), \
-                 ('lint-done', 'SUCCESS', t - 200, t)) v(id, st, s, c); \
+                 ('lint-done', 'SUCCESS', t - 200, t - 100)) v(id, st, s, c); \
              INSERT INTO dbos.operation_outputs (workflow_uuid, function_id, function_name, \
                started_at_epoch_ms, completed_at_epoch_ms) \
              SELECT 'lint-done', 1, 'lint_step', t - 150, t - 100 \
@@ -101,11 +101,14 @@ async fn the_dashboard_and_the_rules_name_only_metrics_dbosd_exports() {
     assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);
     let scrape = eventually("every workflow-health family to have a series", || async {
         let scrape = srv.scrape().await;
-        let steps = sample(
-            &scrape,
+        let all = [
             r#"dbosd_step_duration_seconds_count{step="lint_step"}"#,
-        );
-        (steps == Some(1.0)).then_some(scrape)
+            r#"dbosd_workflows_completed_total{name="lint",status="SUCCESS"}"#,
+            r#"dbosd_queue_dequeue_latency_seconds_count{queue="lint_q"}"#,
+        ]
+        .iter()
+        .all(|series| sample(&scrape, series) == Some(1.0));
+        all.then_some(scrape)
     })
     .await;
     let families: HashMap<String, String> = scrape
