@@ -126,3 +126,34 @@ async fn the_workers_workflow_span_joins_the_callers_trace_under_the_rpc_span() 
     assert!(workflow.name.contains("add"), "{workflow:#?}");
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn a_sampler_that_drops_exports_nothing_and_the_carrier_says_unsampled() {
+    const TRACE: &str = "5b8aa5a2d2c872e8321cf37308d69df2";
+    let receiver = Receiver::start().await;
+    let endpoint = receiver.grpc_url.clone();
+    let srv = TestServer::start_on(TestDb::new().await, move |s| {
+        s.traces = TraceSettings {
+            endpoint: Some(endpoint),
+            sampler: SamplerSetting::AlwaysOff,
+            service_name: "dbosd-under-test".into(),
+        }
+    })
+    .await;
+    let mut client = srv.client.clone();
+    let mut req = enqueue_req("add", "otel_q", vec![json!(1), json!(2)]);
+    req.workflow_id = Some("otel-unsampled".into());
+    let caller = format!("00-{TRACE}-051581bf3cb55c13-01");
+    client
+        .enqueue_workflow(with_traceparent(req, &caller))
+        .await
+        .expect("enqueue");
+    let stamped = carrier(&srv.db, "otel-unsampled").await;
+    srv.stop().await;
+    assert!(receiver.spans().is_empty(), "{:#?}", receiver.spans());
+    // Still the caller's trace, through dbosd's (unrecorded) span, flagged not sampled so the
+    // worker records nothing either.
+    assert!(stamped.starts_with(&format!("00-{TRACE}-")), "{stamped}");
+    assert!(!stamped.contains("051581bf3cb55c13"), "{stamped}");
+    assert!(stamped.ends_with("-00"), "{stamped}");
+}

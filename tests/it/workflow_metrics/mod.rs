@@ -1,9 +1,10 @@
 //! Workflow health metrics from the system database: the series a real DBOS worker's completions,
 //! failures, steps and dequeues produce (`series.rs`), the refresh statement's plan on a large
-//! table (`plan.rs`), and the Grafana dashboard and Prometheus rules in `deploy/` checked against a
-//! live dbosd and promtool (`deploy.rs`).
+//! table (`plan.rs`), a refresh that fails (`outage.rs`), and the Grafana dashboard and Prometheus
+//! rules in `deploy/` checked against a live dbosd and promtool (`deploy.rs`).
 
 mod deploy;
+mod outage;
 mod plan;
 mod series;
 
