@@ -229,6 +229,18 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Milliseconds between refreshes of the workflow health metrics (one bounded query of the
+    /// system database each, never one per scrape); 0 turns them off.
+    #[arg(
+        long,
+        env = "DBOSD_WORKFLOW_METRICS_INTERVAL_MS",
+        default_value_t = 15_000
+    )]
+    pub workflow_metrics_interval_ms: u64,
+    /// Most workflow names (and, separately, step and queue names) with a metrics label of their
+    /// own; later names share the label `other`.
+    #[arg(long, env = "DBOSD_WORKFLOW_METRICS_MAX_NAMES", default_value_t = 100)]
+    pub workflow_metrics_max_names: usize,
 }
 
 impl ServerArgs {
@@ -323,6 +335,10 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     /// How often the config file's modification time is looked at.
     pub config_poll: Duration,
+    /// The workflow health metrics' refresher (`--workflow-metrics-*`).
+    pub workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings,
+    /// OpenTelemetry traces, from the `OTEL_*` environment (off without an endpoint).
+    pub traces: crate::telemetry::traces::TraceSettings,
 }
 
 impl Settings {
@@ -365,6 +381,13 @@ impl Settings {
             flag_databases: Vec::new(),
             config_file: None,
             config_poll: Duration::from_secs(2),
+            // Off here (the flag's default is on): tests and benchmarks that count queries and
+            // connections see only their own; those about the workflow metrics turn them on.
+            workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
+                interval: Duration::ZERO,
+                ..Default::default()
+            },
+            traces: Default::default(),
         }
     }
 
@@ -431,6 +454,12 @@ impl Settings {
             flag_databases: server.fleet.databases.clone(),
             config_file: server.fleet.config.clone(),
             config_poll: Duration::from_millis(server.fleet.config_poll_ms.max(100)),
+            workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
+                interval: Duration::from_millis(server.workflow_metrics_interval_ms),
+                max_names: server.workflow_metrics_max_names,
+            },
+            // An invalid variable is reported by `validate`, which parses them again.
+            traces: crate::telemetry::traces::TraceSettings::from_env().unwrap_or_default(),
         }
     }
 
@@ -484,6 +513,16 @@ impl Settings {
             ));
         }
         crate::fleet_config::merge(&self.databases, &[])?;
+        let interval = self.workflow_metrics.interval;
+        if !interval.is_zero() && interval < Duration::from_secs(1) {
+            return Err(
+                "--workflow-metrics-interval-ms must be 0 (off) or at least 1000".to_owned(),
+            );
+        }
+        if self.workflow_metrics.max_names == 0 {
+            return Err("--workflow-metrics-max-names must be at least 1".to_owned());
+        }
+        crate::telemetry::traces::TraceSettings::from_env()?;
         Ok(())
     }
 }

@@ -80,6 +80,7 @@ pub async fn serve_with_hub(
         Some(path) => Some(Arc::new(Tokens::load(path).map_err(StartupError::Other)?)),
         None => None,
     };
+    let traces = telemetry::traces::Traces::start(&settings.traces).map_err(StartupError::Other)?;
     let drain = Drain::new();
     let reporter = HealthReporter::new();
     // NOT_SERVING until the first check passes (the reporter starts "" as SERVING).
@@ -121,7 +122,7 @@ pub async fn serve_with_hub(
         .build_v1alpha()
         .map_err(|e| StartupError::Other(format!("reflection: {e}")))?;
 
-    let metrics = Metrics::new(repo, hub, streams, default_api.enqueue_stats());
+    let metrics = Metrics::new(repo.clone(), hub, streams, default_api.enqueue_stats());
     let table = databases.clone();
     metrics
         .databases
@@ -129,8 +130,14 @@ pub async fn serve_with_hub(
     let metrics_task = listeners
         .metrics
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
+    // The workflow health series are the default database's (one refresher; see ARCHITECTURE.md).
+    let workflow_metrics_task = telemetry::workflow_metrics::spawn(
+        repo,
+        Arc::clone(&metrics.workflows),
+        &settings.workflow_metrics,
+    );
     let api = FleetApi::new(databases);
-    let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout);
+    let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout).with_traces(traces.clone());
     if settings.max_concurrent_calls > 0 {
         rpc_layer = rpc_layer.with_call_limit(CallLimit::new(settings.max_concurrent_calls));
     }
@@ -202,6 +209,13 @@ pub async fn serve_with_hub(
     if let Some(task) = metrics_task {
         task.abort();
     }
+    if let Some(task) = workflow_metrics_task {
+        task.abort();
+    }
+    // Last, so the spans of the calls that drained are exported too.
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
     result
 }
 
@@ -218,7 +232,7 @@ fn call_stack(
     // Outermost of the call layers: every call, whatever service, is counted and gets its request
     // id span; it sheds calls beyond the limit and carries each call's deadline down to its
     // statements; a panic inside answers INTERNAL with that id (telemetry::call_layers, shared
-    // with tests/it/panics.rs).
+    // with tests/it/telemetry/panics.rs).
     let rpc = telemetry::call_layers(rpc_layer);
     // Inside it, so unauthenticated calls are counted and logged with their request id.
     let auth = AuthLayer::new(
