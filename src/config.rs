@@ -211,6 +211,13 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Run bulk jobs (StartBulkJob) on this replica: `false` leaves them to the other replicas.
+    #[arg(long, env = "DBOSD_BULK_JOB_RUNNER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub bulk_job_runner: bool,
+    /// Milliseconds a bulk job stays with the replica running it after its last batch; when a
+    /// replica dies, another takes its job over after at most this.
+    #[arg(long, env = "DBOSD_BULK_JOB_LEASE_MS", default_value_t = 30_000)]
+    pub bulk_job_lease_ms: u64,
 }
 
 impl ServerArgs {
@@ -284,6 +291,8 @@ pub struct Settings {
     pub mcp: Option<crate::mcp::McpSettings>,
     /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
     pub cors_origins: Vec<String>,
+    /// The lease of the bulk jobs this replica runs; `None` when it runs none.
+    pub bulk_job_lease: Option<Duration>,
 }
 
 impl Settings {
@@ -319,6 +328,7 @@ impl Settings {
             native_allow_globals: Vec::new(),
             mcp: None,
             cors_origins: Vec::new(),
+            bulk_job_lease: Some(Duration::from_secs(30)),
         }
     }
 
@@ -378,6 +388,9 @@ impl Settings {
             native_allow_globals: server.native_allow_globals.clone(),
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
+            bulk_job_lease: server
+                .bulk_job_runner
+                .then(|| Duration::from_millis(server.bulk_job_lease_ms.max(100))),
         }
     }
 
