@@ -85,3 +85,32 @@ pub async fn count_status(db: &TestDb, prefix: &str, status: &str) -> i64 {
     ))
     .await
 }
+
+/// A dbosd child's log without its terminal colours (`key=value` fields read as written).
+pub fn plain_log(d: &crate::harness::Dbosd) -> String {
+    let log = d.log();
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters, ended by a letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The lines of `d`'s log saying it took up job `id`, as `processed=<n>` values.
+pub fn takeovers(d: &crate::harness::Dbosd, id: &str) -> Vec<i64> {
+    plain_log(d)
+        .lines()
+        .filter(|l| l.contains("running bulk job") && l.contains(&format!("job_id={id}")))
+        .filter_map(|l| l.rsplit("processed=").next()?.trim().parse().ok())
+        .collect()
+}
