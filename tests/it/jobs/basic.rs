@@ -60,11 +60,14 @@ async fn a_rate_limited_job_streams_progress_and_stops_at_abort() {
         progress.push(job.processed_count);
     }
     let elapsed = started_at.elapsed();
+    // An event is a change of the job (a batch, or a replica taking it up): progress never goes back.
     assert!(
-        progress.windows(2).all(|w| w[0] < w[1]),
-        "each event shows more progress: {progress:?}"
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress only grows: {progress:?}"
     );
-    assert!(progress.len() >= 3, "progress shows batch by batch: {progress:?}");
+    let mut steps = progress.clone();
+    steps.dedup();
+    assert!(steps.len() >= 3, "progress shows batch by batch: {progress:?}");
     // The first batch is free; each later one waits its share of the limit.
     let reached = *progress.last().unwrap();
     assert!(

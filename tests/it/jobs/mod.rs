@@ -3,6 +3,7 @@
 //! replicas sharing one job are in `tests/it/replicas_three.rs`.
 
 mod basic;
+mod cli;
 mod restart;
 mod scope;
 
