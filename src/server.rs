@@ -283,7 +283,10 @@ pub async fn serve_with_hub(
     if let Some(mut task) = jobs_task {
         // The runner gives its job back in one statement; a database that is away must not hold
         // the exit.
-        if tokio::time::timeout(Duration::from_secs(5), &mut task.0).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), &mut task.0)
+            .await
+            .is_err()
+        {
             task.0.abort();
         }
     }

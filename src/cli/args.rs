@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::args_job::JobArgs;
 use super::args_more::{
     CompletionArgs, ConfigArgs, EventArgs, QueueArgs, ScheduleArgs, SendArgs, StreamArgs,
     VersionArgs,
 };
-use super::args_job::JobArgs;
 use super::args_wf::{EnqueueArgs, WorkflowArgs};
 
 /// How results are printed.

@@ -14,6 +14,8 @@ pub struct JobArgs {
 }
 
 /// The bulk-job commands.
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
     /// Start a bulk job: cancel, resume, fork or delete every workflow matching the filters.

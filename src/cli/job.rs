@@ -134,7 +134,10 @@ async fn start(client: &mut Client, p: Printer, mut a: JobStartArgs) -> CliResul
             Ok(ExitCode::SUCCESS)
         }
         (false, Some(job)) if follow => {
-            eprintln!("started bulk job {} over {} workflows", job.job_id, resp.matched_count);
+            eprintln!(
+                "started bulk job {} over {} workflows",
+                job.job_id, resp.matched_count
+            );
             watch(client, p, job.job_id).await
         }
         (false, Some(job)) => {
@@ -155,7 +158,11 @@ fn state(text: &str) -> Result<i32, CliError> {
 }
 
 async fn list(client: &mut Client, p: Printer, a: JobListArgs) -> CliResult {
-    let states = a.states.iter().map(|s| state(s)).collect::<Result<_, _>>()?;
+    let states = a
+        .states
+        .iter()
+        .map(|s| state(s))
+        .collect::<Result<_, _>>()?;
     let resp = client
         .list_bulk_jobs(pb::ListBulkJobsRequest {
             states,

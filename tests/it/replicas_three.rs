@@ -117,7 +117,10 @@ async fn three_replicas_all_see_a_workers_result_and_run_a_bulk_job_once() {
     let took_over: Vec<Vec<i64>> = replicas.iter().map(|r| takeovers(r, &id)).collect();
     let resumed: Vec<i64> = took_over.concat();
     assert_eq!(resumed.len(), 1, "{took_over:?}");
-    assert!(resumed[0] >= running.processed_count, "{took_over:?} vs {running:?}");
+    assert!(
+        resumed[0] >= running.processed_count,
+        "{took_over:?} vs {running:?}"
+    );
 }
 
 #[tokio::test]
@@ -127,7 +130,9 @@ async fn draining_one_of_three_replicas_loses_nothing() {
     let clients: Vec<_> = replicas.iter().map(client).collect();
     let worker = Worker::start(WorkerLang::Python, &db.url, WorkerOptions::default()).await;
     enqueue_waiter(&clients[1], "dr3-wait").await;
-    let mut draining_wait = open_await(&clients[0], "dr3-wait").await.expect("AwaitWorkflow");
+    let mut draining_wait = open_await(&clients[0], "dr3-wait")
+        .await
+        .expect("AwaitWorkflow");
 
     // Enqueues keep arriving at replica 0 while it drains.
     let enqueuer = {
@@ -167,7 +172,9 @@ async fn draining_one_of_three_replicas_loses_nothing() {
         other => panic!("expected UNAVAILABLE from the draining replica, got {other:?}"),
     }
     // ...and the retry on another replica sees the worker's result.
-    let mut retried = open_await(&clients[2], "dr3-wait").await.expect("retry elsewhere");
+    let mut retried = open_await(&clients[2], "dr3-wait")
+        .await
+        .expect("retry elsewhere");
     send_go(&clients[1], "dr3-wait").await;
     assert_eq!(outcome_of(&mut retried).await, WorkflowStatus::Success);
 
@@ -179,11 +186,16 @@ async fn draining_one_of_three_replicas_loses_nothing() {
     let refused = refused.expect("the drained replica stops acknowledging enqueues");
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
     let stored = db
-        .texts("SELECT workflow_uuid FROM dbos.workflow_status WHERE workflow_uuid LIKE 'dr3-enq-%'")
+        .texts(
+            "SELECT workflow_uuid FROM dbos.workflow_status WHERE workflow_uuid LIKE 'dr3-enq-%'",
+        )
         .await;
     let stored: std::collections::HashSet<_> = stored.into_iter().collect();
     for id in &acked {
-        assert!(stored.contains(id), "{id} was acknowledged but is not in the table");
+        assert!(
+            stored.contains(id),
+            "{id} was acknowledged but is not in the table"
+        );
     }
     let status = replicas[0].exited_within(WAIT).await;
     assert_eq!(status.code(), Some(0), "{status:?}");

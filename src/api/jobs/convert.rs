@@ -135,7 +135,9 @@ pub fn stored(bytes: &[u8]) -> Result<Operation> {
     pb::StartBulkJobRequest::decode(bytes)
         .ok()
         .and_then(|r| r.operation)
-        .ok_or_else(|| Error::internal("reading a bulk job", "its stored operation does not decode"))
+        .ok_or_else(|| {
+            Error::internal("reading a bulk job", "its stored operation does not decode")
+        })
 }
 
 /// The batch size of a request: 1 to [`MAX_BULK_WORKFLOWS`], 0 for the default.

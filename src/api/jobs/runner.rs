@@ -38,7 +38,11 @@ fn idle_poll(lease: Duration) -> Duration {
 
 /// Starts the runner of `repo`'s database; it stops (giving back its job) when `stop` is cancelled.
 pub fn spawn(repo: Repo, settings: RunnerSettings, stop: CancellationToken) -> JoinHandle<()> {
-    let runner_id = format!("dbosd-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let runner_id = format!(
+        "dbosd-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     tokio::spawn(async move {
         tracing::info!(%runner_id, "bulk-job runner started");
         let runner = Runner {
@@ -137,7 +141,9 @@ impl Runner {
                         return;
                     }
                     if job.rows_per_second > 0 {
-                        let spend = Duration::from_secs_f64(processed as f64 / f64::from(job.rows_per_second));
+                        let spend = Duration::from_secs_f64(
+                            processed as f64 / f64::from(job.rows_per_second),
+                        );
                         let next = started + spend;
                         tokio::select! {
                             _ = tokio::time::sleep_until(next) => {}
@@ -160,7 +166,11 @@ impl Runner {
 
     async fn fail(&self, job_id: &str, error: &Error) {
         tracing::warn!(%job_id, %error, "bulk job failed");
-        if let Err(e) = self.repo.fail_job(job_id, &self.runner_id, &error.to_string()).await {
+        if let Err(e) = self
+            .repo
+            .fail_job(job_id, &self.runner_id, &error.to_string())
+            .await
+        {
             tracing::warn!(%job_id, error = %e, "marking a bulk job failed did not work; it will be retried");
         }
     }
@@ -203,9 +213,15 @@ mod tests {
 
     #[test]
     fn idle_polling_follows_the_lease_within_bounds() {
-        assert_eq!(idle_poll(Duration::from_secs(2)), Duration::from_millis(500));
+        assert_eq!(
+            idle_poll(Duration::from_secs(2)),
+            Duration::from_millis(500)
+        );
         assert_eq!(idle_poll(Duration::from_secs(60)), Duration::from_secs(1));
-        assert_eq!(idle_poll(Duration::from_millis(10)), Duration::from_millis(50));
+        assert_eq!(
+            idle_poll(Duration::from_millis(10)),
+            Duration::from_millis(50)
+        );
     }
 
     #[test]

@@ -302,9 +302,8 @@ impl Repo {
     /// The jobs among `ids`, whoever started them (for the watch board, whose watchers were
     /// checked when they subscribed).
     pub async fn jobs_by_ids(&self, ids: &[String]) -> Result<Vec<JobRow>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {TABLE} WHERE job_id = ANY($1) AND dbos_schema = $2"
-        );
+        let sql =
+            format!("SELECT {COLUMNS} FROM {TABLE} WHERE job_id = ANY($1) AND dbos_schema = $2");
         let conn = self.conn().await?;
         let rows = conn
             .query_unnamed(sql.as_str(), &[&ids, &self.schema().name])

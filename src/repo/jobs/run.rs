@@ -49,10 +49,7 @@ impl Repo {
         );
         let conn = self.conn().await?;
         let row = conn
-            .query_opt_unnamed(
-                sql.as_str(),
-                &[&runner_id, &lease_ms, &self.schema().name],
-            )
+            .query_opt_unnamed(sql.as_str(), &[&runner_id, &lease_ms, &self.schema().name])
             .await
             .map_err(|e| classify("claiming a bulk job", e))?;
         row.as_ref().map(decode).transpose()
@@ -196,8 +193,6 @@ impl Repo {
             .query_unnamed(sql.as_str(), &w.params())
             .await
             .map_err(|e| classify("selecting a bulk job's batch", e))?;
-        rows.iter()
-            .map(|r| Ok((r.col(0)?, r.col(1)?)))
-            .collect()
+        rows.iter().map(|r| Ok((r.col(0)?, r.col(1)?))).collect()
     }
 }

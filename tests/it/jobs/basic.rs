@@ -25,7 +25,11 @@ async fn a_rate_limited_job_streams_progress_and_stops_at_abort() {
     if let Some(Operation::Cancel(op)) = dry.operation.as_mut() {
         op.dry_run = true;
     }
-    let counted = client.start_bulk_job(dry).await.expect("dry run").into_inner();
+    let counted = client
+        .start_bulk_job(dry)
+        .await
+        .expect("dry run")
+        .into_inner();
     assert_eq!(counted.matched_count, 5000);
     assert!(counted.job.is_none(), "a dry run starts nothing");
     let listed = client
@@ -54,8 +58,14 @@ async fn a_rate_limited_job_streams_progress_and_stops_at_abort() {
         .into_inner();
     let mut progress = Vec::new();
     while progress.last().is_none_or(|p| *p < 1500) {
-        let event = tokio::time::timeout(WAIT, watch.next()).await.expect("progress in time");
-        let job = event.expect("stream open").expect("event").job.expect("job");
+        let event = tokio::time::timeout(WAIT, watch.next())
+            .await
+            .expect("progress in time");
+        let job = event
+            .expect("stream open")
+            .expect("event")
+            .job
+            .expect("job");
         assert_eq!(job.state(), BulkJobState::Running, "{job:?}");
         progress.push(job.processed_count);
     }
@@ -67,7 +77,10 @@ async fn a_rate_limited_job_streams_progress_and_stops_at_abort() {
     );
     let mut steps = progress.clone();
     steps.dedup();
-    assert!(steps.len() >= 3, "progress shows batch by batch: {progress:?}");
+    assert!(
+        steps.len() >= 3,
+        "progress shows batch by batch: {progress:?}"
+    );
     // The first batch is free; each later one waits its share of the limit.
     let reached = *progress.last().unwrap();
     assert!(
@@ -89,8 +102,14 @@ async fn a_rate_limited_job_streams_progress_and_stops_at_abort() {
     assert_eq!(count_status(&srv.db, "bj-", "CANCELLED").await, at_abort);
     // The stream shows the abort, then ends.
     let last = loop {
-        let event = tokio::time::timeout(WAIT, watch.next()).await.expect("abort shows");
-        let job = event.expect("stream open").expect("event").job.expect("job");
+        let event = tokio::time::timeout(WAIT, watch.next())
+            .await
+            .expect("abort shows");
+        let job = event
+            .expect("stream open")
+            .expect("event")
+            .job
+            .expect("job");
         if job.state() != BulkJobState::Running {
             break job;
         }
@@ -118,7 +137,11 @@ async fn a_rate_limited_job_streams_progress_and_stops_at_abort() {
     assert_eq!(rest.changed_count, 5000 - at_abort, "{rest:?}");
     assert_eq!(rest.batch_count, 5, "{rest:?}");
     assert_eq!(count_status(&srv.db, "bj-", "CANCELLED").await, 5000);
-    assert_eq!(describe(&client, &id).await.processed_count, at_abort, "the aborted job stays stopped");
+    assert_eq!(
+        describe(&client, &id).await.processed_count,
+        at_abort,
+        "the aborted job stays stopped"
+    );
 
     let listed = client
         .list_bulk_jobs(ListBulkJobsRequest::default())
@@ -158,16 +181,24 @@ async fn a_delete_job_removes_every_match_and_bad_requests_say_what_is_wrong() {
         req.job_id = Some("delete-job".into());
         req
     };
-    let job = client.start_bulk_job(delete("del-")).await.unwrap().into_inner();
+    let job = client
+        .start_bulk_job(delete("del-"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(job.job.unwrap().job_id, "delete-job");
     let done = wait_state(&client, "delete-job", BulkJobState::Completed).await;
     assert_eq!((done.processed_count, done.changed_count), (300, 300));
     assert_eq!(
-        srv.db.count("SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid LIKE 'del-%'").await,
+        srv.db
+            .count("SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid LIKE 'del-%'")
+            .await,
         0
     );
     assert_eq!(
-        srv.db.count("SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid LIKE 'keep-%'").await,
+        srv.db
+            .count("SELECT count(*) FROM dbos.workflow_status WHERE workflow_uuid LIKE 'keep-%'")
+            .await,
         10
     );
 
@@ -204,10 +235,36 @@ async fn a_delete_job_removes_every_match_and_bad_requests_say_what_is_wrong() {
         assert!(err.message().contains(needle), "{needle}: {err:?}");
     }
     let unknown = client
-        .get_bulk_job(dbosd::pb::GetBulkJobRequest { job_id: "nope".into() })
+        .get_bulk_job(dbosd::pb::GetBulkJobRequest {
+            job_id: "nope".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
     assert_eq!(unknown.message(), "bulk job nope does not exist");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn without_dbosds_own_table_jobs_say_to_run_migrate() {
+    let srv = TestServer::start().await;
+    srv.db
+        .client()
+        .await
+        .batch_execute("DROP SCHEMA dbosd CASCADE")
+        .await
+        .expect("drop dbosd's schema");
+    let mut client = srv.client.clone();
+    let err = client
+        .start_bulk_job(cancel_job("x-", 0, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("run `dbosd migrate`"), "{err:?}");
+    let err = client
+        .list_bulk_jobs(ListBulkJobsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     srv.stop().await;
 }

@@ -55,5 +55,8 @@ async fn a_job_resumes_after_its_dbosd_is_killed_and_processes_each_workflow_onc
     // The new dbosd started from the cursor, not from the beginning.
     let resumed_at = takeovers(&second, &id);
     assert_eq!(resumed_at.len(), 1, "{resumed_at:?}");
-    assert!(resumed_at[0] >= running.processed_count, "{resumed_at:?} vs {running:?}");
+    assert!(
+        resumed_at[0] >= running.processed_count,
+        "{resumed_at:?} vs {running:?}"
+    );
 }

@@ -33,8 +33,14 @@ async fn a_scoped_job_changes_only_its_scope_and_only_its_scope_sees_it() {
     eventually_completed(&mut ops, &id).await;
     for i in 0..5 {
         let (a, b) = (format!("sj-a-{i}"), format!("sj-b-{i}"));
-        assert_eq!(stored_status(&srv.db, &a).await.as_deref(), Some("CANCELLED"));
-        assert_eq!(stored_status(&srv.db, &b).await.as_deref(), Some("ENQUEUED"));
+        assert_eq!(
+            stored_status(&srv.db, &a).await.as_deref(),
+            Some("CANCELLED")
+        );
+        assert_eq!(
+            stored_status(&srv.db, &b).await.as_deref(),
+            Some("ENQUEUED")
+        );
     }
     let seen = alpha
         .get_bulk_job(GetBulkJobRequest { job_id: id.clone() })
@@ -47,7 +53,9 @@ async fn a_scoped_job_changes_only_its_scope_and_only_its_scope_sees_it() {
 
     // Beta: the job is an unknown one, on every call.
     let unknown = beta
-        .get_bulk_job(GetBulkJobRequest { job_id: "no-such-job".into() })
+        .get_bulk_job(GetBulkJobRequest {
+            job_id: "no-such-job".into(),
+        })
         .await
         .unwrap_err();
     let foreign = beta
@@ -55,7 +63,10 @@ async fn a_scoped_job_changes_only_its_scope_and_only_its_scope_sees_it() {
         .await
         .unwrap_err();
     assert_eq!(foreign.code(), Code::NotFound);
-    assert_eq!(foreign.message().replace(&id, "X"), unknown.message().replace("no-such-job", "X"));
+    assert_eq!(
+        foreign.message().replace(&id, "X"),
+        unknown.message().replace("no-such-job", "X")
+    );
     let watched = beta
         .watch_bulk_job(WatchBulkJobRequest { job_id: id.clone() })
         .await
@@ -90,7 +101,9 @@ async fn eventually_completed(
         let mut client = client.clone();
         async move {
             let job = client
-                .get_bulk_job(GetBulkJobRequest { job_id: id.to_owned() })
+                .get_bulk_job(GetBulkJobRequest {
+                    job_id: id.to_owned(),
+                })
                 .await
                 .ok()?
                 .into_inner()
