@@ -268,3 +268,34 @@ async fn without_dbosds_own_table_jobs_say_to_run_migrate() {
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_fork_job_selects_only_what_matched_at_its_start_never_its_own_forks() {
+    let srv = TestServer::start().await;
+    let mut client = srv.client.clone();
+    enqueue_many(&client, "fk-", 40).await;
+    // The filter (the workflow name) matches every fork the job makes, too.
+    let mut req = cancel_job("fk-", 0, 10);
+    req.operation = Some(Operation::Fork(dbosd::pb::ForkWorkflowsRequest {
+        filter: Some(WorkflowFilter {
+            workflow_names: vec!["bulk_wf".into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    let job = client.start_bulk_job(req).await.unwrap().into_inner();
+    assert_eq!(job.matched_count, 40);
+    let done = wait_state(&client, &job.job.unwrap().job_id, BulkJobState::Completed).await;
+    assert_eq!(
+        (done.processed_count, done.changed_count),
+        (40, 40),
+        "{done:?}"
+    );
+    assert_eq!(done.batch_count, 4, "{done:?}");
+    let forks = srv
+        .db
+        .count("SELECT count(*) FROM dbos.workflow_status WHERE forked_from LIKE 'fk-%'")
+        .await;
+    assert_eq!(forks, 40, "each source forked once, no fork forked");
+    srv.stop().await;
+}
