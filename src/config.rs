@@ -211,6 +211,18 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Milliseconds between refreshes of the workflow health metrics (one bounded query of the
+    /// system database each, never one per scrape); 0 turns them off.
+    #[arg(
+        long,
+        env = "DBOSD_WORKFLOW_METRICS_INTERVAL_MS",
+        default_value_t = 15_000
+    )]
+    pub workflow_metrics_interval_ms: u64,
+    /// Most workflow names (and, separately, step and queue names) with a metrics label of their
+    /// own; later names share the label `other`.
+    #[arg(long, env = "DBOSD_WORKFLOW_METRICS_MAX_NAMES", default_value_t = 100)]
+    pub workflow_metrics_max_names: usize,
     /// Run bulk jobs (StartBulkJob) on this replica: `false` leaves them to the other replicas.
     #[arg(long, env = "DBOSD_BULK_JOB_RUNNER", default_value_t = true, action = clap::ArgAction::Set)]
     pub bulk_job_runner: bool,
@@ -291,6 +303,10 @@ pub struct Settings {
     pub mcp: Option<crate::mcp::McpSettings>,
     /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
     pub cors_origins: Vec<String>,
+    /// The workflow health metrics' refresher (`--workflow-metrics-*`).
+    pub workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings,
+    /// OpenTelemetry traces, from the `OTEL_*` environment (off without an endpoint).
+    pub traces: crate::telemetry::traces::TraceSettings,
     /// The lease of the bulk jobs this replica runs; `None` when it runs none.
     pub bulk_job_lease: Option<Duration>,
 }
@@ -328,7 +344,16 @@ impl Settings {
             native_allow_globals: Vec::new(),
             mcp: None,
             cors_origins: Vec::new(),
-            bulk_job_lease: Some(Duration::from_secs(30)),
+            // Off here (the flag's default is on): tests and benchmarks that count queries and
+            // connections see only their own; those about the workflow metrics turn them on.
+            workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
+                interval: Duration::ZERO,
+                ..Default::default()
+            },
+            traces: Default::default(),
+            // Off here (the flag's default is on): tests that count queries and connections see
+            // only their own; those about bulk jobs turn the runner on.
+            bulk_job_lease: None,
         }
     }
 
@@ -388,6 +413,12 @@ impl Settings {
             native_allow_globals: server.native_allow_globals.clone(),
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
+            workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
+                interval: Duration::from_millis(server.workflow_metrics_interval_ms),
+                max_names: server.workflow_metrics_max_names,
+            },
+            // An invalid variable is reported by `validate`, which parses them again.
+            traces: crate::telemetry::traces::TraceSettings::from_env().unwrap_or_default(),
             bulk_job_lease: server
                 .bulk_job_runner
                 .then(|| Duration::from_millis(server.bulk_job_lease_ms.max(100))),
@@ -436,6 +467,16 @@ impl Settings {
             return Err("--max-hub-keys must be at least 1".to_owned());
         }
         crate::http::cors::check_origins(&self.cors_origins)?;
+        let interval = self.workflow_metrics.interval;
+        if !interval.is_zero() && interval < Duration::from_secs(1) {
+            return Err(
+                "--workflow-metrics-interval-ms must be 0 (off) or at least 1000".to_owned(),
+            );
+        }
+        if self.workflow_metrics.max_names == 0 {
+            return Err("--workflow-metrics-max-names must be at least 1".to_owned());
+        }
+        crate::telemetry::traces::TraceSettings::from_env()?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub mod messaging;
 pub mod queues;
 pub mod schedules;
 mod sql;
+pub mod telemetry;
 pub mod versions;
 pub mod waits;
 pub mod workflows;

@@ -13,11 +13,11 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 
 use super::{cancel_job, count_status, describe, enqueue_many, wait_state};
-use crate::harness::{TestServer, WAIT};
+use crate::harness::WAIT;
 
 #[tokio::test]
 async fn a_rate_limited_job_streams_progress_and_stops_at_abort() {
-    let srv = TestServer::start().await;
+    let srv = super::server().await;
     let mut client = srv.client.clone();
     enqueue_many(&client, "bj-", 5000).await;
 
@@ -165,7 +165,7 @@ async fn a_rate_limited_job_streams_progress_and_stops_at_abort() {
 
 #[tokio::test]
 async fn a_delete_job_removes_every_match_and_bad_requests_say_what_is_wrong() {
-    let srv = TestServer::start().await;
+    let srv = super::server().await;
     let mut client = srv.client.clone();
     enqueue_many(&client, "del-", 300).await;
     enqueue_many(&client, "keep-", 10).await;
@@ -247,7 +247,7 @@ async fn a_delete_job_removes_every_match_and_bad_requests_say_what_is_wrong() {
 
 #[tokio::test]
 async fn without_dbosds_own_table_jobs_say_to_run_migrate() {
-    let srv = TestServer::start().await;
+    let srv = super::server().await;
     srv.db
         .client()
         .await
@@ -271,7 +271,7 @@ async fn without_dbosds_own_table_jobs_say_to_run_migrate() {
 
 #[tokio::test]
 async fn a_fork_job_selects_only_what_matched_at_its_start_never_its_own_forks() {
-    let srv = TestServer::start().await;
+    let srv = super::server().await;
     let mut client = srv.client.clone();
     enqueue_many(&client, "fk-", 40).await;
     // The filter (the workflow name) matches every fork the job makes, too.

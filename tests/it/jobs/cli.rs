@@ -6,11 +6,10 @@ use serde_json::Value as Json;
 
 use super::{count_status, enqueue_many};
 use crate::cli::{assert_code, dbosd, json_out, text};
-use crate::harness::TestServer;
 
 #[tokio::test]
 async fn job_commands_start_watch_list_describe_and_abort() {
-    let srv = TestServer::start().await;
+    let srv = super::server().await;
     enqueue_many(&srv.client, "cj-", 120).await;
 
     let dry = dbosd(

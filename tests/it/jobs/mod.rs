@@ -14,7 +14,21 @@ use dbosd::pb::{
 };
 use tonic::transport::Channel;
 
-use crate::harness::{enqueue_req, eventually, TestDb};
+use crate::harness::{enqueue_req, eventually, TestDb, TestServer};
+
+/// An in-process dbosd on a new database, running bulk jobs (`Settings::new` leaves the runner off).
+pub async fn server() -> TestServer {
+    server_with(|_| {}).await
+}
+
+/// [`server`], with other settings adjusted by `tweak`.
+pub async fn server_with(tweak: impl FnOnce(&mut dbosd::config::Settings)) -> TestServer {
+    TestServer::start_on(TestDb::new().await, |s| {
+        s.bulk_job_lease = Some(std::time::Duration::from_secs(5));
+        tweak(s);
+    })
+    .await
+}
 
 /// Enqueues `n` workflows `<prefix><i>` (on a queue no worker polls, so they stay ENQUEUED), a
 /// thousand per call.

@@ -8,11 +8,13 @@ use dbosd::pb::{
 use tonic::Code;
 
 use super::cancel_job;
-use crate::authz_setup::{client_as, enqueue_as_ops, server, stored_status, ALPHA, BETA, OPS};
+use crate::authz_setup::{client_as, enqueue_as_ops, stored_status, tokens_file, ALPHA, BETA, OPS};
 
 #[tokio::test]
 async fn a_scoped_job_changes_only_its_scope_and_only_its_scope_sees_it() {
-    let (srv, _tokens) = server().await;
+    let tokens = tokens_file();
+    let path = tokens.path().to_owned();
+    let srv = super::server_with(|s| s.tokens_file = Some(path)).await;
     for i in 0..5 {
         enqueue_as_ops(&srv, &format!("sj-a-{i}"), "alpha").await;
         enqueue_as_ops(&srv, &format!("sj-b-{i}"), "beta").await;
