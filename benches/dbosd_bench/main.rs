@@ -38,9 +38,11 @@ async fn main() -> BenchResult<()> {
     if wants("latency") {
         rows.extend(latency::run(&env, scale.latency_samples, scale.python_samples).await?);
     }
-    // Not part of the full run: load for a profiler (`-- profile-enqueue`).
-    if args.iter().any(|a| a == "profile-enqueue") {
-        throughput::load_only(&env).await?;
+    // Not part of the full run: load for a profiler (`-- profile-enqueue`, 16 callers, or
+    // `-- profile-enqueue-1`, one).
+    if let Some(a) = args.iter().find(|a| a.starts_with("profile-enqueue")) {
+        let clients = if a.ends_with("-1") { 1 } else { 16 };
+        throughput::load_only(&env, clients).await?;
         env.stop().await;
         return Ok(());
     }

@@ -210,10 +210,10 @@ pub async fn batch(env: &Env, size: usize, window: Duration) -> BenchResult<f64>
     Ok(count.load(Ordering::Relaxed) as f64 / window.as_secs_f64())
 }
 
-/// Only load: 16 gRPC clients enqueueing for `WINDOW`, printing dbosd's pid first (for a profiler).
-pub async fn load_only(env: &Env) -> BenchResult<()> {
+/// Only load: `clients` gRPC clients enqueueing for 10 s, printing dbosd's pid first (for a profiler).
+pub async fn load_only(env: &Env, clients: usize) -> BenchResult<()> {
     println!("dbosd pid {}", env.dbosd.id().unwrap_or_default());
-    let rate = grpc(env, 16, Duration::from_secs(5)).await?;
+    let rate = grpc(env, clients, Duration::from_secs(10)).await?;
     println!("{rate:.0} enqueues/s");
     Ok(())
 }
