@@ -5,7 +5,7 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use tokio::{net::TcpListener, time::Instant};
+use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tonic::{
     service::Routes,
@@ -74,6 +74,7 @@ pub async fn serve_with_hub(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
     let listeners = listeners.into();
+    let default_app = settings.application_name.clone();
     // Before any task starts, so a bad file stops startup cleanly.
     let tls = settings.tls.server_config().map_err(StartupError::Other)?;
     let tokens = match &settings.tokens_file {
@@ -122,6 +123,26 @@ pub async fn serve_with_hub(
         .build_v1alpha()
         .map_err(|e| StartupError::Other(format!("reflection: {e}")))?;
 
+    // Bulk jobs: this database's runner, stopped (giving back its job) as the drain starts, and
+    // aborted with this future if it is dropped.
+    let jobs_stop = CancellationToken::new();
+    let jobs_task = settings.bulk_job_lease.map(|lease| {
+        let runner = crate::api::jobs::runner::RunnerSettings { lease, default_app };
+        AbortOnDrop(crate::api::jobs::runner::spawn(
+            repo.clone(),
+            runner,
+            jobs_stop.clone(),
+        ))
+    });
+    // Retention (issue #17 item 3) hooks in here the same way: one task per database from one
+    // function, stopped by the same token.
+    let shutdown = {
+        let jobs_stop = jobs_stop.clone();
+        async move {
+            shutdown.await;
+            jobs_stop.cancel();
+        }
+    };
     let metrics = Metrics::new(repo.clone(), hub, streams, default_api.enqueue_stats());
     let table = databases.clone();
     metrics
@@ -204,6 +225,17 @@ pub async fn serve_with_hub(
         timeout: settings.drain_timeout,
     };
     let result = draining.serve(servers, shutdown).await;
+    jobs_stop.cancel();
+    if let Some(mut task) = jobs_task {
+        // The runner gives its job back in one statement; a database that is away must not hold
+        // the exit.
+        if tokio::time::timeout(Duration::from_secs(5), &mut task.0)
+            .await
+            .is_err()
+        {
+            task.0.abort();
+        }
+    }
     drop(reload_task);
     fleet.shutdown();
     if let Some(task) = metrics_task {
@@ -327,6 +359,15 @@ impl Draining {
                 Ok(())
             }
         }
+    }
+}
+
+/// A task aborted when dropped (when the serving future is dropped rather than shut down).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -15,7 +15,7 @@ use tokio_stream::StreamExt;
 use tonic::{metadata::MetadataValue, transport::Channel};
 
 use crate::{
-    setup::{connect, now_ms, spawn_dbosd, BenchResult, Env},
+    setup::{connect, now_ms, spawn_dbosd_with, BenchResult, Env},
     stats::{pcts, Row},
 };
 
@@ -41,11 +41,9 @@ async fn fleet_dbosd(
         .collect();
     std::fs::write(&path, config)?;
     let path = path.to_str().ok_or("temp path")?.to_owned();
-    spawn_dbosd(
-        &env.db_url,
-        &["--config", &path, "--health-interval-ms", "60000"],
-    )
-    .await
+    let extra = ["--config", &path, "--health-interval-ms", "60000"];
+    let (child, addr, _metrics) = spawn_dbosd_with(&env.db_url, &extra).await?;
+    Ok((child, addr))
 }
 
 fn rss_kib(child: &Child) -> u64 {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::args_job::JobArgs;
 use super::args_more::{
     CompletionArgs, ConfigArgs, EventArgs, QueueArgs, ScheduleArgs, SendArgs, StreamArgs,
     VersionArgs,
@@ -104,6 +105,8 @@ pub enum ClientCommand {
     Version(VersionArgs),
     /// List the system databases a dbosd serves (pick one with --database NAME).
     Database(super::database::FleetArgs),
+    /// Bulk jobs: cancel, resume, fork or delete every workflow matching a filter, in the background.
+    Job(JobArgs),
     /// Connection profiles in the config file (like `temporal env`).
     Config(ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).

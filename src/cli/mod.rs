@@ -21,6 +21,7 @@ macro_rules! outln {
 }
 
 mod args;
+mod args_job;
 mod args_more;
 mod args_wf;
 mod await_wf;
@@ -31,6 +32,7 @@ mod docs;
 mod enqueue;
 mod events;
 mod filter;
+mod job;
 mod manage;
 pub mod mcp;
 mod output;
@@ -162,6 +164,10 @@ async fn dispatch(command: ClientCommand) -> CliResult {
             match a.command {
                 database::FleetCommand::List => database::list(&mut c, p).await,
             }
+        }
+        ClientCommand::Job(a) => {
+            let (mut c, p) = connect(&a.client).await?;
+            job::run(&mut c, p, a.command).await
         }
         ClientCommand::Config(a) => profile::command(a),
         ClientCommand::Completion(a) => docs::completion(a.shell),

@@ -14,6 +14,7 @@ mod docs;
 mod fleet;
 mod http;
 mod interop;
+mod jobs;
 mod manage;
 mod mcp;
 mod messaging;
