@@ -211,6 +211,11 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Serve the web console at `/ui` on the gRPC port: off by default in `serve`, on in
+    /// `start-dev` (`--ui=false` turns it off). Its pages hold no data; it calls the API with the
+    /// token typed into it.
+    #[arg(long, env = "DBOSD_UI", num_args = 0..=1, default_missing_value = "true")]
+    pub ui: Option<bool>,
 }
 
 impl ServerArgs {
@@ -284,6 +289,8 @@ pub struct Settings {
     pub mcp: Option<crate::mcp::McpSettings>,
     /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
     pub cors_origins: Vec<String>,
+    /// The web console at `/ui` (`--ui`); `/ui` is 404 when off.
+    pub ui: bool,
 }
 
 impl Settings {
@@ -319,6 +326,7 @@ impl Settings {
             native_allow_globals: Vec::new(),
             mcp: None,
             cors_origins: Vec::new(),
+            ui: false,
         }
     }
 
@@ -378,6 +386,7 @@ impl Settings {
             native_allow_globals: server.native_allow_globals.clone(),
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
+            ui: server.ui.unwrap_or(false),
         }
     }
 

@@ -256,6 +256,16 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     let mut settings = Settings::from_args(url, &args.schema, &args.server, true);
     // A first try serves MCP too, unless --mcp=false.
     settings.mcp = args.server.mcp_settings(true);
+    // And the web console, unless --ui=false.
+    settings.ui = args.server.ui.unwrap_or(true);
+    if settings.ui {
+        // A wildcard listen address is not one a browser can open: show loopback instead.
+        let mut at = args.server.listen;
+        if at.ip().is_unspecified() {
+            at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        println!("console: http://{at}/ui/");
+    }
     let result = tokio::select! {
         served = serve_with(&settings, &args.server) => served,
         status = cluster.exited() => Err(format!(
