@@ -44,7 +44,9 @@ def main() -> None:
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
         page.on("pageerror", lambda e: result["console_errors"].append(str(e)))
-        page.on("console", lambda m: m.type == "error" and result["console_errors"].append(m.text))
+        # Script errors; not the browser's own line for each HTTP error answer (401 before the token).
+        page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
+                and result["console_errors"].append(m.text))
 
         try:
             flow(page, browser, args, ui, shots, result)
@@ -58,122 +60,123 @@ def main() -> None:
 
 
 def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
-    if True:
-        # Without a token the first call is UNAUTHENTICATED and the console asks for one.
-        page.goto(ui)
-        if args.token:
-            page.wait_for_selector("#token-dialog[open]")
-            result["asked_for_token"] = True
-            page.fill("#token-input", args.token)
-            page.press("#token-input", "Enter")
+    # Without a token the first call is UNAUTHENTICATED and the console asks for one.
+    page.goto(ui)
+    if args.token:
+        page.wait_for_selector("#token-dialog[open]")
+        result["asked_for_token"] = True
+        page.fill("#token-input", args.token)
+        page.press("#token-input", "Enter")
 
-        # The list, with counts by status.
-        page.wait_for_selector(f'tbody tr[data-id="{args.done}"]')
-        page.wait_for_selector(".chip .count")
-        result["list_ids"] = page.eval_on_selector_all("tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)")
-        result["chips"] = page.eval_on_selector_all(
-            ".chip", "cs => Object.fromEntries(cs.map(c => [c.dataset.status, c.querySelector('.count')?.textContent]))")
-        page.wait_for_selector("#live:not([hidden])")
-        result["live"] = True
-        page.screenshot(path=str(shots / "1-workflows.png"))
+    # The list, with counts by status.
+    page.wait_for_selector(f'tbody tr[data-id="{args.done}"]')
+    page.wait_for_selector(".chip .count")
+    result["list_ids"] = page.eval_on_selector_all("tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)")
+    result["chips"] = page.eval_on_selector_all(
+        ".chip", "cs => Object.fromEntries(cs.map(c => [c.dataset.status, c.querySelector('.count')?.textContent]))")
+    page.wait_for_selector("#live:not([hidden])")
+    result["live"] = True
+    page.screenshot(path=str(shots / "1-workflows.png"))
 
-        # Keyboard: `/` focuses the search, Enter filters (into the URL), Esc leaves the box, Enter opens.
-        page.keyboard.press("/")
-        result["search_focused"] = page.evaluate("document.activeElement?.id") == "search"
-        prefix = args.done[: max(3, len(args.done) - 2)]
-        page.keyboard.type(prefix)
-        page.keyboard.press("Enter")
-        page.wait_for_function("p => location.hash.includes('prefix=' + encodeURIComponent(p))", arg=prefix)
-        page.wait_for_function(
-            "p => [...document.querySelectorAll('tbody tr[data-id]')].every(r => r.dataset.id.startsWith(p))",
-            arg=prefix)
-        result["search_url"] = page.url
-        page.keyboard.press("Escape")
-        # j moves the selection down to the workflow (its children share the prefix), Enter opens it.
-        for _ in range(20):
-            if page.eval_on_selector("tbody tr.selected", "r => r.dataset.id") == args.done:
-                break
-            page.keyboard.press("j")
-        result["selected"] = page.eval_on_selector("tbody tr.selected", "r => r.dataset.id")
-        page.keyboard.press("Enter")
-        page.wait_for_selector(".timeline .step")
-        result["detail_url"] = page.url
-        page.wait_for_selector(".events dt")
-        page.wait_for_selector(".links li")  # children found through parentWorkflowIds
-        result["detail_status"] = page.text_content(".detail-head .badge")
-        result["steps"] = page.eval_on_selector_all(".timeline .step", """ss => ss.map(s => ({
-            id: s.dataset.step, name: s.querySelector('.step-name').textContent,
-            duration: s.querySelector('.step-duration').textContent,
-            child: s.querySelector('.step-child a')?.textContent || null }))""")
-        result["output"] = page.eval_on_selector_all(
-            ".panel", "ps => ps.find(p => p.querySelector('h3').textContent === 'Output')?.querySelector('pre')?.textContent")
-        result["input"] = page.eval_on_selector_all(
-            ".panel", "ps => ps.find(p => p.querySelector('h3').textContent === 'Input')?.querySelector('pre')?.textContent")
-        result["events"] = page.eval_on_selector_all(".events dt", "ds => ds.map(d => d.textContent)")
-        result["children"] = page.eval_on_selector_all(".links li a", "as => as.map(a => a.textContent)")
-        page.click(".timeline .step .step-head")
-        page.wait_for_selector(".step-detail:not([hidden])")
-        page.screenshot(path=str(shots / "2-workflow.png"), full_page=True)
+    # Keyboard: `/` focuses the search, Enter filters (into the URL), Esc leaves the box, Enter opens.
+    page.keyboard.press("/")
+    result["search_focused"] = page.evaluate("document.activeElement?.id") == "search"
+    prefix = args.done[: max(3, len(args.done) - 2)]
+    page.keyboard.type(prefix)
+    page.keyboard.press("Enter")
+    page.wait_for_function("p => location.hash.includes('prefix=' + encodeURIComponent(p))", arg=prefix)
+    page.wait_for_function(
+        "p => { const rs = [...document.querySelectorAll('tbody tr[data-id]')];"
+        " return rs.length > 0 && rs.every(r => r.dataset.id.startsWith(p)); }",
+        arg=prefix)
+    page.wait_for_selector("tbody tr.selected")
+    result["search_url"] = page.url
+    page.keyboard.press("Escape")
+    # j moves the selection down to the workflow (its children share the prefix), Enter opens it.
+    for _ in range(20):
+        if page.eval_on_selector("tbody tr.selected", "r => r.dataset.id") == args.done:
+            break
+        page.keyboard.press("j")
+    result["selected"] = page.eval_on_selector("tbody tr.selected", "r => r.dataset.id")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".timeline .step")
+    result["detail_url"] = page.url
+    page.wait_for_selector(".events dt")
+    page.wait_for_selector(".links li")  # children found through parentWorkflowIds
+    result["detail_status"] = page.text_content(".detail-head .badge")
+    result["steps"] = page.eval_on_selector_all(".timeline .step", """ss => ss.map(s => ({
+        id: s.dataset.step, name: s.querySelector('.step-name').textContent,
+        duration: s.querySelector('.step-duration').textContent,
+        child: s.querySelector('.step-child a')?.textContent || null }))""")
+    result["output"] = page.eval_on_selector_all(
+        ".panel", "ps => ps.find(p => p.querySelector('h3').textContent === 'Output')?.querySelector('pre')?.textContent")
+    result["input"] = page.eval_on_selector_all(
+        ".panel", "ps => ps.find(p => p.querySelector('h3').textContent === 'Input')?.querySelector('pre')?.textContent")
+    result["events"] = page.eval_on_selector_all(".events dt", "ds => ds.map(d => d.textContent)")
+    result["children"] = page.eval_on_selector_all(".links li a", "as => as.map(a => a.textContent)")
+    page.click(".timeline .step .step-head")
+    page.wait_for_selector(".step-detail:not([hidden])")
+    page.screenshot(path=str(shots / "2-workflow.png"), full_page=True)
 
-        # A child opens from its step; then the parent is linked back.
-        child = page.eval_on_selector(".step-child a", "a => a.textContent")
-        page.click(".step-child a")
-        page.wait_for_function("c => location.hash.endsWith(encodeURIComponent(c))", arg=child)
-        page.wait_for_selector(".facts dd a")
-        result["child_parent_link"] = page.eval_on_selector_all(".facts dd a", "as => as.map(a => a.textContent)")
+    # A child opens from its step; then the parent is linked back.
+    child = page.eval_on_selector(".step-child a", "a => a.textContent")
+    page.click(".step-child a")
+    page.wait_for_function("c => location.hash.endsWith(encodeURIComponent(c))", arg=child)
+    page.wait_for_selector(".facts dd a")
+    result["child_parent_link"] = page.eval_on_selector_all(".facts dd a", "as => as.map(a => a.textContent)")
 
-        # Cancel the waiting workflow, through its confirmation.
-        page.goto(f"{ui}#/workflow/{args.parked}")
-        page.wait_for_selector('button[data-action="cancel"]:not([disabled])')
-        result["parked_before"] = page.text_content(".detail-head .badge")
-        page.click('button[data-action="cancel"]')
-        page.wait_for_selector("#confirm-dialog[open]")
-        page.screenshot(path=str(shots / "3-cancel-confirm.png"))
-        page.click("#confirm-yes")
-        page.wait_for_function("() => document.querySelector('.detail-head .badge')?.textContent === 'CANCELLED'")
-        result["parked_after"] = page.text_content(".detail-head .badge")
+    # Cancel the waiting workflow, through its confirmation.
+    page.goto(f"{ui}#/workflow/{args.parked}")
+    page.wait_for_selector('button[data-action="cancel"]:not([disabled])')
+    result["parked_before"] = page.text_content(".detail-head .badge")
+    page.click('button[data-action="cancel"]')
+    page.wait_for_selector("#confirm-dialog[open]")
+    page.screenshot(path=str(shots / "3-cancel-confirm.png"))
+    page.click("#confirm-yes")
+    page.wait_for_function("() => document.querySelector('.detail-head .badge')?.textContent === 'CANCELLED'")
+    result["parked_after"] = page.text_content(".detail-head .badge")
 
-        # A bulk action by filter shows its dry-run count first; dismissed here.
-        page.goto(f"{ui}#/workflows?status=SUCCESS")
-        page.wait_for_selector("tbody tr[data-id]")
-        page.click('button[data-bulk="delete"]')
-        page.wait_for_selector("#confirm-dialog[open] .dry-run strong")
-        result["bulk_dry_run"] = page.text_content(".dry-run")
-        page.screenshot(path=str(shots / "4-bulk-dry-run.png"))
-        page.click("#confirm-no")
+    # A bulk action by filter shows its dry-run count first; dismissed here.
+    page.goto(f"{ui}#/workflows?status=SUCCESS")
+    page.wait_for_selector("tbody tr[data-id]")
+    page.click('button[data-bulk="delete"]')
+    page.wait_for_selector("#confirm-dialog[open] .dry-run strong")
+    result["bulk_dry_run"] = page.text_content(".dry-run")
+    page.screenshot(path=str(shots / "4-bulk-dry-run.png"))
+    page.click("#confirm-no")
 
-        # Registry views.
-        for name, selector in [("queues", "tbody tr[data-queue]"), ("schedules", "tbody tr"), ("versions", "tbody tr")]:
-            page.goto(f"{ui}#/{name}")
-            page.wait_for_selector(selector)
-            page.screenshot(path=str(shots / f"5-{name}.png"))
+    # Registry views.
+    for name, selector in [("queues", "tbody tr[data-queue]"), ("schedules", "tbody tr"), ("versions", "tbody tr")]:
+        page.goto(f"{ui}#/{name}")
+        page.wait_for_selector(selector)
+        page.screenshot(path=str(shots / f"5-{name}.png"))
+    page.goto(f"{ui}#/queues")
+    page.wait_for_selector("tbody tr[data-queue]")
+    result["queues"] = page.eval_on_selector_all("tbody tr[data-queue]", """rs => Object.fromEntries(rs.map(r =>
+        [r.dataset.queue, [...r.querySelectorAll('td')].slice(1, 5).map(td => td.textContent)]))""")
+
+    # Dark mode follows the OS.
+    dark = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme="dark")
+    dark.add_init_script(f"sessionStorage.setItem({json.dumps(TOKEN_KEY)}, {json.dumps(args.token)})")
+    dpage = dark.new_page()
+    dpage.set_default_timeout(TIMEOUT_MS)
+    dpage.goto(f"{ui}#/workflow/{args.done}")
+    dpage.wait_for_selector(".timeline .step")
+    dpage.screenshot(path=str(shots / "6-workflow-dark.png"), full_page=True)
+    dark.close()
+
+    # A narrower token sees less, and a call it may not make reads PERMISSION_DENIED.
+    if args.narrow_token:
+        page.evaluate("([k, t]) => sessionStorage.setItem(k, t)", [TOKEN_KEY, args.narrow_token])
+        page.goto(f"{ui}#/workflows")
+        page.reload()
+        page.wait_for_selector("tbody td.empty, tbody tr[data-id]")
+        result["narrow_list_ids"] = page.eval_on_selector_all(
+            "tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)")
         page.goto(f"{ui}#/queues")
-        page.wait_for_selector("tbody tr[data-queue]")
-        result["queues"] = page.eval_on_selector_all("tbody tr[data-queue]", """rs => Object.fromEntries(rs.map(r =>
-            [r.dataset.queue, [...r.querySelectorAll('td')].slice(1, 5).map(td => td.textContent)]))""")
-
-        # Dark mode follows the OS.
-        dark = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme="dark")
-        dark.add_init_script(f"sessionStorage.setItem({json.dumps(TOKEN_KEY)}, {json.dumps(args.token)})")
-        dpage = dark.new_page()
-        dpage.set_default_timeout(TIMEOUT_MS)
-        dpage.goto(f"{ui}#/workflow/{args.done}")
-        dpage.wait_for_selector(".timeline .step")
-        dpage.screenshot(path=str(shots / "6-workflow-dark.png"), full_page=True)
-        dark.close()
-
-        # A narrower token sees less, and a call it may not make reads PERMISSION_DENIED.
-        if args.narrow_token:
-            page.evaluate("([k, t]) => sessionStorage.setItem(k, t)", [TOKEN_KEY, args.narrow_token])
-            page.goto(f"{ui}#/workflows")
-            page.reload()
-            page.wait_for_selector("tbody td.empty, tbody tr[data-id]")
-            result["narrow_list_ids"] = page.eval_on_selector_all(
-                "tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)")
-            page.goto(f"{ui}#/queues")
-            page.wait_for_selector(".error-box")
-            result["narrow_queues_error"] = page.text_content(".error-box")
-            page.screenshot(path=str(shots / "7-permission-denied.png"))
+        page.wait_for_selector(".error-box")
+        result["narrow_queues_error"] = page.text_content(".error-box")
+        page.screenshot(path=str(shots / "7-permission-denied.png"))
 
 
 if __name__ == "__main__":

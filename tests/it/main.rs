@@ -14,6 +14,7 @@ mod authz_setup;
 mod authz_waits;
 mod batch;
 mod cli;
+mod console;
 mod debounce;
 mod deploy;
 mod drain;

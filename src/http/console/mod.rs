@@ -117,7 +117,13 @@ mod tests {
         }
         let index = ASSETS[0].body;
         assert!(index.contains("src=\"/ui/app.js\""), "index loads app.js");
-        assert!(!index.contains("<script>"), "no inline script (CSP forbids it)");
-        assert!(!index.contains("style=\""), "no inline style (CSP forbids it)");
+        assert!(
+            !index.contains("<script>"),
+            "no inline script (CSP forbids it)"
+        );
+        assert!(
+            !index.contains("style=\""),
+            "no inline style (CSP forbids it)"
+        );
     }
 }

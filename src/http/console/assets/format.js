@@ -65,8 +65,11 @@ export function time(timestamp) {
   return h("time", { datetime: timestamp, title: `${timestamp} (${ago(timestamp)})` }, text);
 }
 
-/** How long a workflow ran (or has been running), from its record. */
+/** How long a workflow ran (or has been running); for one not dequeued yet, how long it waits. */
 export function workflowDuration(wf) {
+  if (!wf.dequeuedAt && !isTerminal(wf.status) && ms(wf.createdAt) !== null) {
+    return h("span.waiting", { title: "waiting to be dequeued" }, `waiting ${duration(Date.now() - ms(wf.createdAt))}`);
+  }
   const start = ms(wf.dequeuedAt) ?? ms(wf.createdAt);
   if (start === null) return "";
   const end = ms(wf.completedAt) ?? (isTerminal(wf.status) ? ms(wf.updatedAt) : Date.now());
