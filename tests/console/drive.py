@@ -12,6 +12,7 @@ token (what it may not see, PERMISSION_DENIED shown as such). Screenshots of eac
 import argparse
 import json
 import sys
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--narrow-token", default="")
     ap.add_argument("--done", required=True, help="a finished workflow with steps, children and events")
     ap.add_argument("--parked", required=True, help="an ENQUEUED workflow to cancel")
+    ap.add_argument("--live-id", default="", help="a workflow id to enqueue while the list is open")
+    ap.add_argument("--schedule", default="", help="a schedule to pause and trigger")
     ap.add_argument("--shots", required=True)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
@@ -59,6 +62,17 @@ def main() -> None:
     json.dump(result, sys.stdout)
 
 
+def enqueue(args, workflow_id: str) -> None:
+    """Enqueues echo as workflow_id on a queue no worker polls, over Connect as any client would."""
+    body = json.dumps({"workflowName": "echo", "queueName": "console_parked",
+                       "workflowId": workflow_id, "positionalArgs": [1]}).encode()
+    request = urllib.request.Request(f"{args.base}/dbosd.v1.WorkflowService/EnqueueWorkflow", data=body,
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {args.token}"})
+    with urllib.request.urlopen(request, timeout=TIMEOUT_MS / 1000) as response:
+        response.read()
+
+
 def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
     # Without a token the first call is UNAUTHENTICATED and the console asks for one.
     page.goto(ui)
@@ -77,6 +91,12 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
     page.wait_for_selector("#live:not([hidden])")
     result["live"] = True
     page.screenshot(path=str(shots / "1-workflows.png"))
+
+    # Live: a workflow enqueued elsewhere while the list is open is announced by WatchWorkflows.
+    if args.live_id:
+        enqueue(args, args.live_id)
+        page.wait_for_selector(".banner:not([hidden])")
+        result["live_banner"] = page.text_content(".banner")
 
     # Keyboard: `/` focuses the search, Enter filters (into the URL), Esc leaves the box, Enter opens.
     page.keyboard.press("/")
@@ -144,6 +164,19 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
     result["bulk_dry_run"] = page.text_content(".dry-run")
     page.screenshot(path=str(shots / "4-bulk-dry-run.png"))
     page.click("#confirm-no")
+
+    # A schedule: pause it, then trigger it through its confirmation.
+    if args.schedule:
+        page.goto(f"{ui}#/schedules")
+        row = f'tr[data-schedule="{args.schedule}"]'
+        page.wait_for_selector(row)
+        page.click(f"{row} button:text('Pause')")
+        page.wait_for_selector(f"{row} .badge:text('PAUSED')")
+        page.click(f"{row} button:text('Trigger')")
+        page.wait_for_selector("#confirm-dialog[open]")
+        page.click("#confirm-yes")
+        page.wait_for_selector(".toast:text('Trigger: enqueued')")
+        result["trigger_toast"] = page.text_content(".toast:text('Trigger: enqueued')")
 
     # Registry views.
     for name, selector in [("queues", "tbody tr[data-queue]"), ("schedules", "tbody tr"), ("versions", "tbody tr")]:

@@ -20,6 +20,8 @@ use crate::harness::{
 
 const DONE: &str = "console-order-7f3a";
 const PARKED: &str = "console-parked-1";
+const LIVE: &str = "console-live-1";
+const SCHEDULE: &str = "console-nightly";
 
 #[tokio::test]
 async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
@@ -80,6 +82,17 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     req.workflow_id = Some(PARKED.into());
     ops.enqueue_workflow(req).await.expect("enqueue parked");
 
+    // A schedule for the Python worker's `scheduled` workflow, paused and triggered in the console.
+    ops.create_schedule(dbosd::pb::CreateScheduleRequest {
+        schedule_name: SCHEDULE.into(),
+        workflow_name: "scheduled".into(),
+        cron: "0 3 * * *".into(),
+        language: dbosd::pb::WorkerLanguage::Python.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("create schedule");
+
     let seen = drive(&srv).await;
     assert_eq!(seen["console_errors"], json!([]), "{seen}");
     assert_eq!(seen["asked_for_token"], true, "{seen}");
@@ -90,6 +103,10 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     assert_eq!(seen["chips"]["ENQUEUED"], "1", "counts by status: {seen}");
     assert_eq!(seen["chips"]["ALL"], listed.len().to_string(), "{seen}");
     assert_eq!(seen["live"], true);
+    assert_eq!(
+        seen["live_banner"], "1 workflow changed or added — show",
+        "WatchWorkflows announced the workflow enqueued while the list was open"
+    );
     assert_eq!(seen["search_focused"], true, "`/` focuses the search");
     let search = seen["search_url"].as_str().unwrap();
     assert!(
@@ -153,22 +170,38 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
         1
     );
 
-    // The bulk dry run counted what the filter matches, and (dismissed) deleted nothing.
-    let successes = srv
-        .db
-        .count("SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'")
-        .await;
-    assert_eq!(
-        seen["bulk_dry_run"],
-        format!("{successes} workflows match; {successes} would delete."),
-    );
+    // The bulk dry run (before the schedule's trigger) counted what the filter matched: the
+    // workflow and its two children; dismissed, it deleted nothing.
+    assert_eq!(seen["bulk_dry_run"], "3 workflows match; 3 would delete.");
     assert_eq!(
         srv.db
-            .count("SELECT count(*) FROM dbos.workflow_status")
+            .count(&format!(
+                "SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS' \
+                 AND (workflow_uuid = '{DONE}' OR parent_workflow_id = '{DONE}')"
+            ))
             .await,
-        successes + 1,
+        3,
         "nothing deleted"
     );
+
+    // The schedule is paused in the database, and its trigger enqueued a workflow.
+    let schedule = ops
+        .get_schedule(dbosd::pb::GetScheduleRequest {
+            schedule_name: SCHEDULE.into(),
+        })
+        .await
+        .expect("GetSchedule")
+        .into_inner()
+        .schedule
+        .expect("schedule");
+    assert_eq!(schedule.status(), dbosd::pb::ScheduleStatus::Paused);
+    let toast = seen["trigger_toast"].as_str().expect("trigger toast");
+    let triggered = toast.trim_start_matches("Trigger: enqueued ");
+    assert!(
+        triggered.starts_with(&format!("sched-{SCHEDULE}-trigger-")),
+        "{toast}"
+    );
+    assert_eq!(get(&mut ops, triggered).await.schedule_name, SCHEDULE);
     assert_eq!(seen["queues"]["test_queue"][0], "0", "{seen}");
 
     // A token for application alpha sees none of these workflows; the queue registry needs a
@@ -201,6 +234,7 @@ async fn drive(srv: &TestServer) -> Value {
         .args(["--base", &format!("http://{}", srv.addr)])
         .args(["--token", OPS, "--narrow-token", ALPHA])
         .args(["--done", DONE, "--parked", PARKED])
+        .args(["--live-id", LIVE, "--schedule", SCHEDULE])
         .arg("--shots")
         .arg(repo_file("target/console-screenshots"));
     let out = run_bounded(cmd, "the console driver").await;
