@@ -76,9 +76,11 @@ export function renderSchedules(root) {
   const act = async (label, method, request) => {
     try {
       const res = await call(method, request);
-      if (res.workflowId) toast(`${label}: enqueued ${res.workflowId}`);
-      else if (res.workflowIds) toast(`${label}: enqueued ${res.workflowIds.length} workflows`);
-      else toast(`${label}: done`);
+      const said = {
+        Trigger: () => `Trigger: enqueued ${res.workflowId}`,
+        Backfill: () => `Backfill: enqueued ${(res.workflowIds || []).length} workflows`,
+      }[label];
+      toast(said ? said() : `${label}d ${request.scheduleName}`);
     } catch (e) {
       toast(`${label}: ${e.label}: ${e.message}`, "error");
     }

@@ -64,10 +64,12 @@ export function renderWorkflows(root, params, ctx) {
   const pager = h("div.pager");
   let filter = {};
   let countFilter = {};
+  let invalid = null;
   try {
     filter = filterOf(params);
     countFilter = filterOf(params, false);
   } catch (e) {
+    invalid = e;
     notice.append(errorBox({ label: "invalid filter", message: e.message }));
   }
   fill(root,
@@ -202,9 +204,12 @@ export function renderWorkflows(root, params, ctx) {
     }
   }
 
-  loadCounts();
-  loadPage();
-  watch();
+  // A filter that does not parse lists nothing (rather than everything) until it is fixed.
+  if (!invalid) {
+    loadCounts();
+    loadPage();
+    watch();
+  }
   return {
     cleanup: () => {
       abort.abort();
