@@ -175,8 +175,8 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
         page.click(f"{row} button:text('Trigger')")
         page.wait_for_selector("#confirm-dialog[open]")
         page.click("#confirm-yes")
-        page.wait_for_selector(".toast:text('Trigger: enqueued')")
-        result["trigger_toast"] = page.text_content(".toast:text('Trigger: enqueued')")
+        page.wait_for_selector(".toast:has-text('Trigger: enqueued')")
+        result["trigger_toast"] = page.text_content(".toast:has-text('Trigger: enqueued')")
 
     # Registry views.
     for name, selector in [("queues", "tbody tr[data-queue]"), ("schedules", "tbody tr"), ("versions", "tbody tr")]:

@@ -4,7 +4,7 @@
 
 import { call } from "./api.js";
 import { confirmAction, errorBox, fill, h, toast } from "./dom.js";
-import { ago, duration, durationMs, time } from "./format.js";
+import { ago, duration, durationMs, time, workflowLink } from "./format.js";
 
 const table = (columns, rows, empty) => h("div.table-wrap", {}, h("table.list.plain", {},
   h("thead", {}, h("tr", {}, columns.map((c) => h("th", {}, c)))),
@@ -77,7 +77,7 @@ export function renderSchedules(root) {
     try {
       const res = await call(method, request);
       const said = {
-        Trigger: () => `Trigger: enqueued ${res.workflowId}`,
+        Trigger: () => h("span", {}, "Trigger: enqueued ", workflowLink(res.workflowId)),
         Backfill: () => `Backfill: enqueued ${(res.workflowIds || []).length} workflows`,
       }[label];
       toast(said ? said() : `${label}d ${request.scheduleName}`);
