@@ -71,9 +71,10 @@ export async function call(method, message = {}) {
 
 /**
  * A server-streaming call: `onMessage` gets each message as it arrives. Resolves when the stream
- * ends cleanly, rejects with RpcError when it ends with an error; `signal` aborts it.
+ * ends cleanly, rejects with RpcError when it ends with an error; `signal` aborts it; `onOpen`
+ * runs once dbosd has accepted the call.
  */
-export async function stream(method, message, onMessage, signal) {
+export async function stream(method, message, onMessage, signal, onOpen) {
   const json = new TextEncoder().encode(JSON.stringify(message));
   const request = new Uint8Array(5 + json.length);
   new DataView(request.buffer).setUint32(1, json.length);
@@ -84,6 +85,7 @@ export async function stream(method, message, onMessage, signal) {
     throw new RpcError(body.code || HTTP_CODES[response.status] || "unknown",
       body.message || `HTTP ${response.status}`);
   }
+  onOpen?.();
   const reader = response.body.getReader();
   let buffer = new Uint8Array(0);
   for (;;) {

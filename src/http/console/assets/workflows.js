@@ -173,7 +173,6 @@ export function renderWorkflows(root, params, ctx) {
     let cursor = "";
     for (let attempt = 0; !abort.signal.aborted; attempt++) {
       try {
-        ctx.setLive(true);
         await stream("WatchWorkflows", { ...watchOf(filter), cursor }, (msg) => {
           cursor = msg.cursor || cursor;
           attempt = 0;
@@ -192,7 +191,7 @@ export function renderWorkflows(root, params, ctx) {
           }
           clearTimeout(countsTimer);
           countsTimer = setTimeout(loadCounts, 500);
-        }, abort.signal);
+        }, abort.signal, () => ctx.setLive(true));
       } catch (e) {
         if (abort.signal.aborted) break;
         ctx.setLive(false);
