@@ -12,6 +12,7 @@ token (what it may not see, PERMISSION_DENIED shown as such). Screenshots of eac
 import argparse
 import json
 import sys
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -177,6 +178,19 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
         page.click("#confirm-yes")
         page.wait_for_selector(".toast:has-text('Trigger: enqueued')")
         result["trigger_toast"] = page.text_content(".toast:has-text('Trigger: enqueued')")
+
+    # Fork the finished workflow from its first `echo` step (after the counts above: the fork's
+    # own children would change them).
+    page.goto(f"{ui}#/workflow/{args.done}")
+    page.wait_for_selector('button[data-action="fork"]')
+    page.click('button[data-action="fork"]')
+    page.wait_for_selector("#confirm-dialog[open] select")
+    step = page.eval_on_selector_all(".timeline .step", "ss => ss.find(s => s.querySelector('.step-name').textContent === 'echo').dataset.step")
+    page.select_option("#confirm-dialog select", step)
+    page.click("#confirm-yes")
+    page.wait_for_function("d => location.hash.startsWith('#/workflow/') && !location.hash.endsWith('/' + encodeURIComponent(d))",
+                           arg=args.done)
+    result["fork"] = {"id": urllib.parse.unquote(page.url.split("#/workflow/", 1)[1]), "step": step}
 
     # Registry views.
     for name, selector in [("queues", "tbody tr[data-queue]"), ("schedules", "tbody tr"), ("versions", "tbody tr")]:

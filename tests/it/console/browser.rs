@@ -204,6 +204,19 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     assert_eq!(get(&mut ops, triggered).await.schedule_name, SCHEDULE);
     assert_eq!(seen["queues"]["test_queue"][0], "0", "{seen}");
 
+    // The fork from the chosen step exists, forked from the workflow.
+    let fork = get(&mut ops, seen["fork"]["id"].as_str().expect("fork id")).await;
+    assert_eq!(fork.forked_from, DONE, "{seen}");
+    assert_eq!(seen["fork"]["step"], "5", "the first echo step: {seen}");
+    let copied = srv
+        .db
+        .count(&format!(
+            "SELECT count(*) FROM dbos.operation_outputs WHERE workflow_uuid = '{}' AND function_id < 5",
+            fork.workflow_id
+        ))
+        .await;
+    assert_eq!(copied, 4, "the steps before the chosen one were copied");
+
     // A token for application alpha sees none of these workflows; the queue registry needs a
     // token for every application, and the page says permission denied.
     assert_eq!(seen["narrow_list_ids"], json!([]), "{seen}");
