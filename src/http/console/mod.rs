@@ -14,7 +14,7 @@ use axum::{
 
 /// What the console's pages may do: load their own scripts and styles, call this origin, nothing else.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
 /// One embedded file: its path under `/ui/`, content type and bytes.
