@@ -459,3 +459,33 @@ pub fn redact_url(url: &str) -> String {
         Err(_) => "<unparsable URL>".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).expect("arguments parse")
+    }
+
+    #[test]
+    fn the_console_is_off_in_serve_unless_asked_and_start_dev_may_turn_it_off() {
+        let settings =
+            |server: &ServerArgs| Settings::from_args(String::new(), "dbos", server, false);
+        assert!(!settings(&parse(&["dbosd"]).serve.server).ui);
+        assert!(settings(&parse(&["dbosd", "--ui"]).serve.server).ui);
+        assert!(!settings(&parse(&["dbosd", "--ui=false"]).serve.server).ui);
+        // start-dev reads `ui` as "on unless --ui=false" (main.rs): None and Some(true) are on.
+        let start_dev = |args: &[&str]| match parse(args).command {
+            Some(Command::StartDev(a)) => a.server.ui,
+            other => panic!("not start-dev: {other:?}"),
+        };
+        assert_eq!(start_dev(&["dbosd", "start-dev"]), None);
+        assert_eq!(
+            start_dev(&["dbosd", "start-dev", "--ui=false"]),
+            Some(false)
+        );
+    }
+}
