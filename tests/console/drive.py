@@ -157,9 +157,12 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
     page.wait_for_function("() => document.querySelector('.detail-head .badge')?.textContent === 'CANCELLED'")
     result["parked_after"] = page.text_content(".detail-head .badge")
 
-    # A bulk action by filter shows its dry-run count first; dismissed here.
-    page.goto(f"{ui}#/workflows?status=SUCCESS")
+    # A bulk action by filter shows its dry-run count first; dismissed here. (The filter panel is
+    # open: its URL says so.)
+    page.goto(f"{ui}#/workflows?status=SUCCESS&filters=open")
     page.wait_for_selector("tbody tr[data-id]")
+    page.wait_for_selector(".filter-form")
+    page.screenshot(path=str(shots / "1b-filters.png"))
     page.click('button[data-bulk="delete"]')
     page.wait_for_selector("#confirm-dialog[open] .dry-run strong")
     result["bulk_dry_run"] = page.text_content(".dry-run")

@@ -14,7 +14,7 @@ export const LIST_FIELDS = [
   ["executor", "Executor", "executorIds"],
   ["user", "Authenticated user", "authenticatedUsers"],
   ["parent", "Parent workflow", "parentWorkflowIds"],
-  ["forkof", "Forked from", "forkedFrom"],
+  ["forkof", "Fork of (source id)", "forkedFrom"],
   ["schedule", "Schedule", "scheduleNames"],
   ["dedup", "Deduplication id", "deduplicationIds"],
   ["ids", "Workflow ids", "workflowIds"],
@@ -37,10 +37,10 @@ const WINDOW_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Yes/no filters: URL key, label, WorkflowFilter field. */
 export const BOOL_FIELDS = [
-  ["child", "Children", "hasParent"],
-  ["fork", "Forks", "isFork"],
-  ["forked", "Forked from", "wasForkedFrom"],
-  ["debounced", "Debounced", "isDebounced"],
+  ["child", "Is a child", "hasParent"],
+  ["fork", "Is a fork", "isFork"],
+  ["forked", "Has forks", "wasForkedFrom"],
+  ["debounced", "Is debounced", "isDebounced"],
 ];
 
 const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -141,7 +141,7 @@ export function filterForm(params, apply) {
       LIST_FIELDS.map(([key, label]) => field(key, label, text(key, "any (comma-separated)"))),
       field("window", "Created within", select("window", WINDOWS)),
       TIME_FIELDS.map(([key, label]) => field(key, label, localTime(key))),
-      BOOL_FIELDS.map(([key, label]) => field(key, label, select(key, [["", "any"], ["yes", "only"], ["no", "none"]]))),
+      BOOL_FIELDS.map(([key, label]) => field(key, label, select(key, [["", "any"], ["yes", "yes"], ["no", "no"]]))),
       field("attrs", "Attributes contain (JSON object)", text("attrs", "{\"tenant\": \"acme\"}"))),
     h("div.filter-actions", {},
       h("button.ghost", { type: "button", onclick: () => apply(clearedParams(params)) }, "Clear filters"),
