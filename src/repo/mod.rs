@@ -13,6 +13,7 @@ pub mod messaging;
 pub mod queues;
 pub mod schedules;
 mod sql;
+pub mod telemetry;
 pub mod versions;
 pub mod waits;
 pub mod workflows;
