@@ -97,8 +97,6 @@ fn serve(name: &str) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
     #[test]
@@ -126,30 +124,6 @@ mod tests {
         assert!(
             !index.contains("style=\""),
             "no inline style (CSP forbids it)"
-        );
-    }
-
-    fn parse(args: &[&str]) -> crate::config::Cli {
-        crate::config::Cli::try_parse_from(args).expect("arguments parse")
-    }
-
-    #[test]
-    fn the_console_is_off_in_serve_unless_asked_and_start_dev_may_turn_it_off() {
-        let settings = |server: &crate::config::ServerArgs| {
-            crate::config::Settings::from_args(String::new(), "dbos", server, false)
-        };
-        assert!(!settings(&parse(&["dbosd"]).serve.server).ui);
-        assert!(settings(&parse(&["dbosd", "--ui"]).serve.server).ui);
-        assert!(!settings(&parse(&["dbosd", "--ui=false"]).serve.server).ui);
-        // start-dev reads `ui` as "on unless --ui=false" (main.rs): None and Some(true) are on.
-        let start_dev = |args: &[&str]| match parse(args).command {
-            Some(crate::config::Command::StartDev(a)) => a.server.ui,
-            other => panic!("not start-dev: {other:?}"),
-        };
-        assert_eq!(start_dev(&["dbosd", "start-dev"]), None);
-        assert_eq!(
-            start_dev(&["dbosd", "start-dev", "--ui=false"]),
-            Some(false)
         );
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use clap::Parser;
 use dbosd::http::console::CONTENT_SECURITY_POLICY;
 
 use crate::harness::{TestDb, TestServer};
@@ -147,4 +148,28 @@ fn assert_hardened(reply: &Reply, what: &str) {
         "{what}"
     );
     assert_eq!(reply.header("x-frame-options"), Some("DENY"), "{what}");
+}
+
+fn parse(args: &[&str]) -> dbosd::config::Cli {
+    dbosd::config::Cli::try_parse_from(args).expect("arguments parse")
+}
+
+#[test]
+fn the_console_is_off_in_serve_unless_asked_and_start_dev_may_turn_it_off() {
+    let settings = |server: &dbosd::config::ServerArgs| {
+        dbosd::config::Settings::from_args(String::new(), "dbos", server, false)
+    };
+    assert!(!settings(&parse(&["dbosd"]).serve.server).ui);
+    assert!(settings(&parse(&["dbosd", "--ui"]).serve.server).ui);
+    assert!(!settings(&parse(&["dbosd", "--ui=false"]).serve.server).ui);
+    // start-dev reads `ui` as "on unless --ui=false" (main.rs): None and Some(true) are on.
+    let start_dev = |args: &[&str]| match parse(args).command {
+        Some(dbosd::config::Command::StartDev(a)) => a.server.ui,
+        other => panic!("not start-dev: {other:?}"),
+    };
+    assert_eq!(start_dev(&["dbosd", "start-dev"]), None);
+    assert_eq!(
+        start_dev(&["dbosd", "start-dev", "--ui=false"]),
+        Some(false)
+    );
 }
