@@ -294,7 +294,7 @@ fn call_stack(
     // Outermost of the call layers: every call, whatever service, is counted and gets its request
     // id span; it sheds calls beyond the limit and carries each call's deadline down to its
     // statements; a panic inside answers INTERNAL with that id (telemetry::call_layers, shared
-    // with tests/it/panics.rs).
+    // with tests/it/telemetry/panics.rs).
     let rpc = telemetry::call_layers(rpc_layer);
     // Inside it, so unauthenticated calls are counted and logged with their request id.
     let auth = AuthLayer::new(

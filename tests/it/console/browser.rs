@@ -12,7 +12,7 @@ use dbosd::pb::WorkflowStatus;
 use serde_json::{json, Value};
 use tokio::process::Command;
 
-use crate::authz_setup::{client_as, ALPHA, OPS, TOKENS};
+use crate::auth::setup::{client_as, ALPHA, OPS, TOKENS};
 use crate::harness::{
     assert_success, enqueue_req, ensure_clients, eventually, payload_json, pv, repo_file,
     run_bounded, TestDb, TestServer, Worker, WorkerLang, WorkerOptions,
@@ -261,7 +261,7 @@ async fn drive(srv: &TestServer) -> Value {
 }
 
 /// Reads a workflow through dbosd with the all-applications token.
-async fn get(ops: &mut crate::authz_setup::Client, id: &str) -> dbosd::pb::WorkflowInfo {
+async fn get(ops: &mut crate::auth::setup::Client, id: &str) -> dbosd::pb::WorkflowInfo {
     ops.get_workflow(dbosd::pb::GetWorkflowRequest {
         workflow_id: id.into(),
         ..Default::default()

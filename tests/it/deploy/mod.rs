@@ -1,0 +1,6 @@
+//! How dbosd is deployed: the kustomize manifests in `deploy/`, behind pgbouncer, and as several
+//! replicas on one database.
+
+mod kustomize;
+mod pgbouncer;
+mod replicas;
