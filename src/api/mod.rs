@@ -9,6 +9,7 @@ mod aggregates;
 mod batch;
 pub mod convert;
 mod debounce;
+pub mod jobs;
 mod manage;
 mod messaging;
 mod queues;
@@ -50,6 +51,8 @@ pub struct WorkflowApi {
     payload_limit: usize,
     /// Raw native payloads: the operator switch and the pickle allowlist (see `schedules`).
     native: Arc<crate::native::NativePolicy>,
+    /// The bulk jobs this replica's WatchBulkJob streams watch (`jobs::watch`).
+    job_board: Arc<jobs::watch::Board>,
 }
 
 impl WorkflowApi {
@@ -70,6 +73,7 @@ impl WorkflowApi {
             caller: None,
             payload_limit: usize::MAX,
             native: Arc::default(),
+            job_board: Arc::default(),
         }
     }
 

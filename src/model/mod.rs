@@ -4,6 +4,7 @@
 
 mod aggregates;
 mod batch;
+pub mod job;
 mod registry;
 mod schedule;
 mod scope;

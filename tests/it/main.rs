@@ -14,6 +14,7 @@ mod deploy;
 mod docs;
 mod http;
 mod interop;
+mod jobs;
 mod manage;
 mod mcp;
 mod messaging;

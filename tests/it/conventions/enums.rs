@@ -333,7 +333,78 @@ fn calls() -> Vec<Case> {
                 c.list_schedules(req).await.map(drop)
             })
         }),
+        ("StartBulkJob:cancel.filter.statuses", |c| {
+            bulk_job(
+                Op::Cancel(pb::CancelWorkflowsRequest {
+                    filter: statuses_filter(),
+                    ..Default::default()
+                }),
+                c,
+            )
+        }),
+        ("StartBulkJob:resume.filter.statuses", |c| {
+            bulk_job(
+                Op::Resume(pb::ResumeWorkflowsRequest {
+                    filter: statuses_filter(),
+                    ..Default::default()
+                }),
+                c,
+            )
+        }),
+        ("StartBulkJob:fork.filter.statuses", |c| {
+            bulk_job(
+                Op::Fork(pb::ForkWorkflowsRequest {
+                    filter: statuses_filter(),
+                    ..Default::default()
+                }),
+                c,
+            )
+        }),
+        ("StartBulkJob:fork.step_numbering", |c| {
+            bulk_job(
+                Op::Fork(pb::ForkWorkflowsRequest {
+                    filter: Some(pb::WorkflowFilter {
+                        workflow_id_prefixes: vec!["enum-".into()],
+                        ..Default::default()
+                    }),
+                    step_numbering: UNKNOWN,
+                    ..Default::default()
+                }),
+                c,
+            )
+        }),
+        ("StartBulkJob:delete.filter.statuses", |c| {
+            bulk_job(
+                Op::Delete(pb::DeleteWorkflowsRequest {
+                    filter: statuses_filter(),
+                    ..Default::default()
+                }),
+                c,
+            )
+        }),
+        ("ListBulkJobs:states", |mut c| {
+            Box::pin(async move {
+                let req = pb::ListBulkJobsRequest {
+                    states: vec![UNKNOWN],
+                    ..Default::default()
+                };
+                c.list_bulk_jobs(req).await.map(drop)
+            })
+        }),
     ]
+}
+
+use pb::start_bulk_job_request::Operation as Op;
+
+/// StartBulkJob with this operation.
+fn bulk_job(op: Op, mut c: Client) -> Call {
+    Box::pin(async move {
+        let req = pb::StartBulkJobRequest {
+            operation: Some(op),
+            ..Default::default()
+        };
+        c.start_bulk_job(req).await.map(drop)
+    })
 }
 
 #[tokio::test]

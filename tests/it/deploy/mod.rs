@@ -4,3 +4,4 @@
 mod kustomize;
 mod pgbouncer;
 mod replicas;
+mod replicas_three;
