@@ -211,6 +211,11 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Serve the web console at `/ui` on the gRPC port: off by default in `serve`, on in
+    /// `start-dev` (`--ui=false` turns it off). Its pages hold no data; it calls the API with the
+    /// token typed into it.
+    #[arg(long, env = "DBOSD_UI", num_args = 0..=1, default_missing_value = "true")]
+    pub ui: Option<bool>,
     /// Milliseconds between refreshes of the workflow health metrics (one bounded query of the
     /// system database each, never one per scrape); 0 turns them off.
     #[arg(
@@ -303,6 +308,8 @@ pub struct Settings {
     pub mcp: Option<crate::mcp::McpSettings>,
     /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
     pub cors_origins: Vec<String>,
+    /// The web console at `/ui` (`--ui`); `/ui` is 404 when off.
+    pub ui: bool,
     /// The workflow health metrics' refresher (`--workflow-metrics-*`).
     pub workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings,
     /// OpenTelemetry traces, from the `OTEL_*` environment (off without an endpoint).
@@ -344,6 +351,7 @@ impl Settings {
             native_allow_globals: Vec::new(),
             mcp: None,
             cors_origins: Vec::new(),
+            ui: false,
             // Off here (the flag's default is on): tests and benchmarks that count queries and
             // connections see only their own; those about the workflow metrics turn them on.
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
@@ -413,6 +421,7 @@ impl Settings {
             native_allow_globals: server.native_allow_globals.clone(),
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
+            ui: server.ui.unwrap_or(false),
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
                 interval: Duration::from_millis(server.workflow_metrics_interval_ms),
                 max_names: server.workflow_metrics_max_names,

@@ -167,6 +167,15 @@ async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String
         ""
     };
     tracing::info!(%addr, database = %redact_url(&settings.database_url), "dbosd serving dbosd.v1.WorkflowService{tls}");
+    if settings.ui {
+        // A wildcard listen address is not one a browser can open: show loopback instead.
+        let mut at = addr;
+        if at.ip().is_unspecified() {
+            at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let scheme = if tls.is_empty() { "http" } else { "https" };
+        println!("console: {scheme}://{at}/ui/");
+    }
     println!("dbosd listening on {addr}");
     let listeners = server::Listeners {
         grpc,
@@ -256,6 +265,8 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     let mut settings = Settings::from_args(url, &args.schema, &args.server, true);
     // A first try serves MCP too, unless --mcp=false.
     settings.mcp = args.server.mcp_settings(true);
+    // And the web console, unless --ui=false (its URL is printed once the port is bound).
+    settings.ui = args.server.ui.unwrap_or(true);
     let result = tokio::select! {
         served = serve_with(&settings, &args.server) => served,
         status = cluster.exited() => Err(format!(

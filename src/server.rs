@@ -231,7 +231,8 @@ pub async fn serve_with_hub(
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
     let http = HttpLayer::new(settings.max_message_bytes, &settings.cors_origins)
-        .map_err(StartupError::Other)?;
+        .map_err(StartupError::Other)?
+        .with_console(settings.ui);
     let workflow_service = WorkflowServiceServer::new(api)
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(settings.max_message_bytes);

@@ -8,6 +8,7 @@ mod harness;
 mod attack;
 mod auth;
 mod cli;
+mod console;
 mod conventions;
 mod deploy;
 mod docs;
