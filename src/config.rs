@@ -34,6 +34,8 @@ pub enum Command {
     Client(crate::cli::ClientCommand),
     /// Serve the Model Context Protocol on stdin/stdout for an AI agent, through a running dbosd.
     Mcp(crate::cli::mcp::McpArgs),
+    /// Show the retention policy, or run one retention round against a database now.
+    Retention(crate::cli::retention::RetentionCommandArgs),
 }
 
 /// Where the system database is.
@@ -211,6 +213,9 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Retention (`--retention-*`): off unless a bound is given.
+    #[command(flatten)]
+    pub retention: crate::retention::RetentionArgs,
 }
 
 impl ServerArgs {
@@ -284,6 +289,8 @@ pub struct Settings {
     pub mcp: Option<crate::mcp::McpSettings>,
     /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
     pub cors_origins: Vec<String>,
+    /// The retention runner's policy; `None`: no runner.
+    pub retention: Option<crate::retention::RetentionPolicy>,
 }
 
 impl Settings {
@@ -319,6 +326,7 @@ impl Settings {
             native_allow_globals: Vec::new(),
             mcp: None,
             cors_origins: Vec::new(),
+            retention: None,
         }
     }
 
@@ -378,6 +386,7 @@ impl Settings {
             native_allow_globals: server.native_allow_globals.clone(),
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
+            retention: server.retention.policy(),
         }
     }
 
@@ -423,6 +432,9 @@ impl Settings {
             return Err("--max-hub-keys must be at least 1".to_owned());
         }
         crate::http::cors::check_origins(&self.cors_origins)?;
+        if let Some(retention) = &self.retention {
+            retention.check()?;
+        }
         Ok(())
     }
 }

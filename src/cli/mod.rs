@@ -36,6 +36,7 @@ mod output;
 mod profile;
 mod queue;
 mod render;
+pub mod retention;
 mod schedule;
 mod version;
 mod workflow;

@@ -11,6 +11,7 @@ pub mod debounce;
 pub mod manage;
 pub mod messaging;
 pub mod queues;
+pub mod retention;
 pub mod schedules;
 mod sql;
 pub mod versions;
