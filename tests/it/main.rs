@@ -53,6 +53,7 @@ mod reliability_restart;
 mod reliability_soak;
 mod reliability_startup;
 mod replicas;
+mod retention;
 mod schedules;
 mod schedules_apply;
 mod schema;
