@@ -4,6 +4,7 @@
 
 mod aggregates;
 mod batch;
+pub mod export;
 mod registry;
 mod schedule;
 mod scope;
