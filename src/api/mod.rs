@@ -9,6 +9,7 @@ mod aggregates;
 mod batch;
 pub mod convert;
 mod debounce;
+mod export;
 mod manage;
 mod messaging;
 mod queues;

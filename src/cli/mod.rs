@@ -29,6 +29,7 @@ mod describe;
 mod docs;
 mod enqueue;
 mod events;
+mod export;
 mod filter;
 mod manage;
 pub mod mcp;
@@ -184,5 +185,7 @@ async fn workflow_command(a: WorkflowArgs) -> CliResult {
         WorkflowCommand::Resume(x) => manage::resume(&mut c, p, x).await,
         WorkflowCommand::Fork(x) => manage::fork(&mut c, p, x).await,
         WorkflowCommand::Delete(x) => manage::delete(&mut c, p, x).await,
+        WorkflowCommand::Export(x) => export::export(&mut c, x).await,
+        WorkflowCommand::Import(x) => export::import(&mut c, p, x).await,
     }
 }

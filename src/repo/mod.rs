@@ -8,6 +8,7 @@ pub mod db;
 pub mod aggregates;
 pub mod batch;
 pub mod debounce;
+pub mod export;
 pub mod manage;
 pub mod messaging;
 pub mod queues;
