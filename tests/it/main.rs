@@ -23,6 +23,7 @@ mod enqueue_shared;
 mod enums;
 mod events_messages;
 mod examples;
+mod export;
 mod failures;
 mod grpcurl;
 mod health_reflection;
