@@ -65,14 +65,13 @@ pub struct RetentionPolicy {
 impl RetentionArgs {
     /// The policy these flags ask for; `None` when retention is off (no bound given).
     pub fn policy(&self) -> Option<RetentionPolicy> {
-        (self.retention_max_age.is_some() || self.retention_max_rows.is_some()).then(|| {
-            RetentionPolicy {
-                max_age: self.retention_max_age,
-                max_rows: self.retention_max_rows,
-                interval: self.retention_interval,
-                batch_size: self.retention_batch_size,
-                dry_run: self.retention_dry_run,
-            }
+        let on = self.retention_max_age.is_some() || self.retention_max_rows.is_some();
+        on.then_some(RetentionPolicy {
+            max_age: self.retention_max_age,
+            max_rows: self.retention_max_rows,
+            interval: self.retention_interval,
+            batch_size: self.retention_batch_size,
+            dry_run: self.retention_dry_run,
         })
     }
 }
@@ -270,7 +269,7 @@ fn show_duration(d: Duration) -> String {
         ("m", 60_000),
         ("s", 1_000),
     ] {
-        if ms >= size && ms % size == 0 {
+        if ms >= size && ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }

@@ -33,16 +33,8 @@ async fn an_import_refuses_a_clash_another_version_and_an_oversized_document() {
         get_workflow(&mut srv.client, "copy").await,
     );
     assert_eq!(
-        (
-            b.workflow_name.as_str(),
-            b.queue_name.as_str(),
-            b.status()
-        ),
-        (
-            a.workflow_name.as_str(),
-            a.queue_name.as_str(),
-            a.status()
-        )
+        (b.workflow_name.as_str(), b.queue_name.as_str(), b.status()),
+        (a.workflow_name.as_str(), a.queue_name.as_str(), a.status())
     );
     let inputs = srv
         .db
