@@ -1,24 +1,35 @@
 //! Three retention runners at once on one database (three tasks, each with its own pool, as three
-//! replicas would be): together they delete every finished workflow exactly once, with its rows,
-//! and never one still running. A dry run before counts the same workflows and deletes nothing.
+//! replicas would be), straight to PostgreSQL and through a transaction-pooling pgbouncer: together
+//! they delete every finished workflow exactly once, with its rows, and never one still running. A
+//! dry run before counts the same workflows and deletes nothing. A round finds the lock a DBOS SDK
+//! holds (a session lock on the same key) and leaves the work to it. The row bound.
 
 use std::time::Duration;
 
 use dbosd::{
     config::Settings,
-    repo::Repo,
+    repo::{retention::lock_key, Repo},
     retention::{run_round, RetentionPolicy, RoundEnd},
     server,
 };
 
 use super::{owned_rows, seed_old, OWNED};
-use crate::harness::{TestDb, WAIT};
+use crate::harness::{Pgbouncer, TestDb, WAIT};
 
 const FINISHED: i32 = 240;
 const RUNNING: i32 = 30;
 
 async fn repo(db: &TestDb) -> Repo {
     server::prepare(&Settings::new(db.url.clone()))
+        .await
+        .expect("prepare a repository")
+}
+
+/// A repository whose pool goes through `pooled` (a pgbouncer in transaction mode).
+async fn repo_via(db: &TestDb, pooled: &str) -> Repo {
+    let mut settings = Settings::new(pooled.to_owned());
+    settings.direct_database_url = Some(db.url.clone());
+    server::prepare(&settings)
         .await
         .expect("prepare a repository")
 }
@@ -41,8 +52,45 @@ fn ids(prefix: &str, n: i32) -> Vec<String> {
 #[tokio::test]
 async fn three_runners_delete_each_finished_workflow_once_and_never_a_running_one() {
     let db = TestDb::new().await;
-    seed_old(&db, FINISHED, RUNNING).await;
     let repos = [repo(&db).await, repo(&db).await, repo(&db).await];
+    three_runners(&db, repos).await;
+}
+
+#[tokio::test]
+async fn three_runners_through_a_transaction_pooling_pgbouncer_do_the_same() {
+    let db = TestDb::new().await;
+    let bouncer = Pgbouncer::start(&db, 2).await;
+    let url = bouncer.url.clone();
+    let repos = [
+        repo_via(&db, &url).await,
+        repo_via(&db, &url).await,
+        repo_via(&db, &url).await,
+    ];
+    three_runners(&db, repos).await;
+}
+
+#[tokio::test]
+async fn a_round_leaves_the_work_to_an_sdk_holding_the_retention_lock() {
+    let db = TestDb::new().await;
+    seed_old(&db, 5, 1).await;
+    let repo = repo(&db).await;
+    let sdk = db.client().await;
+    let key = lock_key("dbos");
+    sdk.execute("SELECT pg_advisory_lock($1)", &[&key])
+        .await
+        .unwrap();
+    let report = run_round(&repo, &policy(), false).await.expect("round");
+    assert_eq!((report.end, report.workflows), (RoundEnd::Busy, 0));
+    assert_eq!(db.workflow_ids().await.len(), 6);
+    sdk.execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await
+        .unwrap();
+    let report = run_round(&repo, &policy(), false).await.expect("round");
+    assert_eq!((report.end, report.workflows), (RoundEnd::Done, 5));
+}
+
+async fn three_runners(db: &TestDb, repos: [Repo; 3]) {
+    seed_old(db, FINISHED, RUNNING).await;
 
     let preview = run_round(&repos[0], &policy(), true)
         .await
@@ -80,7 +128,7 @@ async fn three_runners_delete_each_finished_workflow_once_and_never_a_running_on
     let live = ids("live", RUNNING);
     for (table, column) in OWNED {
         assert_eq!(
-            owned_rows(&db, table, column, &done).await,
+            owned_rows(db, table, column, &done).await,
             0,
             "{table} keeps rows of deleted workflows"
         );
@@ -93,7 +141,7 @@ async fn three_runners_delete_each_finished_workflow_once_and_never_a_running_on
         ("notifications", "destination_uuid"),
     ] {
         assert_eq!(
-            owned_rows(&db, table, column, &live).await,
+            owned_rows(db, table, column, &live).await,
             i64::from(RUNNING),
             "{table} lost rows of running workflows"
         );
