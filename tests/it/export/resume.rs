@@ -23,13 +23,11 @@ async fn a_pending_workflow_imported_and_resumed_is_finished_by_a_worker_from_it
     );
     enqueue(&mut prod.client, "stuck", req).await;
     let db = &prod.db;
-    eventually("both events to be recorded while it waits", || async move {
-        let n = db
-            .count(
-                "SELECT count(*) FROM dbos.workflow_events_history WHERE workflow_uuid = 'stuck'",
-            )
-            .await;
-        (n == 2).then_some(())
+    // Waiting in recv: both events set and recv's durable timeout (a DBOS.sleep step) recorded.
+    eventually("the workflow to wait in recv", || async move {
+        let events = db.count("SELECT count(*) FROM dbos.workflow_events_history WHERE workflow_uuid = 'stuck'").await;
+        let timeout = db.count("SELECT count(*) FROM dbos.operation_outputs WHERE workflow_uuid = 'stuck' AND function_name = 'DBOS.sleep'").await;
+        (events == 2 && timeout == 1).then_some(())
     })
     .await;
     let exported = export(&mut prod.client, "stuck", false).await;
@@ -37,7 +35,11 @@ async fn a_pending_workflow_imported_and_resumed_is_finished_by_a_worker_from_it
     let ids = vec!["stuck".to_owned()];
     let steps_before = stored_rows(&prod.db, "operation_outputs", &ids).await;
     let history_before = stored_rows(&prod.db, "workflow_events_history", &ids).await;
-    assert!(steps_before.len() >= 2, "{steps_before:?}");
+    assert_eq!(
+        steps_before.len(),
+        3,
+        "two setEvent steps and recv's timeout: {steps_before:?}"
+    );
 
     let mut dev = TestServer::start_on(TestDb::new().await, |_| {}).await;
     import(&mut dev.client, &exported.document, None)
