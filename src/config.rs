@@ -216,6 +216,18 @@ pub struct ServerArgs {
     /// Retention (`--retention-*`): off unless a bound is given.
     #[command(flatten)]
     pub retention: crate::retention::RetentionArgs,
+    /// Milliseconds between refreshes of the workflow health metrics (one bounded query of the
+    /// system database each, never one per scrape); 0 turns them off.
+    #[arg(
+        long,
+        env = "DBOSD_WORKFLOW_METRICS_INTERVAL_MS",
+        default_value_t = 15_000
+    )]
+    pub workflow_metrics_interval_ms: u64,
+    /// Most workflow names (and, separately, step and queue names) with a metrics label of their
+    /// own; later names share the label `other`.
+    #[arg(long, env = "DBOSD_WORKFLOW_METRICS_MAX_NAMES", default_value_t = 100)]
+    pub workflow_metrics_max_names: usize,
 }
 
 impl ServerArgs {
@@ -291,6 +303,10 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// The retention runner's policy; `None`: no runner.
     pub retention: Option<crate::retention::RetentionPolicy>,
+    /// The workflow health metrics' refresher (`--workflow-metrics-*`).
+    pub workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings,
+    /// OpenTelemetry traces, from the `OTEL_*` environment (off without an endpoint).
+    pub traces: crate::telemetry::traces::TraceSettings,
 }
 
 impl Settings {
@@ -327,6 +343,13 @@ impl Settings {
             mcp: None,
             cors_origins: Vec::new(),
             retention: None,
+            // Off here (the flag's default is on): tests and benchmarks that count queries and
+            // connections see only their own; those about the workflow metrics turn them on.
+            workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
+                interval: Duration::ZERO,
+                ..Default::default()
+            },
+            traces: Default::default(),
         }
     }
 
@@ -387,6 +410,12 @@ impl Settings {
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
             retention: server.retention.policy(),
+            workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
+                interval: Duration::from_millis(server.workflow_metrics_interval_ms),
+                max_names: server.workflow_metrics_max_names,
+            },
+            // An invalid variable is reported by `validate`, which parses them again.
+            traces: crate::telemetry::traces::TraceSettings::from_env().unwrap_or_default(),
         }
     }
 
@@ -435,6 +464,16 @@ impl Settings {
         if let Some(retention) = &self.retention {
             retention.check()?;
         }
+        let interval = self.workflow_metrics.interval;
+        if !interval.is_zero() && interval < Duration::from_secs(1) {
+            return Err(
+                "--workflow-metrics-interval-ms must be 0 (off) or at least 1000".to_owned(),
+            );
+        }
+        if self.workflow_metrics.max_names == 0 {
+            return Err("--workflow-metrics-max-names must be at least 1".to_owned());
+        }
+        crate::telemetry::traces::TraceSettings::from_env()?;
         Ok(())
     }
 }

@@ -135,6 +135,7 @@ pub async fn serve_with_hub(
         Some(path) => Some(Arc::new(Tokens::load(path).map_err(StartupError::Other)?)),
         None => None,
     };
+    let traces = telemetry::traces::Traces::start(&settings.traces).map_err(StartupError::Other)?;
     hub.set_max_keys(settings.max_hub_keys);
     let listen_task = tokio::spawn(hub::listener::run(
         settings.direct_url().to_owned(),
@@ -189,6 +190,12 @@ pub async fn serve_with_hub(
     let metrics_task = listeners
         .metrics
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
+    // One refresher for this server's database (a fleet spawns one per database).
+    let workflow_metrics_task = telemetry::workflow_metrics::spawn(
+        repo.clone(),
+        Arc::clone(&metrics.workflows),
+        &settings.workflow_metrics,
+    );
     let api = WorkflowApi::new(
         repo,
         enqueues,
@@ -198,7 +205,7 @@ pub async fn serve_with_hub(
     )
     .with_payload_limit(settings.payload_limit())
     .with_native_policy(settings.native.clone());
-    let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout);
+    let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout).with_traces(traces.clone());
     if settings.max_concurrent_calls > 0 {
         rpc_layer = rpc_layer.with_call_limit(CallLimit::new(settings.max_concurrent_calls));
     }
@@ -272,6 +279,13 @@ pub async fn serve_with_hub(
     }
     if let Some(task) = metrics_task {
         task.abort();
+    }
+    if let Some(task) = workflow_metrics_task {
+        task.abort();
+    }
+    // Last, so the spans of the calls that drained are exported too.
+    if let Some(traces) = traces {
+        traces.shutdown().await;
     }
     result
 }

@@ -15,6 +15,7 @@ pub mod queues;
 pub mod retention;
 pub mod schedules;
 mod sql;
+pub mod telemetry;
 pub mod versions;
 pub mod waits;
 pub mod workflows;

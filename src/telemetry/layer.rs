@@ -4,7 +4,9 @@
 //! the default one for unary calls) and hands that deadline down to the repository, reports
 //! message-size limits as RESOURCE_EXHAUSTED, adds the request id to INTERNAL statuses (the log line
 //! with the cause carries the same id), and records the call's final status and latency when its
-//! response body ends (a stream's status is in its trailers).
+//! response body ends (a stream's status is in its trailers). With traces on, each call also gets
+//! an OpenTelemetry server span (`super::traces`), and the request's `traceparent` is rewritten
+//! to name it, so handlers propagate the RPC span rather than the caller's.
 
 use std::{
     future::Future,
@@ -22,7 +24,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::{Instrument, Span};
 
-use super::{Method, Metrics};
+use super::{
+    traces::{RpcSpan, Traces},
+    Method, Metrics,
+};
 use crate::overload::CallLimit;
 
 /// The metadata key of the request id, in requests and responses.
@@ -36,6 +41,7 @@ pub struct RpcLayer {
     metrics: Arc<Metrics>,
     rpc_timeout: Option<Duration>,
     calls: Option<Arc<CallLimit>>,
+    traces: Option<Arc<Traces>>,
 }
 
 impl RpcLayer {
@@ -45,7 +51,14 @@ impl RpcLayer {
             metrics,
             rpc_timeout,
             calls: None,
+            traces: None,
         }
+    }
+
+    /// Gives every call an OpenTelemetry span exported by `traces`.
+    pub fn with_traces(mut self, traces: Option<Arc<Traces>>) -> Self {
+        self.traces = traces;
+        self
     }
 
     /// Sheds unary calls that do not wait on purpose beyond `calls`' limit.
@@ -64,6 +77,7 @@ impl<S> Layer<S> for RpcLayer {
             metrics: Arc::clone(&self.metrics),
             rpc_timeout: self.rpc_timeout,
             calls: self.calls.clone(),
+            traces: self.traces.clone(),
         }
     }
 }
@@ -75,6 +89,7 @@ pub struct RpcService<S> {
     metrics: Arc<Metrics>,
     rpc_timeout: Option<Duration>,
     calls: Option<Arc<CallLimit>>,
+    traces: Option<Arc<Traces>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RpcService<S>
@@ -103,7 +118,18 @@ where
             request_id = %id.to_str().unwrap_or_default(),
             // The token's name, filled in by the auth layer when there is one.
             principal = tracing::field::Empty,
+            // The OpenTelemetry trace, when traces are on, so log lines lead to it.
+            trace_id = tracing::field::Empty,
         );
+        let otel = self.traces.as_ref().map(|traces| {
+            let otel = traces.rpc_span(&method, request.headers(), id.to_str().unwrap_or_default());
+            span.record("trace_id", otel.trace_id());
+            // What the handler propagates (an enqueued workflow's carrier) now names this span.
+            request
+                .headers_mut()
+                .insert("traceparent", otel.traceparent());
+            otel
+        });
         // Waits are capped by --max-streams instead (GetEvent's would hold a slot for minutes), and
         // health answers even under overload (a shed liveness probe would restart the process).
         let sheddable = !method.waits && !method.path.starts_with("/grpc.health.v1.Health/");
@@ -142,6 +168,7 @@ where
                     // A trailers-only response (an error before any message) has its status here.
                     header_code: grpc_status(response.headers()),
                     span: Span::current(),
+                    otel,
                 };
                 Ok(response.map(|inner| RpcBody {
                     inner,
@@ -279,6 +306,7 @@ struct Recorder {
     started: Instant,
     header_code: Option<Code>,
     span: Span,
+    otel: Option<RpcSpan>,
 }
 
 impl Recorder {
@@ -288,6 +316,9 @@ impl Recorder {
         let code = trailer_code.or(self.header_code).unwrap_or(Code::Cancelled);
         let elapsed = self.started.elapsed();
         self.metrics.observe(&self.method, code, elapsed);
+        if let Some(otel) = self.otel {
+            otel.finish(code);
+        }
         self.span.in_scope(|| {
             tracing::debug!(code = ?code, elapsed_ms = elapsed.as_millis() as u64, "rpc finished");
         });

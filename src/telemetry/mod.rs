@@ -1,10 +1,15 @@
 //! Telemetry: Prometheus metrics (RPCs by method and code, the pool, the hub, open streams), served
-//! on a port of their own, and the per-RPC layer that counts calls and gives each a request id span.
-//! Gauges are read from their owners at scrape time, so nothing here runs between scrapes.
+//! on a port of their own, and the per-RPC layer that counts calls and gives each a request id span
+//! (and an OpenTelemetry span when traces are on, `traces.rs`). Gauges are read from their owners
+//! at scrape time; the workflow health series (`workflow_metrics.rs`) are refreshed by one task per
+//! interval, so a scrape never queries the database.
 
 pub mod endpoint;
+pub mod histogram;
 pub mod layer;
 pub mod panics;
+pub mod traces;
+pub mod workflow_metrics;
 
 use std::{collections::HashMap, sync::atomic::Ordering, sync::Arc, time::Duration};
 
@@ -77,6 +82,8 @@ pub struct Metrics {
     enqueue_statements: Counter,
     enqueue_workflows: Counter,
     panics: Counter,
+    /// The workflow health series, refreshed by `workflow_metrics::spawn`.
+    pub workflows: Arc<workflow_metrics::WorkflowHealth>,
     /// Served method paths, and whether each waits.
     known_methods: HashMap<String, bool>,
     sources: Option<Sources>,
@@ -207,6 +214,7 @@ impl Metrics {
             "Calls that panicked and ended with INTERNAL while dbosd kept serving",
             panics.clone(),
         );
+        let workflows = workflow_metrics::WorkflowHealth::register(r);
         Metrics {
             registry,
             handled,
@@ -221,6 +229,7 @@ impl Metrics {
             enqueue_statements,
             enqueue_workflows,
             panics,
+            workflows,
             known_methods: known_methods(),
             sources: None,
         }

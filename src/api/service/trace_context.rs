@@ -1,6 +1,9 @@
 //! W3C trace context from a call's gRPC metadata (`traceparent`, `tracestate`), stamped on enqueued
 //! workflows the way the DBOS Python client's `PropagateOtelContext` stores it: a carrier under the
-//! reserved attribute `dbos.otelContext`, so the worker's spans continue the caller's trace.
+//! reserved attribute `dbos.otelContext`, so the worker's spans continue the caller's trace. With
+//! traces on, the RPC layer (`telemetry::layer`) has already rewritten `traceparent` to name the
+//! call's own span (a child of the caller's), so the carrier points at the RPC span and the
+//! worker's workflow span becomes its child.
 
 use serde_json::{Map, Value as Json};
 use tonic::metadata::MetadataMap;

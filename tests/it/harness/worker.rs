@@ -79,6 +79,7 @@ type Setup = OnceLock<Result<PathBuf, String>>;
 
 static PY_SETUP: Setup = OnceLock::new();
 static TS_SETUP: Setup = OnceLock::new();
+static PY_OTEL_SETUP: Setup = OnceLock::new();
 
 /// Runs a worker setup script once per test process; it prints the interpreter's path last.
 fn setup_once(cell: &'static Setup, script: &str) -> PathBuf {
@@ -117,6 +118,9 @@ pub struct WorkerOptions {
     /// `(prefix, value)`: the app starts `echo(value)` itself, as `<prefix>-native` (its language's
     /// default serialization) and `<prefix>-portable` (enqueued on test_queue, portable_json).
     pub self_start: Option<(String, serde_json::Value)>,
+    /// An OTLP/HTTP traces URL: the (Python) worker runs with DBOS's tracing on and exports its
+    /// spans there (from the dbos[otel] virtualenv, `scripts/setup-py-worker-otel.sh`).
+    pub otlp_traces_endpoint: Option<String>,
 }
 
 /// A running DBOS worker; killed on drop, stopped gracefully (SIGTERM) by `stop`.
@@ -128,7 +132,10 @@ pub struct Worker {
 impl Worker {
     /// Starts a worker of `lang` on `db_url` and waits until it printed its ready line.
     pub async fn start(lang: WorkerLang, db_url: &str, opts: WorkerOptions) -> Worker {
-        let (interpreter, app) = lang.program();
+        let (mut interpreter, app) = lang.program();
+        if opts.otlp_traces_endpoint.is_some() {
+            interpreter = setup_once(&PY_OTEL_SETUP, "scripts/setup-py-worker-otel.sh");
+        }
         let mut cmd = Command::new(interpreter);
         cmd.arg(app)
             .env("DBOS_SYSTEM_DATABASE_URL", db_url)
@@ -148,6 +155,11 @@ impl Worker {
         }
         if !opts.queues.is_empty() {
             cmd.env("WORKER_QUEUES", opts.queues.join(","));
+        }
+        if let Some(endpoint) = &opts.otlp_traces_endpoint {
+            // Export each batch within 100 ms rather than OpenTelemetry's default 5 s.
+            cmd.env("WORKER_OTLP_TRACES_ENDPOINT", endpoint)
+                .env("OTEL_BSP_SCHEDULE_DELAY", "100");
         }
         if opts.no_default_queues {
             cmd.env("WORKER_NO_DEFAULT_QUEUES", "1");

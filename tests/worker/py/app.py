@@ -13,6 +13,9 @@ with configuration from the environment only:
                               by one application per system database: a second app name on the
                               same database must use its own queue names)
     WORKER_LOG_LEVEL          optional DBOS log level (default INFO)
+    WORKER_OTLP_TRACES_ENDPOINT  optional OTLP/HTTP traces URL: turns on DBOS's own tracing
+                              (enable_otlp, otlp_traces_endpoints); needs dbos[otel]
+                              (.venv-worker-otel)
     WORKER_SELF_START         optional workflow id prefix: after launch the app itself starts `echo`
                               twice with the value WORKER_SELF_START_VALUE (JSON text, default null):
                               "<prefix>-native" directly (DBOS.start_workflow: the Python default,
@@ -240,6 +243,9 @@ def main() -> None:
         config["application_version"] = os.environ["WORKER_APP_VERSION"]
     if os.environ.get("WORKER_EXECUTOR_ID"):
         config["executor_id"] = os.environ["WORKER_EXECUTOR_ID"]
+    if os.environ.get("WORKER_OTLP_TRACES_ENDPOINT"):
+        config["enable_otlp"] = True
+        config["otlp_traces_endpoints"] = [os.environ["WORKER_OTLP_TRACES_ENDPOINT"]]
 
     try:
         DBOS(config=config)
