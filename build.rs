@@ -19,6 +19,7 @@ const PROTO_FILES: &[&str] = &[
     "dbosd/v1/schedules.proto",
     "dbosd/v1/workflow_service.proto",
     "dbosd/v1/management.proto",
+    "dbosd/v1/jobs.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

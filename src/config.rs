@@ -228,6 +228,13 @@ pub struct ServerArgs {
     /// own; later names share the label `other`.
     #[arg(long, env = "DBOSD_WORKFLOW_METRICS_MAX_NAMES", default_value_t = 100)]
     pub workflow_metrics_max_names: usize,
+    /// Run bulk jobs (StartBulkJob) on this replica: `false` leaves them to the other replicas.
+    #[arg(long, env = "DBOSD_BULK_JOB_RUNNER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub bulk_job_runner: bool,
+    /// Milliseconds a bulk job stays with the replica running it after its last batch; when a
+    /// replica dies, another takes its job over after at most this.
+    #[arg(long, env = "DBOSD_BULK_JOB_LEASE_MS", default_value_t = 30_000)]
+    pub bulk_job_lease_ms: u64,
 }
 
 impl ServerArgs {
@@ -307,6 +314,8 @@ pub struct Settings {
     pub workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings,
     /// OpenTelemetry traces, from the `OTEL_*` environment (off without an endpoint).
     pub traces: crate::telemetry::traces::TraceSettings,
+    /// The lease of the bulk jobs this replica runs; `None` when it runs none.
+    pub bulk_job_lease: Option<Duration>,
 }
 
 impl Settings {
@@ -350,6 +359,9 @@ impl Settings {
                 ..Default::default()
             },
             traces: Default::default(),
+            // Off here (the flag's default is on): tests that count queries and connections see
+            // only their own; those about bulk jobs turn the runner on.
+            bulk_job_lease: None,
         }
     }
 
@@ -416,6 +428,9 @@ impl Settings {
             },
             // An invalid variable is reported by `validate`, which parses them again.
             traces: crate::telemetry::traces::TraceSettings::from_env().unwrap_or_default(),
+            bulk_job_lease: server
+                .bulk_job_runner
+                .then(|| Duration::from_millis(server.bulk_job_lease_ms.max(100))),
         }
     }
 

@@ -129,6 +129,7 @@ pub async fn serve_with_hub(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartupError> {
     let listeners = listeners.into();
+    let default_app = settings.application_name.clone();
     // Before any task starts, so a bad file stops startup cleanly.
     let tls = settings.tls.server_config().map_err(StartupError::Other)?;
     let tokens = match &settings.tokens_file {
@@ -172,6 +173,26 @@ pub async fn serve_with_hub(
         .build_v1alpha()
         .map_err(|e| StartupError::Other(format!("reflection: {e}")))?;
 
+    // Bulk jobs: this database's runner, stopped (giving back its job) as the drain starts, and
+    // aborted with this future if it is dropped.
+    let jobs_stop = CancellationToken::new();
+    let jobs_task = settings.bulk_job_lease.map(|lease| {
+        let runner = crate::api::jobs::runner::RunnerSettings { lease, default_app };
+        AbortOnDrop(crate::api::jobs::runner::spawn(
+            repo.clone(),
+            runner,
+            jobs_stop.clone(),
+        ))
+    });
+    // Retention (issue #17 item 3) hooks in here the same way: one task per database from one
+    // function, stopped by the same token.
+    let shutdown = {
+        let jobs_stop = jobs_stop.clone();
+        async move {
+            shutdown.await;
+            jobs_stop.cancel();
+        }
+    };
     let streams = Streams::new(drain.clone(), settings.max_streams);
     let enqueues = EnqueueCoalescer::start(repo.clone(), settings.enqueue_slots);
     // Retention (opt-in): one runner on this database, its counters in the metrics registry.
@@ -272,6 +293,17 @@ pub async fn serve_with_hub(
         timeout: settings.drain_timeout,
     };
     let result = draining.serve(servers, shutdown).await;
+    jobs_stop.cancel();
+    if let Some(mut task) = jobs_task {
+        // The runner gives its job back in one statement; a database that is away must not hold
+        // the exit.
+        if tokio::time::timeout(Duration::from_secs(5), &mut task.0)
+            .await
+            .is_err()
+        {
+            task.0.abort();
+        }
+    }
     listen_task.abort();
     poll_task.abort();
     if let Some(task) = retention_task {
@@ -303,7 +335,7 @@ fn call_stack(
     // Outermost of the call layers: every call, whatever service, is counted and gets its request
     // id span; it sheds calls beyond the limit and carries each call's deadline down to its
     // statements; a panic inside answers INTERNAL with that id (telemetry::call_layers, shared
-    // with tests/it/panics.rs).
+    // with tests/it/telemetry/panics.rs).
     let rpc = telemetry::call_layers(rpc_layer);
     // Inside it, so unauthenticated calls are counted and logged with their request id.
     let auth = AuthLayer::new(
@@ -397,6 +429,15 @@ impl Draining {
                 Ok(())
             }
         }
+    }
+}
+
+/// A task aborted when dropped (when the serving future is dropped rather than shut down).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -10,6 +10,7 @@ mod batch;
 pub mod convert;
 mod debounce;
 mod export;
+pub mod jobs;
 mod manage;
 mod messaging;
 mod queues;
@@ -51,6 +52,8 @@ pub struct WorkflowApi {
     payload_limit: usize,
     /// Raw native payloads: the operator switch and the pickle allowlist (see `schedules`).
     native: Arc<crate::native::NativePolicy>,
+    /// The bulk jobs this replica's WatchBulkJob streams watch (`jobs::watch`).
+    job_board: Arc<jobs::watch::Board>,
 }
 
 impl WorkflowApi {
@@ -71,6 +74,7 @@ impl WorkflowApi {
             caller: None,
             payload_limit: usize::MAX,
             native: Arc::default(),
+            job_board: Arc::default(),
         }
     }
 

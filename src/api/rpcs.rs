@@ -121,6 +121,18 @@ rpc_table! {
     UpdateWorkflowAttributes: update_workflow_attributes(UpdateWorkflowAttributesRequest) -> pb::UpdateWorkflowAttributesResponse,
         p(WorkflowIds, Write, false), |api, req, _| api.update_attributes(req);
 
+    // Bulk jobs: filter-wide management in the background (api::jobs)
+    StartBulkJob: start_bulk_job(StartBulkJobRequest) -> pb::StartBulkJobResponse,
+        p(Filter, Write, false), |api, req, _| api.job_start(req);
+    GetBulkJob: get_bulk_job(GetBulkJobRequest) -> pb::GetBulkJobResponse,
+        p(Filter, Read, false), |api, req, _| api.job_get(req);
+    ListBulkJobs: list_bulk_jobs(ListBulkJobsRequest) -> pb::ListBulkJobsResponse,
+        p(Filter, Read, false), |api, req, _| api.job_list(req);
+    AbortBulkJob: abort_bulk_job(AbortBulkJobRequest) -> pb::AbortBulkJobResponse,
+        p(Filter, Write, false), |api, req, _| api.job_abort(req);
+    WatchBulkJob: watch_bulk_job(WatchBulkJobRequest) -> RpcStream<pb::WatchBulkJobResponse> as WatchBulkJobStream,
+        p(Filter, Read, true), |api, req, _| api.job_watch(req);
+
     // Queues (api::queues)
     RegisterQueue: register_queue(RegisterQueueRequest) -> pb::RegisterQueueResponse,
         p(WholeDatabase, Write, false), |api, req, _| api.queue_register(req);

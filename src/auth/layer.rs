@@ -7,20 +7,14 @@
 //! claim another method's policy); a write refused here for its token is audited here, since it
 //! never reaches the service.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::sync::Arc;
 
-use http::{Request, Response};
+use http::Request;
 use tonic::{
     transport::server::{TcpConnectInfo, TlsConnectInfo},
     Status,
 };
 use tower_layer::Layer;
-use tower_service::Service;
 
 use super::{
     policy::{Access, CalledMethod},
@@ -28,7 +22,10 @@ use super::{
 };
 use crate::{
     audit::{self, AuditRecord},
-    telemetry::layer::REQUEST_ID,
+    telemetry::{
+        intercept::{answer, CallFuture, Intercept, Intercepted, Next},
+        layer::REQUEST_ID,
+    },
 };
 
 /// Authenticates calls; with no tokens configured every call passes unauthenticated.
@@ -59,44 +56,27 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> AuthService<S> {
-        AuthService {
-            inner,
-            layer: self.clone(),
-        }
+        Intercepted::new(inner, self.clone())
     }
 }
 
 /// The service [`AuthLayer`] makes.
-#[derive(Clone)]
-pub struct AuthService<S> {
-    inner: S,
-    layer: AuthLayer,
-}
+pub type AuthService<S> = Intercepted<S, AuthLayer>;
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    ResBody: Default + Send + 'static,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let called = (self.layer.methods)(request.uri().path());
+impl Intercept for AuthLayer {
+    fn call<S: Next<B, R>, B, R: Default + Send + 'static>(
+        &self,
+        next: &mut S,
+        mut request: Request<B>,
+    ) -> CallFuture<R, S::Error> {
+        let called = (self.methods)(request.uri().path());
         if let Some(called) = called {
             request.extensions_mut().insert(called);
         }
-        if let Some(tokens) = &self.layer.tokens {
+        if let Some(tokens) = &self.tokens {
             let service = request.uri().path().trim_start_matches('/');
             let service = service.split('/').next().unwrap_or_default();
-            if !self.layer.exempt.iter().any(|e| e == service) {
+            if !self.exempt.iter().any(|e| e == service) {
                 let admitted = authenticate(tokens, &request)
                     .and_then(|principal| tokens.admit(&principal).map(|()| principal));
                 match admitted {
@@ -106,13 +86,12 @@ where
                     }
                     Err(status) => {
                         audit_refused(called, &request, &status);
-                        let response = status.into_http();
-                        return Box::pin(async move { Ok(response) });
+                        return answer(status);
                     }
                 }
             }
         }
-        Box::pin(self.inner.call(request))
+        Box::pin(next.call(request))
     }
 }
 

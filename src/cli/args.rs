@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::args_job::JobArgs;
 use super::args_more::{
     CompletionArgs, ConfigArgs, EventArgs, QueueArgs, ScheduleArgs, SendArgs, StreamArgs,
     VersionArgs,
@@ -98,6 +99,8 @@ pub enum ClientCommand {
     Schedule(ScheduleArgs),
     /// List application versions and pick the latest.
     Version(VersionArgs),
+    /// Bulk jobs: cancel, resume, fork or delete every workflow matching a filter, in the background.
+    Job(JobArgs),
     /// Connection profiles in the config file (like `temporal env`).
     Config(ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).

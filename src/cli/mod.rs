@@ -21,6 +21,7 @@ macro_rules! outln {
 }
 
 mod args;
+mod args_job;
 mod args_more;
 mod args_wf;
 mod await_wf;
@@ -31,6 +32,7 @@ mod enqueue;
 mod events;
 mod export;
 mod filter;
+mod job;
 mod manage;
 pub mod mcp;
 mod output;
@@ -157,6 +159,10 @@ async fn dispatch(command: ClientCommand) -> CliResult {
                 VersionCommand::List(l) => version::list(&mut c, p, l).await,
                 VersionCommand::SetLatest(s) => version::set_latest(&mut c, p, s).await,
             }
+        }
+        ClientCommand::Job(a) => {
+            let (mut c, p) = connect(&a.client).await?;
+            job::run(&mut c, p, a.command).await
         }
         ClientCommand::Config(a) => profile::command(a),
         ClientCommand::Completion(a) => docs::completion(a.shell),

@@ -9,6 +9,7 @@ pub mod aggregates;
 pub mod batch;
 pub mod debounce;
 pub mod export;
+pub mod jobs;
 pub mod manage;
 pub mod messaging;
 pub mod queues;

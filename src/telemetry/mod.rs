@@ -6,6 +6,7 @@
 
 pub mod endpoint;
 pub mod histogram;
+pub mod intercept;
 pub mod layer;
 pub mod panics;
 pub mod traces;

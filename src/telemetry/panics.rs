@@ -5,18 +5,16 @@
 
 use std::{
     any::Any,
-    future::Future,
     panic::{catch_unwind, AssertUnwindSafe},
-    pin::Pin,
     sync::atomic::{AtomicU64, Ordering},
-    task::{Context, Poll},
 };
 
 use futures::FutureExt;
-use http::{Request, Response};
+use http::Request;
 use tonic::Status;
 use tower_layer::Layer;
-use tower_service::Service;
+
+use super::intercept::{answer, CallFuture, Intercept, Intercepted, Next};
 
 /// Panics caught since the process started (every server in it).
 static PANICS: AtomicU64 = AtomicU64::new(0);
@@ -50,44 +48,28 @@ impl<S> Layer<S> for CatchPanicLayer {
     type Service = CatchPanic<S>;
 
     fn layer(&self, inner: S) -> CatchPanic<S> {
-        CatchPanic { inner }
+        Intercepted::new(inner, *self)
     }
 }
 
 /// The service [`CatchPanicLayer`] makes.
-#[derive(Clone, Debug)]
-pub struct CatchPanic<S> {
-    inner: S,
-}
+pub type CatchPanic<S> = Intercepted<S, CatchPanicLayer>;
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CatchPanic<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    ResBody: Default + Send + 'static,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+impl Intercept for CatchPanicLayer {
+    fn call<S: Next<B, R>, B, R: Default + Send + 'static>(
+        &self,
+        next: &mut S,
+        request: Request<B>,
+    ) -> CallFuture<R, S::Error> {
         // A handler's state is per call, so nothing a panic leaves half-done is seen by another call.
-        match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+        match catch_unwind(AssertUnwindSafe(|| next.call(request))) {
             Ok(call) => Box::pin(async move {
                 match AssertUnwindSafe(call).catch_unwind().await {
                     Ok(response) => response,
                     Err(payload) => Ok(caught(&*payload).into_http()),
                 }
             }),
-            Err(payload) => {
-                let status = caught(&*payload);
-                Box::pin(async move { Ok(status.into_http()) })
-            }
+            Err(payload) => answer(caught(&*payload)),
         }
     }
 }

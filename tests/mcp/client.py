@@ -13,7 +13,7 @@ and prints one JSON document on stdout:
      "results": [{"tool", "is_error", "text"}], "resources": [{"uri", "error" | "text"}]}
 
 A connection that fails prints {"connect_error": "..."} and exits 0, so the caller can assert on it.
-Used by tests/it/mcp*.rs.
+Used by tests/it/mcp/.
 """
 
 import asyncio

@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 
+use super::task;
 use crate::api::{
     convert,
     convert::render,
-    service::stream::{deadline, reread, wait_any, RpcStream, Woken},
+    service::stream::{deadline, RpcStream},
     WorkflowApi,
 };
 use crate::{
@@ -33,45 +34,37 @@ impl WorkflowApi {
         let deadline = deadline(&req.timeout)?;
         let load_output = req.load_output.unwrap_or(true);
         let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
-        self.streams.spawn(move |sink| async move {
-            // Subscribe, then read: a change in between still wakes us. Every read carries the
-            // caller's scope, so a row of another application stays "not there yet".
-            let mut subs = [hub.subscribe(Key::Status(id.clone()))?];
-            let mut last_sent: Option<(Option<String>, i64)> = None;
-            let what = format!("workflow {id} to finish");
-            loop {
-                let (r, i, sc) = (&repo, &id, &scope);
-                let read = reread(deadline, &sink, &what, move || {
-                    r.get_workflow_outcome(i, sc)
-                });
-                let Some(read) = read.await? else {
-                    return Ok(());
-                };
-                if let Some(row) = read {
-                    let seen = (row.status.clone(), row.updated_at);
-                    if last_sent.as_ref() != Some(&seen) {
-                        let update = Kind::StatusUpdate(render::status_update(&row));
-                        if !sink
-                            .send(pb::AwaitWorkflowResponse { kind: Some(update) })
-                            .await
-                        {
-                            return Ok(());
+        self.streams.spawn(move |sink| {
+            task::run(async move {
+                // Subscribe, then read: a change in between still wakes us. Every read carries the
+                // caller's scope, so a row of another application stays "not there yet".
+                let mut subs = [hub.subscribe(Key::Status(id.clone()))?];
+                let mut last_sent: Option<(Option<String>, i64)> = None;
+                let what = format!("workflow {id} to finish");
+                loop {
+                    let (r, i, sc) = (&repo, &id, &scope);
+                    let read = task::read(deadline, &sink, &what, move || {
+                        r.get_workflow_outcome(i, sc)
+                    });
+                    if let Some(row) = read.await? {
+                        let seen = (row.status.clone(), row.updated_at);
+                        if last_sent.as_ref() != Some(&seen) {
+                            let update = Kind::StatusUpdate(render::status_update(&row));
+                            let msg = pb::AwaitWorkflowResponse { kind: Some(update) };
+                            task::send(&sink, msg).await?;
+                            last_sent = Some(seen);
                         }
-                        last_sent = Some(seen);
+                        if is_done(&row) {
+                            let outcome = Kind::Outcome(render::outcome(&row, load_output));
+                            let msg = pb::AwaitWorkflowResponse {
+                                kind: Some(outcome),
+                            };
+                            return task::send(&sink, msg).await;
+                        }
                     }
-                    if is_done(&row) {
-                        let outcome = Kind::Outcome(render::outcome(&row, load_output));
-                        sink.send(pb::AwaitWorkflowResponse {
-                            kind: Some(outcome),
-                        })
-                        .await;
-                        return Ok(());
-                    }
+                    task::wake(&mut subs, deadline, &sink, &what).await?;
                 }
-                if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
-                    return Ok(());
-                }
-            }
+            })
         })
     }
 
@@ -106,48 +99,48 @@ impl WorkflowApi {
         let deadline = deadline(&req.timeout)?;
         let load_output = req.load_output.unwrap_or(true);
         let (repo, hub, scope) = (self.repo.clone(), self.hub.clone(), self.filter_scope());
-        self.streams.spawn(move |sink| async move {
-            let mut subs = pending
-                .iter()
-                .map(|id| hub.subscribe(Key::Status(id.clone())))
-                .collect::<Result<Vec<_>>>()?;
-            loop {
-                // One query for every still-pending id, whichever of them woke us.
-                let what = format!("{} workflows to finish", pending.len());
-                let (r, p, sc) = (&repo, &pending, &scope);
-                let read = reread(deadline, &sink, &what, move || {
-                    r.get_workflow_outcomes(p, sc)
-                });
-                let Some(rows) = read.await? else {
-                    return Ok(());
-                };
-                let finished: HashSet<String> = rows
+        self.streams.spawn(move |sink| {
+            task::run(async move {
+                let mut subs = pending
                     .iter()
-                    .filter(|r| is_done(r))
-                    .map(|r| r.workflow_id.clone())
-                    .collect();
-                for row in rows.iter().filter(|r| is_done(r)) {
-                    let msg = pb::AwaitWorkflowsResponse {
-                        outcome: Some(render::outcome(row, load_output)),
-                    };
-                    if !sink.send(msg).await || first_only {
+                    .map(|id| hub.subscribe(Key::Status(id.clone())))
+                    .collect::<Result<Vec<_>>>()?;
+                loop {
+                    // One query for every still-pending id, whichever of them woke us.
+                    let what = format!("{} workflows to finish", pending.len());
+                    let (r, p, sc) = (&repo, &pending, &scope);
+                    let read = task::read(deadline, &sink, &what, move || {
+                        r.get_workflow_outcomes(p, sc)
+                    });
+                    let rows = read.await?;
+                    let finished: HashSet<String> = rows
+                        .iter()
+                        .filter(|r| is_done(r))
+                        .map(|r| r.workflow_id.clone())
+                        .collect();
+                    for row in rows.iter().filter(|r| is_done(r)) {
+                        let msg = pb::AwaitWorkflowsResponse {
+                            outcome: Some(render::outcome(row, load_output)),
+                        };
+                        task::send(&sink, msg).await?;
+                        if first_only {
+                            return Ok(());
+                        }
+                    }
+                    if !finished.is_empty() {
+                        // Dropping a finished workflow's subscription frees its hub key at once.
+                        let keep: Vec<bool> =
+                            pending.iter().map(|id| !finished.contains(id)).collect();
+                        let mut flags = keep.iter();
+                        subs.retain(|_| *flags.next().unwrap_or(&true));
+                        pending.retain(|id| !finished.contains(id));
+                    }
+                    if pending.is_empty() {
                         return Ok(());
                     }
+                    task::wake(&mut subs, deadline, &sink, &what).await?;
                 }
-                if !finished.is_empty() {
-                    // Dropping a finished workflow's subscription frees its hub key at once.
-                    let keep: Vec<bool> = pending.iter().map(|id| !finished.contains(id)).collect();
-                    let mut flags = keep.iter();
-                    subs.retain(|_| *flags.next().unwrap_or(&true));
-                    pending.retain(|id| !finished.contains(id));
-                }
-                if pending.is_empty() {
-                    return Ok(());
-                }
-                if let Woken::Gone = wait_any(&mut subs, deadline, &sink, &what).await? {
-                    return Ok(());
-                }
-            }
+            })
         })
     }
 }

@@ -5,6 +5,7 @@ use std::{collections::HashSet, sync::Arc};
 
 use tokio::sync::broadcast::error::RecvError;
 
+use super::task::{self, Flow, Stop};
 use crate::api::{
     convert::filter::status_filter,
     convert::json::struct_to_map,
@@ -98,17 +99,17 @@ struct Watcher {
 }
 
 impl Watcher {
-    /// Sends `row` if it concerns this watcher; `false` when the client has gone.
+    /// Sends `row` if it concerns this watcher.
     async fn offer(
         &mut self,
         sink: &Sink<pb::WatchWorkflowsResponse>,
         row: &WorkflowRow,
         replayed: bool,
-    ) -> bool {
+    ) -> Flow {
         let relevant =
             self.followed.contains(&row.workflow_id) || self.filter.matches_workflow(row);
         if !relevant {
-            return true;
+            return Ok(());
         }
         if row.status().is_some_and(|s| s.is_terminal()) {
             self.followed.remove(&row.workflow_id);
@@ -116,7 +117,7 @@ impl Watcher {
             self.followed.insert(row.workflow_id.clone());
         }
         if !self.filter.matches_status(row) {
-            return true;
+            return Ok(());
         }
         let cursor = Cursor::of(row);
         let msg = pb::WatchWorkflowsResponse {
@@ -125,17 +126,13 @@ impl Watcher {
             replayed,
         };
         self.cursor = Some(cursor);
-        sink.send(msg).await
+        task::send(sink, msg).await
     }
 
     /// Re-reads from the database what changed since the cursor (after a reconnect or a lag).
-    async fn replay(
-        &mut self,
-        repo: &Repo,
-        sink: &Sink<pb::WatchWorkflowsResponse>,
-    ) -> Result<bool> {
+    async fn replay(&mut self, repo: &Repo, sink: &Sink<pb::WatchWorkflowsResponse>) -> Flow {
         let Some(cursor) = self.cursor.clone() else {
-            return Ok(true);
+            return Ok(());
         };
         let mut filter = self.filter.to_list_filter();
         // Statuses are checked per row (a followed workflow may have moved on to another status).
@@ -153,11 +150,9 @@ impl Watcher {
             if row.updated_at == cursor.updated_at && row.workflow_id == cursor.workflow_id {
                 continue;
             }
-            if !self.offer(sink, row, true).await {
-                return Ok(false);
-            }
+            self.offer(sink, row, true).await?;
         }
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -172,38 +167,32 @@ impl WorkflowApi {
             .then(|| Cursor::decode(&req.cursor))
             .transpose()?;
         let (repo, hub) = (self.repo.clone(), self.hub.clone());
-        self.streams.spawn(move |sink| async move {
-            // Subscribe first, then replay: a transition in between arrives twice at worst.
-            let mut feed = hub.subscribe_feed();
-            let mut watcher = Watcher {
-                filter,
-                followed: HashSet::new(),
-                cursor,
-            };
-            if !watcher.replay(&repo, &sink).await? {
-                return Ok(());
-            }
-            loop {
-                let row: Arc<WorkflowRow> = tokio::select! {
-                    received = feed.recv() => match received {
-                        Ok(row) => row,
-                        // Fell behind the shared feed: catch up from the database, then go on.
-                        Err(RecvError::Lagged(_)) => {
-                            if !watcher.replay(&repo, &sink).await? {
-                                return Ok(());
-                            }
-                            continue;
-                        }
-                        Err(RecvError::Closed) => {
-                            return Err(Error::Draining)
-                        }
-                    },
-                    _ = sink.closed() => return Ok(()),
+        self.streams.spawn(move |sink| {
+            task::run(async move {
+                // Subscribe first, then replay: a transition in between arrives twice at worst.
+                let mut feed = hub.subscribe_feed();
+                let mut watcher = Watcher {
+                    filter,
+                    followed: HashSet::new(),
+                    cursor,
                 };
-                if !watcher.offer(&sink, &row, false).await {
-                    return Ok(());
+                watcher.replay(&repo, &sink).await?;
+                loop {
+                    let row: Arc<WorkflowRow> = tokio::select! {
+                        received = feed.recv() => match received {
+                            Ok(row) => row,
+                            // Fell behind the shared feed: catch up from the database, then go on.
+                            Err(RecvError::Lagged(_)) => {
+                                watcher.replay(&repo, &sink).await?;
+                                continue;
+                            }
+                            Err(RecvError::Closed) => return Err(Error::Draining.into()),
+                        },
+                        _ = sink.closed() => return Err(Stop::Left),
+                    };
+                    watcher.offer(&sink, &row, false).await?;
                 }
-            }
+            })
         })
     }
 }

@@ -1,5 +1,6 @@
 //! `dbosd migrate`: creates or upgrades a DBOS system schema to the end state of Python dbos 3.4.0
-//! (migration 125), so DBOS workers started later find nothing to do.
+//! (migration 125), so DBOS workers started later find nothing to do; and creates dbosd's own
+//! schema `dbosd` (its bulk-job table), which DBOS never touches.
 
 use crate::repo::db::unnamed::Unnamed;
 use tokio_postgres::Client;
@@ -12,6 +13,9 @@ pub const TARGET_VERSION: i64 = 125;
 
 /// Idempotent DDL for the end state; `{{schema}}` stands for the quoted schema name.
 const CONVERGE_SQL: &str = include_str!("schema/converge.sql");
+
+/// dbosd's own tables, in schema `dbosd` (never inside DBOS's schema): idempotent DDL.
+const DBOSD_SQL: &str = include_str!("schema/dbosd.sql");
 
 /// The advisory lock DBOS migrators take, so dbosd and workers never migrate at the same time.
 const MIGRATION_LOCK: i64 = 1_234_567_890;
@@ -27,7 +31,12 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<Option<i64>> {
     let before = crate::repo::db::schema::SchemaInfo::detect(&tx, schema)
         .await?
         .version;
+    // dbosd's schema first: a DBOS schema already up to date still needs it.
+    tx.batch_execute(DBOSD_SQL)
+        .await
+        .map_err(|e| classify(ctx, e))?;
     if before.is_some_and(|v| v >= TARGET_VERSION) {
+        tx.commit().await.map_err(|e| classify(ctx, e))?;
         return Ok(before);
     }
     let quoted = quote_ident(schema);

@@ -51,6 +51,7 @@ declare! {
     INT8_ARRAY: Vec<Option<i64>>;
     INT4_ARRAY: Vec<i32>;
     BOOL_ARRAY: Vec<bool>;
+    BYTEA: Vec<u8>;
 }
 
 /// NULL or a value: the value's type.

@@ -65,27 +65,41 @@ impl Repo {
         dry_run: bool,
         scope: &Scope,
     ) -> Result<ActionReport> {
-        let ctx = match action {
-            Action::Cancel { .. } => "cancelling workflows",
-            Action::Resume { .. } => "resuming workflows",
-            Action::Delete { .. } => "deleting workflows",
-            Action::Fork(_) => "forking workflows",
-        };
+        let ctx = action_context(action);
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(|e| classify(ctx, e))?;
+        let report = self.apply_in(&tx, selection, action, scope).await?;
+        if dry_run {
+            tx.rollback().await.map_err(|e| classify(ctx, e))?;
+        } else {
+            tx.commit().await.map_err(|e| classify(ctx, e))?;
+        }
+        Ok(report)
+    }
+
+    /// [`Repo::apply`] inside the caller's transaction, which commits it (a bulk job's batch commits
+    /// it together with the job's cursor).
+    pub(crate) async fn apply_in(
+        &self,
+        tx: &Transaction<'_>,
+        selection: &Selection,
+        action: &Action,
+        scope: &Scope,
+    ) -> Result<ActionReport> {
+        let ctx = action_context(action);
         // 1. Lock what the selection names (ids keep their request order), then the descendants.
-        let (order, mut targets) = self.lock_selection(&tx, selection, scope, ctx).await?;
+        let (order, mut targets) = self.lock_selection(tx, selection, scope, ctx).await?;
         let selected = targets.len();
         if action.with_children() {
-            let descendants = self.lock_descendants(&tx, &order, scope, ctx).await?;
+            let descendants = self.lock_descendants(tx, &order, scope, ctx).await?;
             targets.extend(descendants);
         }
         // 2. Write, learning which rows changed.
         let results = match action {
-            Action::Cancel { .. } => self.cancel(&tx, &targets, ctx).await?,
-            Action::Resume { queue_name } => self.resume(&tx, &targets, queue_name, ctx).await?,
-            Action::Delete { .. } => self.delete(&tx, &targets, ctx).await?,
-            Action::Fork(spec) => self.fork(&tx, &targets, spec, scope, ctx).await?,
+            Action::Cancel { .. } => self.cancel(tx, &targets, ctx).await?,
+            Action::Resume { queue_name } => self.resume(tx, &targets, queue_name, ctx).await?,
+            Action::Delete { .. } => self.delete(tx, &targets, ctx).await?,
+            Action::Fork(spec) => self.fork(tx, &targets, spec, scope, ctx).await?,
         };
         // 3. Report the selection in its order (unknown ids as NOT_FOUND), then the descendants.
         let mut by_id: HashMap<String, ActionResult> = results
@@ -101,11 +115,6 @@ impl Repo {
         }
         for target in &targets[selected..] {
             report.results.extend(by_id.remove(&target.id));
-        }
-        if dry_run {
-            tx.rollback().await.map_err(|e| classify(ctx, e))?;
-        } else {
-            tx.commit().await.map_err(|e| classify(ctx, e))?;
         }
         Ok(report)
     }
@@ -286,6 +295,16 @@ impl Repo {
         Ok(outcomes(targets, &deleted, None, |_| {
             ActionOutcome::Deleted
         }))
+    }
+}
+
+/// What an action is doing, for error messages.
+fn action_context(action: &Action) -> &'static str {
+    match action {
+        Action::Cancel { .. } => "cancelling workflows",
+        Action::Resume { .. } => "resuming workflows",
+        Action::Delete { .. } => "deleting workflows",
+        Action::Fork(_) => "forking workflows",
     }
 }
 

@@ -10,7 +10,7 @@ use tonic::Code;
 
 use super::raw::{bytes_field, key, nested, varint_field};
 use super::{assert_alive, SENTINEL};
-use crate::authz_setup::{client_as, tokens_file, ALPHA, OPS};
+use crate::auth::setup::{client_as, spawn_with_tokens, tokens_file, ALPHA, OPS};
 use crate::harness::{enqueue_req, Dbosd, TestDb, WAIT};
 use dbosd::{api::rpcs::POLICIES, auth::policy::ScopeKind};
 
@@ -24,19 +24,9 @@ const STREAMING: &[&str] = &[
 
 /// The real binary with the attack tokens, and the sentinel workflow (alpha's) in its database.
 pub async fn spawn(db: &TestDb, tokens: &tempfile::NamedTempFile, extra: &[&str]) -> Dbosd {
-    let path = tokens.path().to_str().unwrap().to_owned();
-    let mut args = vec![
-        "--database-url",
-        &db.url,
-        "--listen",
-        "127.0.0.1:0",
-        "--tokens-file",
-        &path,
-        "--max-concurrent-calls",
-        "10000",
-    ];
+    let mut args = vec!["--max-concurrent-calls", "10000"];
     args.extend_from_slice(extra);
-    let dbosd = Dbosd::spawn(&args, &[], Dbosd::READY).await;
+    let dbosd = spawn_with_tokens(db, tokens, &args, &[]).await;
     let mut req = enqueue_req("wf", "q", vec![]);
     req.workflow_id = Some(SENTINEL.into());
     req.application_name = Some("alpha".into());
@@ -230,7 +220,9 @@ async fn rows_nested_far_past_the_request_limits_are_read_without_crashing() {
         .await
         .map(|s| s.into_inner());
     if let Ok(stream) = awaited.as_mut() {
-        let _ = tokio::time::timeout(WAIT, stream.message()).await;
+        let first = tokio::time::timeout(WAIT, stream.message()).await;
+        let first = first.expect("AwaitWorkflow answers");
+        assert!(!matches!(first, Ok(None)), "AwaitWorkflow ended empty");
     }
     let mut read = ops
         .read_stream(dbosd::pb::ReadStreamRequest {
@@ -241,7 +233,12 @@ async fn rows_nested_far_past_the_request_limits_are_read_without_crashing() {
         .await
         .map(|s| s.into_inner());
     if let Ok(stream) = read.as_mut() {
-        let _ = tokio::time::timeout(WAIT, stream.message()).await;
+        let first = tokio::time::timeout(WAIT, stream.message()).await;
+        let first = first.expect("ReadStream answers");
+        assert!(
+            !matches!(first, Ok(None)),
+            "ReadStream ended before its value"
+        );
     }
     assert!(dbosd.try_exited().is_none(), "dbosd died:\n{}", dbosd.log());
     for (what, status) in [

@@ -9,10 +9,10 @@ use dbosd::pb;
 use futures::future::join_all;
 use tonic::{Code, Request};
 
-use super::{assert_alive, crash::spawn, SENTINEL};
-use crate::authz_setup::{client_as, tokens_file, ALPHA, OPS};
-use crate::harness::{eventually, health_status, TestDb, WAIT};
-use crate::overload::lock_status_table;
+use super::{assert_alive, crash::spawn};
+use crate::auth::setup::{client_as, tokens_file, ALPHA, OPS};
+use crate::harness::{eventually, health_status, TestDb};
+use crate::overload::abandonment::lock_status_table;
 
 fn secs(seconds: i64) -> Option<prost_types::Duration> {
     Some(prost_types::Duration { seconds, nanos: 0 })
@@ -137,7 +137,6 @@ async fn floods_of_waits_unread_streams_and_abandoned_calls_stay_bounded() {
     }
     assert!(dbosd.try_exited().is_none(), "dbosd died:\n{}", dbosd.log());
     assert_alive(&dbosd.channel).await;
-    let _ = SENTINEL;
     // Memory returns near the baseline once the waits are gone (allocator slack allowed).
     let bound = baseline + 150 * 1024;
     eventually("the resident set returns near its baseline", || async {
@@ -145,5 +144,4 @@ async fn floods_of_waits_unread_streams_and_abandoned_calls_stay_bounded() {
         (rss < bound).then_some(())
     })
     .await;
-    let _ = WAIT;
 }

@@ -9,7 +9,7 @@ use dbosd::pb;
 use tonic::Code;
 
 use super::{assert_alive, SENTINEL};
-use crate::authz_setup::{client_as, enqueue_as_ops, server, ALPHA, OPS};
+use crate::auth::setup::{client_as, enqueue_as_ops, server, ALPHA, OPS};
 use crate::harness::list_req;
 
 /// The answer is a refusal in the caller's terms, or a success.
@@ -297,6 +297,7 @@ async fn invalid_and_enormous_metadata_is_refused_and_the_connection_survives() 
             v,
         );
     }
-    let _ = client_as(&srv.channel, ALPHA).get_workflow(req).await;
+    let refused = client_as(&srv.channel, ALPHA).get_workflow(req).await;
+    assert!(refused.is_err(), "headers past every budget: {refused:?}");
     assert_alive(&crate::harness::connect_channel(srv.addr).await).await;
 }

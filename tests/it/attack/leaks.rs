@@ -6,7 +6,7 @@ use serde_json::json;
 use tonic::Code;
 
 use super::{assert_alive, SENTINEL};
-use crate::authz_setup::{client_as, enqueue_as_ops, server, ALPHA};
+use crate::auth::setup::{client_as, enqueue_as_ops, server, ALPHA};
 use crate::harness::{enqueue_req, list_req, pv};
 
 /// An EnqueueWorkflow request alpha's token may make.

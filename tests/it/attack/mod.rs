@@ -14,7 +14,7 @@ mod scope;
 use dbosd::pb::GetWorkflowRequest;
 use tonic::transport::Channel;
 
-use crate::authz_setup::{client_as, OPS};
+use crate::auth::setup::{client_as, OPS};
 use crate::harness::{eventually, health_status};
 
 /// The workflow every attack's server holds from the start (application `alpha`), read back by

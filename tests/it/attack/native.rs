@@ -8,7 +8,7 @@ use dbosd::pb::{self, create_schedule_request::Context};
 use tonic::Code;
 
 use super::{assert_alive, SENTINEL};
-use crate::authz_setup::{client_as, enqueue_as_ops, tokens_file, OPS};
+use crate::auth::setup::{client_as, enqueue_as_ops, tokens_file, OPS};
 use crate::harness::{TestDb, TestServer};
 
 /// A pickle of protocol 4: `body` after the PROTO opcode, then STOP.

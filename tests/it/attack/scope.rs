@@ -13,7 +13,7 @@ use serde_json::json;
 use tonic::Code;
 
 use super::{assert_alive, SENTINEL};
-use crate::authz_setup::{client_as, enqueue_as_ops, server, ALPHA, OPS};
+use crate::auth::setup::{client_as, enqueue_as_ops, server, ALPHA, OPS};
 use crate::harness::{pv, TestServer, WAIT};
 
 /// A server with the sentinel, alpha's `a-1` and `a-2` and beta's `b-1` and `b-2`, all ENQUEUED.
@@ -63,7 +63,7 @@ async fn a_fork_cannot_point_its_history_at_another_applications_workflow() {
     // code: a child outside the scope is answered as an unknown one, and nothing is written.
     let foreign = alpha.fork_workflow(fork("b-1", "f-foreign")).await;
     let unknown = alpha.fork_workflow(fork("nope-1", "f-unknown")).await;
-    crate::authz_setup::same_as_unknown(
+    crate::auth::setup::same_as_unknown(
         "ForkWorkflow replacement_children",
         Code::NotFound,
         (foreign, "b-1"),
@@ -261,7 +261,7 @@ async fn a_batch_of_sends_naming_a_foreign_workflow_writes_nothing() {
             messages: vec![send("a-1"), send("nope-1")],
         })
         .await;
-    crate::authz_setup::same_as_unknown(
+    crate::auth::setup::same_as_unknown(
         "SendMessages",
         Code::NotFound,
         (foreign, "b-1"),
@@ -396,7 +396,7 @@ async fn a_batch_enqueue_with_one_foreign_workflow_writes_none() {
             0
         );
     }
-    let b1 = crate::authz_setup::stored_status(&srv.db, "b-1").await;
+    let b1 = crate::auth::setup::stored_status(&srv.db, "b-1").await;
     assert_eq!(b1.as_deref(), Some("ENQUEUED"));
     assert_alive(&srv.channel).await;
 }

@@ -1,59 +1,21 @@
 //! The CLI over TLS with a client certificate (mTLS): the CA, the client identity and the name to
 //! verify come from flags or from the profile.
 
-use std::path::{Path, PathBuf};
-
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use std::path::PathBuf;
 
 use super::{assert_code, command, text};
 use crate::harness::{run_bounded, TestDb, TestServer};
-
-/// A CA's PEM and its signer.
-fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    let pem = params.self_signed(&key).unwrap().pem();
-    (pem, Issuer::new(params, key))
-}
-
-/// A leaf certificate for `names` and its key, as PEM files in `dir`.
-fn leaf(
-    dir: &Path,
-    stem: &str,
-    issuer: &Issuer<'static, KeyPair>,
-    names: &[&str],
-) -> (PathBuf, PathBuf) {
-    let key = KeyPair::generate().unwrap();
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let cert = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&key, issuer)
-        .unwrap();
-    let (c, k) = (
-        dir.join(format!("{stem}.pem")),
-        dir.join(format!("{stem}.key")),
-    );
-    std::fs::write(&c, cert.pem()).unwrap();
-    std::fs::write(&k, key.serialize_pem()).unwrap();
-    (c, k)
-}
+use crate::server::certs::{write, Ca};
 
 #[tokio::test]
 async fn mutual_tls_from_flags_or_profile() {
     let dir = tempfile::tempdir().unwrap();
-    let (server_ca_pem, server_ca) = ca("server-ca");
-    let (client_ca_pem, client_ca) = ca("client-ca");
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &server_ca_pem).unwrap();
-    let client_ca_file = dir.path().join("client-ca.pem");
-    std::fs::write(&client_ca_file, &client_ca_pem).unwrap();
+    let (server_ca, client_ca) = (Ca::new("server-ca"), Ca::new("client-ca"));
+    let ca_file = write(dir.path(), "ca.pem", &server_ca.pem);
+    let client_ca_file = write(dir.path(), "client-ca.pem", &client_ca.pem);
     // The server's certificate names only `localhost`: dialling 127.0.0.1 needs --tls-server-name.
-    let (cert, key) = leaf(dir.path(), "server", &server_ca, &["localhost"]);
-    let (ccert, ckey) = leaf(dir.path(), "client", &client_ca, &["cli"]);
+    let (cert, key) = server_ca.leaf_files(dir.path(), "server", &["localhost"]);
+    let (ccert, ckey) = client_ca.leaf_files(dir.path(), "client", &["cli"]);
     let srv = TestServer::start_on(TestDb::new().await, |s| {
         s.tls.cert = Some(cert);
         s.tls.key = Some(key);

@@ -8,7 +8,7 @@ use serde_json::json;
 use tonic::Code;
 
 use super::{enqueue, export, import};
-use crate::authz_setup::{client_as, enqueue_as_ops, server, ALPHA};
+use crate::auth::setup::{client_as, enqueue_as_ops, server, ALPHA};
 use crate::harness::{assert_status, enqueue_req, get_workflow, TestDb, TestServer};
 
 #[tokio::test]

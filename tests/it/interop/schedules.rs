@@ -220,7 +220,7 @@ async fn a_typed_context_reaches_a_python_worker_as_real_python_values() {
 async fn a_raw_datetime_pickle_from_a_permitted_token_reaches_a_python_worker() {
     use crate::{
         harness::{TestDb, TestServer, Worker, WorkerOptions},
-        native_payloads::{client_as, native_tokens, PY_DATETIME},
+        schedules::native_payloads::{client_as, native_tokens, PY_DATETIME},
     };
     let tokens = native_tokens();
     let path = tokens.path().to_owned();

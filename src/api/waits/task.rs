@@ -1,0 +1,73 @@
+//! The control flow every wait's task shares. A client that leaves ends the wait quietly wherever
+//! it is noticed (a re-read, a wake-up, a send); [`Stop::Left`] carries that out of the task with
+//! `?`, so each wait's loop reads as subscribe → re-read → send → wait without a check at each step.
+
+use std::future::Future;
+
+use tokio::time::Instant;
+
+use crate::api::service::stream::{reread, wait_any, Sink, Woken};
+use crate::{
+    error::{Error, Result},
+    hub::Subscription,
+};
+
+/// Why a wait's task ends before it is done.
+pub(super) enum Stop {
+    /// The client left: end without a status.
+    Left,
+    /// The wait failed: the error is the stream's final status.
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// What a wait's steps return: `Err(Stop::Left)` when the client has gone.
+pub(super) type Flow<T = ()> = std::result::Result<T, Stop>;
+
+/// Runs a wait's task body as `Streams::spawn` expects it: the client leaving is a quiet end.
+pub(super) async fn run(body: impl Future<Output = Flow>) -> Result<()> {
+    match body.await {
+        Ok(()) | Err(Stop::Left) => Ok(()),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+/// Re-reads through `read` ([`reread`]: retried through database trouble until `deadline`).
+pub(super) async fn read<T, R, Fut>(
+    deadline: Option<Instant>,
+    sink: &Sink<T>,
+    what: &str,
+    read: impl FnMut() -> Fut,
+) -> Flow<R>
+where
+    Fut: Future<Output = Result<R>>,
+{
+    reread(deadline, sink, what, read).await?.ok_or(Stop::Left)
+}
+
+/// Waits until a subscription wakes ([`wait_any`]); DEADLINE_EXCEEDED naming `what` at `deadline`.
+pub(super) async fn wake<T>(
+    subs: &mut [Subscription],
+    deadline: Option<Instant>,
+    sink: &Sink<T>,
+    what: &str,
+) -> Flow {
+    match wait_any(subs, deadline, sink, what).await? {
+        Woken::Changed => Ok(()),
+        Woken::Gone => Err(Stop::Left),
+    }
+}
+
+/// Sends one message to the client.
+pub(super) async fn send<T>(sink: &Sink<T>, message: T) -> Flow {
+    if sink.send(message).await {
+        Ok(())
+    } else {
+        Err(Stop::Left)
+    }
+}

@@ -1,0 +1,6 @@
+//! Messaging (`src/api/messaging.rs`, `batch.rs`, `aggregates.rs`, `src/repo/messaging/`):
+//! SendMessage and GetEvent; SendMessages, Transact, GetWorkflowEvents and the aggregates.
+
+mod aggregates;
+mod batch;
+mod events_messages;
