@@ -60,7 +60,14 @@ pub struct PgCluster {
 impl PgCluster {
     /// Starts a fresh cluster in a new temp dir (deleted on drop) on a free 127.0.0.1 port.
     pub async fn start_temp() -> Result<Self, E> {
-        let run = Runner::new().await?;
+        Self::start_temp_with(&[]).await
+    }
+
+    /// [`PgCluster::start_temp`] with more server arguments, given after (so winning over) the
+    /// defaults: the bench runs a durable cluster with `-c fsync=on ...`.
+    pub async fn start_temp_with(server_args: &[&str]) -> Result<Self, E> {
+        let mut run = Runner::new().await?;
+        run.extra_args = server_args.iter().map(|a| (*a).to_owned()).collect();
         let scratch = run.scratch()?;
         let data_dir = scratch.path().join("data");
         run.private_dir(&data_dir)?;
@@ -214,6 +221,8 @@ async fn wait_ready(child: &mut Child, port: u16, sock: &Path) -> Result<(), Opt
 struct Runner {
     bin_dir: PathBuf,
     owner: Option<(u32, u32)>,
+    /// Server arguments after [`SERVER_ARGS`].
+    extra_args: Vec<String>,
 }
 
 impl Runner {
@@ -221,6 +230,7 @@ impl Runner {
         Ok(Self {
             bin_dir: find_bin_dir().await?,
             owner: postgres_owner()?,
+            extra_args: Vec::new(),
         })
     }
 
@@ -282,6 +292,7 @@ impl Runner {
             cmd.arg("-k").arg(&socket_dir);
             cmd.args(["-p", &port.to_string()]);
             cmd.args(SERVER_ARGS.split_whitespace());
+            cmd.args(&self.extra_args);
             cmd.stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
             let spawned = cmd.process_group(0).spawn();
             let mut child = spawned.map_err(|e| E::Start(format!("cannot run postgres: {e}")))?;

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// A workflow row as a worker leaves it while running.
-async fn insert_pending(db: &tokio_postgres::Client, id: &str) -> BenchResult<()> {
+pub async fn insert_pending(db: &tokio_postgres::Client, id: &str) -> BenchResult<()> {
     db.execute(
         "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, serialization) \
          VALUES ($1, 'PENDING', 'echo', 'q', 'portable_json')",
@@ -29,7 +29,7 @@ async fn insert_pending(db: &tokio_postgres::Client, id: &str) -> BenchResult<()
 }
 
 /// Finishes a workflow as the worker does (status + output in one transaction); returns the commit time.
-async fn complete(db: &mut tokio_postgres::Client, id: &str) -> BenchResult<f64> {
+pub async fn complete(db: &mut tokio_postgres::Client, id: &str) -> BenchResult<f64> {
     let tx = db.transaction().await?;
     tx.execute(
         "UPDATE dbos.workflow_status SET status = 'SUCCESS', owner_xid = NULL, \

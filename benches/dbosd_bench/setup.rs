@@ -20,32 +20,70 @@ pub struct Env {
     pub db_url: String,
     pub dbosd: Child,
     pub addr: String,
+    /// dbosd's Prometheus endpoint.
+    pub metrics_addr: String,
+}
+
+/// How the bench's PostgreSQL keeps commits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Disk {
+    /// fsync, full_page_writes and synchronous_commit off: what the tests run; dbosd's own costs show.
+    Fast,
+    /// All three on: what production runs; every commit waits for its WAL flush.
+    Durable,
 }
 
 impl Env {
     /// Starts PostgreSQL, creates and migrates the bench database, starts dbosd on it.
-    pub async fn start() -> BenchResult<Env> {
-        let cluster = PgCluster::start_temp().await?;
+    pub async fn start(disk: Disk) -> BenchResult<Env> {
+        let cluster = match disk {
+            Disk::Fast => PgCluster::start_temp().await?,
+            Disk::Durable => PgCluster::start_temp_with(DURABLE).await?,
+        };
         let admin = connect(&cluster.url("postgres")).await?;
         admin.batch_execute("CREATE DATABASE bench").await?;
         let db_url = cluster.url("bench");
         let mut client = connect(&db_url).await?;
         migrate::migrate(&mut client, "dbos").await?;
-        let (dbosd, addr) = spawn_dbosd(&db_url).await?;
+        let (dbosd, addr, metrics_addr) = spawn_dbosd(&db_url).await?;
         Ok(Env {
             cluster,
             db_url,
             dbosd,
             addr,
+            metrics_addr,
         })
     }
 
     /// A new gRPC channel to dbosd (each is its own HTTP/2 connection).
     pub async fn channel(&self) -> BenchResult<WorkflowServiceClient<Channel>> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))?
-            .connect()
-            .await?;
-        Ok(WorkflowServiceClient::new(channel))
+        Ok(WorkflowServiceClient::new(self.raw_channel().await?))
+    }
+
+    /// A new HTTP/2 connection to dbosd, for any of its services.
+    pub async fn raw_channel(&self) -> BenchResult<Channel> {
+        channel_to(&self.addr).await
+    }
+
+    /// The sum of every sample of metric `name` (all label sets) whose labels contain `label`.
+    pub async fn metric(&self, name: &str, label: &str) -> BenchResult<f64> {
+        let text = scrape(&self.metrics_addr).await?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+            .filter(|l| l.contains(label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
+    /// (sum of seconds, count) of dbosd's `grpc_server_handling_seconds` for `method`, all codes.
+    pub async fn server_seconds(&self, method: &str) -> BenchResult<(f64, f64)> {
+        let name = "dbosd_grpc_server_handling_seconds";
+        let label = format!("grpc_method=\"{method}\"");
+        Ok((
+            self.metric(&format!("{name}_sum"), &label).await?,
+            self.metric(&format!("{name}_count"), &label).await?,
+        ))
     }
 
     /// dbosd's resident set size in KiB.
@@ -67,6 +105,33 @@ impl Env {
     }
 }
 
+/// PostgreSQL settings of [`Disk::Durable`] (given after, so they win over, the test defaults).
+const DURABLE: &[&str] = &[
+    "-c",
+    "fsync=on",
+    "-c",
+    "full_page_writes=on",
+    "-c",
+    "synchronous_commit=on",
+];
+
+/// `GET /metrics` over plain HTTP/1.0 (the bench needs no HTTP client for one scrape).
+async fn scrape(addr: &str) -> BenchResult<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await?;
+    conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;
+    let mut body = String::new();
+    conn.read_to_string(&mut body).await?;
+    Ok(body)
+}
+
+/// A new HTTP/2 connection to the dbosd at `addr`.
+pub async fn channel_to(addr: &str) -> BenchResult<Channel> {
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
+}
+
 /// Connects and drives the connection in the background.
 pub async fn connect(url: &str) -> BenchResult<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
@@ -74,7 +139,11 @@ pub async fn connect(url: &str) -> BenchResult<tokio_postgres::Client> {
     Ok(client)
 }
 
-async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String)> {
+/// Starts a dbosd on `db_url`; returns it, its gRPC address and its metrics address.
+pub async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String, String)> {
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dbosd"))
         .args([
             "--database-url",
@@ -83,6 +152,11 @@ async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String)> {
             "127.0.0.1:0",
             "--pool-size",
             "32",
+            "--metrics-listen",
+            &metrics_addr,
+            // Room for the idle section's 100,000 streams (and their hub keys).
+            "--max-streams",
+            "120000",
         ])
         .env(
             "DBOSD_LOG",
@@ -104,7 +178,7 @@ async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String)> {
     .await?
     .ok_or("dbosd did not print its address")?;
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((child, addr))
+    Ok((child, addr, metrics_addr))
 }
 
 /// The repository root.
