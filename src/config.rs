@@ -34,6 +34,8 @@ pub enum Command {
     Client(crate::cli::ClientCommand),
     /// Serve the Model Context Protocol on stdin/stdout for an AI agent, through a running dbosd.
     Mcp(crate::cli::mcp::McpArgs),
+    /// Show the retention policy, or run one retention round against a database now.
+    Retention(crate::cli::retention::RetentionCommandArgs),
 }
 
 /// Where the system database is.
@@ -216,6 +218,9 @@ pub struct ServerArgs {
     /// token typed into it.
     #[arg(long, env = "DBOSD_UI", num_args = 0..=1, default_missing_value = "true")]
     pub ui: Option<bool>,
+    /// Retention (`--retention-*`): off unless a bound is given.
+    #[command(flatten)]
+    pub retention: crate::retention::RetentionArgs,
     /// Milliseconds between refreshes of the workflow health metrics (one bounded query of the
     /// system database each, never one per scrape); 0 turns them off.
     #[arg(
@@ -310,6 +315,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// The web console at `/ui` (`--ui`); `/ui` is 404 when off.
     pub ui: bool,
+    /// The retention runner's policy; `None`: no runner.
+    pub retention: Option<crate::retention::RetentionPolicy>,
     /// The workflow health metrics' refresher (`--workflow-metrics-*`).
     pub workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings,
     /// OpenTelemetry traces, from the `OTEL_*` environment (off without an endpoint).
@@ -352,6 +359,7 @@ impl Settings {
             mcp: None,
             cors_origins: Vec::new(),
             ui: false,
+            retention: None,
             // Off here (the flag's default is on): tests and benchmarks that count queries and
             // connections see only their own; those about the workflow metrics turn them on.
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
@@ -422,6 +430,7 @@ impl Settings {
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
             ui: server.ui.unwrap_or(false),
+            retention: server.retention.policy(),
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
                 interval: Duration::from_millis(server.workflow_metrics_interval_ms),
                 max_names: server.workflow_metrics_max_names,
@@ -476,6 +485,9 @@ impl Settings {
             return Err("--max-hub-keys must be at least 1".to_owned());
         }
         crate::http::cors::check_origins(&self.cors_origins)?;
+        if let Some(retention) = &self.retention {
+            retention.check()?;
+        }
         let interval = self.workflow_metrics.interval;
         if !interval.is_zero() && interval < Duration::from_secs(1) {
             return Err(

@@ -7,7 +7,10 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use dbosd::{
-    cli,
+    cli::{
+        self,
+        retention::{self as command, RetentionCommand, RetentionCommandArgs},
+    },
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
@@ -102,6 +105,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => migrate_only(args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
+        Some(Command::Retention(args)) => retention(args).await,
         Some(Command::Client(_) | Command::Mcp(_)) => {
             Err("client commands are run by client_command".to_owned())
         }
@@ -185,6 +189,31 @@ async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String
     server::serve(repo, settings, listeners, shutdown::signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// `dbosd retention policy|run`: the policy, or one round against the database now.
+async fn retention(args: RetentionCommandArgs) -> Result<(), String> {
+    match args.command {
+        RetentionCommand::Policy(a) => {
+            println!("{}", command::policy_of(&a.retention)?.describe());
+            Ok(())
+        }
+        RetentionCommand::Run(a) => {
+            let policy = command::policy_of(&a.retention)?;
+            let url = database_url(&a.database)?;
+            let mut settings = Settings::new(url);
+            settings.schema = a.database.schema.clone();
+            settings.direct_database_url = a.database.direct_database_url.filter(|u| !u.is_empty());
+            let repo = server::prepare(&settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!(
+                "{}",
+                command::run_once(&repo, &policy, a.dry_run || policy.dry_run).await?
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn migrate_only(args: DatabaseArgs) -> Result<(), String> {

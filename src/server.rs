@@ -195,12 +195,19 @@ pub async fn serve_with_hub(
     };
     let streams = Streams::new(drain.clone(), settings.max_streams);
     let enqueues = EnqueueCoalescer::start(repo.clone(), settings.enqueue_slots);
-    let metrics = Metrics::new(
+    // Retention (opt-in): one runner on this database, its counters in the metrics registry.
+    let retention_stats = Arc::new(crate::retention::RetentionStats::default());
+    let metrics = Metrics::new_with(
         repo.clone(),
         Arc::clone(&hub),
         streams.clone(),
         enqueues.stats(),
+        |registry| retention_stats.register(registry),
     );
+    let retention_task = settings
+        .retention
+        .clone()
+        .map(|policy| crate::retention::start(repo.clone(), policy, Arc::clone(&retention_stats)));
     let metrics_task = listeners
         .metrics
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
@@ -300,6 +307,9 @@ pub async fn serve_with_hub(
     }
     listen_task.abort();
     poll_task.abort();
+    if let Some(task) = retention_task {
+        task.abort();
+    }
     if let Some(task) = metrics_task {
         task.abort();
     }
