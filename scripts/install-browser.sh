@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs headless Chromium (Debian's `chromium` package) for the test that calls dbosd from
-# browser JavaScript (tests/it/http/browser.rs), only when no chromium is on PATH. Needs root (or
-# sudo) for apt-get; prints nothing on stdout.
+# Installs headless Chromium (Debian's `chromium` package) for the tests that call dbosd from
+# browser JavaScript (tests/it/http/browser.rs) and drive the web console through Playwright
+# (tests/it/console/browser.rs, pointed at /usr/bin/chromium: Playwright downloads no browser),
+# only when no chromium is on PATH. Needs root (or sudo) for apt-get; prints nothing on stdout.
 set -euo pipefail
 
 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then

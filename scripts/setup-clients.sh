@@ -6,6 +6,9 @@
 #   examples/node/node_modules   @grpc/grpc-js + @grpc/proto-loader, `npm ci` from the committed lock
 #   tests/http/node_modules      @connectrpc/connect(-node) + @bufbuild/protobuf (the Connect client
 #                                tests/it/http runs), `npm ci` from the committed lock
+#   <repo>/.venv-browser   Playwright's Python package (tests/console/requirements.txt), which the
+#                          console test (tests/it/console) drives Debian's /usr/bin/chromium with;
+#                          no browser is downloaded (scripts/install-browser.sh installs chromium)
 # Both are git-ignored. Idempotent: stamp files record hashes of the inputs; concurrent runs are
 # serialized with flock.
 #
@@ -34,7 +37,13 @@ connect_stamp="${connect_dir}/node_modules/.dbosd-package-lock.sha256"
 connect_hash() { { sha256sum "${connect_dir}/package-lock.json"; "${node}" --version; } | sha256sum | cut -d' ' -f1; }
 connect_ready() { [[ -f "${connect_stamp}" && "$(cat "${connect_stamp}")" == "$(connect_hash)" ]]; }
 
-if py_ready && node_ready && connect_ready; then
+browser_venv="${repo_root}/.venv-browser"
+browser_req="${repo_root}/tests/console/requirements.txt"
+browser_stamp="${browser_venv}/.dbosd-requirements.sha256"
+browser_hash() { { sha256sum "${browser_req}"; "${python}" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1; }
+browser_ready() { [[ -f "${browser_stamp}" && "$(cat "${browser_stamp}")" == "$(browser_hash)" ]]; }
+
+if py_ready && node_ready && connect_ready && browser_ready; then
     exit 0
 fi
 
@@ -62,5 +71,15 @@ if ! connect_ready; then
     echo "setup-clients: npm ci in ${connect_dir}" >&2
     (cd "${connect_dir}" && "${npm}" ci --no-audit --no-fund --loglevel=error >&2)
     connect_hash >"${connect_stamp}"
+fi
+if ! browser_ready; then
+    echo "setup-clients: creating ${browser_venv}" >&2
+    rm -rf "${browser_venv}"
+    "${python}" -m venv "${browser_venv}"
+    # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: the package alone; the test points it at /usr/bin/chromium.
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "${browser_venv}/bin/python" -m pip install --quiet \
+        --disable-pip-version-check -r "${browser_req}" >&2
+    "${browser_venv}/bin/python" -c 'import playwright.sync_api' >/dev/null
+    browser_hash >"${browser_stamp}"
 fi
 echo "setup-clients: ready" >&2

@@ -35,6 +35,8 @@ pub enum Command {
     Client(crate::cli::ClientCommand),
     /// Serve the Model Context Protocol on stdin/stdout for an AI agent, through a running dbosd.
     Mcp(crate::cli::mcp::McpArgs),
+    /// Show the retention policy, or run one retention round against a database now.
+    Retention(crate::cli::retention::RetentionCommandArgs),
 }
 
 /// Where the system database is.
@@ -229,6 +231,14 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Serve the web console at `/ui` on the gRPC port: off by default in `serve`, on in
+    /// `start-dev` (`--ui=false` turns it off). Its pages hold no data; it calls the API with the
+    /// token typed into it.
+    #[arg(long, env = "DBOSD_UI", num_args = 0..=1, default_missing_value = "true")]
+    pub ui: Option<bool>,
+    /// Retention (`--retention-*`): off unless a bound is given.
+    #[command(flatten)]
+    pub retention: crate::retention::RetentionArgs,
     /// Milliseconds between refreshes of the workflow health metrics (one bounded query of the
     /// system database each, never one per scrape); 0 turns them off.
     #[arg(
@@ -342,6 +352,10 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     /// How often the config file's modification time is looked at.
     pub config_poll: Duration,
+    /// The web console at `/ui` (`--ui`); `/ui` is 404 when off.
+    pub ui: bool,
+    /// The retention runner's policy; `None`: no runner.
+    pub retention: Option<crate::retention::RetentionPolicy>,
     /// The workflow health metrics' refresher (`--workflow-metrics-*`).
     pub workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings,
     /// OpenTelemetry traces, from the `OTEL_*` environment (off without an endpoint).
@@ -390,6 +404,8 @@ impl Settings {
             flag_databases: Vec::new(),
             config_file: None,
             config_poll: Duration::from_secs(2),
+            ui: false,
+            retention: None,
             // Off here (the flag's default is on): tests and benchmarks that count queries and
             // connections see only their own; those about the workflow metrics turn them on.
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
@@ -466,6 +482,8 @@ impl Settings {
             flag_databases: server.fleet.databases.clone(),
             config_file: server.fleet.config.clone(),
             config_poll: Duration::from_millis(server.fleet.config_poll_ms.max(100)),
+            ui: server.ui.unwrap_or(false),
+            retention: server.retention.policy(),
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
                 interval: Duration::from_millis(server.workflow_metrics_interval_ms),
                 max_names: server.workflow_metrics_max_names,
@@ -528,6 +546,9 @@ impl Settings {
             ));
         }
         crate::fleet_config::merge(&self.databases, &[])?;
+        if let Some(retention) = &self.retention {
+            retention.check()?;
+        }
         let interval = self.workflow_metrics.interval;
         if !interval.is_zero() && interval < Duration::from_secs(1) {
             return Err(

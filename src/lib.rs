@@ -21,6 +21,7 @@ pub mod overload;
 pub mod pb;
 pub mod pgcluster;
 pub mod repo;
+pub mod retention;
 pub mod server;
 pub mod shutdown;
 pub mod sync;

@@ -7,7 +7,10 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use dbosd::{
-    cli,
+    cli::{
+        self,
+        retention::{self as command, RetentionCommand, RetentionCommandArgs},
+    },
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
@@ -102,6 +105,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => dbosd::fleet::migrate::run(&args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
+        Some(Command::Retention(args)) => retention(args).await,
         Some(Command::Client(_) | Command::Mcp(_)) => {
             Err("client commands are run by client_command".to_owned())
         }
@@ -205,6 +209,15 @@ async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String
         ""
     };
     tracing::info!(%addr, database = %redact_url(&settings.database_url), "dbosd serving dbosd.v1.WorkflowService{tls}");
+    if settings.ui {
+        // A wildcard listen address is not one a browser can open: show loopback instead.
+        let mut at = addr;
+        if at.ip().is_unspecified() {
+            at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let scheme = if tls.is_empty() { "http" } else { "https" };
+        println!("console: {scheme}://{at}/ui/");
+    }
     println!("dbosd listening on {addr}");
     let listeners = server::Listeners {
         grpc,
@@ -254,6 +267,31 @@ async fn dev_databases(
     Ok(specs)
 }
 
+/// `dbosd retention policy|run`: the policy, or one round against the database now.
+async fn retention(args: RetentionCommandArgs) -> Result<(), String> {
+    match args.command {
+        RetentionCommand::Policy(a) => {
+            println!("{}", command::policy_of(&a.retention)?.describe());
+            Ok(())
+        }
+        RetentionCommand::Run(a) => {
+            let policy = command::policy_of(&a.retention)?;
+            let url = database_url(&a.database)?;
+            let mut settings = Settings::new(url);
+            settings.schema = a.database.schema.clone();
+            settings.direct_database_url = a.database.direct_database_url.filter(|u| !u.is_empty());
+            let repo = server::prepare(&settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!(
+                "{}",
+                command::run_once(&repo, &policy, a.dry_run || policy.dry_run).await?
+            );
+            Ok(())
+        }
+    }
+}
+
 /// `start-dev`: check the port, sweep dead runs' scratch dirs, start PostgreSQL, serve until a
 /// signal or until PostgreSQL dies (then exit non-zero), and say what was cleaned up.
 async fn start_dev(args: StartDevArgs) -> Result<(), String> {
@@ -295,6 +333,8 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     // A first try serves MCP too, unless --mcp=false.
     settings.mcp = args.server.mcp_settings(true);
     settings.databases = dev_databases(&cluster, args.dev_databases).await?;
+    // And the web console, unless --ui=false (its URL is printed once the port is bound).
+    settings.ui = args.server.ui.unwrap_or(true);
     let result = tokio::select! {
         served = serve_with(&settings, &args.server) => served,
         status = cluster.exited() => Err(format!(

@@ -143,7 +143,19 @@ pub async fn serve_with_hub(
             jobs_stop.cancel();
         }
     };
-    let metrics = Metrics::new(repo.clone(), hub, streams, default_api.enqueue_stats());
+    // Retention (opt-in): one runner on the default database, its counters in the metrics registry.
+    let retention_stats = Arc::new(crate::retention::RetentionStats::default());
+    let metrics = Metrics::new_with(
+        repo.clone(),
+        hub,
+        streams,
+        default_api.enqueue_stats(),
+        |registry| retention_stats.register(registry),
+    );
+    let retention_task = settings
+        .retention
+        .clone()
+        .map(|policy| crate::retention::start(repo.clone(), policy, Arc::clone(&retention_stats)));
     let table = databases.clone();
     metrics
         .databases
@@ -170,7 +182,8 @@ pub async fn serve_with_hub(
             .map_err(|e| StartupError::Other(format!("TLS: {e}")))?;
     }
     let http = HttpLayer::new(settings.max_message_bytes, &settings.cors_origins)
-        .map_err(StartupError::Other)?;
+        .map_err(StartupError::Other)?
+        .with_console(settings.ui);
     let workflow_service = WorkflowServiceServer::new(api)
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(settings.max_message_bytes);
@@ -238,6 +251,9 @@ pub async fn serve_with_hub(
     }
     drop(reload_task);
     fleet.shutdown();
+    if let Some(task) = retention_task {
+        task.abort();
+    }
     if let Some(task) = metrics_task {
         task.abort();
     }

@@ -9,6 +9,7 @@ mod aggregates;
 mod batch;
 pub mod convert;
 mod debounce;
+mod export;
 pub mod jobs;
 mod manage;
 mod messaging;

@@ -198,6 +198,12 @@ rpc_table! {
     GetStepAggregates: get_step_aggregates(GetStepAggregatesRequest) -> pb::GetStepAggregatesResponse,
         p(WholeDatabase, Read, false), |api, req, _| api.step_aggregates(req);
 
+    // Export and import (api::export)
+    ExportWorkflow: export_workflow(ExportWorkflowRequest) -> pb::ExportWorkflowResponse,
+        p(WorkflowIds, Read, false), |api, req, _| api.export_workflow(req);
+    ImportWorkflow: import_workflow(ImportWorkflowRequest) -> pb::ImportWorkflowResponse,
+        p(NewWorkflows, Write, false), |api, req, _| api.import_workflow(req);
+
     // Schedules (api::schedules)
     CreateSchedule: create_schedule(CreateScheduleRequest) -> pb::CreateScheduleResponse,
         p(WholeDatabase, Write, false), |api, req, _| api.schedule_create(req);
@@ -315,7 +321,7 @@ mod tests {
         assert_eq!(whole, expected);
         // Every RPC whose name says it changes something is a write.
         for (name, policy) in POLICIES {
-            let verb = ["Get", "List", "Await", "Watch", "Read"];
+            let verb = ["Get", "List", "Await", "Watch", "Read", "Export"];
             let reads = verb.iter().any(|v| name.starts_with(v));
             assert_eq!(policy.access == Read, reads, "{name}");
         }

@@ -41,6 +41,10 @@ pub enum WorkflowCommand {
     Count(CountArgs),
     /// Print workflows as they change (runs until interrupted, or --max updates).
     Watch(WatchArgs),
+    /// Write a workflow (steps, events, streams, messages) as a portable file to stdout.
+    Export(super::export::ExportArgs),
+    /// Import a file `workflow export` wrote, into the database this dbosd serves.
+    Import(super::export::ImportArgs),
 }
 
 /// A time bound: RFC 3339 (`2026-01-02T03:04:05Z`) or a duration ago (`90s`, `15m`, `2h`, `3d`).

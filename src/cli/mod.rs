@@ -31,6 +31,7 @@ mod describe;
 mod docs;
 mod enqueue;
 mod events;
+mod export;
 mod filter;
 mod job;
 mod manage;
@@ -39,6 +40,7 @@ mod output;
 mod profile;
 mod queue;
 mod render;
+pub mod retention;
 mod schedule;
 mod version;
 mod workflow;
@@ -196,5 +198,7 @@ async fn workflow_command(a: WorkflowArgs) -> CliResult {
         WorkflowCommand::Resume(x) => manage::resume(&mut c, p, x).await,
         WorkflowCommand::Fork(x) => manage::fork(&mut c, p, x).await,
         WorkflowCommand::Delete(x) => manage::delete(&mut c, p, x).await,
+        WorkflowCommand::Export(x) => export::export(&mut c, x).await,
+        WorkflowCommand::Import(x) => export::import(&mut c, p, x).await,
     }
 }

@@ -7,6 +7,7 @@
 //! configured, wraps it all.
 
 pub mod connect;
+pub mod console;
 pub mod cors;
 pub mod openapi;
 
@@ -51,6 +52,14 @@ impl HttpLayer {
             cors: cors::layer(cors_origins)?,
             routes: vec![Arc::new(|_| openapi::router())],
         })
+    }
+
+    /// Serves the web console at `/ui` when `enabled` (`--ui`); otherwise `/ui` stays 404.
+    pub fn with_console(self, enabled: bool) -> Self {
+        match enabled {
+            true => self.with_routes(|_| console::router()),
+            false => self,
+        }
     }
 
     /// Adds routes (merged into the non-RPC router) built from the call stack; for `/mcp`, `/ui`.

@@ -4,6 +4,7 @@
 
 mod aggregates;
 mod batch;
+pub mod export;
 pub mod job;
 mod registry;
 mod schedule;

@@ -113,7 +113,20 @@ impl Metrics {
         streams: Streams,
         enqueues: Arc<EnqueueStats>,
     ) -> Arc<Metrics> {
+        Self::new_with(repo, hub, streams, enqueues, |_| {})
+    }
+
+    /// [`Metrics::new`], with more metrics added to the registry by `register` (a background task's
+    /// own counters, such as the retention runner's).
+    pub fn new_with(
+        repo: Repo,
+        hub: Arc<Hub>,
+        streams: Streams,
+        enqueues: Arc<EnqueueStats>,
+        register: impl FnOnce(&mut Registry),
+    ) -> Arc<Metrics> {
         let mut metrics = Metrics::unattached();
+        register(&mut metrics.registry);
         metrics.sources = Some(Sources {
             repo,
             hub,

@@ -38,7 +38,23 @@ reads!(
     GetStepAggregatesRequest,
     ListSchedulesRequest,
     GetScheduleRequest,
+    ExportWorkflowRequest,
 );
+
+/// An import: the id it was asked to write under, else the document's own (the text parsed once
+/// more for the record; "import" when it is not even JSON, and then nothing was written).
+impl Audited for pb::ImportWorkflowRequest {
+    fn audit_targets(&self) -> (Vec<String>, Option<String>) {
+        let named = self.as_workflow_id.clone().or_else(|| {
+            serde_json::from_str::<serde_json::Value>(&self.document)
+                .ok()?
+                .get("workflow_id")?
+                .as_str()
+                .map(str::to_owned)
+        });
+        (vec![named.unwrap_or_else(|| "import".to_owned())], None)
+    }
+}
 
 /// Writes naming one workflow in a field.
 macro_rules! one_workflow {
