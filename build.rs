@@ -16,6 +16,7 @@ const PROTO_FILES: &[&str] = &[
     "dbosd/v1/batch.proto",
     "dbosd/v1/export.proto",
     "dbosd/v1/aggregates.proto",
+    "dbosd/v1/databases.proto",
     "dbosd/v1/schedules.proto",
     "dbosd/v1/workflow_service.proto",
     "dbosd/v1/management.proto",

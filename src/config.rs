@@ -25,8 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the gRPC API (the default).
     Serve(ServeArgs),
-    /// Create or upgrade the DBOS system schema (to the end state of DBOS 3.4.0, version 125) and exit.
-    Migrate(DatabaseArgs),
+    /// Create or upgrade the DBOS system schema (to the end state of DBOS 3.4.0, version 125) and
+    /// exit: of --database-url's database and every database of --config, or of those --database names.
+    Migrate(MigrateArgs),
     /// Start a throwaway local PostgreSQL, migrate it and serve: one command for a first try.
     StartDev(StartDevArgs),
     /// The client commands (`workflow`, `enqueue`, `queue`, ...): see `crate::cli`.
@@ -53,6 +54,20 @@ pub struct DatabaseArgs {
     pub direct_database_url: Option<String>,
 }
 
+/// What `dbosd migrate` migrates.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The servers' TOML config file of databases (see `serve --config`).
+    #[arg(long, env = "DBOSD_SERVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Only this database: a name of --config (`default` for --database-url's), or NAME=URL;
+    /// repeatable. Without it, every database given is migrated.
+    #[arg(long = "database")]
+    pub databases: Vec<String>,
+}
+
 /// How to serve.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -72,6 +87,9 @@ pub const DEFAULT_AUTH_EXEMPT: &str =
 /// Server options shared by `serve` and `start-dev`.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
+    /// The other databases to serve: `--database`, `--config` (see `crate::fleet_config`).
+    #[command(flatten)]
+    pub fleet: crate::fleet_config::FleetFlags,
     /// Address the gRPC server listens on.
     #[arg(long, env = "DBOSD_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
@@ -267,6 +285,17 @@ pub struct StartDevArgs {
     /// Schema of the DBOS system tables.
     #[arg(long, env = "DBOSD_SCHEMA", default_value = "dbos")]
     pub schema: String,
+    /// Serve this many system databases, to try a fleet: the default one and `db2` ... `dbN`, all
+    /// in the one throwaway cluster (several databases in one cluster, not a cluster each), each
+    /// created and migrated. Calls pick one with `dbos-database` metadata (`--database` in the CLI).
+    #[arg(
+        long = "databases",
+        value_name = "N",
+        env = "DBOSD_DEV_DATABASES",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u16).range(1..=100)
+    )]
+    pub dev_databases: u16,
 }
 
 /// Everything `server::run` needs, independent of clap.
@@ -313,6 +342,16 @@ pub struct Settings {
     pub mcp: Option<crate::mcp::McpSettings>,
     /// Browser origins allowed cross-origin (`--cors-origin`); CORS is off when empty.
     pub cors_origins: Vec<String>,
+    /// The default database's name (`dbos-database` of calls that name none are routed to it).
+    pub default_database: String,
+    /// The other databases served at startup (the flags' and the config file's).
+    pub databases: Vec<crate::fleet_config::DatabaseSpec>,
+    /// The `--database` flags' databases alone, kept across reloads of the config file.
+    pub flag_databases: Vec<crate::fleet_config::DatabaseSpec>,
+    /// The config file, re-read on SIGHUP and when it changes.
+    pub config_file: Option<PathBuf>,
+    /// How often the config file's modification time is looked at.
+    pub config_poll: Duration,
     /// The web console at `/ui` (`--ui`); `/ui` is 404 when off.
     pub ui: bool,
     /// The retention runner's policy; `None`: no runner.
@@ -336,6 +375,8 @@ impl Settings {
                 size: 16,
                 acquire_timeout: Duration::from_secs(5),
                 statement_timeout: Some(Duration::from_secs(30)),
+                min_idle: 1,
+                idle_timeout: Duration::from_secs(600),
             },
             enqueue_slots: 1,
             application_name: None,
@@ -358,6 +399,11 @@ impl Settings {
             native_allow_globals: Vec::new(),
             mcp: None,
             cors_origins: Vec::new(),
+            default_database: crate::fleet_config::DEFAULT_NAME.to_owned(),
+            databases: Vec::new(),
+            flag_databases: Vec::new(),
+            config_file: None,
+            config_poll: Duration::from_secs(2),
             ui: false,
             retention: None,
             // Off here (the flag's default is on): tests and benchmarks that count queries and
@@ -395,6 +441,8 @@ impl Settings {
                 acquire_timeout: Duration::from_millis(server.acquire_timeout_ms),
                 statement_timeout: (server.statement_timeout_ms > 0)
                     .then(|| Duration::from_millis(server.statement_timeout_ms)),
+                min_idle: 1,
+                idle_timeout: Duration::from_secs(600),
             },
             enqueue_slots: server.enqueue_slots,
             application_name: server.application_name.clone().filter(|a| !a.is_empty()),
@@ -429,6 +477,11 @@ impl Settings {
             native_allow_globals: server.native_allow_globals.clone(),
             mcp: server.mcp_settings(false),
             cors_origins: server.cors_origins.clone(),
+            default_database: crate::fleet_config::DEFAULT_NAME.to_owned(),
+            databases: server.fleet.databases.clone(),
+            flag_databases: server.fleet.databases.clone(),
+            config_file: server.fleet.config.clone(),
+            config_poll: Duration::from_millis(server.fleet.config_poll_ms.max(100)),
             ui: server.ui.unwrap_or(false),
             retention: server.retention.policy(),
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
@@ -485,6 +538,14 @@ impl Settings {
             return Err("--max-hub-keys must be at least 1".to_owned());
         }
         crate::http::cors::check_origins(&self.cors_origins)?;
+        crate::fleet_config::check_name(&self.default_database)?;
+        let names = self.databases.iter().map(|d| &d.name);
+        if let Some(clash) = names.clone().find(|n| **n == self.default_database) {
+            return Err(format!(
+                "database {clash:?} is the default database's name (--database-url's is \"default\"); pick another"
+            ));
+        }
+        crate::fleet_config::merge(&self.databases, &[])?;
         if let Some(retention) = &self.retention {
             retention.check()?;
         }

@@ -1,5 +1,6 @@
-//! The health reporter's checker: SERVING for `""` and `dbosd.v1.WorkflowService` only while the
-//! database answers and the schema is compatible, re-checked on an interval. Plus the health service
+//! The health reporter's checker: SERVING for a database's health names (`""` and
+//! `dbosd.v1.WorkflowService` for the default database, `dbosd.v1.WorkflowService/NAME` for each
+//! database of a fleet) only while it answers and its schema is compatible, re-checked on an interval. Plus the health service
 //! itself, whose `Watch` streams (which never end on their own) end when dbosd drains.
 
 use std::{future::ready, pin::Pin, time::Duration};
@@ -16,7 +17,7 @@ use tonic_health::{
     ServingStatus,
 };
 
-use crate::{error::Error, repo::SchemaInfo, shutdown::Drain};
+use crate::{api::HealthCell, error::Error, repo::SchemaInfo, shutdown::Drain};
 
 /// The full name of the API service, as health clients ask for it.
 pub const SERVICE_NAME: &str = "dbosd.v1.WorkflowService";
@@ -25,29 +26,40 @@ pub const SERVICE_NAME: &str = "dbosd.v1.WorkflowService";
 /// liveness probe's, so a database outage marks replicas unready without restarting them.
 pub const LIVENESS: &str = "liveness";
 
-/// Checks now and then every `interval`, forever (the server aborts the task on shutdown).
-pub async fn run(reporter: HealthReporter, url: String, schema: String, interval: Duration) {
+/// One database's health check: where it is, the names it reports under, and the cell
+/// `ListDatabases` reads.
+pub struct Check {
+    pub url: String,
+    pub schema: String,
+    pub names: Vec<String>,
+    pub cell: HealthCell,
+}
+
+/// Checks now and then every `interval`, forever (the fleet aborts the task on shutdown).
+pub async fn run(reporter: HealthReporter, db: Check, interval: Duration) {
     let mut last: Option<bool> = None;
     loop {
-        let healthy = match check(&url, &schema).await {
+        let healthy = match check(&db.url, &db.schema).await {
             Ok(()) => true,
             Err(reason) => {
                 if last != Some(false) {
-                    tracing::warn!(%reason, "NOT_SERVING");
+                    tracing::warn!(%reason, service = ?db.names.last(), "NOT_SERVING");
                 }
                 false
             }
         };
+        db.cell.set(healthy);
         if last != Some(healthy) {
             let status = if healthy {
                 ServingStatus::Serving
             } else {
                 ServingStatus::NotServing
             };
-            reporter.set_service_status("", status).await;
-            reporter.set_service_status(SERVICE_NAME, status).await;
+            for name in &db.names {
+                reporter.set_service_status(name, status).await;
+            }
             if healthy {
-                tracing::info!("SERVING");
+                tracing::info!(service = ?db.names.last(), "SERVING");
             }
             last = Some(healthy);
         }

@@ -9,6 +9,8 @@ pub mod codec;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod fleet;
+pub mod fleet_config;
 pub mod health;
 pub mod http;
 pub mod hub;

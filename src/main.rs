@@ -14,8 +14,8 @@ use dbosd::{
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
+    fleet_config::{self, FleetConfig},
     pgcluster::{stale, PgCluster},
-    repo::db::migrate,
     server, shutdown, waiting,
 };
 
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
 fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
     let command = match cli.command {
         Some(Command::Client(command)) => ClientRun::Cli(Box::new(command)),
-        Some(Command::Mcp(args)) => ClientRun::Mcp(args),
+        Some(Command::Mcp(args)) => ClientRun::Mcp(Box::new(args)),
         _ => return Err(Box::new(cli)),
     };
     match tokio::runtime::Builder::new_current_thread()
@@ -73,13 +73,13 @@ fn client_command(cli: Cli) -> Result<ExitCode, Box<Cli>> {
 /// A client command: the CLI's, or `dbosd mcp`.
 enum ClientRun {
     Cli(Box<cli::ClientCommand>),
-    Mcp(dbosd::cli::mcp::McpArgs),
+    Mcp(Box<dbosd::cli::mcp::McpArgs>),
 }
 
 async fn run_client(command: ClientRun) -> ExitCode {
     match command {
         ClientRun::Cli(command) => cli::run(*command).await,
-        ClientRun::Mcp(args) => dbosd::cli::mcp::run(args).await.unwrap_or_else(|message| {
+        ClientRun::Mcp(args) => dbosd::cli::mcp::run(*args).await.unwrap_or_else(|message| {
             eprintln!("dbosd: {message}");
             ExitCode::FAILURE
         }),
@@ -103,7 +103,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
-        Some(Command::Migrate(args)) => migrate_only(args).await,
+        Some(Command::Migrate(args)) => dbosd::fleet::migrate::run(&args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
         Some(Command::Retention(args)) => retention(args).await,
         Some(Command::Client(_) | Command::Mcp(_)) => {
@@ -124,10 +124,48 @@ fn database_url(args: &DatabaseArgs) -> Result<String, String> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let url = database_url(&args.database)?;
-    let mut settings = Settings::from_args(url, &args.database.schema, &args.server, args.migrate);
-    settings.direct_database_url = args.database.direct_database_url.filter(|u| !u.is_empty());
+    let settings = fleet_settings(&args)?;
     serve_with(&settings, &args.server).await
+}
+
+/// The settings of `serve`: the default database (--database-url, or the config file's `default`,
+/// or the only database configured) and the others (--database flags and the config file).
+fn fleet_settings(args: &ServeArgs) -> Result<Settings, String> {
+    let file = match &args.server.fleet.config {
+        Some(path) => FleetConfig::load(path)?,
+        None => FleetConfig::default(),
+    };
+    let all = fleet_config::merge(&args.server.fleet.databases, &file.databases)?;
+    let Ok(url) = database_url(&args.database) else {
+        let default = match (&file.default, all.as_slice()) {
+            (Some(name), _) => all.iter().find(|d| &d.name == name),
+            (None, [only]) => Some(only),
+            _ => None,
+        };
+        let Some(default) = default.cloned() else {
+            return Err(database_url(&args.database).err().unwrap_or_default()
+                + "; with several databases configured, name the default with `default = \"NAME\"` in the config file");
+        };
+        let base = Settings::from_args(
+            default.url.clone(),
+            &args.database.schema,
+            &args.server,
+            args.migrate,
+        );
+        let mut settings = dbosd::fleet::open::settings_for(&base, &default);
+        settings.migrate |= args.migrate;
+        settings.default_database = default.name.clone();
+        settings.databases = all.into_iter().filter(|d| d.name != default.name).collect();
+        return Ok(settings);
+    };
+    let mut settings = Settings::from_args(url, &args.database.schema, &args.server, args.migrate);
+    settings.direct_database_url = args
+        .database
+        .direct_database_url
+        .clone()
+        .filter(|u| !u.is_empty());
+    settings.databases = all;
+    Ok(settings)
 }
 
 async fn bind(addr: &SocketAddr) -> Result<(TcpListener, SocketAddr), String> {
@@ -191,6 +229,44 @@ async fn serve_with(settings: &Settings, args: &ServerArgs) -> Result<(), String
         .map_err(|e| e.to_string())
 }
 
+/// `start-dev --databases N`: creates `db2` ... `dbN` in the dev cluster (kept ones are reused),
+/// each served as a database of that name and migrated when opened.
+async fn dev_databases(
+    cluster: &PgCluster,
+    count: u16,
+) -> Result<Vec<fleet_config::DatabaseSpec>, String> {
+    if count < 2 {
+        return Ok(Vec::new());
+    }
+    let admin = cluster.url("postgres");
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to the dev PostgreSQL: {e}"))?;
+    tokio::spawn(connection);
+    let mut specs = Vec::new();
+    for i in 2..=count {
+        let name = format!("db{i}");
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(|e| format!("cannot list the dev databases: {e}"))?;
+        if exists.is_none() {
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .map_err(|e| format!("cannot create dev database {name}: {e}"))?;
+        }
+        let mut spec = fleet_config::parse_flag(&format!("{name}={}", cluster.url(&name)))?;
+        spec.migrate = true;
+        println!(
+            "database {name} at {} (dbos-database: {name})",
+            cluster.url(&name)
+        );
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
 /// `dbosd retention policy|run`: the policy, or one round against the database now.
 async fn retention(args: RetentionCommandArgs) -> Result<(), String> {
     match args.command {
@@ -214,44 +290,6 @@ async fn retention(args: RetentionCommandArgs) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-async fn migrate_only(args: DatabaseArgs) -> Result<(), String> {
-    // DDL in a session of its own: straight to PostgreSQL when a direct URL is given.
-    let url = match args.direct_database_url.clone().filter(|u| !u.is_empty()) {
-        Some(direct) => direct,
-        None => database_url(&args)?,
-    };
-    let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot connect to the system database at {}: {e}",
-                redact_url(&url)
-            )
-        })?;
-    let driver = tokio::spawn(connection);
-    let before = migrate::migrate(&mut client, &args.schema)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))?;
-    drop(client);
-    let _ = driver.await;
-    match before {
-        Some(v) if v >= migrate::TARGET_VERSION => {
-            println!("schema {} is at version {v}; nothing to do", args.schema)
-        }
-        Some(v) => println!(
-            "schema {} migrated from version {v} to {}",
-            args.schema,
-            migrate::TARGET_VERSION
-        ),
-        None => println!(
-            "schema {} created at version {}",
-            args.schema,
-            migrate::TARGET_VERSION
-        ),
-    }
-    Ok(())
 }
 
 /// `start-dev`: check the port, sweep dead runs' scratch dirs, start PostgreSQL, serve until a
@@ -294,6 +332,7 @@ async fn start_dev(args: StartDevArgs) -> Result<(), String> {
     let mut settings = Settings::from_args(url, &args.schema, &args.server, true);
     // A first try serves MCP too, unless --mcp=false.
     settings.mcp = args.server.mcp_settings(true);
+    settings.databases = dev_databases(&cluster, args.dev_databases).await?;
     // And the web console, unless --ui=false (its URL is printed once the port is bound).
     settings.ui = args.server.ui.unwrap_or(true);
     let result = tokio::select! {

@@ -38,6 +38,14 @@ impl Streams {
         }
     }
 
+    /// The same slots, with waits that also end when `drain` does (one database's streams).
+    pub fn with_drain(&self, drain: Drain) -> Streams {
+        Streams {
+            drain,
+            ..self.clone()
+        }
+    }
+
     /// How many streams are open now.
     pub fn open(&self) -> usize {
         self.limit - self.slots.available_permits()

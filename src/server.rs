@@ -6,7 +6,6 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 use tonic::{
     service::Routes,
@@ -16,16 +15,18 @@ use tonic_health::{server::HealthReporter, ServingStatus};
 use tower::{util::BoxCloneSyncService, ServiceExt};
 use tower_layer::{Layer, Stack};
 
+pub use crate::fleet::open::{prepare, StartupError};
 use crate::{
-    api::{Streams, WorkflowApi},
+    api::{Databases, FleetApi, Streams},
     auth::{layer::AuthLayer, Tokens},
-    config::{redact_url, Settings},
+    config::Settings,
+    fleet::{reload, Fleet},
     health::{self, DrainingHealth},
     http::HttpLayer,
-    hub::{self, Hub},
+    hub::Hub,
     overload::CallLimit,
     pb::{self, workflow_service_server::WorkflowServiceServer},
-    repo::{db::migrate, workflows::coalescer::EnqueueCoalescer, Repo, SchemaInfo},
+    repo::Repo,
     shutdown::Drain,
     telemetry::{
         self,
@@ -34,62 +35,6 @@ use crate::{
         Metrics,
     },
 };
-
-/// Why dbosd could not start; printed as one line before exiting non-zero.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("invalid database URL: {0}")]
-    BadUrl(String),
-    #[error("cannot connect to the system database at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
-    #[error(
-        "schema {schema:?} cannot be served: {reason}; run `dbosd migrate` or start with --migrate"
-    )]
-    Schema { schema: String, reason: String },
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Connects to the database, migrates it if asked, checks the schema and builds the repository.
-pub async fn prepare(settings: &Settings) -> Result<Repo, StartupError> {
-    for url in [&settings.database_url, settings.direct_url()] {
-        url.parse::<tokio_postgres::Config>()
-            .map_err(|e| StartupError::BadUrl(e.to_string()))?;
-    }
-    // Migrating and inspecting the schema is session work: straight to PostgreSQL when we can.
-    let url = settings.direct_url();
-    let unreachable = |e: &dyn std::fmt::Display| StartupError::Unreachable {
-        url: redact_url(url),
-        reason: e.to_string(),
-    };
-    let (mut client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| unreachable(&e))?;
-    let driver = tokio::spawn(connection);
-    if settings.migrate {
-        let before = migrate::migrate(&mut client, &settings.schema)
-            .await
-            .map_err(|e| StartupError::Other(format!("migration failed: {e}")))?;
-        tracing::info!(schema = %settings.schema, ?before, target = migrate::TARGET_VERSION, "schema migrated");
-    }
-    let schema = SchemaInfo::detect(&client, &settings.schema)
-        .await
-        .map_err(|e| unreachable(&e))?;
-    drop(client);
-    let _ = driver.await;
-    schema.check().map_err(|reason| StartupError::Schema {
-        schema: settings.schema.clone(),
-        reason: reason.to_string(),
-    })?;
-    tracing::info!(schema = %schema.name, version = ?schema.version, "DBOS schema detected");
-    Repo::new(
-        &settings.database_url,
-        settings.direct_url(),
-        &settings.pool,
-        schema,
-    )
-    .map_err(|e| StartupError::BadUrl(e.to_string()))
-}
 
 /// Where dbosd serves: gRPC, and optionally Prometheus metrics and plaintext health. Bound by the
 /// caller, so a port taken is a startup error and tests can bind port 0 and know the address.
@@ -137,17 +82,6 @@ pub async fn serve_with_hub(
         None => None,
     };
     let traces = telemetry::traces::Traces::start(&settings.traces).map_err(StartupError::Other)?;
-    hub.set_max_keys(settings.max_hub_keys);
-    let listen_task = tokio::spawn(hub::listener::run(
-        settings.direct_url().to_owned(),
-        Arc::clone(&hub),
-    ));
-    let poll_task = tokio::spawn(hub::poller::run(
-        repo.clone(),
-        Arc::clone(&hub),
-        settings.hub_tick,
-    ));
-
     let drain = Drain::new();
     let reporter = HealthReporter::new();
     // NOT_SERVING until the first check passes (the reporter starts "" as SERVING).
@@ -155,12 +89,28 @@ pub async fn serve_with_hub(
     reporter
         .set_service_status(health::LIVENESS, ServingStatus::Serving)
         .await;
-    let health_task = tokio::spawn(health::run(
+    let streams = Streams::new(drain.clone(), settings.max_streams);
+    // Every database, the default first; each call is routed through `databases`.
+    let databases = Databases::new();
+    let fleet = Fleet::new(
+        settings,
+        streams.clone(),
+        databases.clone(),
         reporter.clone(),
-        settings.database_url.clone(),
-        settings.schema.clone(),
-        settings.health_interval,
-    ));
+    );
+    let default_api = fleet.add_default(&settings.default_database, repo.clone(), Arc::clone(&hub));
+    fleet.apply(&settings.databases);
+    let reload_task = settings.config_file.clone().map(|path| {
+        reload::start(
+            Arc::clone(&fleet),
+            reload::Reload {
+                path,
+                flags: settings.flag_databases.clone(),
+                default: settings.default_database.clone(),
+                poll: settings.config_poll,
+            },
+        )
+    });
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         b.register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -193,39 +143,33 @@ pub async fn serve_with_hub(
             jobs_stop.cancel();
         }
     };
-    let streams = Streams::new(drain.clone(), settings.max_streams);
-    let enqueues = EnqueueCoalescer::start(repo.clone(), settings.enqueue_slots);
-    // Retention (opt-in): one runner on this database, its counters in the metrics registry.
+    // Retention (opt-in): one runner on the default database, its counters in the metrics registry.
     let retention_stats = Arc::new(crate::retention::RetentionStats::default());
     let metrics = Metrics::new_with(
         repo.clone(),
-        Arc::clone(&hub),
-        streams.clone(),
-        enqueues.stats(),
+        hub,
+        streams,
+        default_api.enqueue_stats(),
         |registry| retention_stats.register(registry),
     );
     let retention_task = settings
         .retention
         .clone()
         .map(|policy| crate::retention::start(repo.clone(), policy, Arc::clone(&retention_stats)));
+    let table = databases.clone();
+    metrics
+        .databases
+        .set_source(Arc::new(move || table.samples()));
     let metrics_task = listeners
         .metrics
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
-    // One refresher for this server's database (a fleet spawns one per database).
+    // The workflow health series are the default database's (one refresher; see ARCHITECTURE.md).
     let workflow_metrics_task = telemetry::workflow_metrics::spawn(
-        repo.clone(),
+        repo,
         Arc::clone(&metrics.workflows),
         &settings.workflow_metrics,
     );
-    let api = WorkflowApi::new(
-        repo,
-        enqueues,
-        hub,
-        settings.application_name.clone(),
-        streams,
-    )
-    .with_payload_limit(settings.payload_limit())
-    .with_native_policy(settings.native.clone());
+    let api = FleetApi::new(databases);
     let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout).with_traces(traces.clone());
     if settings.max_concurrent_calls > 0 {
         rpc_layer = rpc_layer.with_call_limit(CallLimit::new(settings.max_concurrent_calls));
@@ -287,7 +231,7 @@ pub async fn serve_with_hub(
     };
     let draining = Draining {
         reporter,
-        health_task,
+        fleet: Arc::clone(&fleet),
         drain,
         stop,
         grace: settings.drain_grace,
@@ -305,8 +249,8 @@ pub async fn serve_with_hub(
             task.0.abort();
         }
     }
-    listen_task.abort();
-    poll_task.abort();
+    drop(reload_task);
+    fleet.shutdown();
     if let Some(task) = retention_task {
         task.abort();
     }
@@ -377,7 +321,8 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
 /// What the drain needs to take the server down in order (ARCHITECTURE.md, "Drain").
 struct Draining {
     reporter: HealthReporter,
-    health_task: JoinHandle<()>,
+    /// Its databases' health checks stop first.
+    fleet: Arc<Fleet>,
     drain: Drain,
     /// Stops the servers accepting (and makes them wait for calls in flight).
     stop: CancellationToken,
@@ -401,7 +346,7 @@ impl Draining {
         }
         let deadline = Instant::now() + self.timeout;
         // 1. NOT_SERVING first, with the checker stopped so it cannot turn it back.
-        self.health_task.abort();
+        self.fleet.stop_health().await;
         set_health(&self.reporter, ServingStatus::NotServing).await;
         tracing::info!(
             grace_ms = self.grace.as_millis() as u64,

@@ -76,6 +76,13 @@ impl Drain {
         self.token.cancel();
     }
 
+    /// A token that drains with this one, and also on its own (one database of a fleet removed).
+    pub fn child(&self) -> Drain {
+        Drain {
+            token: self.token.child_token(),
+        }
+    }
+
     /// Whether draining has started.
     pub fn is_draining(&self) -> bool {
         self.token.is_cancelled()

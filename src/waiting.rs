@@ -33,8 +33,7 @@ use crate::{
 struct NotYet;
 
 impl NamedService for NotYet {
-    const NAME: &'static str =
-        <WorkflowServiceServer<crate::api::WorkflowApi> as NamedService>::NAME;
+    const NAME: &'static str = <WorkflowServiceServer<crate::api::FleetApi> as NamedService>::NAME;
 }
 
 impl Service<http::Request<Body>> for NotYet {

@@ -3,11 +3,12 @@
 //! `target/bench-results.json`. Run with `cargo bench --bench dbosd_bench` (see README).
 //!
 //! Sections can be picked: `cargo bench --bench dbosd_bench -- latency enqueue breakdown large
-//! durable reads idle watchers replicas`. `-- --quick` runs every section smaller (under three minutes)
+//! durable reads idle watchers replicas fleet`. `-- --quick` runs every section smaller (under three minutes)
 //! and still prints every ratio: the before/after of a change. The full run gives the README's table.
 
 mod breakdown;
 mod durable;
+mod fleet;
 mod idle;
 mod large;
 mod latency;
@@ -69,6 +70,9 @@ async fn main() -> BenchResult<()> {
     }
     if wants("watchers") {
         rows.extend(idle::watchers(&env, scale.watchers).await?);
+    }
+    if wants("fleet") {
+        rows.extend(fleet::run(&env).await?);
     }
     stats::print(&rows);
     println!(

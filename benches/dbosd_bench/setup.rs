@@ -141,6 +141,14 @@ pub async fn connect(url: &str) -> BenchResult<tokio_postgres::Client> {
 
 /// Starts a dbosd on `db_url`; returns it, its gRPC address and its metrics address.
 pub async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String, String)> {
+    spawn_dbosd_with(db_url, &[]).await
+}
+
+/// [`spawn_dbosd`] with `extra` flags (the fleet section's `--config`).
+pub async fn spawn_dbosd_with(
+    db_url: &str,
+    extra: &[&str],
+) -> BenchResult<(Child, String, String)> {
     let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .to_string();
@@ -158,6 +166,7 @@ pub async fn spawn_dbosd(db_url: &str) -> BenchResult<(Child, String, String)> {
             "--max-streams",
             "120000",
         ])
+        .args(extra)
         .env(
             "DBOSD_LOG",
             std::env::var("BENCH_DBOSD_LOG").unwrap_or_else(|_| "warn".into()),

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use tonic::{Response, Status};
 
+pub use self::service::databases::{Databases, HealthCell};
 pub use crate::overload::Streams;
 use crate::{
     auth::Principal,
@@ -35,7 +36,21 @@ use crate::{
     repo::{workflows::coalescer::EnqueueCoalescer, Repo},
 };
 
-/// The `dbosd.v1.WorkflowService` implementation.
+/// The `dbosd.v1.WorkflowService` implementation: resolves each call's database in the routing
+/// table (`service::databases`), then serves it on that database's [`WorkflowApi`].
+#[derive(Clone)]
+pub struct FleetApi {
+    databases: Databases,
+}
+
+impl FleetApi {
+    /// The service over the databases of `databases` (which the fleet keeps up to date).
+    pub fn new(databases: Databases) -> Self {
+        FleetApi { databases }
+    }
+}
+
+/// One database's service: its repository, enqueue coalescer, hub and stream slots.
 #[derive(Clone)]
 pub struct WorkflowApi {
     repo: Repo,
@@ -76,6 +91,11 @@ impl WorkflowApi {
             native: Arc::default(),
             job_board: Arc::default(),
         }
+    }
+
+    /// The enqueue coalescer's counters (the metrics endpoint reads the default database's).
+    pub fn enqueue_stats(&self) -> Arc<crate::repo::workflows::coalescer::EnqueueStats> {
+        self.enqueues.stats()
     }
 
     /// Refuses payloads over `limit` bytes at write (see `convert::check_payload`).

@@ -6,9 +6,11 @@
 
 use tonic::{Request, Response, Status};
 
+use std::sync::Arc;
+
 use crate::api::{
     service::{stream::RpcStream, trace_context::TraceContext},
-    WorkflowApi,
+    FleetApi,
 };
 use crate::auth::policy::{
     Access::{self, Read, Write},
@@ -16,6 +18,7 @@ use crate::auth::policy::{
     ScopeKind::{self, Filter, NewWorkflows, WholeDatabase, WorkflowIds},
     SERVICE,
 };
+use crate::auth::Principal;
 use crate::pb;
 
 const fn p(scope: ScopeKind, access: Access, polling: bool) -> Policy {
@@ -34,10 +37,13 @@ macro_rules! rpc_table {
             $policy:expr, |$api:ident, $req:ident, $meta:pat_param| $call:expr;
     )*) => {
         /// Every RPC of the service, by method name.
-        pub const POLICIES: &[(&str, Policy)] = &[$((stringify!($method), $policy),)*];
+        pub const POLICIES: &[(&str, Policy)] = &[
+            $((stringify!($method), $policy),)*
+            ("ListDatabases", LIST_DATABASES),
+        ];
 
         #[tonic::async_trait]
-        impl pb::workflow_service_server::WorkflowService for WorkflowApi {
+        impl pb::workflow_service_server::WorkflowService for FleetApi {
             $(
                 $(type $stream = $resp;)?
 
@@ -45,7 +51,9 @@ macro_rules! rpc_table {
                     &self,
                     request: Request<pb::$req_ty>,
                 ) -> Result<Response<$resp>, Status> {
-                    let call = self.begin(&request)?;
+                    // The call's database, resolved once: every handler below runs on its service.
+                    let api = self.databases.resolve(request.metadata(), caller(&request))?;
+                    let call = api.begin(&request)?;
                     let $meta = request.metadata();
                     let $req = request.get_ref();
                     let result = match call.permit() {
@@ -58,8 +66,31 @@ macro_rules! rpc_table {
                     call.finish(result, $req)
                 }
             )*
+
+            /// Reads no database: the routing table, filtered by the caller's token.
+            async fn list_databases(
+                &self,
+                request: Request<pb::ListDatabasesRequest>,
+            ) -> Result<Response<pb::ListDatabasesResponse>, Status> {
+                if request.extensions().get::<CalledMethod>().is_none() {
+                    return Err(Status::internal(
+                        "the call reached the service without its policy; this is a dbosd bug",
+                    ));
+                }
+                let databases = self.databases.list(caller(&request));
+                Ok(Response::new(pb::ListDatabasesResponse { databases }))
+            }
         }
     };
+}
+
+/// ListDatabases' policy: any token may call it, and sees only the databases it may use (the
+/// filter is the token's database binding, applied in `service::databases`).
+const LIST_DATABASES: Policy = p(Filter, Read, false);
+
+/// Who is calling (the auth layer's principal); `None` when tokens are off.
+fn caller<T>(request: &Request<T>) -> Option<&Principal> {
+    request.extensions().get::<Arc<Principal>>().map(|p| &**p)
 }
 
 rpc_table! {

@@ -28,6 +28,31 @@ pub struct Principal {
     /// Whether it may store raw native payloads (schedule `context_native_text`) when the operator
     /// switch `--allow-native-payloads` is on; from the token file's `native_payloads`.
     pub native_payloads: bool,
+    /// The databases it may use (`databases` in the file); within each, `scope` applies.
+    pub databases: DatabaseGrant,
+}
+
+/// Which of the served databases a token may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseGrant {
+    /// `databases` absent: the default database only, so a token file written before dbosd served
+    /// several databases grants exactly what it did.
+    DefaultOnly,
+    /// `["*"]`: every database, including ones added later.
+    All,
+    /// These names.
+    Named(Vec<String>),
+}
+
+impl DatabaseGrant {
+    /// Whether the database `name` (the default one when `is_default`) may be used.
+    pub fn allows(&self, name: &str, is_default: bool) -> bool {
+        match self {
+            DatabaseGrant::DefaultOnly => is_default,
+            DatabaseGrant::All => true,
+            DatabaseGrant::Named(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 /// The tokens loaded from the file.
@@ -60,6 +85,8 @@ struct TokenEntry {
     native_payloads: bool,
     /// Requests per second (with a burst) this token may make; absent for no limit.
     rate_limit: Option<RateLimit>,
+    /// Database names, or `["*"]` for all; absent for the default database only.
+    databases: Option<Vec<String>>,
 }
 
 impl Tokens {
@@ -108,6 +135,16 @@ impl Tokens {
                     Bucket::new(limit).map_err(|e| format!("token {name:?}: rate_limit: {e}"))?;
                 rate_limits.insert(name.clone(), bucket);
             }
+            let databases = match entry.databases {
+                None => DatabaseGrant::DefaultOnly,
+                Some(names) if names.is_empty() => {
+                    return Err(format!(
+                        "token {name:?}: databases must name at least one (or \"*\"), or be left out for the default database"
+                    ))
+                }
+                Some(names) if names.iter().any(|n| n == "*") => DatabaseGrant::All,
+                Some(names) => DatabaseGrant::Named(names),
+            };
             let all_apps = entry.applications.iter().any(|a| a == "*");
             let scope = Scope {
                 applications: (!all_apps).then_some(entry.applications),
@@ -119,6 +156,7 @@ impl Tokens {
                     name,
                     scope,
                     native_payloads: entry.native_payloads,
+                    databases,
                 }),
             ));
         }
@@ -208,6 +246,27 @@ mod tests {
         assert!(!ops.scope.is_restricted());
         assert!(!ops.native_payloads, "off unless the file grants it");
         assert!(tokens.authenticate("b-tok ").is_none());
+        // Without `databases`, the default database only (what a token file always meant).
+        assert!(billing.databases.allows("default", true));
+        assert!(!billing.databases.allows("orders", false));
+        let bound = Tokens::parse(
+            r#"{"tokens": [{"name": "a", "token": "t", "applications": ["*"], "databases": ["orders"]},
+                           {"name": "b", "token": "u", "applications": ["*"], "databases": ["*"]}]}"#,
+        )
+        .unwrap();
+        let a = bound.authenticate("t").unwrap();
+        assert!(a.databases.allows("orders", false) && !a.databases.allows("default", true));
+        assert!(bound
+            .authenticate("u")
+            .unwrap()
+            .databases
+            .allows("any", false));
+        let none = r#"{"tokens": [{"name": "a", "token": "leaked", "applications": ["x"], "databases": []}]}"#;
+        let err = Tokens::parse(none).err().unwrap();
+        assert!(
+            err.contains("databases") && !err.contains("leaked"),
+            "{err}"
+        );
 
         let twice = r#"{"tokens": [{"name": "a", "token": "leaked-1", "applications": ["x"]},
                                    {"name": "a", "token": "leaked-2", "applications": ["x"]}]}"#;

@@ -45,6 +45,10 @@ pub struct ClientArgs {
     /// The profile of the config file (`dbosd config`) to take connection settings from.
     #[arg(long, env = "DBOSD_PROFILE", global = true)]
     pub profile: Option<String>,
+    /// The system database the command works on, for a dbosd serving several (sent as
+    /// `dbos-database` metadata) [default: the server's default database].
+    #[arg(long, env = "DBOSD_DATABASE", global = true)]
+    pub database: Option<String>,
     /// Bearer token, for a dbosd started with --tokens-file.
     #[arg(long, env = "DBOSD_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
@@ -99,6 +103,8 @@ pub enum ClientCommand {
     Schedule(ScheduleArgs),
     /// List application versions and pick the latest.
     Version(VersionArgs),
+    /// List the system databases a dbosd serves (pick one with --database NAME).
+    Database(super::database::FleetArgs),
     /// Bulk jobs: cancel, resume, fork or delete every workflow matching a filter, in the background.
     Job(JobArgs),
     /// Connection profiles in the config file (like `temporal env`).

@@ -309,7 +309,7 @@ pub struct ConfigArgs {
 /// The config commands.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Set a key of the profile (address, token, tls_ca, tls_client_cert, tls_client_key,
+    /// Set a key of the profile (address, token, database, tls_ca, tls_client_cert, tls_client_key,
     /// tls_server_name).
     Set(ConfigSetArgs),
     /// Print a key of the profile.

@@ -16,27 +16,49 @@ use crate::pb::workflow_service_client::WorkflowServiceClient;
 /// The generated client on a connected channel, sending `--token` with every call.
 pub type Client = WorkflowServiceClient<InterceptedService<Channel, Bearer>>;
 
-/// Adds `authorization: Bearer <token>` to every call when a token was given.
+/// Adds `authorization: Bearer <token>` to every call when a token was given, and
+/// `dbos-database: <name>` when a database was.
 #[derive(Clone)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
+pub struct Bearer {
+    token: Option<MetadataValue<Ascii>>,
+    database: Option<MetadataValue<Ascii>>,
+}
 
 impl Bearer {
     /// Sends `token` (none: sends nothing); fails on a token that cannot be metadata.
     pub fn new(token: Option<&str>) -> Result<Bearer, String> {
-        let value = token
+        let token = token
             .map(|t| format!("Bearer {t}").parse())
             .transpose()
             .map_err(|_| "--token must be printable ASCII".to_owned())?;
-        Ok(Bearer(value))
+        Ok(Bearer {
+            token,
+            database: None,
+        })
+    }
+
+    /// Also names the database of every call (none: the server's default database).
+    pub fn with_database(mut self, database: Option<&str>) -> Result<Bearer, String> {
+        self.database = database
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| "--database must be printable ASCII".to_owned())?;
+        Ok(self)
     }
 }
 
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
+        if let Some(value) = &self.token {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
+        }
+        if let Some(value) = &self.database {
+            request.metadata_mut().insert(
+                crate::api::service::databases::DATABASE_HEADER,
+                value.clone(),
+            );
         }
         Ok(request)
     }
@@ -45,7 +67,8 @@ impl Interceptor for Bearer {
 /// Connects to the address of the flags, environment or profile, within `--connect-timeout`.
 pub async fn connect(given: &ClientArgs) -> Result<Client, CliError> {
     let (channel, token) = channel(given).await?;
-    let bearer = Bearer::new(token.as_deref())?;
+    let database = super::profile::resolve(given)?.database;
+    let bearer = Bearer::new(token.as_deref())?.with_database(database.as_deref())?;
     Ok(WorkflowServiceClient::with_interceptor(channel, bearer)
         .max_decoding_message_size(64 * 1024 * 1024))
 }

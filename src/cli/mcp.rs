@@ -26,7 +26,10 @@ pub struct McpArgs {
 pub async fn run(args: McpArgs) -> Result<ExitCode, String> {
     let (channel, token) = super::channel(&args.client).await.map_err(|e| e.message)?;
     let grpc = BoxCloneSyncService::new(channel.map_err(|e| ChannelError(e.into())));
-    let api = Api::new(grpc, token.as_deref())?;
+    let database = super::profile::resolve(&args.client)
+        .map_err(|e| e.message)?
+        .database;
+    let api = Api::new(grpc, token.as_deref())?.with_database(database.as_deref())?;
     let running = DbosdMcp::new(api, args.allow_writes)
         .serve(rmcp::transport::stdio())
         .await

@@ -26,6 +26,7 @@ mod args_more;
 mod args_wf;
 mod await_wf;
 mod client;
+pub mod database;
 mod describe;
 mod docs;
 mod enqueue;
@@ -158,6 +159,12 @@ async fn dispatch(command: ClientCommand) -> CliResult {
             match a.command {
                 VersionCommand::List(l) => version::list(&mut c, p, l).await,
                 VersionCommand::SetLatest(s) => version::set_latest(&mut c, p, s).await,
+            }
+        }
+        ClientCommand::Database(a) => {
+            let (mut c, p) = connect(&a.client).await?;
+            match a.command {
+                database::FleetCommand::List => database::list(&mut c, p).await,
             }
         }
         ClientCommand::Job(a) => {

@@ -9,6 +9,7 @@
 //! [profiles.prod]
 //! address = "https://dbosd.example.com:443"
 //! token = "..."
+//! database = "billing"   # the system database, for a dbosd serving several
 //! tls_ca = "/etc/ssl/prod-ca.pem"
 //! ```
 //!
@@ -30,6 +31,7 @@ use super::{
 pub struct Profile {
     pub address: Option<String>,
     pub token: Option<String>,
+    pub database: Option<String>,
     pub tls_ca: Option<String>,
     pub tls_client_cert: Option<String>,
     pub tls_client_key: Option<String>,
@@ -37,9 +39,10 @@ pub struct Profile {
 }
 
 /// The keys `config set` accepts, in file order.
-const KEYS: [&str; 6] = [
+const KEYS: [&str; 7] = [
     "address",
     "token",
+    "database",
     "tls_ca",
     "tls_client_cert",
     "tls_client_key",
@@ -51,6 +54,7 @@ impl Profile {
         Ok(match key {
             "address" => &mut self.address,
             "token" => &mut self.token,
+            "database" => &mut self.database,
             "tls_ca" => &mut self.tls_ca,
             "tls_client_cert" => &mut self.tls_client_cert,
             "tls_client_key" => &mut self.tls_client_key,
@@ -139,6 +143,7 @@ pub fn resolve(args: &ClientArgs) -> Result<ClientArgs, CliError> {
     let mut out = args.clone();
     out.address = args.address.clone().or(profile.address);
     out.token = args.token.clone().or(profile.token);
+    out.database = args.database.clone().or(profile.database);
     out.tls_ca = args.tls_ca.clone().or(profile.tls_ca.map(PathBuf::from));
     out.tls_client_cert = args
         .tls_client_cert

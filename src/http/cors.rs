@@ -11,6 +11,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 const ALLOW_HEADERS: &[&str] = &[
     "content-type",
     "authorization",
+    // The call's database (a fleet); see `api::service::databases`.
+    "dbos-database",
     "x-request-id",
     "connect-protocol-version",
     "connect-timeout-ms",

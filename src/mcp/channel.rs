@@ -44,6 +44,8 @@ pub struct Api {
     channel: GrpcChannel,
     /// Sent when the MCP request brings no `authorization` of its own (stdio's `--token`).
     token: Option<MetadataValue<Ascii>>,
+    /// Sent when the MCP request names no `dbos-database` of its own (stdio's `--database`).
+    database: Option<MetadataValue<Ascii>>,
 }
 
 impl Api {
@@ -53,7 +55,20 @@ impl Api {
             .map(|t| format!("Bearer {t}").parse())
             .transpose()
             .map_err(|_| "--token must be printable ASCII".to_owned())?;
-        Ok(Api { channel, token })
+        Ok(Api {
+            channel,
+            token,
+            database: None,
+        })
+    }
+
+    /// Names the database of calls whose MCP request names none.
+    pub fn with_database(mut self, database: Option<&str>) -> Result<Api, String> {
+        self.database = database
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| "--database must be printable ASCII".to_owned())?;
+        Ok(self)
     }
 
     /// A client for one call. The server bounds its replies (`--max-message-bytes`); the tools bound
@@ -74,6 +89,11 @@ impl Api {
         };
         if let Some(auth) = header("authorization").or_else(|| self.token.clone()) {
             request.metadata_mut().insert("authorization", auth);
+        }
+        // The MCP request's database is the tools' calls' database (one resolver for every surface).
+        let database = crate::api::service::databases::DATABASE_HEADER;
+        if let Some(name) = header(database).or_else(|| self.database.clone()) {
+            request.metadata_mut().insert(database, name);
         }
         if let Some(id) = header(crate::telemetry::layer::REQUEST_ID) {
             request

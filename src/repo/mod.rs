@@ -53,6 +53,11 @@ pub struct PoolOptions {
     /// starts with (None: the server's setting), lowered per statement to the time left to the
     /// call's deadline; a statement cancelled by it reaches the caller as DEADLINE_EXCEEDED.
     pub statement_timeout: Option<Duration>,
+    /// Connections kept open while idle: 1 for the default database (its first call finds one),
+    /// 0 for the other databases of a fleet, so a quiet database costs no pooled connection.
+    pub min_idle: u32,
+    /// How long an idle connection beyond `min_idle` stays open.
+    pub idle_timeout: Duration,
 }
 
 /// The repository: pool, detected schema and the SQL built for it.
@@ -116,7 +121,8 @@ impl Repo {
         let connect_failures = ConnectFailures::new();
         let pool = Pool::builder()
             .max_size(options.size.max(1))
-            .min_idle(Some(1))
+            .min_idle(Some(options.min_idle.min(options.size.max(1))))
+            .idle_timeout(Some(options.idle_timeout))
             .connection_timeout(options.acquire_timeout)
             // A broken connection is found on use; checking on every checkout would cost a round trip.
             .test_on_check_out(false)

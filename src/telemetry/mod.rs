@@ -4,6 +4,7 @@
 //! at scrape time; the workflow health series (`workflow_metrics.rs`) are refreshed by one task per
 //! interval, so a scrape never queries the database.
 
+pub mod databases;
 pub mod endpoint;
 pub mod histogram;
 pub mod intercept;
@@ -83,6 +84,8 @@ pub struct Metrics {
     enqueue_statements: Counter,
     enqueue_workflows: Counter,
     panics: Counter,
+    /// Pool and hub gauges of every served database, labelled by database.
+    pub databases: databases::DatabaseGauges,
     /// The workflow health series, refreshed by `workflow_metrics::spawn`.
     pub workflows: Arc<workflow_metrics::WorkflowHealth>,
     /// Served method paths, and whether each waits.
@@ -149,7 +152,9 @@ impl Metrics {
             (Counter::default(), Counter::default(), Counter::default());
         let (enqueue_statements, enqueue_workflows) = (Counter::default(), Counter::default());
         let panics = Counter::default();
+        let databases = databases::DatabaseGauges::default();
         let r = &mut registry;
+        databases.register(r);
         r.register(
             "audit_records",
             "Audit records of mutating calls, by RPC and result (see the dbosd::audit log target)",
@@ -230,6 +235,7 @@ impl Metrics {
             enqueue_statements,
             enqueue_workflows,
             panics,
+            databases,
             workflows,
             known_methods: known_methods(),
             sources: None,
@@ -290,6 +296,7 @@ impl Metrics {
             set(&self.enqueue_statements, load(&enqueues.statements));
             set(&self.enqueue_workflows, load(&enqueues.workflows));
         }
+        self.databases.refresh();
         self.panics
             .inner()
             .store(panics::total(), Ordering::Relaxed);

@@ -13,6 +13,7 @@ mod conventions;
 mod deploy;
 mod docs;
 mod export;
+mod fleet;
 mod http;
 mod interop;
 mod jobs;

@@ -27,6 +27,7 @@ pub fn command() -> Command {
         "DBOSD_ADDRESS",
         "DBOSD_PROFILE",
         "DBOSD_TOKEN",
+        "DBOSD_DATABASE",
         "DBOSD_OUTPUT",
         "DBOSD_TLS_CA",
         "NO_COLOR",

@@ -1,0 +1,56 @@
+//! The background work of one open database. **Per-database tasks are spawned here**: the hub's
+//! LISTEN connection and its batched poller today, and any runner a feature adds over one
+//! database's `Repo` (retention, bulk jobs, workflow metrics) belongs in [`spawn`] too, so it
+//! starts when its database opens and stops when the database is removed, replaced or drained.
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use crate::{config::Settings, hub, hub::Hub, repo::Repo};
+
+/// One open database, as its background tasks need it.
+pub struct OpenDatabase<'a> {
+    /// Its name (the metrics label and log field of its tasks).
+    pub name: &'a str,
+    pub repo: &'a Repo,
+    pub hub: &'a Arc<Hub>,
+    pub settings: &'a Settings,
+}
+
+/// Starts every background task of `db`; they stop when the returned [`Tasks`] is dropped.
+pub fn spawn(db: &OpenDatabase<'_>) -> Tasks {
+    tracing::debug!(
+        database = db.name,
+        "starting the database's background tasks"
+    );
+    Tasks(vec![
+        tokio::spawn(hub::listener::run(
+            db.settings.direct_url().to_owned(),
+            Arc::clone(db.hub),
+        )),
+        tokio::spawn(hub::poller::run(
+            db.repo.clone(),
+            Arc::clone(db.hub),
+            db.settings.hub_tick,
+        )),
+    ])
+}
+
+/// Tasks aborted when this is dropped.
+pub struct Tasks(Vec<JoinHandle<()>>);
+
+impl Tasks {
+    /// One task, aborted on drop.
+    pub fn one(task: JoinHandle<()>) -> Tasks {
+        Tasks(vec![task])
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
