@@ -299,13 +299,21 @@ async fn open_and_run(shared: Shared, name: String, settings: Settings, drain: D
         }
     };
     let hub = Hub::new();
-    let api = service(&shared, &settings, repo.clone(), Arc::clone(&hub), drain);
-    let _tasks = tasks::spawn(&OpenDatabase {
+    let api = service(
+        &shared,
+        &settings,
+        repo.clone(),
+        Arc::clone(&hub),
+        drain.clone(),
+    );
+    let db = OpenDatabase {
         name: &name,
         repo: &repo,
         hub: &hub,
         settings: &settings,
-    });
+    };
+    let _tasks = tasks::spawn(&db);
+    let _jobs = tasks::spawn_job_runner(&db, &drain);
     shared.databases.open(&name, api);
     tracing::info!(database = %name, "database open");
     std::future::pending::<()>().await

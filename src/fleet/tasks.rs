@@ -6,8 +6,16 @@
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-use crate::{config::Settings, hub, hub::Hub, repo::Repo};
+use crate::{
+    api::jobs::runner::{self, RunnerSettings},
+    config::Settings,
+    hub,
+    hub::Hub,
+    repo::Repo,
+    shutdown::Drain,
+};
 
 /// One open database, as its background tasks need it.
 pub struct OpenDatabase<'a> {
@@ -34,6 +42,30 @@ pub fn spawn(db: &OpenDatabase<'_>) -> Tasks {
             Arc::clone(db.hub),
             db.settings.hub_tick,
         )),
+    ])
+}
+
+/// The bulk-job runner of a database opened from the fleet's list (when `--bulk-job-runner` is on):
+/// jobs live in each database's own `dbosd.bulk_jobs`, so each database needs its runner. It gives
+/// its job back when `drain` starts; a runner stopped harder leaves its job to the lease. (The
+/// default database's runner is started by `server.rs`, whose shutdown waits for that give-back.)
+pub fn spawn_job_runner(db: &OpenDatabase<'_>, drain: &Drain) -> Tasks {
+    let Some(lease) = db.settings.bulk_job_lease else {
+        return Tasks(Vec::new());
+    };
+    let stop = CancellationToken::new();
+    let runner = RunnerSettings {
+        lease,
+        default_app: db.settings.application_name.clone(),
+    };
+    let drain = drain.clone();
+    let on_drain = stop.clone();
+    Tasks(vec![
+        runner::spawn(db.repo.clone(), runner, stop),
+        tokio::spawn(async move {
+            drain.draining().await;
+            on_drain.cancel();
+        }),
     ])
 }
 

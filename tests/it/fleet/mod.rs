@@ -3,6 +3,7 @@
 //! database with `dbos-database` metadata (`client_on`).
 
 mod cli;
+mod jobs;
 mod outage;
 mod reload;
 mod routing;
