@@ -55,7 +55,7 @@ pub(crate) struct Statements {
     /// List SELECTs up to the WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
     pub list_prefix: [String; 4],
     /// The enqueue statement (see `repo::workflows::enqueue`).
-    pub enqueue: crate::repo::workflows::enqueue::EnqueueSql,
+    pub enqueue: crate::repo::workflows::statement::EnqueueSql,
     pub dedup_holder: String,
     /// DebounceWorkflow's statements, where the schema has debouncing.
     pub debounce: Option<crate::repo::debounce::DebounceSql>,
@@ -159,7 +159,7 @@ impl Statements {
             read_stream: crate::repo::messaging::streams::read_stream_sql(s, &scoped(5)),
             poll: crate::repo::waits::poll_sql(s, &select(false, false)),
             list_prefix: [select(false, false), select(false, true), select(true, false), select(true, true)],
-            enqueue: crate::repo::workflows::enqueue::EnqueueSql::build(s),
+            enqueue: crate::repo::workflows::statement::EnqueueSql::build(s),
             forks_of: if s.has_column("workflow_status", "forked_from") {
                 // A fork outside the scope is neither reached nor walked through.
                 format!(

@@ -5,4 +5,5 @@ pub mod enqueue;
 pub mod list;
 mod outcome;
 pub mod session;
+pub mod statement;
 pub mod status;

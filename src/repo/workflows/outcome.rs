@@ -4,7 +4,11 @@
 
 use tokio_postgres::Row;
 
-use crate::repo::{db::row::Columns, workflows::enqueue::initial_status};
+use crate::repo::{
+    db::classify::{classify, is_unique_violation},
+    db::row::Columns,
+    workflows::statement::initial_status,
+};
 use crate::{
     error::{Error, Result},
     model::{EnqueueOutcome, Enqueued, NewWorkflow, WorkflowStatus},
@@ -88,4 +92,30 @@ fn check_same_workflow(wf: &NewWorkflow, row: &Row) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A deduplication id is held by another active workflow of its queue (the database's detail).
+pub(in crate::repo) struct DedupConflict(pub(in crate::repo) String);
+
+/// The enqueue statement's rows, or its deduplication conflict, or its error.
+pub(in crate::repo) fn settle(
+    done: Result<Vec<Row>, tokio_postgres::Error>,
+) -> Result<Result<Vec<Row>, DedupConflict>> {
+    match done {
+        Ok(rows) => Ok(Ok(rows)),
+        Err(e) => dedup_or_error(e),
+    }
+}
+
+/// A failed enqueue statement: a deduplication conflict (reported with the database's detail), or
+/// an error.
+fn dedup_or_error<T>(e: tokio_postgres::Error) -> Result<Result<T, DedupConflict>> {
+    if is_unique_violation(&e, "dedup") {
+        let detail = e
+            .as_db_error()
+            .and_then(|d| d.detail())
+            .unwrap_or("duplicate deduplication id");
+        return Ok(Err(DedupConflict(detail.to_owned())));
+    }
+    Err(classify("enqueueing workflows", e))
 }

@@ -14,7 +14,7 @@ use crate::repo::{
     db::classify::classify,
     db::unnamed::query_prepared,
     sql::Statements,
-    workflows::enqueue::{settle, DedupConflict},
+    workflows::outcome::{settle, DedupConflict},
     Param, Repo,
 };
 use crate::{error::Result, model::NewWorkflow};
