@@ -192,8 +192,15 @@ impl Repo {
             "created_at"
         };
         let mut sql = prefix.clone() + &w.sql();
-        let limit = w.bind(query.limit + 1);
-        sql += &format!(" ORDER BY ws.{order} {dir}, ws.workflow_uuid {dir} LIMIT {limit}");
+        // The limit is written into the text, not bound: with a bound limit PostgreSQL's generic
+        // plan must assume a tenth of the table is wanted and plans a parallel scan, so it replans
+        // every call (~0.6 ms with payloads, measured over 1,000,000 rows). With the number in the
+        // text the generic plan is the index walk, planned once per connection. A number only, so
+        // nothing a caller sends reaches the text; callers use a handful of page sizes.
+        sql += &format!(
+            " ORDER BY ws.{order} {dir}, ws.workflow_uuid {dir} LIMIT {}",
+            query.limit + 1
+        );
         if let Some(offset) = query.offset {
             let p = w.bind(offset);
             sql += &format!(" OFFSET {p}");
