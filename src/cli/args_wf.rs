@@ -26,8 +26,7 @@ pub enum WorkflowCommand {
     Show(StepsArgs),
     /// List a workflow's steps.
     Steps(StepsArgs),
-    /// List the messages sent to a workflow, oldest first: topic, message, when, and whether a
-    /// `recv` received it (and at which step) or it is still pending.
+    /// List the messages sent to a workflow, oldest first, received by its recv or pending.
     Messages(MessagesArgs),
     /// Wait for a workflow's result, showing its status changes on stderr; exit 0 only on SUCCESS.
     #[command(visible_alias = "await")]
