@@ -102,7 +102,10 @@ mod tests {
         for token in tokens {
             assert!(refused::<StepsPage>(token), "steps accepted {token:?}");
             assert!(refused::<WatchCursor>(token), "watch accepted {token:?}");
-            assert!(refused::<MessagesPage>(token), "messages accepted {token:?}");
+            assert!(
+                refused::<MessagesPage>(token),
+                "messages accepted {token:?}"
+            );
             // A list token may be well-formed yet belong to no query; `list` checks the fingerprint.
             if let Ok(page) = decode::<ListPage>("page_token", token, NOT_OURS) {
                 assert_eq!(page.f, "0", "{token:?}");

@@ -4,7 +4,9 @@
 //! lists as one that does not exist.
 
 use crate::repo::db::row::Columns;
-use crate::repo::{db::classify::classify, db::schema::SchemaInfo, db::scope::Bound, Repo, Unnamed};
+use crate::repo::{
+    db::classify::classify, db::schema::SchemaInfo, db::scope::Bound, Repo, Unnamed,
+};
 use crate::{
     error::Result,
     model::{

@@ -27,7 +27,11 @@ async fn messages_and_stream_keys_of_a_workflow_a_worker_ran() {
             .await
             .expect("send");
     }
-    let mut writer = enqueue_req("write_stream_wf", "test_queue", vec![json!("s"), json!([1, 2])]);
+    let mut writer = enqueue_req(
+        "write_stream_wf",
+        "test_queue",
+        vec![json!("s"), json!([1, 2])],
+    );
     writer.workflow_id = Some("mcp-writer".into());
     client.enqueue_workflow(writer).await.expect("enqueue");
     wait_terminal(&srv.client, "mcp-recv").await;

@@ -57,7 +57,13 @@ async fn messages_are_listed_received_or_pending_with_the_receiving_step() {
     req.workflow_id = Some("inbox-1".into());
     srv.client.enqueue_workflow(req).await.unwrap();
     send(&mut srv.client, "inbox-1", None, json!({"plain": true})).await;
-    send(&mut srv.client, "inbox-1", Some("other"), json!("not for recv")).await;
+    send(
+        &mut srv.client,
+        "inbox-1",
+        Some("other"),
+        json!("not for recv"),
+    )
+    .await;
     send(&mut srv.client, "inbox-1", Some("go"), json!(42)).await;
     send(&mut srv.client, "inbox-parked", Some("go"), json!("parked")).await;
     // Now let a worker run it (no worker polled its queue until now).
@@ -71,7 +77,11 @@ async fn messages_are_listed_received_or_pending_with_the_receiving_step() {
     )
     .await;
     let done = wait_terminal(&srv.client, "inbox-1").await;
-    assert_eq!(payload_json(&done.output), json!(42), "recv got the go message");
+    assert_eq!(
+        payload_json(&done.output),
+        json!(42),
+        "recv got the go message"
+    );
 
     let all = list(&mut srv.client, messages_of("inbox-1")).await;
     assert_eq!(all.len(), 3, "{all:?}");
@@ -100,7 +110,10 @@ async fn messages_are_listed_received_or_pending_with_the_receiving_step() {
         .get(0);
     assert_eq!(received.consumed_by_step, Some(recv_step));
     let plain = by_topic(None);
-    assert!(!plain.consumed && plain.consumed_by_step.is_none(), "{plain:?}");
+    assert!(
+        !plain.consumed && plain.consumed_by_step.is_none(),
+        "{plain:?}"
+    );
     let value = plain.message.as_ref().unwrap();
     assert_eq!(value.serialization, "portable_json");
     assert_eq!(payload_json(&plain.message), json!({"plain": true}));
