@@ -153,6 +153,8 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
     result["stream_values"] = page.eval_on_selector_all(".stream-values li pre", "ps => ps.map(p => p.textContent)")
     page.click(".timeline .step .step-head")
     page.wait_for_selector(".step-detail:not([hidden])")
+    # From the top: a full-page shot of a scrolled page draws the sticky bar mid-page.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "2-workflow.png"), full_page=True)
 
     # A child opens from its step; then the parent is linked back.

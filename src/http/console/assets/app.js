@@ -114,7 +114,7 @@ async function showDatabases() {
     fill(dbSlot);
     return;
   }
-  const label = (d) => `${d.name}${d.isDefault ? " (default)" : ""}` +
+  const label = (d) => `${d.name}${d.isDefault && d.name !== "default" ? " (default)" : ""}` +
     `${d.unknown ? " (not served to this token)" : d.health === "DATABASE_HEALTH_NOT_SERVING" ? " (down)" : ""}`;
   const select = h("select", { id: "db-select", title: "The database every call goes to (dbos-database)" },
     list.map((d) => h("option", { value: d.name, selected: d.name === current }, label(d))));
