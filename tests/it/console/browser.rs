@@ -127,7 +127,9 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
         async move {
             match client.enqueue_workflow(req).await {
                 Ok(_) => Some(()),
-                Err(e) if matches!(e.code(), tonic::Code::Unavailable | tonic::Code::NotFound) => None,
+                Err(e) if matches!(e.code(), tonic::Code::Unavailable | tonic::Code::NotFound) => {
+                    None
+                }
                 Err(e) => panic!("enqueue on {SECOND_DB}: {e:?}"),
             }
         }
@@ -228,8 +230,14 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     assert_eq!(seen["db_selected_after"], SECOND_DB);
     assert_eq!(seen["second_list_ids"], json!([SECOND_ID]), "{seen}");
     let url = seen["second_url"].as_str().unwrap();
-    assert!(url.contains(&format!("/ui/?db={SECOND_DB}#/workflows")), "{url}");
-    assert_eq!(seen["second_detail_status"], "ENQUEUED", "the shared URL opens it");
+    assert!(
+        url.contains(&format!("/ui/?db={SECOND_DB}#/workflows")),
+        "{url}"
+    );
+    assert_eq!(
+        seen["second_detail_status"], "ENQUEUED",
+        "the shared URL opens it"
+    );
 
     // The cancel went through: the database says so, not just the page.
     assert_eq!(seen["parked_before"], "ENQUEUED");
