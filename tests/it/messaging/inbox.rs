@@ -1,7 +1,8 @@
 //! ListWorkflowMessages and ListStreamKeys against rows a real DBOS Python worker wrote: messages
 //! with and without a topic, one received by the worker's `recv` (consumed, with its step), the
 //! rest pending; streams written and closed (or not) by the worker; paging with the one page-token
-//! codec; a workflow of another application answered as an unknown one; and both over Connect JSON.
+//! codec; a workflow of another application answered as an unknown one; and both over Connect JSON
+//! and in the OpenAPI document.
 
 use dbosd::pb::{self, ListStreamKeysRequest, ListWorkflowMessagesRequest};
 use serde_json::json;
@@ -12,7 +13,7 @@ use crate::harness::{
     assert_status, enqueue_req, payload_json, pv, wait_terminal, TestServer, Worker, WorkerLang,
     WorkerOptions,
 };
-use crate::http::connect_json;
+use crate::http::{connect_json, curl};
 
 type Client = pb::workflow_service_client::WorkflowServiceClient<tonic::transport::Channel>;
 
@@ -338,6 +339,17 @@ async fn stream_keys_count_values_and_tell_closed_from_open() {
     assert_eq!(body["messages"][0]["topic"], "t", "{body}");
     assert_eq!(body["messages"][0]["message"]["json"], json!({"n": 1}));
     assert!(body["messages"][0]["createdAt"].is_string(), "{body}");
+    // Both are documented in the OpenAPI document, with the proto's words.
+    let doc = curl(&format!("http://{}/openapi.json", srv.addr), &[], b"")
+        .await
+        .json();
+    for (rpc, says) in [
+        ("ListWorkflowMessages", "messages sent to a workflow"),
+        ("ListStreamKeys", "streams a workflow wrote"),
+    ] {
+        let op = &doc["paths"][format!("/dbosd.v1.WorkflowService/{rpc}")]["post"];
+        assert!(op.to_string().contains(says), "{rpc}: {op}");
+    }
     let bad = connect_json(
         srv.addr,
         "ListWorkflowMessages",
