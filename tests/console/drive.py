@@ -260,6 +260,10 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
         page.wait_for_selector("tbody td.empty, tbody tr[data-id]")
         result["narrow_list_ids"] = page.eval_on_selector_all(
             "tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)")
+        # It may use the default database only: no picker.
+        page.wait_for_selector("#db-slot[data-databases]", state="attached")
+        result["narrow_databases"] = page.eval_on_selector("#db-slot", "s => s.dataset.databases")
+        result["narrow_picker"] = page.query_selector("#db-select") is not None
         page.goto(f"{ui}#/queues")
         page.wait_for_selector(".error-box")
         result["narrow_queues_error"] = page.text_content(".error-box")

@@ -303,6 +303,8 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     // A token for application alpha sees none of these workflows; the queue registry needs a
     // token for every application, and the page says permission denied.
     assert_eq!(seen["narrow_list_ids"], json!([]), "{seen}");
+    assert_eq!(seen["narrow_databases"], "1", "{seen}");
+    assert_eq!(seen["narrow_picker"], false, "one database: no picker");
     let denied = seen["narrow_queues_error"].as_str().unwrap();
     assert!(denied.starts_with("permission denied"), "{denied}");
     for shot in [

@@ -110,6 +110,8 @@ async function showDatabases() {
   }
   const current = session.database || list.find((d) => d.isDefault)?.name || "";
   if (!list.some((d) => d.name === current) && current) list.push({ name: current, unknown: true });
+  // `data-databases` says how many were listed (for whoever checks the picker is hidden).
+  dbSlot.dataset.databases = String(list.length);
   if (list.length <= 1 && !session.database) {
     fill(dbSlot);
     return;
