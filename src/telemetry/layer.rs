@@ -237,13 +237,8 @@ impl CallDeadline {
 /// The final status as the caller should see it: size limits named, and an INTERNAL status carrying
 /// the request id under which the log has its cause.
 fn rewrite_status(headers: &mut HeaderMap, id: &HeaderValue, hint: &str) {
-    // Only these two codes are rewritten: reading the code alone spares every other call parsing
-    // (and percent-decoding) its whole status, twice.
-    match grpc_status(headers) {
-        Some(Code::OutOfRange) => report_size_limit(headers, hint),
-        Some(Code::Internal) => tag_internal(headers, id),
-        _ => {}
-    }
+    report_size_limit(headers, hint);
+    tag_internal(headers, id);
 }
 
 /// Appends the request id to an INTERNAL status's message, once (a status may pass here twice).
