@@ -264,6 +264,18 @@ impl Subscription {
             std::future::pending::<()>().await;
         }
     }
+
+    /// Tells the hub the fingerprint (in the poll's format) of what the waiter's own read saw, if
+    /// the poller has not seen the key yet: its first sight then wakes the waiter only if the row
+    /// changed since, instead of always (a burst of new waits would re-read twice each).
+    pub fn saw(&self, fingerprint: String) {
+        let mut state = self.hub.lock();
+        if let Some(entry) = state.waiters.get_mut(&self.key) {
+            if entry.fingerprint.is_none() {
+                entry.fingerprint = Some(fingerprint);
+            }
+        }
+    }
 }
 
 impl Drop for Subscription {

@@ -40,6 +40,20 @@ pub struct PollResult {
     pub db_now_ms: i64,
 }
 
+/// A status row's fingerprint as the poll statement computes it (`status || '|' || updated_at`; the
+/// empty string for a row that is absent or has no status), so a waiter can tell the hub what its
+/// own read saw.
+pub fn status_fingerprint(row: Option<&WorkflowRow>) -> String {
+    match row {
+        Some(WorkflowRow {
+            status: Some(status),
+            updated_at,
+            ..
+        }) => format!("{status}|{updated_at}"),
+        _ => String::new(),
+    }
+}
+
 /// Builds the poll statement for a schema.
 pub(crate) fn poll_sql(s: &SchemaInfo, status_select: &str) -> String {
     let ws = s.table("workflow_status");
