@@ -370,6 +370,22 @@ mod tests {
         assert!(woken(&mut sub), "a new fingerprint wakes");
     }
 
+    #[tokio::test]
+    async fn what_a_waiter_saw_stands_in_for_the_first_sight() {
+        let hub = Hub::new();
+        let mut sub = hub.subscribe(event("a")).unwrap();
+        sub.saw("1".to_owned());
+        hub.observe([(event("a"), "1".to_owned())]);
+        assert!(
+            !sub.rx.has_changed().unwrap(),
+            "the row the waiter read is no change"
+        );
+        // Once the poller has seen the key, a late report changes nothing.
+        sub.saw("0".to_owned());
+        hub.observe([(event("a"), "2".to_owned())]);
+        assert!(sub.rx.has_changed().unwrap(), "a newer row wakes");
+    }
+
     #[test]
     fn keys_beyond_the_cap_are_refused_but_known_keys_are_shared() {
         let hub = Hub::new();
