@@ -373,7 +373,7 @@ mod tests {
     #[tokio::test]
     async fn what_a_waiter_saw_stands_in_for_the_first_sight() {
         let hub = Hub::new();
-        let mut sub = hub.subscribe(event("a")).unwrap();
+        let sub = hub.subscribe(event("a")).unwrap();
         sub.saw("1".to_owned());
         hub.observe([(event("a"), "1".to_owned())]);
         assert!(
