@@ -40,8 +40,18 @@ impl FeedState {
     }
 
     /// Takes one poll's changed rows: broadcasts transitions and advances the watermark.
-    pub fn ingest(&mut self, hub: &Hub, changed: Vec<WorkflowRow>, db_now_ms: i64) {
-        let activated_at = *self.activated_at.get_or_insert(db_now_ms);
+    /// `watched_ms` is how long ago the first current watcher subscribed: watching began then, not
+    /// at this (later) poll, so a change a caller makes right after opening its watch is delivered.
+    pub fn ingest(
+        &mut self,
+        hub: &Hub,
+        changed: Vec<WorkflowRow>,
+        db_now_ms: i64,
+        watched_ms: i64,
+    ) {
+        let activated_at = *self
+            .activated_at
+            .get_or_insert(db_now_ms.saturating_sub(watched_ms));
         for row in changed {
             let fingerprint = (row.status.clone(), row.updated_at);
             let previous = self
@@ -78,21 +88,23 @@ mod tests {
         let mut rx = hub.subscribe_feed();
         let mut feed = FeedState::default();
         assert_eq!(feed.watermark(true), Some(i64::MAX));
-        feed.ingest(&hub, vec![], 10_000);
+        feed.ingest(&hub, vec![], 10_000, 0);
         assert_eq!(feed.watermark(true), Some(8_000));
         // "old" changed before watching began: baseline. "a" is new.
         feed.ingest(
             &hub,
             vec![row("old", "SUCCESS", 9_000), row("a", "ENQUEUED", 10_001)],
             10_050,
+            0,
         );
         // The same rows again inside the margin, then a's transition.
         feed.ingest(
             &hub,
             vec![row("old", "SUCCESS", 9_000), row("a", "ENQUEUED", 10_001)],
             10_100,
+            0,
         );
-        feed.ingest(&hub, vec![row("a", "PENDING", 10_150)], 10_200);
+        feed.ingest(&hub, vec![row("a", "PENDING", 10_150)], 10_200, 0);
         let got: Vec<(String, Option<String>)> = std::iter::from_fn(|| rx.try_recv().ok())
             .map(|r| (r.workflow_id.clone(), r.status.clone()))
             .collect();
@@ -109,5 +121,28 @@ mod tests {
             Some(i64::MAX),
             "state is forgotten when nobody watches"
         );
+    }
+
+    #[tokio::test]
+    async fn a_change_between_subscribing_and_the_first_poll_is_a_transition() {
+        let hub = Hub::new();
+        let mut rx = hub.subscribe_feed();
+        let mut feed = FeedState::default();
+        feed.watermark(true);
+        // The watcher subscribed 300 ms before this first poll learned the clock (10,000).
+        feed.ingest(&hub, vec![], 10_000, 300);
+        feed.ingest(
+            &hub,
+            vec![
+                row("before", "SUCCESS", 9_600),
+                row("after", "CANCELLED", 9_800),
+            ],
+            10_050,
+            350,
+        );
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|r| r.workflow_id.clone())
+            .collect();
+        assert_eq!(got, ["after"]);
     }
 }

@@ -22,7 +22,7 @@ use std::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::{broadcast, watch, Notify};
@@ -90,6 +90,9 @@ pub struct Hub {
     /// Wakes the poller when the first key arrives after an idle spell.
     activity: Notify,
     feed: broadcast::Sender<Arc<WorkflowRow>>,
+    /// When the feed's first current subscriber subscribed (`None` while nobody watches): the
+    /// poller's first feed poll comes later, and transitions in between belong to that watcher.
+    feed_opened: Mutex<Option<Instant>>,
     /// Most distinct keys waited on at once.
     max_keys: AtomicUsize,
     /// Counters.
@@ -103,6 +106,7 @@ impl Hub {
             state: Mutex::new(State::default()),
             activity: Notify::new(),
             feed: broadcast::channel(feed::CAPACITY).0,
+            feed_opened: Mutex::new(None),
             max_keys: AtomicUsize::new(usize::MAX),
             stats: HubStats::default(),
         })
@@ -176,11 +180,25 @@ impl Hub {
         self.feed.receiver_count()
     }
 
-    /// Subscribes to the status-transition feed (WatchWorkflows).
+    /// Subscribes to the status-transition feed (WatchWorkflows). Every transition committed after
+    /// this returns is delivered, including those before the poller's next tick.
     pub fn subscribe_feed(&self) -> broadcast::Receiver<Arc<WorkflowRow>> {
+        let mut opened = self.feed_opened.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.feed.subscribe();
+        opened.get_or_insert_with(Instant::now);
+        drop(opened);
         self.activity.notify_one();
         rx
+    }
+
+    /// Whether anyone watches the feed, and since when; forgets the time when nobody does. Checked
+    /// under the same lock as [`Hub::subscribe_feed`], so a subscription is never forgotten.
+    pub(crate) fn feed_watched_since(&self) -> Option<Instant> {
+        let mut opened = self.feed_opened.lock().unwrap_or_else(|e| e.into_inner());
+        if self.feed.receiver_count() == 0 {
+            *opened = None;
+        }
+        *opened
     }
 
     pub(crate) fn publish(&self, row: Arc<WorkflowRow>) {

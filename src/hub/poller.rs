@@ -65,7 +65,8 @@ async fn poll_connected(
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let watching = hub.feed_subscribers() > 0;
+        let watched_since = hub.feed_watched_since();
+        let watching = watched_since.is_some();
         if hub.waiting_keys() == 0 && !watching {
             feed.watermark(false);
             hub.activity().await;
@@ -113,7 +114,8 @@ async fn poll_connected(
             .map(|(workflow_id, key, fp)| (Key::Stream { workflow_id, key }, fp));
         hub.observe(merge(absent, statuses.chain(events).chain(streams)));
         if watching {
-            feed.ingest(hub, result.changed, result.db_now_ms);
+            let watched_ms = watched_since.map_or(0, |at| at.elapsed().as_millis() as i64);
+            feed.ingest(hub, result.changed, result.db_now_ms, watched_ms);
         }
     }
 }

@@ -166,11 +166,13 @@ impl WorkflowApi {
         let cursor = (!req.cursor.is_empty())
             .then(|| Cursor::decode(&req.cursor))
             .transpose()?;
-        let (repo, hub) = (self.repo.clone(), self.hub.clone());
+        let repo = self.repo.clone();
+        // Subscribe before the call answers (not in the task, which may run later), then replay:
+        // a change the caller makes once the watch is open is delivered; one in between the
+        // subscription and the replay arrives twice at worst.
+        let mut feed = self.hub.subscribe_feed();
         self.streams.spawn(move |sink| {
             task::run(async move {
-                // Subscribe first, then replay: a transition in between arrives twice at worst.
-                let mut feed = hub.subscribe_feed();
                 let mut watcher = Watcher {
                     filter,
                     followed: HashSet::new(),

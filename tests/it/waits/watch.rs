@@ -1,6 +1,10 @@
 //! WatchEvent, ReadStream and WatchWorkflows with the real DBOS Python worker.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::atomic::Ordering,
+    time::Duration,
+};
 
 use dbosd::pb::{
     self, ReadStreamRequest, WatchEventRequest, WatchWorkflowsRequest, WorkflowStatus,
@@ -10,8 +14,8 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Streaming};
 
 use crate::harness::{
-    assert_status, enqueue_req, eventually, get_workflow, pv, wait_terminal, watching, TestServer,
-    Worker, WorkerLang, WorkerOptions, WAIT,
+    assert_status, enqueue_req, eventually, get_workflow, pv, wait_terminal, watching, TestDb,
+    TestServer, Worker, WorkerLang, WorkerOptions, WAIT,
 };
 
 async fn next<T>(stream: &mut Streaming<T>) -> Option<T> {
@@ -353,3 +357,57 @@ on_both_workers!(
     a_stream_of_a_finished_workflow_ends_after_its_values_even_unclosed,
     watch_workflows_sees_every_transition_and_resumes_after_a_drop,
 );
+
+/// The first watcher's subscription starts the feed, but the poller only learns the database clock
+/// at its next tick (up to a tick later): a change the caller makes as soon as its watch is open
+/// falls in that gap and must still arrive as a live transition. A slow tick widens the gap, and a
+/// waited workflow keeps the poller ticking so the watch opens mid-tick.
+#[tokio::test]
+async fn a_change_right_after_the_first_watch_opens_is_delivered() {
+    let mut srv = TestServer::start_on(TestDb::new().await, |s| {
+        s.hub_tick = Duration::from_millis(700)
+    })
+    .await;
+    let parked = |id: &str| {
+        let mut req = enqueue_req("echo", "parked_queue", vec![json!(1)]);
+        req.workflow_id = Some(id.into());
+        req
+    };
+    for id in ["held", "target"] {
+        srv.client.enqueue_workflow(parked(id)).await.unwrap();
+    }
+    let mut waiter = srv.client.clone();
+    let _held = tokio::spawn(async move {
+        waiter
+            .await_workflow(pb::AwaitWorkflowRequest {
+                workflow_id: "held".into(),
+                ..Default::default()
+            })
+            .await
+    });
+    eventually("the poller to tick for the held wait", || async {
+        (srv.hub.stats.poll_ticks.load(Ordering::Relaxed) >= 2).then_some(())
+    })
+    .await;
+    let mut stream = srv
+        .client
+        .watch_workflows(WatchWorkflowsRequest {
+            workflow_ids: vec!["target".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    srv.client
+        .cancel_workflow(pb::CancelWorkflowRequest {
+            workflow_id: "target".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let update = next(&mut stream).await.expect("an update");
+    let workflow = update.workflow.expect("a workflow");
+    assert_eq!(workflow.workflow_id, "target");
+    assert_eq!(workflow.status(), WorkflowStatus::Cancelled);
+    assert!(!update.replayed, "a live transition, not a replay");
+}
