@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use dbosd::{
     cli::{
         self,
-        retention::{self as command, RetentionCommand, RetentionCommandArgs},
+        retention::{self as command},
     },
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
@@ -105,7 +105,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => dbosd::fleet::migrate::run(&args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
-        Some(Command::Retention(args)) => retention(args).await,
+        Some(Command::Retention(args)) => command::command(args).await,
         Some(Command::Client(_) | Command::Mcp(_)) => {
             Err("client commands are run by client_command".to_owned())
         }
@@ -154,6 +154,9 @@ fn fleet_settings(args: &ServeArgs) -> Result<Settings, String> {
         );
         let mut settings = dbosd::fleet::open::settings_for(&base, &default);
         settings.migrate |= args.migrate;
+        // The flags' retention stays the fleet's; the default database's table applies to it alone.
+        settings.retention = base.retention;
+        settings.default_retention = default.retention.clone();
         settings.default_database = default.name.clone();
         settings.databases = all.into_iter().filter(|d| d.name != default.name).collect();
         return Ok(settings);
@@ -265,31 +268,6 @@ async fn dev_databases(
         specs.push(spec);
     }
     Ok(specs)
-}
-
-/// `dbosd retention policy|run`: the policy, or one round against the database now.
-async fn retention(args: RetentionCommandArgs) -> Result<(), String> {
-    match args.command {
-        RetentionCommand::Policy(a) => {
-            println!("{}", command::policy_of(&a.retention)?.describe());
-            Ok(())
-        }
-        RetentionCommand::Run(a) => {
-            let policy = command::policy_of(&a.retention)?;
-            let url = database_url(&a.database)?;
-            let mut settings = Settings::new(url);
-            settings.schema = a.database.schema.clone();
-            settings.direct_database_url = a.database.direct_database_url.filter(|u| !u.is_empty());
-            let repo = server::prepare(&settings)
-                .await
-                .map_err(|e| e.to_string())?;
-            print!(
-                "{}",
-                command::run_once(&repo, &policy, a.dry_run || policy.dry_run).await?
-            );
-            Ok(())
-        }
-    }
 }
 
 /// `start-dev`: check the port, sweep dead runs' scratch dirs, start PostgreSQL, serve until a
