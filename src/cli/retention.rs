@@ -120,7 +120,12 @@ fn selected(
         .databases
         .into_iter()
         .find(|d| d.name == name)
-        .ok_or_else(|| format!("--database {name:?}: no such database in {}", path.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "--database {name:?}: no such database in {}",
+                path.display()
+            )
+        })?;
     flags.pace().check()?;
     let policy = spec
         .retention

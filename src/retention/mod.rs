@@ -271,7 +271,10 @@ fn log_round(database: &str, report: &RoundReport, dry_run: bool) {
     } else if report.workflows > 0 {
         tracing::info!(database, workflows = report.workflows, batches = report.batches, cutoff_ms = ?report.cutoff_ms, rows = ?report.rows, "retention deleted finished workflows");
     } else if report.end == RoundEnd::Busy {
-        tracing::debug!(database, "retention round skipped: another runner holds the lock");
+        tracing::debug!(
+            database,
+            "retention round skipped: another runner holds the lock"
+        );
     }
 }
 

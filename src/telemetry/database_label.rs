@@ -138,7 +138,10 @@ mod tests {
         assert_eq!(&*labels.of(&call(Some(" b "))), "b");
         assert_eq!(&*labels.of(&call(Some("invented"))), UNKNOWN);
         // One shared name per database: the call path clones, it does not allocate.
-        assert!(Arc::ptr_eq(&labels.of(&call(Some("b"))), &labels.of(&call(Some("b")))));
+        assert!(Arc::ptr_eq(
+            &labels.of(&call(Some("b"))),
+            &labels.of(&call(Some("b")))
+        ));
         labels.remove("b");
         labels.remove("main");
         assert_eq!(&*labels.of(&call(Some("b"))), UNKNOWN);

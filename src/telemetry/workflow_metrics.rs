@@ -23,11 +23,9 @@ use prometheus_client::{
 use tokio::task::JoinHandle;
 
 use super::histogram::BucketedHistogram;
-use crate::{
-    repo::{
-        telemetry::{HealthSnapshot, WINDOW_LAG_MS},
-        Repo,
-    },
+use crate::repo::{
+    telemetry::{HealthSnapshot, WINDOW_LAG_MS},
+    Repo,
 };
 
 /// Dequeue latency buckets, in seconds: from an idle worker's poll to a long backlog.
