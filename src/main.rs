@@ -7,10 +7,7 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use dbosd::{
-    cli::{
-        self,
-        retention::{self as command},
-    },
+    cli::{self, retention as command},
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },

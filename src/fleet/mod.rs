@@ -5,8 +5,9 @@
 //! retention, bulk jobs), its health check (its own health service name) and its drain token (a
 //! removed database's open waits end with UNAVAILABLE). It writes the routing table
 //! (`api::Databases`) every call resolves its database in, and the names the call metrics may
-//! label a call with (`telemetry::database_label`). [`Fleet::apply`] diffs a new list of databases against the served ones: added ones open,
-//! removed ones close, changed ones are replaced, and the others are untouched (`reload.rs`).
+//! label a call with (`telemetry::database_label`). [`Fleet::apply`] diffs a new list of databases
+//! against the served ones: added ones open, removed ones close, changed ones are replaced, and the
+//! others are untouched (`reload.rs`).
 //!
 //! The default database (`--database-url`, or the config file's `default`) is prepared before the
 //! port opens, as dbosd always did, and is not changed by a reload.
