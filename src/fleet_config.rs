@@ -46,6 +46,10 @@ pub struct FleetFlags {
     pub config_poll_ms: u64,
 }
 
+/// The request metadata key (and HTTP header) a call names its database with. Here, below both
+/// the resolver (`api`) and the call metrics (`telemetry`), which read it.
+pub const DATABASE_HEADER: &str = "dbos-database";
+
 /// The name of the database `--database-url` gives.
 pub const DEFAULT_NAME: &str = "default";
 

@@ -7,7 +7,10 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use dbosd::{
-    cli::{self, retention as command},
+    cli::{
+        self,
+        retention::{self as command, RetentionCommand, RetentionCommandArgs},
+    },
     config::{
         redact_url, Cli, Command, DatabaseArgs, ServeArgs, ServerArgs, Settings, StartDevArgs,
     },
@@ -102,7 +105,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => dbosd::fleet::migrate::run(&args).await,
         Some(Command::StartDev(args)) => start_dev(args).await,
-        Some(Command::Retention(args)) => command::command(args).await,
+        Some(Command::Retention(args)) => retention(args).await,
         Some(Command::Client(_) | Command::Mcp(_)) => {
             Err("client commands are run by client_command".to_owned())
         }
@@ -265,6 +268,27 @@ async fn dev_databases(
         specs.push(spec);
     }
     Ok(specs)
+}
+
+/// `dbosd retention policy|run`: the policy, or one round against the database now.
+async fn retention(args: RetentionCommandArgs) -> Result<(), String> {
+    match args.command {
+        RetentionCommand::Policy(a) => {
+            println!("{}", command::policy(&a)?);
+            Ok(())
+        }
+        RetentionCommand::Run(a) => {
+            let (settings, policy) = command::run_target(&a)?;
+            let repo = server::prepare(&settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!(
+                "{}",
+                command::run_once(&repo, &policy, a.dry_run || policy.dry_run).await?
+            );
+            Ok(())
+        }
+    }
 }
 
 /// `start-dev`: check the port, sweep dead runs' scratch dirs, start PostgreSQL, serve until a

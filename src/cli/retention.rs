@@ -4,7 +4,8 @@
 //! one round of it against a database now (`--dry-run`: only say what it would delete), taking the
 //! same lock as the servers' runners. With `--database NAME` (and the servers' `--config` file)
 //! both are about that database: its URL and schema, and its own retention over the flags'
-//! (`retention::per_database`), as the server's runner for it has them.
+//! (`retention::per_database`), as the server's runner for it has them. (The binary opens the
+//! database: the command line sits above the fleet, which reads its `Settings`.)
 
 use std::path::PathBuf;
 
@@ -66,38 +67,28 @@ pub struct RunArgs {
     pub dry_run: bool,
 }
 
-/// Runs `dbosd retention policy|run`.
-pub async fn command(args: RetentionCommandArgs) -> Result<(), String> {
-    match args.command {
-        RetentionCommand::Policy(a) => {
-            let (_, policy) = selected(&a.fleet, &a.retention)?;
-            println!("{}", policy.describe());
-            Ok(())
-        }
-        RetentionCommand::Run(a) => {
-            let (spec, policy) = selected(&a.fleet, &a.retention)?;
-            let url = match &spec {
-                Some(spec) => Some(spec.url.clone()),
-                None => a.database.database_url.filter(|u| !u.is_empty()),
-            };
-            let mut settings = Settings::new(url.ok_or(NO_URL)?);
-            settings.schema = a.database.schema.clone();
-            settings.direct_database_url = a.database.direct_database_url.filter(|u| !u.is_empty());
-            if let Some(spec) = &spec {
-                settings = crate::fleet::open::settings_for(&settings, spec);
-                // A round never changes the schema; `dbosd migrate` does.
-                settings.migrate = false;
-            }
-            let repo = crate::fleet::open::prepare(&settings)
-                .await
-                .map_err(|e| e.to_string())?;
-            print!(
-                "{}",
-                run_once(&repo, &policy, a.dry_run || policy.dry_run).await?
-            );
-            Ok(())
-        }
-    }
+/// The policy `dbosd retention policy` prints, in one line.
+pub fn policy(args: &PolicyArgs) -> Result<String, String> {
+    Ok(selected(&args.fleet, &args.retention)?.1.describe())
+}
+
+/// What `dbosd retention run` runs: the database's settings (to open it with; it is not migrated)
+/// and its policy. The binary opens it (`fleet::open::prepare`) and calls [`run_once`].
+pub fn run_target(args: &RunArgs) -> Result<(Settings, RetentionPolicy), String> {
+    let (spec, policy) = selected(&args.fleet, &args.retention)?;
+    let given = |url: &Option<String>| url.clone().filter(|u| !u.is_empty());
+    let (url, direct, schema) = match spec {
+        Some(spec) => (Some(spec.url), spec.direct_url, spec.schema),
+        None => (
+            given(&args.database.database_url),
+            given(&args.database.direct_database_url),
+            None,
+        ),
+    };
+    let mut settings = Settings::new(url.ok_or(NO_URL)?);
+    settings.schema = schema.unwrap_or_else(|| args.database.schema.clone());
+    settings.direct_database_url = direct;
+    Ok((settings, policy))
 }
 
 const NO_URL: &str =

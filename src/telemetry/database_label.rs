@@ -15,7 +15,7 @@ use std::{
 use http::HeaderMap;
 use tonic::Status;
 
-use crate::api::service::databases::DATABASE_HEADER;
+use crate::fleet_config::DATABASE_HEADER;
 
 /// The label of calls whose database is not one the caller may use.
 pub const UNKNOWN: &str = "unknown";

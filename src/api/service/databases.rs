@@ -21,7 +21,7 @@ use tonic::{metadata::MetadataMap, Status};
 use crate::{api::WorkflowApi, auth::Principal, error::Error, pb};
 
 /// The request metadata key naming a call's database.
-pub const DATABASE_HEADER: &str = "dbos-database";
+pub use crate::fleet_config::DATABASE_HEADER;
 
 /// The health of one database as its checker last saw it, shared with the checker.
 #[derive(Clone, Default, Debug)]
