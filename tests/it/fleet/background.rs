@@ -1,6 +1,6 @@
 //! Each served database has its own background work, started and stopped with it: the retention
 //! runner deletes old finished workflows on the default database and on `b` (a different cluster),
-//! each under its own bounds (`b`'s table keeps workflows the flags' bound would delete); a
+//! each under its own bounds (their own tables keep workflows the flags' bound would delete); a
 //! database added by a reload gets its runner and its workflow-metrics refresher, and a database
 //! removed by one loses its gauges.
 
@@ -73,6 +73,11 @@ async fn each_database_runs_its_own_retention_and_a_reloaded_one_starts_its_task
                 interval: Duration::from_millis(200),
                 ..RetentionPolicy::default()
             });
+            // The default database's own table (a config file's `default`): 3 days.
+            s.default_retention = RetentionOverride {
+                max_age: Some(Duration::from_secs(3 * 86_400)),
+                ..RetentionOverride::default()
+            };
             // As the file below says, so the first reload leaves b alone.
             s.databases[0].retention = RetentionOverride {
                 max_age: Some(Duration::from_secs(30 * 86_400)),
@@ -91,13 +96,18 @@ async fn each_database_runs_its_own_retention_and_a_reloaded_one_starts_its_task
     let b_url = two.b_db.url.clone();
     let mut a = client_on(&two.srv, None, None);
     let mut b = client_on(&two.srv, Some("b"), None);
-    finished(&mut a, &two.srv.db, &[("a-old", 2)]).await;
+    finished(&mut a, &two.srv.db, &[("a-old", 4), ("a-kept", 2)]).await;
     finished(&mut b, &two.b_db, &[("b-older", 40), ("b-old", 2)]).await;
 
-    // The flags' hour on the default database; b's own 30 days on b.
+    // Each database's own bound over the flags' hour: 3 days on the default one, 30 on b.
     deleted(&two.srv.db, "a-old").await;
     deleted(&two.b_db, "b-older").await;
-    // The round that deleted b-older saw b-old too (aged in the same statement): it kept it.
+    // The rounds that deleted a-old and b-older saw a-kept and b-old too (aged in the same
+    // statement): they kept them.
+    assert!(
+        exists(&two.srv.db, "a-kept").await,
+        "the default database's own bound was not honored"
+    );
     assert!(
         exists(&two.b_db, "b-old").await,
         "b's own bound was not honored"
