@@ -14,6 +14,7 @@ const PROTO_FILES: &[&str] = &[
     "dbosd/v1/workflow_requests.proto",
     "dbosd/v1/queues.proto",
     "dbosd/v1/batch.proto",
+    "dbosd/v1/inbox.proto",
     "dbosd/v1/export.proto",
     "dbosd/v1/aggregates.proto",
     "dbosd/v1/databases.proto",

@@ -10,6 +10,7 @@ mod batch;
 pub mod convert;
 mod debounce;
 mod export;
+mod inbox;
 pub mod jobs;
 mod manage;
 mod messaging;

@@ -106,11 +106,15 @@ rpc_table! {
     ListWorkflows: list_workflows(ListWorkflowsRequest) -> pb::ListWorkflowsResponse,
         p(Filter, Read, false), |api, req, _| api.list(req);
 
-    // Messaging: messages and events (api::messaging)
+    // Messaging: messages and events (api::messaging), listed messages and streams (api::inbox)
     SendMessage: send_message(SendMessageRequest) -> pb::SendMessageResponse,
         p(WorkflowIds, Write, false), |api, req, _| api.send(req);
     GetEvent: get_event(GetEventRequest) -> pb::GetEventResponse,
         p(WorkflowIds, Read, true), |api, req, _| api.event(req);
+    ListWorkflowMessages: list_workflow_messages(ListWorkflowMessagesRequest) -> pb::ListWorkflowMessagesResponse,
+        p(WorkflowIds, Read, false), |api, req, _| api.list_messages(req);
+    ListStreamKeys: list_stream_keys(ListStreamKeysRequest) -> pb::ListStreamKeysResponse,
+        p(WorkflowIds, Read, false), |api, req, _| api.list_stream_keys(req);
 
     // Waits: streams over the hub (api::waits)
     AwaitWorkflow: await_workflow(AwaitWorkflowRequest) -> RpcStream<pb::AwaitWorkflowResponse> as AwaitWorkflowStream,

@@ -95,7 +95,7 @@ pub enum ClientCommand {
     Send(SendArgs),
     /// Read a workflow's events (get one, or watch its changes).
     Event(EventArgs),
-    /// Read a workflow's stream.
+    /// List a workflow's streams, or read one.
     Stream(StreamArgs),
     /// List, show and update queues.
     Queue(QueueArgs),

@@ -90,6 +90,8 @@ pub struct StreamArgs {
 pub enum StreamCommand {
     /// Print a stream's values from --offset as they are written, until the stream closes.
     Read(StreamReadArgs),
+    /// List the streams a workflow wrote: key, number of values, last offset, closed or open.
+    Keys(WorkflowIdArg),
 }
 
 /// `stream read`.

@@ -26,6 +26,8 @@ pub enum WorkflowCommand {
     Show(StepsArgs),
     /// List a workflow's steps.
     Steps(StepsArgs),
+    /// List the messages sent to a workflow, oldest first, received by its recv or pending.
+    Messages(MessagesArgs),
     /// Wait for a workflow's result, showing its status changes on stderr; exit 0 only on SUCCESS.
     #[command(visible_alias = "await")]
     Result(ResultArgs),
@@ -171,6 +173,19 @@ pub struct StepsArgs {
     /// Include each step's output and error.
     #[arg(long)]
     pub payloads: bool,
+}
+
+/// `workflow messages`.
+#[derive(Debug, Args)]
+pub struct MessagesArgs {
+    /// The workflow the messages were sent to.
+    pub workflow_id: String,
+    /// Only messages sent with this topic (`--topic ''`: those sent without one).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Only messages already received (true) or still pending (false).
+    #[arg(long, value_name = "BOOL")]
+    pub consumed: Option<bool>,
 }
 
 /// `workflow result`.

@@ -33,6 +33,7 @@ mod enqueue;
 mod events;
 mod export;
 mod filter;
+mod inbox;
 mod job;
 mod manage;
 pub mod mcp;
@@ -140,6 +141,7 @@ async fn dispatch(command: ClientCommand) -> CliResult {
             let (mut c, p) = connect(&a.client).await?;
             match a.command {
                 StreamCommand::Read(r) => events::read_stream(&mut c, p, r).await,
+                StreamCommand::Keys(k) => inbox::stream_keys(&mut c, p, k).await,
             }
         }
         ClientCommand::Queue(a) => {
@@ -191,6 +193,7 @@ async fn workflow_command(a: WorkflowArgs) -> CliResult {
         WorkflowCommand::Describe(d) => describe::describe(&mut c, p, d).await,
         WorkflowCommand::Show(s) => describe::show(&mut c, p, s).await,
         WorkflowCommand::Steps(s) => describe::steps(&mut c, p, s).await,
+        WorkflowCommand::Messages(m) => inbox::messages(&mut c, p, m).await,
         WorkflowCommand::Result(r) => {
             await_wf::run(&mut c, p, &r.workflow_id, r.timeout, !r.no_output).await
         }

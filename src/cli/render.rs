@@ -32,7 +32,7 @@ pub fn action_name(outcome: i32) -> String {
 }
 
 /// A timestamp as RFC 3339 UTC (seconds precision), or null.
-fn time(ts: &Option<prost_types::Timestamp>) -> Json {
+pub fn time(ts: &Option<prost_types::Timestamp>) -> Json {
     ts.as_ref().map_or(Json::Null, |t| {
         let secs = t.seconds;
         let days = secs.div_euclid(86_400);

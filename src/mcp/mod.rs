@@ -32,6 +32,7 @@ pub mod http;
 mod params;
 mod render;
 mod server;
+mod tools_inbox;
 mod tools_manage;
 mod tools_more;
 mod tools_read;

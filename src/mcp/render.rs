@@ -311,6 +311,25 @@ pub fn time(t: &prost_types::Timestamp) -> Option<String> {
         .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
+/// A message sent to a workflow: its topic (absent: none), when, whether a `recv` took it and at
+/// which step, and its value bounded at `payload_max`.
+pub fn message(m: &pb::WorkflowMessage, payload_max: usize) -> Json {
+    let mut out = Map::new();
+    out.insert("message_id".into(), json!(m.message_id));
+    if let Some(topic) = &m.topic {
+        out.insert("topic".into(), json!(topic));
+    }
+    put_time(&mut out, "sent_at", &m.created_at);
+    out.insert("consumed".into(), json!(m.consumed));
+    if let Some(step) = m.consumed_by_step {
+        out.insert("consumed_by_step".into(), json!(step));
+    }
+    if let Some(p) = &m.message {
+        out.insert("message".into(), payload(p, payload_max));
+    }
+    Json::Object(out)
+}
+
 fn put_str(out: &mut Map<String, Json>, key: &str, value: &str) {
     if !value.is_empty() {
         out.insert(key.into(), json!(value));

@@ -34,7 +34,7 @@ pub struct DbosdMcp {
 impl DbosdMcp {
     /// The server over `api`; the management tools exist only when `allow_writes`.
     pub fn new(api: Api, allow_writes: bool) -> DbosdMcp {
-        let mut tool_router = Self::read_tools() + Self::more_tools();
+        let mut tool_router = Self::read_tools() + Self::more_tools() + Self::inbox_tools();
         if allow_writes {
             tool_router += Self::manage_tools();
         }

@@ -5,6 +5,7 @@
 mod aggregates;
 mod batch;
 pub mod export;
+mod inbox;
 pub mod job;
 mod manage;
 mod registry;
@@ -12,7 +13,7 @@ mod schedule;
 mod scope;
 mod watch;
 
-pub use self::{aggregates::*, batch::*, manage::*, registry::*, schedule::*};
+pub use self::{aggregates::*, batch::*, inbox::*, manage::*, registry::*, schedule::*};
 pub use watch::{json_contains, WatchFilter};
 
 pub use self::scope::Scope;

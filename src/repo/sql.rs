@@ -50,6 +50,9 @@ pub(crate) struct Statements {
     pub get_outcomes: String,
     /// A stream's writer status and values from an offset (see `repo::messaging::streams`).
     pub read_stream: String,
+    /// A page of a workflow's messages and its stream keys (see `repo::messaging::inbox`).
+    pub list_messages: String,
+    pub stream_keys: String,
     /// The hub's batched poll (see `repo::waits`).
     pub poll: String,
     /// List SELECTs up to the WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
@@ -157,6 +160,8 @@ impl Statements {
                 scoped(2)
             ),
             read_stream: crate::repo::messaging::streams::read_stream_sql(s, &scoped(5)),
+            list_messages: crate::repo::messaging::inbox::list_messages_sql(s, &scoped(7)),
+            stream_keys: crate::repo::messaging::inbox::stream_keys_sql(s, &scoped(2)),
             poll: crate::repo::waits::poll_sql(s, &select(false, false)),
             list_prefix: [select(false, false), select(false, true), select(true, false), select(true, true)],
             enqueue: crate::repo::workflows::statement::EnqueueSql::build(s),

@@ -4,9 +4,11 @@ as one JSON object on stdout. Run by tests/it/console/browser.rs, which checks t
 the database.
 
 Flow: enter the token -> workflow list -> `/` search by id prefix, Enter opens the selected row ->
-the workflow's steps, output, events -> cancel a waiting workflow through the confirmation ->
-a bulk action's dry-run count -> queues, schedules, versions -> the same pages with a narrower
-token (what it may not see, PERMISSION_DENIED shown as such). Screenshots of each view go to --shots.
+the workflow's steps, output, events, messages, stream keys (one read by a click) -> cancel a
+waiting workflow through the confirmation -> a bulk action's dry-run count -> queues, schedules,
+versions -> the database picker to a second database (and its URL opened as shared) -> the same
+pages with a narrower token (what it may not see, PERMISSION_DENIED shown as such). Screenshots of
+each view go to --shots.
 """
 
 import argparse
@@ -34,6 +36,8 @@ def main() -> None:
     ap.add_argument("--parked", required=True, help="an ENQUEUED workflow to cancel")
     ap.add_argument("--live-id", default="", help="a workflow id to enqueue while the list is open")
     ap.add_argument("--schedule", default="", help="a schedule to pause and trigger")
+    ap.add_argument("--second-db", default="", help="a second database of the fleet, to pick")
+    ap.add_argument("--second-id", default="", help="the one workflow of the second database")
     ap.add_argument("--shots", required=True)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
@@ -135,8 +139,22 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
         ".panel", "ps => ps.find(p => p.querySelector('h3').textContent === 'Input')?.querySelector('pre')?.textContent")
     result["events"] = page.eval_on_selector_all(".events dt", "ds => ds.map(d => d.textContent)")
     result["children"] = page.eval_on_selector_all(".links li a", "as => as.map(a => a.textContent)")
+    # The messages sent to it (received or pending) and its streams by key; a click reads one.
+    page.wait_for_selector(".messages tbody tr[data-message-id]")
+    result["messages"] = page.eval_on_selector_all(".messages tbody tr[data-message-id]", """rs => rs.map(r => ({
+        topic: r.children[1].textContent, consumed: r.dataset.consumed === 'true',
+        message: r.querySelector('.msg-cell').textContent, state: r.querySelector('.msg-state').textContent }))""")
+    page.wait_for_selector(".stream-keys button.stream-key")
+    result["stream_keys"] = page.eval_on_selector_all(".stream-keys button.stream-key", """bs => bs.map(b => ({
+        key: b.dataset.key, count: b.querySelector('.count').textContent,
+        state: b.querySelector('.badge').textContent }))""")
+    page.click(".stream-keys button.stream-key")
+    page.wait_for_selector(".stream-values li pre")
+    result["stream_values"] = page.eval_on_selector_all(".stream-values li pre", "ps => ps.map(p => p.textContent)")
     page.click(".timeline .step .step-head")
     page.wait_for_selector(".step-detail:not([hidden])")
+    # From the top: a full-page shot of a scrolled page draws the sticky bar mid-page.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "2-workflow.png"), full_page=True)
 
     # A child opens from its step; then the parent is linked back.
@@ -205,6 +223,25 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
     result["queues"] = page.eval_on_selector_all("tbody tr[data-queue]", """rs => Object.fromEntries(rs.map(r =>
         [r.dataset.queue, [...r.querySelectorAll('td')].slice(1, 5).map(td => td.textContent)]))""")
 
+    # The database picker: the second database's list, its name in the URL, and that URL opened
+    # again (as a shared link would be) on one of its workflows.
+    if args.second_db:
+        page.goto(f"{ui}#/workflows")
+        page.wait_for_selector("#db-select")
+        result["db_options"] = page.eval_on_selector_all("#db-select option", "os => os.map(o => o.value)")
+        result["db_selected_before"] = page.eval_on_selector("#db-select", "s => s.value")
+        page.select_option("#db-select", args.second_db)
+        page.wait_for_function("d => new URLSearchParams(location.search).get('db') === d", arg=args.second_db)
+        page.wait_for_selector(f'tbody tr[data-id="{args.second_id}"]')
+        page.wait_for_selector("#db-select")
+        result["second_url"] = page.url
+        result["second_list_ids"] = page.eval_on_selector_all("tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)")
+        result["db_selected_after"] = page.eval_on_selector("#db-select", "s => s.value")
+        page.screenshot(path=str(shots / "8-database-picker.png"))
+        page.goto(f"{args.base}/ui/?db={urllib.parse.quote(args.second_db)}#/workflow/{args.second_id}")
+        page.wait_for_selector(".detail-head .badge")
+        result["second_detail_status"] = page.text_content(".detail-head .badge")
+
     # Dark mode follows the OS.
     dark = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme="dark")
     dark.add_init_script(f"sessionStorage.setItem({json.dumps(TOKEN_KEY)}, {json.dumps(args.token)})")
@@ -223,6 +260,10 @@ def flow(page, browser, args, ui: str, shots: Path, result: dict) -> None:
         page.wait_for_selector("tbody td.empty, tbody tr[data-id]")
         result["narrow_list_ids"] = page.eval_on_selector_all(
             "tbody tr[data-id]", "rs => rs.map(r => r.dataset.id)")
+        # It may use the default database only: no picker.
+        page.wait_for_selector("#db-slot[data-databases]", state="attached")
+        result["narrow_databases"] = page.eval_on_selector("#db-slot", "s => s.dataset.databases")
+        result["narrow_picker"] = page.query_selector("#db-select") is not None
         page.goto(f"{ui}#/queues")
         page.wait_for_selector(".error-box")
         result["narrow_queues_error"] = page.text_content(".error-box")

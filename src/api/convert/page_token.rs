@@ -1,5 +1,6 @@
 //! The one codec of the opaque tokens dbosd hands out to resume a read: ListWorkflows and
-//! ListQueuedWorkflows page tokens, ListWorkflowSteps page tokens and WatchWorkflows cursors.
+//! ListQueuedWorkflows page tokens, ListWorkflowSteps and ListWorkflowMessages page tokens and
+//! WatchWorkflows cursors.
 //!
 //! A token is URL-safe base64 of a small JSON object with a fixed set of keys. Tokens come back
 //! from callers, so decoding is hostile input: a token longer than [`MAX_TOKEN_BYTES`] is refused
@@ -30,6 +31,15 @@ pub struct ListPage {
 pub struct StepsPage {
     pub w: String,
     pub f: i32,
+}
+
+/// A messages page: after message `i` (sent at `c` ms) of workflow `w`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesPage {
+    pub w: String,
+    pub c: i64,
+    pub i: String,
 }
 
 /// A WatchWorkflows cursor: the last transition sent (`u` updated_at ms, `i` workflow id).
@@ -92,6 +102,10 @@ mod tests {
         for token in tokens {
             assert!(refused::<StepsPage>(token), "steps accepted {token:?}");
             assert!(refused::<WatchCursor>(token), "watch accepted {token:?}");
+            assert!(
+                refused::<MessagesPage>(token),
+                "messages accepted {token:?}"
+            );
             // A list token may be well-formed yet belong to no query; `list` checks the fingerprint.
             if let Ok(page) = decode::<ListPage>("page_token", token, NOT_OURS) {
                 assert_eq!(page.f, "0", "{token:?}");
@@ -138,6 +152,8 @@ mod tests {
             prop_assert_eq!(decode::<ListPage>("t", &encode(&list), NOT_OURS).unwrap(), list);
             let steps = StepsPage { w: i.clone(), f };
             prop_assert_eq!(decode::<StepsPage>("t", &encode(&steps), NOT_OURS).unwrap(), steps);
+            let messages = MessagesPage { w: i.clone(), c, i: format!("{f}") };
+            prop_assert_eq!(decode::<MessagesPage>("t", &encode(&messages), NOT_OURS).unwrap(), messages);
             let watch = WatchCursor { u: c, i };
             prop_assert_eq!(decode::<WatchCursor>("t", &encode(&watch), NOT_OURS).unwrap(), watch);
         }

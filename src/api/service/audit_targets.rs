@@ -22,6 +22,8 @@ reads!(
     GetWorkflowRequest,
     ListWorkflowsRequest,
     GetEventRequest,
+    ListWorkflowMessagesRequest,
+    ListStreamKeysRequest,
     AwaitWorkflowRequest,
     AwaitWorkflowsRequest,
     WatchEventRequest,

@@ -50,6 +50,7 @@ const ASSETS: &[Asset] = &[
     asset!("bulk.js", JS),
     asset!("workflow.js", JS),
     asset!("steps.js", JS),
+    asset!("inbox.js", JS),
     asset!("registry.js", JS),
 ];
 

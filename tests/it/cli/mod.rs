@@ -4,6 +4,7 @@
 
 mod basic;
 mod docs;
+mod inbox;
 mod inspect;
 mod more;
 mod output;

@@ -3,8 +3,10 @@
 //! Python DBOS worker: the token is asked for, the list shows the workflows and their counts, `/`
 //! searches, j and Enter open a workflow whose steps, output, events and children show, a waiting
 //! workflow is cancelled through the confirmation (checked in the database), a bulk action shows
-//! its dry-run count, and a token scoped to another application sees none of it and reads
-//! PERMISSION_DENIED where it may not call. Screenshots: target/console-screenshots/.
+//! its dry-run count, the workflow's messages show received (with the step) and pending ones and its
+//! stream keys list and read, the database picker switches to a second database and the URL carries
+//! it, and a token scoped to another application sees none of it and reads PERMISSION_DENIED where
+//! it may not call. Screenshots: target/console-screenshots/.
 
 use std::io::Write;
 
@@ -13,6 +15,14 @@ use serde_json::{json, Value};
 use tokio::process::Command;
 
 use crate::auth::setup::{client_as, ALPHA, OPS, TOKENS};
+
+/// The authorization tests' tokens, with `ops` also granted every database of the fleet (a token
+/// without `databases` may use the default one only).
+fn console_tokens() -> String {
+    let ops = r#""token": "tok-ops-5e2", "applications": ["*"]"#;
+    assert!(TOKENS.contains(ops));
+    TOKENS.replace(ops, &format!(r#"{ops}, "databases": ["*"]"#))
+}
 use crate::harness::{
     assert_success, enqueue_req, ensure_clients, eventually, payload_json, pv, repo_file,
     run_bounded, TestDb, TestServer, Worker, WorkerLang, WorkerOptions,
@@ -22,15 +32,20 @@ const DONE: &str = "console-order-7f3a";
 const PARKED: &str = "console-parked-1";
 const LIVE: &str = "console-live-1";
 const SCHEDULE: &str = "console-nightly";
+/// The second database of the fleet (in the same cluster) and a workflow only it holds.
+const SECOND_DB: &str = "second";
+const SECOND_ID: &str = "console-second-db-1";
 
 #[tokio::test]
 async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     let mut tokens = tempfile::NamedTempFile::new().unwrap();
-    tokens.write_all(TOKENS.as_bytes()).unwrap();
+    tokens.write_all(console_tokens().as_bytes()).unwrap();
     let path = tokens.path().to_owned();
+    let second = TestDb::new().await;
     let srv = TestServer::start_on(TestDb::new().await, |s| {
         s.ui = true;
         s.tokens_file = Some(path);
+        s.databases = vec![crate::fleet::spec(SECOND_DB, &second.url)];
     })
     .await;
     let worker = Worker::start(WorkerLang::Python, &srv.db.url, WorkerOptions::default()).await;
@@ -72,6 +87,15 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
         (n == 1).then_some(())
     })
     .await;
+    // A message after the end: no recv takes it, it stays pending.
+    ops.send_message(dbosd::pb::SendMessageRequest {
+        destination_id: DONE.into(),
+        topic: Some("late".into()),
+        message: Some(pv(json!({"after": "the end"}))),
+        ..Default::default()
+    })
+    .await
+    .expect("send late");
     let done = get(&mut ops, DONE).await;
     assert_eq!(
         payload_json(&done.output),
@@ -92,6 +116,25 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     })
     .await
     .expect("create schedule");
+
+    // A workflow only the second database holds (on a queue no worker polls).
+    let on_second = crate::fleet::client_on(&srv, Some(SECOND_DB), Some(OPS));
+    let mut req = enqueue_req("echo", "console_parked", vec![json!("second")]);
+    req.workflow_id = Some(SECOND_ID.into());
+    eventually("the second database to open", || {
+        let mut client = on_second.clone();
+        let req = req.clone();
+        async move {
+            match client.enqueue_workflow(req).await {
+                Ok(_) => Some(()),
+                Err(e) if matches!(e.code(), tonic::Code::Unavailable | tonic::Code::NotFound) => {
+                    None
+                }
+                Err(e) => panic!("enqueue on {SECOND_DB}: {e:?}"),
+            }
+        }
+    })
+    .await;
 
     let seen = drive(&srv).await;
     assert_eq!(seen["console_errors"], json!([]), "{seen}");
@@ -155,6 +198,46 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     let input: Value = serde_json::from_str(seen["input"].as_str().expect("input shown")).unwrap();
     assert_eq!(input["positionalArgs"], json!(["progress", "approval", 2]));
     assert_eq!(seen["events"], json!(["progress"]));
+
+    // Messages: the one the workflow's recv took, at its recv step, and the one sent after it ended.
+    let recv_step = srv
+        .db
+        .texts(&format!(
+            "SELECT function_id::text FROM dbos.operation_outputs \
+             WHERE workflow_uuid = '{DONE}' AND function_name = 'DBOS.recv'"
+        ))
+        .await;
+    assert_eq!(
+        seen["messages"],
+        json!([
+            {"topic": "approval", "consumed": true, "message": "\"approved\"",
+             "state": format!("RECEIVED · step {}", recv_step[0])},
+            {"topic": "late", "consumed": false, "message": "{\"after\":\"the end\"}",
+             "state": "PENDING"},
+        ]),
+        "{seen}"
+    );
+    // The stream the workflow wrote and closed, listed by key, and read by a click.
+    assert_eq!(
+        seen["stream_keys"],
+        json!([{"key": "progress", "count": "1 value", "state": "CLOSED"}])
+    );
+    assert_eq!(seen["stream_values"], json!(["\"v0\""]));
+
+    // The database picker: both databases, the default chosen; the second one's list in its URL.
+    assert_eq!(seen["db_options"], json!(["default", SECOND_DB]), "{seen}");
+    assert_eq!(seen["db_selected_before"], "default");
+    assert_eq!(seen["db_selected_after"], SECOND_DB);
+    assert_eq!(seen["second_list_ids"], json!([SECOND_ID]), "{seen}");
+    let url = seen["second_url"].as_str().unwrap();
+    assert!(
+        url.contains(&format!("/ui/?db={SECOND_DB}#/workflows")),
+        "{url}"
+    );
+    assert_eq!(
+        seen["second_detail_status"], "ENQUEUED",
+        "the shared URL opens it"
+    );
 
     // The cancel went through: the database says so, not just the page.
     assert_eq!(seen["parked_before"], "ENQUEUED");
@@ -220,6 +303,8 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     // A token for application alpha sees none of these workflows; the queue registry needs a
     // token for every application, and the page says permission denied.
     assert_eq!(seen["narrow_list_ids"], json!([]), "{seen}");
+    assert_eq!(seen["narrow_databases"], "1", "{seen}");
+    assert_eq!(seen["narrow_picker"], false, "one database: no picker");
     let denied = seen["narrow_queues_error"].as_str().unwrap();
     assert!(denied.starts_with("permission denied"), "{denied}");
     for shot in [
@@ -229,6 +314,7 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
         "4-bulk-dry-run",
         "5-queues",
         "7-permission-denied",
+        "8-database-picker",
     ] {
         assert!(
             repo_file(&format!("target/console-screenshots/{shot}.png")).exists(),
@@ -237,6 +323,7 @@ async fn a_person_lists_opens_and_cancels_workflows_in_the_console() {
     }
     worker.stop().await;
     srv.stop().await;
+    drop(second);
 }
 
 /// Runs tests/console/drive.py against `srv`; returns what it saw.
@@ -248,6 +335,7 @@ async fn drive(srv: &TestServer) -> Value {
         .args(["--token", OPS, "--narrow-token", ALPHA])
         .args(["--done", DONE, "--parked", PARKED])
         .args(["--live-id", LIVE, "--schedule", SCHEDULE])
+        .args(["--second-db", SECOND_DB, "--second-id", SECOND_ID])
         .arg("--shots")
         .arg(repo_file("target/console-screenshots"));
     let out = run_bounded(cmd, "the console driver").await;

@@ -39,6 +39,7 @@ async fn the_readme_curl_examples_work() {
         "/EnqueueWorkflow",
         "/GetWorkflow",
         "/ListWorkflows",
+        "/ListWorkflowMessages",
         "/openapi.json",
     ] {
         assert!(

@@ -83,6 +83,8 @@ async fn an_alpha_token_sees_nothing_of_beta_through_any_tool() {
         calls.push(json!({"tool": "get_event", "arguments": {"workflow_id": id, "key": "k"}}));
         calls.push(json!({"tool": "get_event", "arguments": {"workflow_id": id}}));
         calls.push(json!({"tool": "read_stream", "arguments": {"workflow_id": id, "key": "s", "wait_seconds": 0}}));
+        calls.push(by_id("list_messages", id));
+        calls.push(by_id("list_stream_keys", id));
         calls.push(by_id("cancel_workflow", id));
         calls.push(by_id("resume_workflow", id));
         calls.push(by_id("fork_workflow", id));
@@ -113,9 +115,9 @@ async fn an_alpha_token_sees_nothing_of_beta_through_any_tool() {
             report["results"][i]
         );
     }
-    // Beta's workflow is answered exactly as the unknown id (results 4.. and 13..).
-    for k in 0..9 {
-        let (beta, unknown) = (&report["results"][4 + k], &report["results"][13 + k]);
+    // Beta's workflow is answered exactly as the unknown id (results 4.. and 15..).
+    for k in 0..11 {
+        let (beta, unknown) = (&report["results"][4 + k], &report["results"][15 + k]);
         assert_eq!(beta["is_error"], unknown["is_error"], "{beta} vs {unknown}");
         assert_eq!(
             beta["text"].as_str().unwrap().replace("b-1", "<id>"),
@@ -130,7 +132,14 @@ async fn an_alpha_token_sees_nothing_of_beta_through_any_tool() {
         report["results"][4]
     );
     assert_eq!(ok(&report, 6), json!({"found": false, "value": null}));
-    assert_eq!(ok(&report, 22)["workflow_id"], "a-1");
+    for i in [9, 10] {
+        assert!(
+            err(&report, i).starts_with("NOT_FOUND: "),
+            "{}",
+            report["results"][i]
+        );
+    }
+    assert_eq!(ok(&report, 26)["workflow_id"], "a-1");
     assert!(
         report["resources"][0]["error"]
             .as_str()

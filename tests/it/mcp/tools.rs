@@ -102,12 +102,14 @@ pub fn err(report: &Json, i: usize) -> String {
     r["text"].as_str().unwrap().to_owned()
 }
 
-pub const READ_TOOLS: [&str; 8] = [
+pub const READ_TOOLS: [&str; 10] = [
     "list_workflows",
     "get_workflow",
     "list_steps",
     "get_event",
     "read_stream",
+    "list_messages",
+    "list_stream_keys",
     "count_workflows",
     "list_queues",
     "list_schedules",

@@ -2,8 +2,8 @@
 // #/queues, #/schedules, #/versions), keeps the token dialog, and the keyboard shortcuts.
 // Each view returns { cleanup, keys }: cleanup stops its streams when another view opens.
 
-import { session, setToken } from "./api.js";
-import { h } from "./dom.js";
+import { call, session, setToken } from "./api.js";
+import { fill, h } from "./dom.js";
 import { renderQueues, renderSchedules, renderVersions } from "./registry.js";
 import { renderWorkflow } from "./workflow.js";
 import { renderWorkflows } from "./workflows.js";
@@ -82,6 +82,7 @@ function saveToken(value) {
   showToken();
   tokenDialog.close();
   route();
+  showDatabases();
 }
 tokenButton.addEventListener("click", openToken);
 document.getElementById("token-save").addEventListener("click", () => saveToken(tokenInput.value));
@@ -96,9 +97,37 @@ const help = document.getElementById("help-dialog");
 document.getElementById("help-button").addEventListener("click", () => help.showModal());
 document.getElementById("help-close").addEventListener("click", () => help.close());
 
-// --- Database (fleet mode): shown when the page was opened with ?db=NAME.
-if (session.database) {
-  document.getElementById("db-slot").append(h("span.db", { title: "Sent as the dbos-database header" }, `db: ${session.database}`));
+// --- Database (fleet mode): the picker lists the databases the token may use (ListDatabases);
+// the choice is ?db=NAME in the page URL (shareable; api.js sends it as dbos-database metadata),
+// and picking one reloads the page on it. Hidden when the default database is the only one.
+const dbSlot = document.getElementById("db-slot");
+async function showDatabases() {
+  let list = [];
+  try {
+    list = (await call("ListDatabases", {})).databases || [];
+  } catch {
+    // Without the list (no token yet, an older dbosd) the chosen database is still named.
+  }
+  const current = session.database || list.find((d) => d.isDefault)?.name || "";
+  if (!list.some((d) => d.name === current) && current) list.push({ name: current, unknown: true });
+  // `data-databases` says how many were listed (for whoever checks the picker is hidden).
+  dbSlot.dataset.databases = String(list.length);
+  if (list.length <= 1 && !session.database) {
+    fill(dbSlot);
+    return;
+  }
+  const label = (d) => `${d.name}${d.isDefault && d.name !== "default" ? " (default)" : ""}` +
+    `${d.unknown ? " (not served to this token)" : d.health === "DATABASE_HEALTH_NOT_SERVING" ? " (down)" : ""}`;
+  const select = h("select", { id: "db-select", title: "The database every call goes to (dbos-database)" },
+    list.map((d) => h("option", { value: d.name, selected: d.name === current }, label(d))));
+  select.addEventListener("change", () => {
+    const chosen = list.find((d) => d.name === select.value);
+    const query = chosen?.isDefault ? "" : `?db=${encodeURIComponent(select.value)}`;
+    // A workflow id belongs to one database: another opens on the list.
+    const hash = location.hash.startsWith("#/workflow/") ? lastList : location.hash;
+    location.assign(`${location.pathname}${query}${hash}`);
+  });
+  fill(dbSlot, h("label.db-picker", {}, "Database", select));
 }
 
 // --- Keyboard: ignored while typing, except Escape.
@@ -145,3 +174,4 @@ window.addEventListener("dbosd:unauthenticated", () => {
 window.addEventListener("hashchange", route);
 showToken();
 route();
+showDatabases();

@@ -1,12 +1,13 @@
 // One workflow: its status record, input and output (decoded when portable, else stored text),
-// error, steps timeline, events, streams, lineage (parent, children, fork source, forks), the
-// message form, and cancel / resume / fork-from-step / delete behind a confirmation. It reloads
-// when the workflow changes (WatchWorkflows on its id).
+// error, steps timeline, the messages sent to it and its streams (inbox.js), events, lineage
+// (parent, children, fork source, forks), the message form, and cancel / resume / fork-from-step /
+// delete behind a confirmation. It reloads when the workflow changes (WatchWorkflows on its id).
 
 import { call, stream } from "./api.js";
 import { confirmAction, errorBox, facts, fill, h, panel, toast } from "./dom.js";
 import { duration, durationMs, isTerminal, payload, pretty, statusBadge, time, workflowDuration,
   workflowError, workflowLink } from "./format.js";
+import { messagesPanel, streamsPanel } from "./inbox.js";
 import { loadSteps, timeline } from "./steps.js";
 
 export function renderWorkflow(root, id, ctx) {
@@ -38,7 +39,8 @@ export function renderWorkflow(root, id, ctx) {
             wf.output ? payload(wf.output) : h("p.muted", {}, isTerminal(wf.status) ? "no output" : "not finished yet")),
           wf.attributes && Object.keys(wf.attributes).length ? panel("Attributes", h("pre.code", {}, pretty(wf.attributes))) : null)),
       panel(`Steps (${steps.length})`, timeline(wf, steps)),
-      h("div.columns", {}, h("div.col", {}, events()), h("div.col", {}, streams(), message())));
+      messagesPanel(id),
+      h("div.columns", {}, h("div.col", {}, events()), h("div.col", {}, streamsPanel(id, abort.signal), message())));
   }
 
   function overview() {
@@ -102,33 +104,6 @@ export function renderWorkflow(root, id, ctx) {
     return panel("Events", box);
   }
 
-  function streams() {
-    const key = h("input", { type: "text", placeholder: "stream key", spellcheck: "false" });
-    const out = h("div");
-    const read = async () => {
-      if (!key.value.trim()) return;
-      const values = [];
-      fill(out, h("p.muted", {}, "Reading…"));
-      try {
-        // A short timeout: a stream still being written would otherwise hold the panel open.
-        await stream("ReadStream", { workflowId: id, key: key.value.trim(), timeout: "2s" },
-          (m) => values.push(m), abort.signal);
-      } catch (e) {
-        if (e.code !== "deadline_exceeded") {
-          fill(out, errorBox(e));
-          return;
-        }
-        values.push(null);
-      }
-      const open = values.at(-1) === null;
-      const shown = values.filter(Boolean);
-      fill(out, shown.length ? h("ol.stream-values", {}, shown.map((m) => h("li", {}, payload(m.value))))
-        : h("p.muted", {}, "No values."), open ? h("p.muted.small", {}, "The stream is still open.") : null);
-    };
-    key.addEventListener("keydown", (e) => e.key === "Enter" && read());
-    return panel("Streams", h("div.inline-form", {}, key, h("button.ghost", { type: "button", onclick: read }, "Read")), out);
-  }
-
   function message() {
     const topic = h("input", { type: "text", placeholder: "topic (optional)", spellcheck: "false" });
     const body = h("textarea", { rows: 3, placeholder: "message as JSON, e.g. {\"approved\": true}", spellcheck: "false" });
@@ -146,6 +121,7 @@ export function renderWorkflow(root, id, ctx) {
         await call("SendMessage", request);
         toast("Message sent");
         body.value = "";
+        load(); // the Messages panel lists it
       } catch (e) {
         toast(`Send: ${e.label}: ${e.message}`, "error");
       }
