@@ -20,6 +20,9 @@ const STREAMS_PER_CHANNEL: usize = 150;
 /// Result wakes measured while the idle streams wait.
 const PROBES: usize = 100;
 
+/// dbosd's counter of hub poll statements.
+const POLL_QUERIES: &str = "dbosd_hub_poll_queries_total";
+
 async fn db_transactions(db: &tokio_postgres::Client) -> BenchResult<i64> {
     let row = db
         .query_one("SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database WHERE datname = current_database()", &[])
@@ -113,9 +116,11 @@ pub async fn streams(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
         }
     }
     let window = Duration::from_secs(5);
+    let polls_before = env.metric(POLL_QUERIES, "").await?;
     let before = db_transactions(&db).await?;
     tokio::time::sleep(window).await;
     let after = db_transactions(&db).await?;
+    let polls = (env.metric(POLL_QUERIES, "").await? - polls_before) / window.as_secs_f64();
     let rss = env.dbosd_rss_kib();
     // Our own two sampling queries are in the count.
     let per_second = (after - before - 2) as f64 / window.as_secs_f64();
@@ -142,10 +147,10 @@ pub async fn streams(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
         },
         Row {
             section: "idle streams",
-            metric: format!("{count} AwaitWorkflow streams: database transactions/s"),
-            dbosd: format!("{per_second:.0}/s"),
+            metric: format!("{count} AwaitWorkflow streams: database queries/s"),
+            dbosd: format!("{per_second:.0} transactions/s, of which {polls:.0} hub polls/s"),
             baseline: "one poll per tick (5 ms tick = at most 200/s)".into(),
-            json: json!({"db_transactions_per_s": per_second}),
+            json: json!({"db_transactions_per_s": per_second, "hub_polls_per_s": polls}),
         },
         Row {
             section: "idle streams",
@@ -179,6 +184,7 @@ pub async fn watchers(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
     // WatchWorkflows sends nothing until a change: wait until dbosd counts every watcher.
     gauge_reaches(env, "dbosd_hub_watchers", count as f64).await?;
     let rss = env.dbosd_rss_kib();
+    let per_watcher = rss.saturating_sub(rss_before) as f64 / count as f64;
     let rounds = 10;
     let mut samples = Vec::with_capacity(rounds * count);
     for round in 0..rounds {
@@ -210,7 +216,7 @@ pub async fn watchers(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
         metric: format!("{count} WatchWorkflows watchers: commit -> every watcher, p50/p95/p99"),
         dbosd: text,
         baseline: format!(
-            "dbosd RSS {:.1} MiB (before: {:.1} MiB)",
+            "dbosd RSS {:.1} MiB (before: {:.1} MiB), {per_watcher:.1} KiB per watcher",
             rss as f64 / 1024.0,
             rss_before as f64 / 1024.0
         ),

@@ -3,10 +3,13 @@
 //! the database stays the source of truth and pg_notify's payload limit never matters.
 //!
 //! Producers: the LISTEN connection (`listener`) for events and streams, and ONE batched poll per tick
-//! (`poller`) for everything, since DBOS notifies nothing when a workflow's status changes. The poller
-//! also feeds `WatchWorkflows` through a broadcast of status transitions (`feed`).
+//! (`poller`) for everything, since DBOS notifies nothing when a workflow's status changes. The poll
+//! sweeps the keys in bounded chunks (the hub keeps them in a sweep order and remembers each key's
+//! last fingerprint, both updated in O(1) per change) and finds results by index, so neither a tick
+//! nor a subscription costs O(keys). The poller also feeds `WatchWorkflows` through a broadcast of
+//! status transitions (`feed`).
 //!
-//! The keys are capped (`--max-hub-keys`): every key costs memory and a place in each poll, so a
+//! The keys are capped (`--max-hub-keys`): every key costs memory and a place in the sweep, so a
 //! wait on one key too many fails RESOURCE_EXHAUSTED instead of growing the set without bound.
 
 pub mod feed;
@@ -24,7 +27,7 @@ use std::{
 
 use tokio::sync::{broadcast, watch, Notify};
 
-use crate::{error::Error, model::WorkflowRow, repo::waits::PollKeys};
+use crate::{error::Error, model::WorkflowRow};
 
 /// How long a wait refused for want of a key is told to wait before retrying.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -53,86 +56,31 @@ pub struct HubStats {
     pub listen_connects: AtomicU64,
 }
 
-/// The keys being waited on, grouped the way the poll query takes them, with lookups from a result
-/// row back to its key (built once per key-set change, not per tick).
-#[derive(Debug, Clone, Default)]
-pub struct PollSet {
-    pub keys: Vec<Key>,
-    pub status_ids: Vec<String>,
-    pub event_ids: Vec<String>,
-    pub event_keys: Vec<String>,
-    pub stream_ids: Vec<String>,
-    pub stream_keys: Vec<String>,
-    status_index: HashMap<String, usize>,
-    event_index: HashMap<String, HashMap<String, usize>>,
-    stream_index: HashMap<String, HashMap<String, usize>>,
+/// One waited key: its wake-up channel, its place in the sweep order and the fingerprint the poller
+/// last saw for it (`None` until the first sight).
+struct Entry {
+    tx: watch::Sender<u64>,
+    at: usize,
+    fingerprint: Option<String>,
 }
 
-impl PollSet {
-    /// The arrays the poll statement takes.
-    pub fn poll_keys(&self) -> PollKeys<'_> {
-        PollKeys {
-            status_ids: &self.status_ids,
-            event_ids: &self.event_ids,
-            event_keys: &self.event_keys,
-            stream_ids: &self.stream_ids,
-            stream_keys: &self.stream_keys,
-        }
-    }
-
-    /// Whether nothing is waited on.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// The position in `keys` of a workflow's status key.
-    pub fn status_position(&self, workflow_id: &str) -> Option<usize> {
-        self.status_index.get(workflow_id).copied()
-    }
-
-    /// The position in `keys` of an event key.
-    pub fn event_position(&self, workflow_id: &str, key: &str) -> Option<usize> {
-        self.event_index.get(workflow_id)?.get(key).copied()
-    }
-
-    /// The position in `keys` of a stream key.
-    pub fn stream_position(&self, workflow_id: &str, key: &str) -> Option<usize> {
-        self.stream_index.get(workflow_id)?.get(key).copied()
-    }
-
-    fn push(&mut self, key: Key) {
-        let at = self.keys.len();
-        match &key {
-            Key::Status(id) => {
-                self.status_ids.push(id.clone());
-                self.status_index.insert(id.clone(), at);
-            }
-            Key::Event { workflow_id, key } => {
-                self.event_ids.push(workflow_id.clone());
-                self.event_keys.push(key.clone());
-                self.event_index
-                    .entry(workflow_id.clone())
-                    .or_default()
-                    .insert(key.clone(), at);
-            }
-            Key::Stream { workflow_id, key } => {
-                self.stream_ids.push(workflow_id.clone());
-                self.stream_keys.push(key.clone());
-                self.stream_index
-                    .entry(workflow_id.clone())
-                    .or_default()
-                    .insert(key.clone(), at);
-            }
-        }
-        self.keys.push(key);
-    }
-}
-
+/// The waited keys. `order` lists them for the poller's sweep, kept in step with the map in O(1)
+/// per change (swap-remove), so nothing costs O(keys) per tick or per subscription.
 #[derive(Default)]
 struct State {
-    waiters: HashMap<Key, watch::Sender<u64>>,
-    /// Bumped whenever a key is added or removed, so the poller rebuilds its id lists only then.
-    version: u64,
+    waiters: HashMap<Key, Entry>,
+    order: Vec<Key>,
+    /// Where the next sweep chunk starts in `order`.
+    cursor: usize,
+}
+
+/// One tick's share of the sweep.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    /// The keys to check this tick.
+    pub keys: Vec<Key>,
+    /// Whether `keys` is every waited key (then nothing else needs checking this tick).
+    pub whole: bool,
 }
 
 /// Shared registry of waiters, one generation counter per key.
@@ -171,7 +119,7 @@ impl Hub {
     pub fn subscribe(self: &Arc<Self>, key: Key) -> Result<Subscription, Error> {
         let mut state = self.lock();
         let rx = match state.waiters.get(&key) {
-            Some(tx) => tx.subscribe(),
+            Some(entry) => entry.tx.subscribe(),
             None => {
                 let max = self.max_keys.load(Ordering::Relaxed);
                 if state.waiters.len() >= max {
@@ -184,8 +132,14 @@ impl Hub {
                     });
                 }
                 let (tx, rx) = watch::channel(0);
-                state.waiters.insert(key.clone(), tx);
-                state.version += 1;
+                let at = state.order.len();
+                state.order.push(key.clone());
+                let entry = Entry {
+                    tx,
+                    at,
+                    fingerprint: None,
+                };
+                state.waiters.insert(key.clone(), entry);
                 rx
             }
         };
@@ -200,15 +154,15 @@ impl Hub {
 
     /// Wakes every waiter of `key`.
     pub fn wake(&self, key: &Key) {
-        if let Some(tx) = self.lock().waiters.get(key) {
-            tx.send_modify(|generation| *generation += 1);
+        if let Some(entry) = self.lock().waiters.get(key) {
+            entry.tx.send_modify(|generation| *generation += 1);
         }
     }
 
     /// Wakes every waiter (after notifications may have been lost, e.g. across a reconnect).
     pub fn wake_all(&self) {
-        for tx in self.lock().waiters.values() {
-            tx.send_modify(|generation| *generation += 1);
+        for entry in self.lock().waiters.values() {
+            entry.tx.send_modify(|generation| *generation += 1);
         }
     }
 
@@ -234,17 +188,40 @@ impl Hub {
         let _ = self.feed.send(row);
     }
 
-    /// The key-set version and, if it differs from `known`, the keys grouped for the poll query.
-    pub(crate) fn poll_set(&self, known: u64) -> Option<(u64, PollSet)> {
-        let state = self.lock();
-        if state.version == known {
-            return None;
+    /// The next `max` keys of the sweep, round-robin over every waited key, so one tick's poll costs
+    /// at most `max` key look-ups however many keys are waited on.
+    pub(crate) fn sweep(&self, max: usize) -> Sweep {
+        let mut state = self.lock();
+        let total = state.order.len();
+        if total <= max {
+            state.cursor = 0;
+            return Sweep {
+                keys: state.order.clone(),
+                whole: true,
+            };
         }
-        let mut set = PollSet::default();
-        for key in state.waiters.keys() {
-            set.push(key.clone());
+        let start = state.cursor % total;
+        let keys = (0..max)
+            .map(|i| state.order[(start + i) % total].clone())
+            .collect();
+        state.cursor = (start + max) % total;
+        Sweep { keys, whole: false }
+    }
+
+    /// Takes the poller's current fingerprints of keys (first sight counts as a change: a waiter's
+    /// own read may predate it) and wakes the waiters of every key whose fingerprint changed. Keys
+    /// nobody waits on any more are skipped.
+    pub(crate) fn observe(&self, seen: impl IntoIterator<Item = (Key, String)>) {
+        let mut state = self.lock();
+        for (key, fingerprint) in seen {
+            let Some(entry) = state.waiters.get_mut(&key) else {
+                continue;
+            };
+            if entry.fingerprint.as_deref() != Some(fingerprint.as_str()) {
+                entry.fingerprint = Some(fingerprint);
+                entry.tx.send_modify(|generation| *generation += 1);
+            }
         }
-        Some((state.version, set))
     }
 
     /// Resolves at once if anyone waits or watches, else when someone starts to.
@@ -287,16 +264,38 @@ impl Subscription {
             std::future::pending::<()>().await;
         }
     }
+
+    /// Tells the hub the fingerprint (in the poll's format) of what the waiter's own read saw, if
+    /// the poller has not seen the key yet: its first sight then wakes the waiter only if the row
+    /// changed since, instead of always (a burst of new waits would re-read twice each).
+    pub fn saw(&self, fingerprint: String) {
+        let mut state = self.hub.lock();
+        if let Some(entry) = state.waiters.get_mut(&self.key) {
+            if entry.fingerprint.is_none() {
+                entry.fingerprint = Some(fingerprint);
+            }
+        }
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut state = self.hub.lock();
-        if let Some(tx) = state.waiters.get(&self.key) {
-            // This receiver is still alive here, so 1 means nobody else waits on the key.
-            if tx.receiver_count() <= 1 {
-                state.waiters.remove(&self.key);
-                state.version += 1;
+        // This receiver is still alive here, so 1 means nobody else waits on the key.
+        let last = state
+            .waiters
+            .get(&self.key)
+            .is_some_and(|entry| entry.tx.receiver_count() <= 1);
+        if !last {
+            return;
+        }
+        if let Some(entry) = state.waiters.remove(&self.key) {
+            state.order.swap_remove(entry.at);
+            // The key that took the freed place learns its new position.
+            if let Some(moved) = state.order.get(entry.at).cloned() {
+                if let Some(moved) = state.waiters.get_mut(&moved) {
+                    moved.at = entry.at;
+                }
             }
         }
     }
@@ -304,6 +303,8 @@ impl Drop for Subscription {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn event(id: &str) -> Key {
@@ -322,17 +323,67 @@ mod tests {
             .await
             .expect("a wake before waiting must be remembered");
         let second = hub.subscribe(event("a")).unwrap();
-        let (v1, set) = hub.poll_set(0).expect("changed");
-        assert_eq!(set.event_ids, ["a"]);
-        assert!(
-            hub.poll_set(v1).is_none(),
-            "unchanged key set is not rebuilt"
-        );
+        assert_eq!(hub.sweep(10).keys, [event("a")]);
         drop(sub);
         assert_eq!(hub.waiting_keys(), 1);
         drop(second);
         assert_eq!(hub.waiting_keys(), 0);
-        assert!(hub.poll_set(v1).expect("changed").1.is_empty());
+        assert!(hub.sweep(10).keys.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_sweep_visits_every_key_in_bounded_chunks_through_removals() {
+        let hub = Hub::new();
+        let mut subs: Vec<_> = (0..10)
+            .map(|i| hub.subscribe(event(&i.to_string())).unwrap())
+            .collect();
+        let whole = hub.sweep(10);
+        assert!(whole.whole && whole.keys.len() == 10);
+        // Removing keys (swap-remove) keeps the order consistent with the map.
+        subs.remove(3);
+        subs.remove(0);
+        let mut seen = HashSet::new();
+        for _ in 0..3 {
+            let chunk = hub.sweep(3);
+            assert!(!chunk.whole);
+            assert_eq!(chunk.keys.len(), 3);
+            seen.extend(chunk.keys);
+        }
+        assert_eq!(seen.len(), 8, "three chunks of three cover all eight keys");
+        assert!(!seen.contains(&event("0")) && !seen.contains(&event("3")));
+    }
+
+    #[tokio::test]
+    async fn observing_wakes_on_first_sight_and_on_change_only() {
+        let hub = Hub::new();
+        let mut sub = hub.subscribe(event("a")).unwrap();
+        let woken = |sub: &mut Subscription| sub.rx.has_changed().unwrap_or(false);
+        hub.observe([(event("a"), "1".to_owned())]);
+        assert!(woken(&mut sub), "first sight wakes");
+        sub.rx.mark_unchanged();
+        hub.observe([
+            (event("a"), "1".to_owned()),
+            (event("gone"), "x".to_owned()),
+        ]);
+        assert!(!woken(&mut sub), "the same fingerprint does not wake");
+        hub.observe([(event("a"), "2".to_owned())]);
+        assert!(woken(&mut sub), "a new fingerprint wakes");
+    }
+
+    #[tokio::test]
+    async fn what_a_waiter_saw_stands_in_for_the_first_sight() {
+        let hub = Hub::new();
+        let sub = hub.subscribe(event("a")).unwrap();
+        sub.saw("1".to_owned());
+        hub.observe([(event("a"), "1".to_owned())]);
+        assert!(
+            !sub.rx.has_changed().unwrap(),
+            "the row the waiter read is no change"
+        );
+        // Once the poller has seen the key, a late report changes nothing.
+        sub.saw("0".to_owned());
+        hub.observe([(event("a"), "2".to_owned())]);
+        assert!(sub.rx.has_changed().unwrap(), "a newer row wakes");
     }
 
     #[test]

@@ -1,18 +1,29 @@
-//! The hub's poller: ONE batched query per tick covers every awaited workflow, event and stream (and
-//! the WatchWorkflows feed), because DBOS notifies nothing when a workflow's status changes and
-//! worker notifications for events and streams are best effort. Keys whose fingerprint changed (or
-//! that are seen for the first time) are woken; waiters then re-read their own rows.
+//! The hub's poller: ONE batched query per tick, because DBOS notifies nothing when a workflow's
+//! status changes and worker notifications for events and streams are best effort. The query checks
+//! a chunk of at most [`SWEEP_KEYS`] waited keys, round-robin (a tick's cost stays flat however many
+//! streams wait; every key is checked at least once per `ceil(keys / SWEEP_KEYS)` ticks), and, when
+//! the chunk is not every key, the status rows created or finished lately (by index), so a result
+//! still wakes its waiter at the next tick. It also feeds WatchWorkflows. Keys whose fingerprint
+//! changed (or that are seen for the first time) are woken; waiters then re-read their own rows.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use tokio::time::MissedTickBehavior;
 
-use super::{feed::FeedState, Hub, Key, PollSet};
-use crate::{backoff::Backoff, error::Result, repo::Repo};
+use super::{feed::FeedState, Hub, Key};
+use crate::{
+    backoff::Backoff,
+    error::Result,
+    repo::{waits::PollKeys, Repo},
+};
+
+/// Most waited keys one tick's poll checks by primary key (about 1-2 ms of PostgreSQL time).
+pub const SWEEP_KEYS: usize = 1_000;
+
+/// How far the "created or finished lately" watermark trails the database clock: `created_at` and
+/// `completed_at` are the writer's clock at its statement, and a commit can follow a little later
+/// (the sweep still finds anything slower).
+const RECENT_MARGIN_MS: i64 = 1_000;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -48,67 +59,114 @@ async fn poll_connected(
     let _driver = AbortOnDrop(driver);
     let poller = repo.prepare_poll(&conn).await?;
     *connected = true;
-    let mut version = u64::MAX;
-    let mut set = PollSet::default();
-    // The last fingerprint seen per key, kept across key-set changes by key.
-    let mut fingerprints: HashMap<Key, String> = HashMap::new();
     let mut feed = FeedState::default();
+    // The database clock at the previous poll: the "created or finished lately" watermark.
+    let mut db_now: Option<i64> = None;
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        if let Some((v, fresh)) = hub.poll_set(version) {
-            version = v;
-            set = fresh;
-            let live: HashSet<&Key> = set.keys.iter().collect();
-            fingerprints.retain(|key, _| live.contains(key));
-        }
         let watching = hub.feed_subscribers() > 0;
-        if set.is_empty() && !watching {
+        if hub.waiting_keys() == 0 && !watching {
             feed.watermark(false);
             hub.activity().await;
             continue;
         }
         ticker.tick().await;
+        let sweep = hub.sweep(SWEEP_KEYS);
+        let keys = KeyArrays::of(&sweep.keys);
+        // A chunk of every key sees every change anyway; otherwise catch results by index.
+        let recent_since = match sweep.whole {
+            true => None,
+            false => db_now.map(|now| now - RECENT_MARGIN_MS),
+        };
         let started = std::time::Instant::now();
         let result = poller
-            .poll(&conn, set.poll_keys(), feed.watermark(watching))
+            .poll(
+                &conn,
+                keys.poll_keys(),
+                recent_since,
+                feed.watermark(watching),
+            )
             .await?;
         tracing::trace!(
-            keys = set.keys.len(),
+            keys = sweep.keys.len(),
             elapsed_us = started.elapsed().as_micros() as u64,
             "hub poll"
         );
         Hub::count(&hub.stats.poll_ticks);
         Hub::count(&hub.stats.poll_queries);
+        db_now = Some(result.db_now_ms);
 
-        // An absent row has the empty fingerprint.
-        let mut now: Vec<String> = vec![String::new(); set.keys.len()];
-        for (id, fp) in result.statuses {
-            if let Some(at) = set.status_position(&id) {
-                now[at] = fp;
-            }
-        }
-        for (id, key, fp) in result.events {
-            if let Some(at) = set.event_position(&id, &key) {
-                now[at] = fp;
-            }
-        }
-        for (id, key, fp) in result.streams {
-            if let Some(at) = set.stream_position(&id, &key) {
-                now[at] = fp;
-            }
-        }
-        for (key, fp) in set.keys.iter().zip(now) {
-            // First sight of a key counts as a change: the waiter's own read may predate it.
-            if fingerprints.get(key) != Some(&fp) {
-                hub.wake(key);
-                fingerprints.insert(key.clone(), fp);
-            }
-        }
+        // A swept key whose row is absent has the empty fingerprint; found rows override it.
+        let absent = sweep.keys.into_iter().map(|key| (key, String::new()));
+        let statuses = result
+            .statuses
+            .into_iter()
+            .map(|(id, fp)| (Key::Status(id), fp));
+        let events = result
+            .events
+            .into_iter()
+            .map(|(workflow_id, key, fp)| (Key::Event { workflow_id, key }, fp));
+        let streams = result
+            .streams
+            .into_iter()
+            .map(|(workflow_id, key, fp)| (Key::Stream { workflow_id, key }, fp));
+        hub.observe(merge(absent, statuses.chain(events).chain(streams)));
         if watching {
             feed.ingest(hub, result.changed, result.db_now_ms);
         }
     }
+}
+
+/// The swept keys as the poll statement's parallel arrays.
+#[derive(Default)]
+struct KeyArrays<'a> {
+    status_ids: Vec<&'a str>,
+    event_ids: Vec<&'a str>,
+    event_keys: Vec<&'a str>,
+    stream_ids: Vec<&'a str>,
+    stream_keys: Vec<&'a str>,
+}
+
+impl<'a> KeyArrays<'a> {
+    fn of(keys: &'a [Key]) -> Self {
+        let mut arrays = KeyArrays::default();
+        for key in keys {
+            match key {
+                Key::Status(id) => arrays.status_ids.push(id),
+                Key::Event { workflow_id, key } => {
+                    arrays.event_ids.push(workflow_id);
+                    arrays.event_keys.push(key);
+                }
+                Key::Stream { workflow_id, key } => {
+                    arrays.stream_ids.push(workflow_id);
+                    arrays.stream_keys.push(key);
+                }
+            }
+        }
+        arrays
+    }
+
+    fn poll_keys(&self) -> PollKeys<'_> {
+        PollKeys {
+            status_ids: &self.status_ids,
+            event_ids: &self.event_ids,
+            event_keys: &self.event_keys,
+            stream_ids: &self.stream_ids,
+            stream_keys: &self.stream_keys,
+        }
+    }
+}
+
+/// The swept keys' fingerprints: `found` where the poll found the key's row, else the absent one
+/// (a key found twice, by the sweep and as a recent row, has the same fingerprint both times).
+fn merge(
+    absent: impl Iterator<Item = (Key, String)>,
+    found: impl Iterator<Item = (Key, String)>,
+) -> Vec<(Key, String)> {
+    let mut seen: std::collections::HashMap<Key, String> = absent.collect();
+    seen.extend(found);
+    seen.into_iter().collect()
 }
 
 /// Aborts a task when dropped (the dedicated connection's driver).

@@ -35,9 +35,11 @@ pub struct Sink<T> {
 }
 
 impl<T> Sink<T> {
-    /// Sends one message; `false` when the client has gone.
-    pub async fn send(&self, item: T) -> bool {
-        self.tx.send(Box::new(Ok(item))).await.is_ok()
+    /// Sends one message; `false` when the client has gone. The message is boxed before the future
+    /// is made, so a send waiting for room holds a pointer, not the message.
+    pub fn send(&self, item: T) -> impl Future<Output = bool> + '_ {
+        let slot = Box::new(Ok(item));
+        async move { self.tx.send(slot).await.is_ok() }
     }
 
     /// Resolves when the client has gone (tonic dropped the stream).
@@ -59,7 +61,10 @@ impl Streams {
     {
         let slot = self.take_slot()?;
         let (tx, rx) = mpsc::channel(BUFFER);
-        let fut = body(Sink { tx: tx.clone() });
+        // Boxed: every wrapper below (drain guard, panic catcher, span) holds the body by value
+        // and an async wrapper keeps its argument beside its own state, so an unboxed body is
+        // counted several times over in the task of every idle stream (27 KiB per wait before).
+        let fut = Box::pin(body(Sink { tx: tx.clone() }));
         let drain = self.drain().clone();
         let task = async move {
             // A panic must end the stream with INTERNAL: without this the channel would just close

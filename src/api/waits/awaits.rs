@@ -1,7 +1,7 @@
 //! AwaitWorkflow and AwaitWorkflows: result waits pushed to the client as soon as the hub's poll sees
 //! the status change, instead of one poller per waiter.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::task;
 use crate::api::{
@@ -15,6 +15,7 @@ use crate::{
     hub::Key,
     model::WorkflowRow,
     pb,
+    repo::waits::status_fingerprint,
 };
 
 /// Most ids one AwaitWorkflows call may wait on.
@@ -46,7 +47,9 @@ impl WorkflowApi {
                     let read = task::read(deadline, &sink, &what, move || {
                         r.get_workflow_outcome(i, sc)
                     });
-                    if let Some(row) = read.await? {
+                    let row = read.await?;
+                    subs[0].saw(status_fingerprint(row.as_ref()));
+                    if let Some(row) = row {
                         let seen = (row.status.clone(), row.updated_at);
                         if last_sent.as_ref() != Some(&seen) {
                             let update = Kind::StatusUpdate(render::status_update(&row));
@@ -113,6 +116,11 @@ impl WorkflowApi {
                         r.get_workflow_outcomes(p, sc)
                     });
                     let rows = read.await?;
+                    let by_id: HashMap<&str, &WorkflowRow> =
+                        rows.iter().map(|r| (r.workflow_id.as_str(), r)).collect();
+                    for (id, sub) in pending.iter().zip(&subs) {
+                        sub.saw(status_fingerprint(by_id.get(id.as_str()).copied()));
+                    }
                     let finished: HashSet<String> = rows
                         .iter()
                         .filter(|r| is_done(r))

@@ -4,6 +4,8 @@
 
 use std::future::Future;
 
+use futures::FutureExt;
+
 use tokio::time::Instant;
 
 use crate::api::service::stream::{reread, wait_any, Sink, Woken};
@@ -29,15 +31,21 @@ impl From<Error> for Stop {
 /// What a wait's steps return: `Err(Stop::Left)` when the client has gone.
 pub(super) type Flow<T = ()> = std::result::Result<T, Stop>;
 
-/// Runs a wait's task body as `Streams::spawn` expects it: the client leaving is a quiet end.
-pub(super) async fn run(body: impl Future<Output = Flow>) -> Result<()> {
-    match body.await {
+/// Runs a wait's task body as `Streams::spawn` expects it: the client leaving is a quiet end. A
+/// combinator, not an `async fn`, which would hold the body twice (as its argument and as the
+/// future it awaits).
+pub(super) fn run(body: impl Future<Output = Flow>) -> impl Future<Output = Result<()>> {
+    body.map(|flow| match flow {
         Ok(()) | Err(Stop::Left) => Ok(()),
         Err(Stop::Failed(e)) => Err(e),
-    }
+    })
 }
 
 /// Re-reads through `read` ([`reread`]: retried through database trouble until `deadline`).
+///
+/// The re-read is boxed, so it takes memory only while it runs: a task's future is as large as its
+/// largest state, and a repository read (pool checkout, prepared statement, deadline scope) is
+/// kilobytes of state that every idle wait would otherwise hold for its whole life.
 pub(super) async fn read<T, R, Fut>(
     deadline: Option<Instant>,
     sink: &Sink<T>,
@@ -47,7 +55,9 @@ pub(super) async fn read<T, R, Fut>(
 where
     Fut: Future<Output = Result<R>>,
 {
-    reread(deadline, sink, what, read).await?.ok_or(Stop::Left)
+    Box::pin(reread(deadline, sink, what, read))
+        .await?
+        .ok_or(Stop::Left)
 }
 
 /// Waits until a subscription wakes ([`wait_any`]); DEADLINE_EXCEEDED naming `what` at `deadline`.
@@ -63,11 +73,15 @@ pub(super) async fn wake<T>(
     }
 }
 
-/// Sends one message to the client.
-pub(super) async fn send<T>(sink: &Sink<T>, message: T) -> Flow {
-    if sink.send(message).await {
-        Ok(())
-    } else {
-        Err(Stop::Left)
+/// Sends one message to the client (boxed at once: a waiting send holds a pointer, see
+/// [`Sink::send`]).
+pub(super) fn send<T>(sink: &Sink<T>, message: T) -> impl Future<Output = Flow> + '_ {
+    let sent = sink.send(message);
+    async move {
+        if sent.await {
+            Ok(())
+        } else {
+            Err(Stop::Left)
+        }
     }
 }

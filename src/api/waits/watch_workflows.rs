@@ -176,14 +176,16 @@ impl WorkflowApi {
                     followed: HashSet::new(),
                     cursor,
                 };
-                watcher.replay(&repo, &sink).await?;
+                // Replays are boxed: a list query's state would otherwise sit in every idle
+                // watcher's task for its whole life (see `task::read`).
+                Box::pin(watcher.replay(&repo, &sink)).await?;
                 loop {
                     let row: Arc<WorkflowRow> = tokio::select! {
                         received = feed.recv() => match received {
                             Ok(row) => row,
                             // Fell behind the shared feed: catch up from the database, then go on.
                             Err(RecvError::Lagged(_)) => {
-                                watcher.replay(&repo, &sink).await?;
+                                Box::pin(watcher.replay(&repo, &sink)).await?;
                                 continue;
                             }
                             Err(RecvError::Closed) => return Err(Error::Draining.into()),

@@ -1,5 +1,7 @@
 //! Waits (`src/api/waits/`, the hub in `src/hub/`): AwaitWorkflow(s) in `awaits.rs`; WatchEvent,
-//! ReadStream and WatchWorkflows in `watch.rs`.
+//! ReadStream and WatchWorkflows in `watch.rs`; more waits than one tick's poll checks in
+//! `sweep.rs`.
 
 mod awaits;
+mod sweep;
 mod watch;
