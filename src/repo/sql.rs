@@ -37,6 +37,14 @@ const STATUS_COLUMNS: &[(&str, &str)] = &[
     ("is_debounced", "boolean"),
 ];
 
+/// A list statement around its WHERE: `head` + WHERE + ORDER BY + LIMIT, then `tail` (joining the
+/// payloads to the page) and the ORDER BY again over `page`, when there is a tail.
+#[derive(Debug, Clone)]
+pub(crate) struct ListSql {
+    pub head: String,
+    pub tail: Option<String>,
+}
+
 /// Every statement dbosd runs, specialised for one schema.
 #[derive(Debug, Clone)]
 pub(crate) struct Statements {
@@ -55,8 +63,8 @@ pub(crate) struct Statements {
     pub stream_keys: String,
     /// The hub's batched poll (see `repo::waits`).
     pub poll: String,
-    /// List SELECTs up to the WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
-    pub list_prefix: [String; 4],
+    /// List SELECTs around their WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
+    pub list_prefix: [ListSql; 4],
     /// The enqueue statement (see `repo::workflows::enqueue`).
     pub enqueue: crate::repo::workflows::statement::EnqueueSql,
     pub dedup_holder: String,
@@ -142,6 +150,58 @@ impl Statements {
             from
         };
 
+        // A page with payloads: the page of `workflow_status` rows first (as without payloads),
+        // then its payload rows joined to those few. Joined in one SELECT, PostgreSQL plans the
+        // joins against every index of workflow_status on each page (~0.5 ms of planning, and no
+        // generic plan); this way the joins are planned over the page alone and the statement
+        // gets its generic plan (measured over 1,000,000 rows: 1.1 ms -> 0.47 ms a page).
+        let list_page = |input: bool, output: bool| {
+            if !input && !output {
+                return ListSql {
+                    head: select(false, false),
+                    tail: None,
+                };
+            }
+            let mut inner = base.clone();
+            let mut outer: Vec<String> = STATUS_COLUMNS
+                .iter()
+                .map(|(col, _)| format!("page.{col}"))
+                .collect();
+            outer.push("page.attributes".to_owned());
+            let mut joins = String::new();
+            let mut payload = |want: bool, table: &str, alias: &str, col: &str| {
+                let own = s.has_column("workflow_status", col);
+                if own && want {
+                    inner.push(format!("ws.{col} AS ws_{col}"));
+                }
+                let has_table = s.has_table(table);
+                outer.push(match (want, has_table, own) {
+                    (false, _, _) | (true, false, false) => format!("NULL::text AS {col}"),
+                    (true, true, true) => {
+                        format!("COALESCE({alias}.{col}, page.ws_{col}) AS {col}")
+                    }
+                    (true, true, false) => format!("{alias}.{col} AS {col}"),
+                    (true, false, true) => format!("page.ws_{col} AS {col}"),
+                });
+                if want && has_table && !joins.contains(&format!(" {alias} ")) {
+                    joins += &format!(
+                        " LEFT JOIN {} {alias} ON {alias}.workflow_uuid = page.workflow_uuid",
+                        s.table(table)
+                    );
+                }
+            };
+            payload(input, "workflow_input", "wi", "inputs");
+            payload(output, "workflow_output", "wo", "output");
+            payload(output, "workflow_output", "wo", "error");
+            ListSql {
+                head: format!(
+                    "WITH page AS MATERIALIZED (SELECT {} FROM {ws} ws",
+                    inner.join(", ")
+                ),
+                tail: Some(format!(") SELECT {} FROM page{joins}", outer.join(", "))),
+            }
+        };
+
         let scoped = |first: usize| scope::predicate(s, "ws", first, first + 1);
         Statements {
             get_workflow: format!(
@@ -163,7 +223,12 @@ impl Statements {
             list_messages: crate::repo::messaging::inbox::list_messages_sql(s, &scoped(7)),
             stream_keys: crate::repo::messaging::inbox::stream_keys_sql(s, &scoped(2)),
             poll: crate::repo::waits::poll_sql(s, &select(false, false)),
-            list_prefix: [select(false, false), select(false, true), select(true, false), select(true, true)],
+            list_prefix: [
+                list_page(false, false),
+                list_page(false, true),
+                list_page(true, false),
+                list_page(true, true),
+            ],
             enqueue: crate::repo::workflows::statement::EnqueueSql::build(s),
             forks_of: if s.has_column("workflow_status", "forked_from") {
                 // A fork outside the scope is neither reached nor walked through.

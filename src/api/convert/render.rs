@@ -35,15 +35,25 @@ pub fn status(s: Option<WorkflowStatus>) -> pb::WorkflowStatus {
 /// unbounded copy could make a row written within `--max-payload-bytes` unreadable.
 pub const MAX_JSON_COPY_BYTES: usize = 1024 * 1024;
 
+/// Most bytes one byte of JSON text becomes as a `google.protobuf.Value` (plus [`EXPANSION_SLACK`]):
+/// the worst token is a number, 1 byte of text (`1` or `1,`) and 9 encoded bytes (tag and f64),
+/// 13 inside a list (the element's tag and length); a member `"":0,` is 5 bytes and at most 19
+/// encoded. No token reaches 16 per byte.
+const MAX_EXPANSION: usize = 16;
+const EXPANSION_SLACK: usize = 16;
+
 /// A stored value: decoded when portable (and small enough to send twice), passed through otherwise.
 pub fn payload(value: &StoredValue) -> pb::Payload {
+    // Texts this short cannot decode past the limit, so they skip measuring the decoded copy (one
+    // more walk of the whole tree, for every payload of a list page).
+    let surely_fits = value.text.len() * MAX_EXPANSION + EXPANSION_SLACK <= MAX_JSON_COPY_BYTES;
     let json = (value.serialization.as_deref() == Some(PORTABLE_JSON)
         && value.text.len() <= MAX_JSON_COPY_BYTES)
         .then(|| serde_json::from_str::<Json>(&value.text).ok())
         .flatten()
         .filter(|j| depth(j) <= MAX_VALUE_DEPTH)
         .map(|j| from_json(&j))
-        .filter(|v| prost::Message::encoded_len(v) <= MAX_JSON_COPY_BYTES);
+        .filter(|v| surely_fits || prost::Message::encoded_len(v) <= MAX_JSON_COPY_BYTES);
     pb::Payload {
         serialization: value.serialization.clone().unwrap_or_default(),
         text: value.text.clone(),
@@ -161,5 +171,48 @@ pub fn outcome(row: &WorkflowRow, load_output: bool) -> pb::WorkflowOutcome {
         status: info.status,
         output: info.output.filter(|_| load_output),
         error: info.error.filter(|_| load_output),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts that expand most, each token repeated: none may pass the bound that lets a short
+    /// text skip measuring its decoded copy.
+    #[test]
+    fn no_json_text_expands_past_the_bound() {
+        let repeat = |open: &str, item: &str, close: &str, n: usize| {
+            format!("{open}{}{close}", vec![item; n].join(","))
+        };
+        let nested = |open: &str, close: &str, n: usize| open.repeat(n) + "1" + &close.repeat(n);
+        let mut members: Vec<String> = (0..2_000).map(|i| format!("\"{i}\":0")).collect();
+        members.push("\"\":0".into());
+        let texts = [
+            "1".to_owned(),
+            "0".to_owned(),
+            "\"\"".to_owned(),
+            "null".to_owned(),
+            repeat("[", "1", "]", 5_000),
+            repeat("[", "0", "]", 100_000),
+            repeat("[", "null", "]", 5_000),
+            repeat("[", "\"\"", "]", 5_000),
+            repeat("[", "[]", "]", 5_000),
+            repeat("[", "{}", "]", 5_000),
+            repeat("[", "true", "]", 5_000),
+            format!("{{{}}}", members.join(",")),
+            nested("[", "]", 39),
+            nested("{\"\":", "}", 39),
+            nested("[[", "]]", 19),
+        ];
+        for text in texts {
+            let json: Json = serde_json::from_str(&text).unwrap();
+            let encoded = prost::Message::encoded_len(&from_json(&json));
+            assert!(
+                encoded <= text.len() * MAX_EXPANSION + EXPANSION_SLACK,
+                "{} bytes of text became {encoded}",
+                text.len()
+            );
+        }
     }
 }

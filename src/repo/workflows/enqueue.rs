@@ -2,7 +2,7 @@
 //! data-modifying CTE, atomic without BEGIN/COMMIT) in one round trip, as the DBOS clients'
 //! two-insert transaction writes them.
 
-use tokio_postgres::{GenericClient, Row, Transaction};
+use tokio_postgres::{error::SqlState, GenericClient, Row, Transaction};
 
 use crate::repo::db::row::Columns;
 use crate::repo::{
@@ -75,11 +75,26 @@ impl Repo {
         futures::future::join_all(wfs.iter().map(|wf| self.enqueue(wf))).await
     }
 
-    /// Enqueues several workflows atomically (one statement in one transaction): every one is
+    /// Enqueues several workflows atomically (one statement, one transaction): every one is
     /// written, or none. Ids must be distinct. A deduplication conflict fails the whole batch with
     /// ALREADY_EXISTS.
+    ///
+    /// The first try expects every id to be new (the common case): one prepared statement, atomic
+    /// on its own, in one round trip. An id already taken (or a deduplication id held) fails it
+    /// with a unique violation and writes nothing; the batch then goes again the long way, in a
+    /// transaction that sees the existing rows, so a replayed id gets EXISTING and a conflicting
+    /// one undoes the whole batch.
     pub async fn enqueue_many(&self, wfs: &[NewWorkflow]) -> Result<Vec<Enqueued>> {
         let mut conn = self.conn().await?;
+        let stmt = &self.sql().enqueue;
+        let token = uuid::Uuid::new_v4().to_string();
+        let params = stmt.params(&token, wfs);
+        let params: Vec<&dyn Param> = params.iter().map(|p| p.as_ref()).collect();
+        match conn.query_hot(&stmt.fresh_text, &params).await {
+            Ok(rows) => return outcomes(wfs, &rows).into_iter().collect(),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {}
+            Err(e) => return Err(classify("enqueueing workflows", e)),
+        }
         // A batch that finds a conflicting id after inserting others must undo them: dropping `tx`
         // on an error rolls it back.
         let tx = conn

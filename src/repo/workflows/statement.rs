@@ -72,6 +72,11 @@ const STATUS_COLUMNS: &[(&str, Source)] = &[
 #[derive(Debug, Clone)]
 pub(crate) struct EnqueueSql {
     pub(in crate::repo) text: String,
+    /// The same statement for workflows that must all be new (EnqueueWorkflows' first try): no
+    /// `ON CONFLICT` on the id, so an id already taken fails the whole statement (a unique
+    /// violation, nothing written) instead of returning the existing row. Same parameters and
+    /// returned columns as `text`.
+    pub(in crate::repo) fresh_text: String,
     /// Per-row parameters in placeholder order: column names, then `input` for `workflow_input`.
     arrays: Vec<(&'static str, ElemType)>,
 }
@@ -130,20 +135,24 @@ impl EnqueueSql {
         } else {
             "NULL::text AS application_name"
         };
-        let insert = format!(
-            "INSERT INTO {ws} AS cur ({cols}) SELECT {select} FROM {rows} \
-             ON CONFLICT (workflow_uuid) DO UPDATE SET name = cur.name \
-             RETURNING cur.workflow_uuid, cur.status, cur.name, cur.class_name, cur.config_name, \
-               cur.queue_name, {owner}, {created} AS created",
-            ws = s.table("workflow_status"),
-            cols = columns
-                .iter()
-                .map(|(c, _)| *c)
-                .collect::<Vec<_>>()
-                .join(", "),
-            select = select.join(", "),
-        );
-        let text = if has_input {
+        let insert = |on_conflict: &str| {
+            format!(
+                "INSERT INTO {ws} AS cur ({cols}) SELECT {select} FROM {rows}{on_conflict} \
+                 RETURNING cur.workflow_uuid, cur.status, cur.name, cur.class_name, cur.config_name, \
+                   cur.queue_name, {owner}, {created} AS created",
+                ws = s.table("workflow_status"),
+                cols = columns
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                select = select.join(", "),
+            )
+        };
+        let with_input = |insert: String| {
+            if !has_input {
+                return insert;
+            }
             // The input rows need only the id and input arrays, not every column again.
             let param = |name: &str| {
                 let i = arrays.iter().position(|(c, _)| *c == name).unwrap_or(0);
@@ -163,10 +172,16 @@ impl EnqueueSql {
                    application_name, created FROM ins",
                 wi = s.table("workflow_input"),
             )
-        } else {
-            insert
         };
-        EnqueueSql { text, arrays }
+        let text = with_input(insert(
+            " ON CONFLICT (workflow_uuid) DO UPDATE SET name = cur.name",
+        ));
+        let fresh_text = with_input(insert(""));
+        EnqueueSql {
+            text,
+            fresh_text,
+            arrays,
+        }
     }
 
     /// The parameters' types, in placeholder order (for preparing the statement).

@@ -181,3 +181,37 @@ async fn workers_run_a_batch(lang: WorkerLang) {
 }
 
 on_both_workers!(workers_run_a_batch);
+
+/// A batch sent again (a client retrying after a lost answer) first fails as all-new, writing
+/// nothing, and is then answered EXISTING for every workflow, each keeping its first inputs.
+#[tokio::test]
+async fn a_replayed_batch_is_answered_existing_and_writes_nothing() {
+    let mut srv = TestServer::start().await;
+    let batch = || pb::EnqueueWorkflowsRequest {
+        workflows: (0..3)
+            .map(|i| item(&format!("replay-{i}"), "echo", json!(i)))
+            .collect(),
+    };
+    let first = srv.client.enqueue_workflows(batch()).await.unwrap();
+    let outcomes = |r: tonic::Response<pb::EnqueueWorkflowsResponse>| -> Vec<EnqueueOutcome> {
+        r.into_inner().results.iter().map(|r| r.outcome()).collect()
+    };
+    assert_eq!(outcomes(first), [EnqueueOutcome::Created; 3]);
+    let mut again = batch();
+    again.workflows[1].positional_args = vec![crate::harness::pv(json!("changed"))];
+    let replayed = srv.client.enqueue_workflows(again).await.unwrap();
+    assert_eq!(outcomes(replayed), [EnqueueOutcome::Existing; 3]);
+    assert_eq!(count(&srv, "workflow_status").await, 3);
+    assert_eq!(count(&srv, "workflow_input").await, 3);
+    let db = srv.db.client().await;
+    let kept: String = db
+        .query_one(
+            "SELECT inputs FROM dbos.workflow_input WHERE workflow_uuid = 'replay-1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, r#"{"positionalArgs":[1],"namedArgs":{}}"#);
+    srv.stop().await;
+}
