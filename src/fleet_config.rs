@@ -11,6 +11,8 @@
 //! [databases.shipping]
 //! url = "postgres://dbosd@db2/shipping_dbos_sys"
 //! schema = "dbos"
+//! retention_max_age = "7d"       # optional: this database's own retention bounds over the
+//! retention_max_rows = 100000    #   --retention-* flags' (`retention = false`: none at all)
 //! ```
 
 use std::{
@@ -44,6 +46,10 @@ pub struct FleetFlags {
     pub config_poll_ms: u64,
 }
 
+/// The request metadata key (and HTTP header) a call names its database with. Here, below both
+/// the resolver (`api`) and the call metrics (`telemetry`), which read it.
+pub const DATABASE_HEADER: &str = "dbos-database";
+
 /// The name of the database `--database-url` gives.
 pub const DEFAULT_NAME: &str = "default";
 
@@ -61,6 +67,8 @@ pub struct DatabaseSpec {
     pub application_name: Option<String>,
     /// Create or upgrade its DBOS schema when it is opened.
     pub migrate: bool,
+    /// Its own retention over the `--retention-*` flags' (`crate::retention::per_database`).
+    pub retention: crate::retention::RetentionOverride,
 }
 
 /// A config file's content.
@@ -91,6 +99,9 @@ struct Table {
     application_name: Option<String>,
     #[serde(default)]
     migrate: bool,
+    retention: Option<bool>,
+    retention_max_age: Option<String>,
+    retention_max_rows: Option<i64>,
 }
 
 /// Checks a database name: it goes into request metadata, a health service name and a metrics
@@ -131,6 +142,7 @@ pub fn parse_flag(value: &str) -> Result<DatabaseSpec, String> {
         enqueue_slots: None,
         application_name: None,
         migrate: false,
+        retention: Default::default(),
     })
 }
 
@@ -164,6 +176,12 @@ impl FleetConfig {
                     "database {name:?}: pool_size and enqueue_slots must be at least 1"
                 ));
             }
+            let retention = crate::retention::RetentionOverride::parse(
+                &name,
+                t.retention,
+                t.retention_max_age.as_deref(),
+                t.retention_max_rows,
+            )?;
             databases.push(DatabaseSpec {
                 name,
                 url: t.url,
@@ -173,6 +191,7 @@ impl FleetConfig {
                 enqueue_slots: t.enqueue_slots,
                 application_name: t.application_name,
                 migrate: t.migrate,
+                retention,
             });
         }
         if let Some(default) = &file.default {
@@ -214,7 +233,8 @@ mod tests {
                [databases.b]
                url = "postgres://u:pw@h2/b"
                schema = "other"
-               migrate = true"#,
+               migrate = true
+               retention_max_rows = 50"#,
         )
         .unwrap();
         assert_eq!(config.default.as_deref(), Some("a"));
@@ -222,6 +242,7 @@ mod tests {
         assert_eq!(config.databases[0].pool_size, Some(4));
         assert_eq!(config.databases[1].schema.as_deref(), Some("other"));
         assert!(config.databases[1].migrate);
+        assert_eq!(config.databases[1].retention.max_rows, Some(50));
 
         let flag = parse_flag("orders=postgres://u@h/orders").unwrap();
         assert_eq!(flag.name, "orders");

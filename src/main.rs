@@ -154,6 +154,9 @@ fn fleet_settings(args: &ServeArgs) -> Result<Settings, String> {
         );
         let mut settings = dbosd::fleet::open::settings_for(&base, &default);
         settings.migrate |= args.migrate;
+        // The flags' retention stays the fleet's; the default database's table applies to it alone.
+        settings.retention = base.retention;
+        settings.default_retention = default.retention.clone();
         settings.default_database = default.name.clone();
         settings.databases = all.into_iter().filter(|d| d.name != default.name).collect();
         return Ok(settings);
@@ -271,15 +274,11 @@ async fn dev_databases(
 async fn retention(args: RetentionCommandArgs) -> Result<(), String> {
     match args.command {
         RetentionCommand::Policy(a) => {
-            println!("{}", command::policy_of(&a.retention)?.describe());
+            println!("{}", command::policy(&a)?);
             Ok(())
         }
         RetentionCommand::Run(a) => {
-            let policy = command::policy_of(&a.retention)?;
-            let url = database_url(&a.database)?;
-            let mut settings = Settings::new(url);
-            settings.schema = a.database.schema.clone();
-            settings.direct_database_url = a.database.direct_database_url.filter(|u| !u.is_empty());
+            let (settings, policy) = command::run_target(&a)?;
             let repo = server::prepare(&settings)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -90,13 +90,16 @@ pub async fn serve_with_hub(
         .set_service_status(health::LIVENESS, ServingStatus::Serving)
         .await;
     let streams = Streams::new(drain.clone(), settings.max_streams);
-    // Every database, the default first; each call is routed through `databases`.
+    // Every database, the default first; each call is routed through `databases`. Each database's
+    // tasks (hub, workflow metrics, retention) start and stop with it, writing into `series`.
     let databases = Databases::new();
+    let series = telemetry::DatabaseSeries::default();
     let fleet = Fleet::new(
         settings,
         streams.clone(),
         databases.clone(),
         reporter.clone(),
+        series.clone(),
     );
     let default_api = fleet.add_default(&settings.default_database, repo.clone(), Arc::clone(&hub));
     fleet.apply(&settings.databases);
@@ -134,8 +137,6 @@ pub async fn serve_with_hub(
             jobs_stop.clone(),
         ))
     });
-    // Retention (issue #17 item 3) hooks in here the same way: one task per database from one
-    // function, stopped by the same token.
     let shutdown = {
         let jobs_stop = jobs_stop.clone();
         async move {
@@ -143,19 +144,7 @@ pub async fn serve_with_hub(
             jobs_stop.cancel();
         }
     };
-    // Retention (opt-in): one runner on the default database, its counters in the metrics registry.
-    let retention_stats = Arc::new(crate::retention::RetentionStats::default());
-    let metrics = Metrics::new_with(
-        repo.clone(),
-        hub,
-        streams,
-        default_api.enqueue_stats(),
-        |registry| retention_stats.register(registry),
-    );
-    let retention_task = settings
-        .retention
-        .clone()
-        .map(|policy| crate::retention::start(repo.clone(), policy, Arc::clone(&retention_stats)));
+    let metrics = Metrics::new(repo, hub, streams, default_api.enqueue_stats(), series);
     let table = databases.clone();
     metrics
         .databases
@@ -163,12 +152,6 @@ pub async fn serve_with_hub(
     let metrics_task = listeners
         .metrics
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
-    // The workflow health series are the default database's (one refresher; see ARCHITECTURE.md).
-    let workflow_metrics_task = telemetry::workflow_metrics::spawn(
-        repo,
-        Arc::clone(&metrics.workflows),
-        &settings.workflow_metrics,
-    );
     let api = FleetApi::new(databases);
     let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout).with_traces(traces.clone());
     if settings.max_concurrent_calls > 0 {
@@ -251,13 +234,7 @@ pub async fn serve_with_hub(
     }
     drop(reload_task);
     fleet.shutdown();
-    if let Some(task) = retention_task {
-        task.abort();
-    }
     if let Some(task) = metrics_task {
-        task.abort();
-    }
-    if let Some(task) = workflow_metrics_task {
         task.abort();
     }
     // Last, so the spans of the calls that drained are exported too.

@@ -2,10 +2,17 @@
 //! one client command that needs no running dbosd: it is the runner's round, run once). `policy` shows
 //! what the `--retention-*` flags (or their `DBOSD_RETENTION_*` variables) configure; `run` runs
 //! one round of it against a database now (`--dry-run`: only say what it would delete), taking the
-//! same lock as the servers' runners.
+//! same lock as the servers' runners. With `--database NAME` (and the servers' `--config` file)
+//! both are about that database: its URL and schema, and its own retention over the flags'
+//! (`retention::per_database`), as the server's runner for it has them. (The binary opens the
+//! database: the command line sits above the fleet, which reads its `Settings`.)
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::config::Settings;
+use crate::fleet_config::{DatabaseSpec, FleetConfig, DEFAULT_NAME};
 use crate::repo::Repo;
 use crate::retention::{run_round, RetentionArgs, RetentionPolicy, RoundEnd, RoundReport};
 
@@ -25,11 +32,25 @@ pub enum RetentionCommand {
     Run(RunArgs),
 }
 
+/// Which database of a fleet: a name of the servers' config file.
+#[derive(Debug, Clone, Args)]
+pub struct FleetDatabase {
+    /// The servers' TOML config file of databases (see `serve --config`).
+    #[arg(long, env = "DBOSD_SERVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The database of --config to use, with its own retention keys over the flags; `default`
+    /// (or none) is --database-url's, under the flags alone.
+    #[arg(long = "database", value_name = "NAME")]
+    pub database: Option<String>,
+}
+
 /// `dbosd retention policy`.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub fleet: FleetDatabase,
 }
 
 /// `dbosd retention run`.
@@ -39,9 +60,73 @@ pub struct RunArgs {
     pub database: crate::config::DatabaseArgs,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub fleet: FleetDatabase,
     /// Delete nothing: print what the round would delete.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// The policy `dbosd retention policy` prints, in one line.
+pub fn policy(args: &PolicyArgs) -> Result<String, String> {
+    Ok(selected(&args.fleet, &args.retention)?.1.describe())
+}
+
+/// What `dbosd retention run` runs: the database's settings (to open it with; it is not migrated)
+/// and its policy. The binary opens it (`fleet::open::prepare`) and calls [`run_once`].
+pub fn run_target(args: &RunArgs) -> Result<(Settings, RetentionPolicy), String> {
+    let (spec, policy) = selected(&args.fleet, &args.retention)?;
+    let given = |url: &Option<String>| url.clone().filter(|u| !u.is_empty());
+    let (url, direct, schema) = match spec {
+        Some(spec) => (Some(spec.url), spec.direct_url, spec.schema),
+        None => (
+            given(&args.database.database_url),
+            given(&args.database.direct_database_url),
+            None,
+        ),
+    };
+    let mut settings = Settings::new(url.ok_or(NO_URL)?);
+    settings.schema = schema.unwrap_or_else(|| args.database.schema.clone());
+    settings.direct_database_url = direct;
+    Ok((settings, policy))
+}
+
+const NO_URL: &str =
+    "no database URL: pass --database-url (or set DBOS_SYSTEM_DATABASE_URL), or --database NAME with --config";
+
+/// The database `fleet` names (`None`: --database-url's) and its checked policy.
+fn selected(
+    fleet: &FleetDatabase,
+    flags: &RetentionArgs,
+) -> Result<(Option<DatabaseSpec>, RetentionPolicy), String> {
+    let Some(name) = fleet.database.as_deref().filter(|n| *n != DEFAULT_NAME) else {
+        return Ok((None, policy_of(flags)?));
+    };
+    let Some(path) = &fleet.config else {
+        return Err(format!(
+            "--database {name:?} names a database of the config file: give --config FILE"
+        ));
+    };
+    let spec = FleetConfig::load(path)?
+        .databases
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| {
+            format!(
+                "--database {name:?}: no such database in {}",
+                path.display()
+            )
+        })?;
+    flags.pace().check()?;
+    let policy = spec
+        .retention
+        .apply(flags.policy().as_ref(), &flags.pace())
+        .ok_or_else(|| match spec.retention.off {
+            true => format!("retention is off for database {name:?} (retention = false in its table)"),
+            false => format!("retention is off for database {name:?}: give --retention-max-age or --retention-max-rows, or retention_max_age / retention_max_rows in its table"),
+        })?;
+    policy.check()?;
+    Ok((Some(spec), policy))
 }
 
 /// The checked policy of `args`, or why there is none.

@@ -62,8 +62,14 @@ pub struct Settings {
     pub config_poll: Duration,
     /// The web console at `/ui` (`--ui`); `/ui` is 404 when off.
     pub ui: bool,
-    /// The retention runner's policy; `None`: no runner.
+    /// The retention runner's policy (`--retention-*`, the fleet-wide default; a configured
+    /// database's own is derived by `fleet::open::settings_for`); `None`: no runner.
     pub retention: Option<crate::retention::RetentionPolicy>,
+    /// The `--retention-*` pace (interval, batch size, dry run) a database's own bounds run at
+    /// when the flags give none.
+    pub retention_pace: crate::retention::RetentionPolicy,
+    /// The default database's own retention, when it is a config-file database with its table.
+    pub default_retention: crate::retention::RetentionOverride,
     /// The workflow health metrics' refresher (`--workflow-metrics-*`).
     pub workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings,
     /// OpenTelemetry traces, from the `OTEL_*` environment (off without an endpoint).
@@ -114,6 +120,8 @@ impl Settings {
             config_poll: Duration::from_secs(2),
             ui: false,
             retention: None,
+            retention_pace: Default::default(),
+            default_retention: Default::default(),
             // Off here (the flag's default is on): tests and benchmarks that count queries and
             // connections see only their own; those about the workflow metrics turn them on.
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
@@ -192,6 +200,8 @@ impl Settings {
             config_poll: Duration::from_millis(server.fleet.config_poll_ms.max(100)),
             ui: server.ui.unwrap_or(false),
             retention: server.retention.policy(),
+            retention_pace: server.retention.pace(),
+            default_retention: Default::default(),
             workflow_metrics: crate::telemetry::workflow_metrics::WorkflowMetricsSettings {
                 interval: Duration::from_millis(server.workflow_metrics_interval_ms),
                 max_names: server.workflow_metrics_max_names,
@@ -257,6 +267,8 @@ impl Settings {
         if let Some(retention) = &self.retention {
             retention.check()?;
         }
+        // A database's own bounds (config file) run at this pace even when the flags give none.
+        self.retention_pace.check()?;
         let interval = self.workflow_metrics.interval;
         if !interval.is_zero() && interval < Duration::from_secs(1) {
             return Err(

@@ -1,11 +1,13 @@
 //! The fleet: every system database dbosd serves, each isolated from the others. For each database
 //! it owns the lifecycle: opening it (retrying with backoff while it is unreachable, so one
 //! database down at startup or at a reload delays nobody else), its service (`WorkflowApi` over its
-//! own pool, enqueue coalescer and hub), its background tasks (`tasks.rs`), its health check (its
-//! own health service name) and its drain token (a removed database's open waits end with
-//! UNAVAILABLE). It writes the routing table (`api::Databases`) every call resolves its database
-//! in. [`Fleet::apply`] diffs a new list of databases against the served ones: added ones open,
-//! removed ones close, changed ones are replaced, and the others are untouched (`reload.rs`).
+//! own pool, enqueue coalescer and hub), its background tasks (`tasks.rs`: hub, workflow metrics,
+//! retention, bulk jobs), its health check (its own health service name) and its drain token (a
+//! removed database's open waits end with UNAVAILABLE). It writes the routing table
+//! (`api::Databases`) every call resolves its database in, and the names the call metrics may
+//! label a call with (`telemetry::database_label`). [`Fleet::apply`] diffs a new list of databases
+//! against the served ones: added ones open, removed ones close, changed ones are replaced, and the
+//! others are untouched (`reload.rs`).
 //!
 //! The default database (`--database-url`, or the config file's `default`) is prepared before the
 //! port opens, as dbosd always did, and is not changed by a reload.
@@ -34,6 +36,7 @@ use crate::{
     repo::{workflows::coalescer::EnqueueCoalescer, Repo},
     shutdown::Drain,
     sync::lock_unpoisoned,
+    telemetry::DatabaseSeries,
 };
 
 /// What every database's service shares.
@@ -45,6 +48,8 @@ struct Shared {
     streams: Streams,
     databases: Databases,
     reporter: HealthReporter,
+    /// Each database's metric series, and the names calls are labelled with.
+    series: DatabaseSeries,
 }
 
 /// One served database's lifecycle; dropping it closes the database.
@@ -81,12 +86,14 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// A fleet serving nothing yet, routing through `databases`, reporting health to `reporter`.
+    /// A fleet serving nothing yet, routing through `databases`, reporting health to `reporter`
+    /// and each database's metrics into `series`.
     pub fn new(
         base: &Settings,
         streams: Streams,
         databases: Databases,
         reporter: HealthReporter,
+        series: DatabaseSeries,
     ) -> Arc<Fleet> {
         Arc::new(Fleet {
             shared: Shared {
@@ -94,6 +101,7 @@ impl Fleet {
                 streams,
                 databases,
                 reporter,
+                series,
             },
             running: Mutex::new(BTreeMap::new()),
         })
@@ -108,7 +116,10 @@ impl Fleet {
         let cell = HealthCell::default();
         shared.databases.add(name, cell.clone());
         shared.databases.set_default(name);
-        let settings = shared.base.clone();
+        shared.series.labels.set_default(name);
+        let mut settings = shared.base.clone();
+        settings.retention = (settings.default_retention)
+            .apply(settings.retention.as_ref(), &settings.retention_pace);
         let api = service(
             shared,
             &settings,
@@ -118,12 +129,14 @@ impl Fleet {
         );
         shared.databases.open(name, api.clone());
         let db_name = name.to_owned();
+        let series = shared.series.clone();
         let life = tokio::spawn(async move {
             let _tasks = tasks::spawn(&OpenDatabase {
                 name: &db_name,
                 repo: &repo,
                 hub: &hub,
                 settings: &settings,
+                series: &series,
             });
             std::future::pending::<()>().await
         });
@@ -217,6 +230,7 @@ impl Fleet {
         let drain = shared.streams.drain().child();
         let cell = HealthCell::default();
         shared.databases.add(&spec.name, cell.clone());
+        shared.series.labels.add(&spec.name);
         let names = vec![health_service(&spec.name)];
         let health = self.health_task(&settings, names.clone(), cell);
         let life = tokio::spawn(open_and_run(
@@ -237,6 +251,7 @@ impl Fleet {
     /// Stops serving `name`: unrouted first, so no new call reaches it; its open waits end.
     fn close(&self, running: &mut BTreeMap<String, Running>, name: &str) {
         self.shared.databases.remove(name);
+        self.shared.series.labels.remove(name);
         if let Some(r) = running.remove(name) {
             let mut reporter = self.shared.reporter.clone();
             let names = r.health_names.clone();
@@ -311,6 +326,7 @@ async fn open_and_run(shared: Shared, name: String, settings: Settings, drain: D
         repo: &repo,
         hub: &hub,
         settings: &settings,
+        series: &shared.series,
     };
     let _tasks = tasks::spawn(&db);
     let _jobs = tasks::spawn_job_runner(&db, &drain);

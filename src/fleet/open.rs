@@ -86,6 +86,9 @@ pub fn settings_for(base: &Settings, spec: &DatabaseSpec) -> Settings {
         settings.application_name = spec.application_name.clone();
     }
     settings.migrate = spec.migrate;
+    settings.retention = spec
+        .retention
+        .apply(base.retention.as_ref(), &base.retention_pace);
     settings
 }
 

@@ -1,7 +1,9 @@
 //! The background work of one open database. **Per-database tasks are spawned here**: the hub's
-//! LISTEN connection and its batched poller today, and any runner a feature adds over one
-//! database's `Repo` (retention, bulk jobs, workflow metrics) belongs in [`spawn`] too, so it
-//! starts when its database opens and stops when the database is removed, replaced or drained.
+//! LISTEN connection and its batched poller, the workflow health metrics' refresher and the
+//! retention runner (each writing its series under the database's name), and the bulk-job runner
+//! ([`spawn_job_runner`]); any runner a feature adds over one database's `Repo` belongs here too,
+//! so it starts when its database opens (at startup or a reload) and stops when the database is
+//! removed, replaced or drained.
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use crate::{
     hub::Hub,
     repo::Repo,
     shutdown::Drain,
+    telemetry::DatabaseSeries,
 };
 
 /// One open database, as its background tasks need it.
@@ -23,7 +26,10 @@ pub struct OpenDatabase<'a> {
     pub name: &'a str,
     pub repo: &'a Repo,
     pub hub: &'a Arc<Hub>,
+    /// Its own settings: the server's, with what its config-file table sets (retention included).
     pub settings: &'a Settings,
+    /// Where its workflow health and retention series go.
+    pub series: &'a DatabaseSeries,
 }
 
 /// Starts every background task of `db`; they stop when the returned [`Tasks`] is dropped.
@@ -32,7 +38,7 @@ pub fn spawn(db: &OpenDatabase<'_>) -> Tasks {
         database = db.name,
         "starting the database's background tasks"
     );
-    Tasks(vec![
+    let mut tasks = vec![
         tokio::spawn(hub::listener::run(
             db.settings.direct_url().to_owned(),
             Arc::clone(db.hub),
@@ -42,7 +48,22 @@ pub fn spawn(db: &OpenDatabase<'_>) -> Tasks {
             Arc::clone(db.hub),
             db.settings.hub_tick,
         )),
-    ])
+    ];
+    tasks.extend(crate::telemetry::workflow_metrics::spawn(
+        db.repo.clone(),
+        Arc::clone(&db.series.workflows),
+        &db.settings.workflow_metrics,
+        db.name,
+    ));
+    if let Some(policy) = &db.settings.retention {
+        tasks.push(crate::retention::start(
+            db.repo.clone(),
+            policy.clone(),
+            Arc::clone(&db.series.retention),
+            db.name,
+        ));
+    }
+    Tasks(tasks)
 }
 
 /// The bulk-job runner of a database opened from the fleet's list (when `--bulk-job-runner` is on):

@@ -1,13 +1,16 @@
 //! Retention: the opt-in runner that deletes finished workflows past a policy's age or row bound,
 //! in bounded batches, one transaction each (the SQL and the lock are in `repo::retention`).
 //!
-//! It owns the policy (`--retention-*` flags, [`RetentionArgs`]), one round ([`run_round`]: compute
-//! the cutoff once, then batches until one comes back short, or another runner holds the lock), the
-//! task that runs a round every interval on ONE database's [`Repo`] ([`start`]), and the counters
-//! it leaves for Prometheus ([`stats`]). Several dbosd replicas may run it on one database: the
+//! It owns the policy (`--retention-*` flags, [`RetentionArgs`]: the fleet-wide default), a
+//! database's own bounds over it (`[databases.NAME]` in the config file, [`per_database`]), one
+//! round ([`run_round`]: compute the cutoff once, then batches until one comes back short, or
+//! another runner holds the lock), the task that runs a round every interval on ONE database's
+//! [`Repo`] ([`start`]; `fleet::tasks` starts one per served database), and the counters it leaves
+//! for Prometheus ([`stats`], labelled by database). Several dbosd replicas may run it on one database: the
 //! advisory lock lets one batch run at a time, and each batch deletes only rows it has locked and
 //! found finished, so every workflow is deleted once and a running one never.
 
+pub mod per_database;
 pub mod stats;
 
 use std::{sync::Arc, time::Duration};
@@ -22,6 +25,7 @@ use crate::{
         Repo,
     },
 };
+pub use per_database::RetentionOverride;
 pub use stats::RetentionStats;
 
 /// The `--retention-*` flags (`dbosd serve` and `dbosd retention`).
@@ -65,18 +69,41 @@ pub struct RetentionPolicy {
 impl RetentionArgs {
     /// The policy these flags ask for; `None` when retention is off (no bound given).
     pub fn policy(&self) -> Option<RetentionPolicy> {
-        let on = self.retention_max_age.is_some() || self.retention_max_rows.is_some();
-        on.then_some(RetentionPolicy {
+        let policy = self.pace();
+        policy.is_on().then_some(policy)
+    }
+
+    /// The flags as a policy, on or not: a database's own bounds run at this pace.
+    pub fn pace(&self) -> RetentionPolicy {
+        RetentionPolicy {
             max_age: self.retention_max_age,
             max_rows: self.retention_max_rows,
             interval: self.retention_interval,
             batch_size: self.retention_batch_size,
             dry_run: self.retention_dry_run,
-        })
+        }
+    }
+}
+
+impl Default for RetentionPolicy {
+    /// No bound (off), at the flags' default pace.
+    fn default() -> Self {
+        RetentionPolicy {
+            max_age: None,
+            max_rows: None,
+            interval: Duration::from_secs(300),
+            batch_size: 1000,
+            dry_run: false,
+        }
     }
 }
 
 impl RetentionPolicy {
+    /// Whether a bound is given (without one there is nothing to delete).
+    pub fn is_on(&self) -> bool {
+        self.max_age.is_some() || self.max_rows.is_some()
+    }
+
     /// Rejects values that cannot work, in the flags' terms.
     pub fn check(&self) -> Result<(), String> {
         if self.max_age.is_some_and(|a| a.is_zero()) {
@@ -206,39 +233,48 @@ fn add_rows(total: &mut Vec<(&'static str, u64)>, batch: &[(&'static str, u64)])
     }
 }
 
-/// Starts the runner for one database: a round now and then every `policy.interval`, until the
-/// task is aborted (the server does so when it stops). Failures are logged and counted, and the
-/// next round tries again.
-pub fn start(repo: Repo, policy: RetentionPolicy, stats: Arc<RetentionStats>) -> JoinHandle<()> {
+/// Starts the runner for database `database`: a round now and then every `policy.interval`, until
+/// the task is aborted (when the database closes). Failures are logged and counted under its
+/// name, and the next round tries again.
+pub fn start(
+    repo: Repo,
+    policy: RetentionPolicy,
+    stats: Arc<RetentionStats>,
+    database: &str,
+) -> JoinHandle<()> {
+    let database: Arc<str> = Arc::from(database);
     tokio::spawn(async move {
-        tracing::info!(policy = %policy.describe(), "retention runner started");
+        tracing::info!(%database, policy = %policy.describe(), "retention runner started");
         let mut tick = tokio::time::interval(policy.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             match run_round(&repo, &policy, policy.dry_run).await {
                 Ok(report) => {
-                    log_round(&report, policy.dry_run);
-                    stats.record(&report, policy.dry_run);
+                    log_round(&database, &report, policy.dry_run);
+                    stats.record(&database, &report, policy.dry_run);
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "retention round failed; the next round retries");
-                    stats.record_failure();
+                    tracing::warn!(%database, %error, "retention round failed; the next round retries");
+                    stats.record_failure(&database);
                 }
             }
         }
     })
 }
 
-fn log_round(report: &RoundReport, dry_run: bool) {
+fn log_round(database: &str, report: &RoundReport, dry_run: bool) {
     if dry_run {
         for d in &report.would_delete {
-            tracing::info!(status = %d.status, workflows = d.workflows, cutoff_ms = ?report.cutoff_ms, "retention dry run: would delete");
+            tracing::info!(database, status = %d.status, workflows = d.workflows, cutoff_ms = ?report.cutoff_ms, "retention dry run: would delete");
         }
     } else if report.workflows > 0 {
-        tracing::info!(workflows = report.workflows, batches = report.batches, cutoff_ms = ?report.cutoff_ms, rows = ?report.rows, "retention deleted finished workflows");
+        tracing::info!(database, workflows = report.workflows, batches = report.batches, cutoff_ms = ?report.cutoff_ms, rows = ?report.rows, "retention deleted finished workflows");
     } else if report.end == RoundEnd::Busy {
-        tracing::debug!("retention round skipped: another runner holds the lock");
+        tracing::debug!(
+            database,
+            "retention round skipped: another runner holds the lock"
+        );
     }
 }
 

@@ -1,8 +1,12 @@
-//! The retention runner's Prometheus metrics: what it deleted, how many batches and rounds (by how
-//! they ended), failures, and when the last round finished. Registered in dbosd's registry by the
-//! server (`telemetry::Metrics::new_with`), updated by the runner after each round.
+//! The retention runners' Prometheus metrics, labelled `database` (each database has its runner):
+//! what each deleted, how many batches and rounds (by how they ended), failures, and when its last
+//! round finished. Registered in dbosd's registry with the other per-database series
+//! (`telemetry::DatabaseSeries`), updated by each runner after each round.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -13,25 +17,32 @@ use prometheus_client::{
 use super::{RoundEnd, RoundReport};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DatabaseLabel {
+    database: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TableLabels {
+    database: Arc<str>,
     table: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
+    database: Arc<str>,
     outcome: &'static str,
 }
 
-/// The runner's counters (cheap clones of shared atomics).
+/// The runners' counters, by database (cheap clones of shared atomics).
 #[derive(Debug, Default)]
 pub struct RetentionStats {
-    workflows: Counter,
+    workflows: Family<DatabaseLabel, Counter>,
     rows: Family<TableLabels, Counter>,
-    batches: Counter,
+    batches: Family<DatabaseLabel, Counter>,
     rounds: Family<OutcomeLabels, Counter>,
-    errors: Counter,
-    last_run: Gauge,
-    dry_run_would_delete: Gauge,
+    errors: Family<DatabaseLabel, Counter>,
+    last_run: Family<DatabaseLabel, Gauge>,
+    dry_run_would_delete: Family<DatabaseLabel, Gauge>,
 }
 
 impl RetentionStats {
@@ -74,40 +85,54 @@ impl RetentionStats {
         );
     }
 
-    /// Counts a finished round (`dry_run`: it only counted what it would delete).
-    pub fn record(&self, report: &RoundReport, dry_run: bool) {
-        self.workflows.inc_by(report.workflows);
-        self.batches.inc_by(report.batches);
+    /// Counts a finished round of `database`'s runner (`dry_run`: it only counted what it would
+    /// delete).
+    pub fn record(&self, database: &Arc<str>, report: &RoundReport, dry_run: bool) {
+        let db = DatabaseLabel {
+            database: Arc::clone(database),
+        };
+        self.workflows.get_or_create(&db).inc_by(report.workflows);
+        // So a runner with no failure shows 0, not no series.
+        let _ = self.errors.get_or_create(&db);
+        self.batches.get_or_create(&db).inc_by(report.batches);
         for (table, n) in &report.rows {
-            self.rows.get_or_create(&TableLabels { table }).inc_by(*n);
+            let key = TableLabels {
+                database: Arc::clone(database),
+                table,
+            };
+            self.rows.get_or_create(&key).inc_by(*n);
         }
         let outcome = match report.end {
             RoundEnd::Done if dry_run => {
                 let total: i64 = report.would_delete.iter().map(|d| d.workflows).sum();
-                self.dry_run_would_delete.set(total);
+                self.dry_run_would_delete.get_or_create(&db).set(total);
                 "dry_run"
             }
             RoundEnd::Done => "done",
             RoundEnd::Busy => "busy",
             RoundEnd::NoCutoff => "no_cutoff",
         };
-        self.rounds.get_or_create(&OutcomeLabels { outcome }).inc();
-        self.touch();
+        self.round(&db, outcome);
     }
 
-    /// Counts a failed round.
-    pub fn record_failure(&self) {
-        self.errors.inc();
-        self.rounds
-            .get_or_create(&OutcomeLabels { outcome: "failed" })
-            .inc();
-        self.touch();
+    /// Counts a failed round of `database`'s runner.
+    pub fn record_failure(&self, database: &Arc<str>) {
+        let db = DatabaseLabel {
+            database: Arc::clone(database),
+        };
+        self.errors.get_or_create(&db).inc();
+        self.round(&db, "failed");
     }
 
-    fn touch(&self) {
+    fn round(&self, db: &DatabaseLabel, outcome: &'static str) {
+        let key = OutcomeLabels {
+            database: Arc::clone(&db.database),
+            outcome,
+        };
+        self.rounds.get_or_create(&key).inc();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        self.last_run.set(now.as_secs() as i64);
+        self.last_run.get_or_create(db).set(now.as_secs() as i64);
     }
 }

@@ -4,7 +4,8 @@
 //! the default one for unary calls) and hands that deadline down to the repository, reports
 //! message-size limits as RESOURCE_EXHAUSTED, adds the request id to INTERNAL statuses (the log line
 //! with the cause carries the same id), and records the call's final status and latency when its
-//! response body ends (a stream's status is in its trailers). With traces on, each call also gets
+//! response body ends (a stream's status is in its trailers), labelled with its database
+//! (`super::database_label`: a served name, or `unknown`). With traces on, each call also gets
 //! an OpenTelemetry server span (`super::traces`), and the request's `traceparent` is rewritten
 //! to name it, so handlers propagate the RPC span rather than the caller's.
 
@@ -109,6 +110,7 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let started = Instant::now();
         let method = self.metrics.method(request.uri().path());
+        let database = self.metrics.per_database.labels.of(request.headers());
         let id = request_id(request.headers());
         // Handlers read the same id from their metadata as the span carries.
         request.headers_mut().insert(REQUEST_ID, id.clone());
@@ -161,9 +163,12 @@ where
                 let hint = too_large_hint(&method.path);
                 rewrite_status(response.headers_mut(), &id, hint);
                 response.headers_mut().insert(REQUEST_ID, id.clone());
+                let labels = &metrics.per_database.labels;
+                let database = labels.answered(response.extensions(), database);
                 let recorder = Recorder {
                     metrics,
                     method,
+                    database,
                     started,
                     // A trailers-only response (an error before any message) has its status here.
                     header_code: grpc_status(response.headers()),
@@ -303,6 +308,7 @@ fn grpc_status(headers: &HeaderMap) -> Option<Code> {
 struct Recorder {
     metrics: Arc<Metrics>,
     method: Method,
+    database: Arc<str>,
     started: Instant,
     header_code: Option<Code>,
     span: Span,
@@ -315,7 +321,8 @@ impl Recorder {
     fn finish(self, trailer_code: Option<Code>) {
         let code = trailer_code.or(self.header_code).unwrap_or(Code::Cancelled);
         let elapsed = self.started.elapsed();
-        self.metrics.observe(&self.method, code, elapsed);
+        self.metrics
+            .observe(&self.method, self.database, code, elapsed);
         if let Some(otel) = self.otel {
             otel.finish(code);
         }

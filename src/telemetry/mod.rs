@@ -1,9 +1,12 @@
-//! Telemetry: Prometheus metrics (RPCs by method and code, the pool, the hub, open streams), served
-//! on a port of their own, and the per-RPC layer that counts calls and gives each a request id span
-//! (and an OpenTelemetry span when traces are on, `traces.rs`). Gauges are read from their owners
-//! at scrape time; the workflow health series (`workflow_metrics.rs`) are refreshed by one task per
-//! interval, so a scrape never queries the database.
+//! Telemetry: Prometheus metrics (RPCs by method, code and database, the pool, the hub, open
+//! streams), served on a port of their own, and the per-RPC layer that counts calls and gives each
+//! a request id span (and an OpenTelemetry span when traces are on, `traces.rs`). Gauges are read
+//! from their owners at scrape time; the workflow health series (`workflow_metrics.rs`) are
+//! refreshed by one task per database and interval, so a scrape never queries a database. The
+//! series of each database ([`DatabaseSeries`]: workflow health, retention, the calls' `database`
+//! label) are written by that database's tasks (`fleet::tasks`) and labelled with its name.
 
+pub mod database_label;
 pub mod databases;
 pub mod endpoint;
 pub mod histogram;
@@ -45,12 +48,27 @@ const REFLECTION_METHODS: [&str; 2] = [
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
 
-/// The labels of an RPC sample (the names grpc-ecosystem's Prometheus interceptors use).
+/// The labels of an RPC sample (the names grpc-ecosystem's Prometheus interceptors use), and the
+/// call's database (`database_label`: a served name or `unknown`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
     pub grpc_service: String,
     pub grpc_method: String,
     pub grpc_code: String,
+    pub database: Arc<str>,
+}
+
+/// The series labelled by database: made before the fleet, which keeps them as its databases come
+/// and go (each database's refresher and retention runner write its own series), and registered
+/// with the others by [`Metrics::new`].
+#[derive(Clone, Default)]
+pub struct DatabaseSeries {
+    /// The `database` label of calls.
+    pub labels: database_label::DatabaseLabels,
+    /// Workflow health, refreshed per database (`workflow_metrics::spawn`).
+    pub workflows: Arc<workflow_metrics::WorkflowHealth>,
+    /// The retention runners' counters.
+    pub retention: Arc<crate::retention::RetentionStats>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -86,8 +104,8 @@ pub struct Metrics {
     panics: Counter,
     /// Pool and hub gauges of every served database, labelled by database.
     pub databases: databases::DatabaseGauges,
-    /// The workflow health series, refreshed by `workflow_metrics::spawn`.
-    pub workflows: Arc<workflow_metrics::WorkflowHealth>,
+    /// The series each database's tasks write, and the calls' `database` label.
+    pub per_database: DatabaseSeries,
     /// Served method paths, and whether each waits.
     known_methods: HashMap<String, bool>,
     sources: Option<Sources>,
@@ -106,27 +124,16 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    /// The metrics of one server, reading the pool, hub and stream counts from their owners.
+    /// The metrics of one server, reading the default database's pool, hub and stream counts from
+    /// their owners, with the series of every database in `per_database`.
     pub fn new(
         repo: Repo,
         hub: Arc<Hub>,
         streams: Streams,
         enqueues: Arc<EnqueueStats>,
+        per_database: DatabaseSeries,
     ) -> Arc<Metrics> {
-        Self::new_with(repo, hub, streams, enqueues, |_| {})
-    }
-
-    /// [`Metrics::new`], with more metrics added to the registry by `register` (a background task's
-    /// own counters, such as the retention runner's).
-    pub fn new_with(
-        repo: Repo,
-        hub: Arc<Hub>,
-        streams: Streams,
-        enqueues: Arc<EnqueueStats>,
-        register: impl FnOnce(&mut Registry),
-    ) -> Arc<Metrics> {
-        let mut metrics = Metrics::unattached();
-        register(&mut metrics.registry);
+        let mut metrics = Metrics::unattached(per_database);
         metrics.sources = Some(Sources {
             repo,
             hub,
@@ -138,10 +145,10 @@ impl Metrics {
 
     /// Metrics of calls only, with no pool, hub or streams to read (for a server of test services).
     pub fn detached() -> Arc<Metrics> {
-        Arc::new(Metrics::unattached())
+        Arc::new(Metrics::unattached(DatabaseSeries::default()))
     }
 
-    fn unattached() -> Metrics {
+    fn unattached(per_database: DatabaseSeries) -> Metrics {
         let mut registry = Registry::with_prefix("dbosd");
         let handled = Family::<RpcLabels, Counter>::default();
         let latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
@@ -220,7 +227,8 @@ impl Metrics {
             "Calls that panicked and ended with INTERNAL while dbosd kept serving",
             panics.clone(),
         );
-        let workflows = workflow_metrics::WorkflowHealth::register(r);
+        per_database.workflows.register(r);
+        per_database.retention.register(r);
         Metrics {
             registry,
             handled,
@@ -236,7 +244,7 @@ impl Metrics {
             enqueue_workflows,
             panics,
             databases,
-            workflows,
+            per_database,
             known_methods: known_methods(),
             sources: None,
         }
@@ -257,12 +265,13 @@ impl Metrics {
         }
     }
 
-    /// Records one finished RPC.
-    pub fn observe(&self, method: &Method, code: Code, elapsed: Duration) {
+    /// Records one finished RPC on `database` (its `database_label`).
+    pub fn observe(&self, method: &Method, database: Arc<str>, code: Code, elapsed: Duration) {
         let labels = RpcLabels {
             grpc_service: method.service.clone(),
             grpc_method: method.method.clone(),
             grpc_code: code_name(code),
+            database,
         };
         self.handled.get_or_create(&labels).inc();
         self.latency
@@ -360,7 +369,7 @@ mod tests {
 
     #[test]
     fn served_methods_are_labelled_and_others_are_folded() {
-        let metrics = Metrics::unattached();
+        let metrics = Metrics::unattached(DatabaseSeries::default());
         let m = metrics.method("/dbosd.v1.WorkflowService/GetWorkflow");
         assert_eq!(
             (m.service.as_str(), m.method.as_str()),
@@ -383,12 +392,13 @@ mod tests {
         );
         metrics.observe(
             &metrics.method("/grpc.health.v1.Health/Check"),
+            Arc::from("a"),
             Code::NotFound,
             Duration::from_millis(3),
         );
         let text = metrics.render();
         assert!(
-            text.contains(r#"dbosd_grpc_server_handled_total{grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_code="NotFound"} 1"#),
+            text.contains(r#"dbosd_grpc_server_handled_total{grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_code="NotFound",database="a"} 1"#),
             "{text}"
         );
     }

@@ -1,10 +1,13 @@
 //! Workflow health metrics read from the system database: per queue the backlog by status, the age
 //! of its oldest ENQUEUED / DELAYED workflow and dequeue latency; per workflow name completions by
-//! final status; step durations. A refresher task ([`spawn`]) runs ONE bounded statement per
-//! interval (`repo::telemetry`) against one database's [`Repo`] and updates the series here, so a
-//! scrape only reads memory. Counters grow by the window since the previous refresh, so each
-//! refresh's work follows the traffic of one interval. Workflow, step and queue names are labels,
-//! capped in number (`--workflow-metrics-max-names`): names past the cap share the label `other`.
+//! final status; step durations. Every series is labelled `database` (the configured name). Each
+//! database has its refresher task ([`spawn`], started and stopped with the database by
+//! `fleet::tasks`): ONE bounded statement per interval (`repo::telemetry`) against that database's
+//! [`Repo`], updating its series here, so a scrape only reads memory. Counters grow by the window
+//! since the previous refresh, so each refresh's work follows the traffic of one interval.
+//! Workflow, step and queue names are labels, capped in number per database
+//! (`--workflow-metrics-max-names`): names past the cap share the label `other`. When a database
+//! is removed its gauges go (a stale `database_up` would lie); its counters keep their totals.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -20,12 +23,9 @@ use prometheus_client::{
 use tokio::task::JoinHandle;
 
 use super::histogram::BucketedHistogram;
-use crate::{
-    repo::{
-        telemetry::{HealthSnapshot, WINDOW_LAG_MS},
-        Repo,
-    },
-    sync::lock_unpoisoned as lock,
+use crate::repo::{
+    telemetry::{HealthSnapshot, WINDOW_LAG_MS},
+    Repo,
 };
 
 /// Dequeue latency buckets, in seconds: from an idle worker's poll to a long backlog.
@@ -61,29 +61,39 @@ impl Default for WorkflowMetricsSettings {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueStatus {
+    database: Arc<str>,
     queue: String,
     status: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabel {
+    database: Arc<str>,
     queue: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NameStatus {
+    database: Arc<str>,
     name: String,
     status: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StepLabel {
+    database: Arc<str>,
     step: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabel {
+    database: Arc<str>,
     result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DatabaseLabel {
+    database: Arc<str>,
 }
 
 fn dequeue_histogram() -> BucketedHistogram {
@@ -94,7 +104,7 @@ fn step_histogram() -> BucketedHistogram {
     BucketedHistogram::new(&STEP_BUCKETS)
 }
 
-/// The series of one database's workflow health.
+/// The workflow health series of every database, by `database` label.
 pub struct WorkflowHealth {
     backlog: Family<QueueStatus, Gauge>,
     oldest_age: Family<QueueStatus, Gauge<f64, std::sync::atomic::AtomicU64>>,
@@ -103,12 +113,12 @@ pub struct WorkflowHealth {
     completed: Family<NameStatus, Counter>,
     step_duration: Family<StepLabel, BucketedHistogram, fn() -> BucketedHistogram>,
     refreshes: Family<ResultLabel, Counter>,
-    database_up: Gauge,
-    last_refresh: Gauge<f64, std::sync::atomic::AtomicU64>,
-    /// Names admitted to labels of their own, and the queues seen (their backlog goes back to 0).
-    names: std::sync::Mutex<Names>,
+    database_up: Family<DatabaseLabel, Gauge>,
+    last_refresh: Family<DatabaseLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
+/// One database's names admitted to labels of their own, and the queues seen (their backlog goes
+/// back to 0), kept by its refresher.
 #[derive(Default)]
 struct Names {
     workflows: Capped,
@@ -136,10 +146,9 @@ impl Capped {
     }
 }
 
-impl WorkflowHealth {
-    /// The series, registered in `registry` (under its `dbosd` prefix).
-    pub fn register(registry: &mut Registry) -> Arc<WorkflowHealth> {
-        let health = WorkflowHealth {
+impl Default for WorkflowHealth {
+    fn default() -> Self {
+        WorkflowHealth {
             backlog: Family::default(),
             oldest_age: Family::default(),
             dequeue_latency: Family::new_with_constructor(dequeue_histogram),
@@ -147,10 +156,16 @@ impl WorkflowHealth {
             completed: Family::default(),
             step_duration: Family::new_with_constructor(step_histogram),
             refreshes: Family::default(),
-            database_up: Gauge::default(),
-            last_refresh: Gauge::default(),
-            names: std::sync::Mutex::new(Names::default()),
-        };
+            database_up: Family::default(),
+            last_refresh: Family::default(),
+        }
+    }
+}
+
+impl WorkflowHealth {
+    /// Registers the series in `registry` (under its `dbosd` prefix).
+    pub fn register(&self, registry: &mut Registry) {
+        let health = self;
         let r = registry;
         r.register(
             "queue_workflows",
@@ -197,13 +212,12 @@ impl WorkflowHealth {
             "When the workflow metrics were last refreshed successfully (Unix time)",
             health.last_refresh.clone(),
         );
-        Arc::new(health)
     }
 
-    /// Applies one refresh's snapshot; `max_names` caps the labels of names.
-    fn apply(&self, s: &HealthSnapshot, max_names: usize) {
-        let mut names = lock(&self.names);
-        let names = &mut *names;
+    /// Applies one refresh's snapshot of `database` (whose `names` these are); `max_names` caps the
+    /// labels of names.
+    fn apply(&self, database: &Arc<str>, names: &mut Names, s: &HealthSnapshot, max_names: usize) {
+        let db = || Arc::clone(database);
         let now_ms = s.window_end_ms + WINDOW_LAG_MS;
         // Every queue and status reported before is reported again, 0 if it emptied.
         let mut backlog: HashMap<QueueStatus, (i64, Option<i64>)> = names
@@ -215,6 +229,7 @@ impl WorkflowHealth {
             let queue = names.queues.label(&b.queue, max_names);
             for status in BACKLOG {
                 let key = QueueStatus {
+                    database: db(),
                     queue: queue.clone(),
                     status: status.to_owned(),
                 };
@@ -222,6 +237,7 @@ impl WorkflowHealth {
             }
             let entry = backlog
                 .entry(QueueStatus {
+                    database: db(),
                     queue,
                     status: b.status.clone(),
                 })
@@ -245,12 +261,14 @@ impl WorkflowHealth {
             let n = c.count.max(0) as u64;
             let name = names.workflows.label(&c.name, max_names);
             let key = NameStatus {
+                database: db(),
                 name,
                 status: c.status.clone(),
             };
             self.completed.get_or_create(&key).inc_by(n);
             if let Some(queue) = &c.queue {
                 let key = QueueStatus {
+                    database: db(),
                     queue: names.queues.label(queue, max_names),
                     status: c.status.clone(),
                 };
@@ -260,12 +278,19 @@ impl WorkflowHealth {
         for d in &s.dequeues {
             let queue = names.queues.label(&d.label, max_names);
             self.dequeue_latency
-                .get_or_create(&QueueLabel { queue })
+                .get_or_create(&QueueLabel {
+                    database: db(),
+                    queue,
+                })
                 .add(d.bucket, d.count.max(0) as u64, d.sum_seconds);
         }
         for st in &s.steps {
             let step = names.steps.label(&st.label, max_names);
-            self.step_duration.get_or_create(&StepLabel { step }).add(
+            let key = StepLabel {
+                database: db(),
+                step,
+            };
+            self.step_duration.get_or_create(&key).add(
                 st.bucket,
                 st.count.max(0) as u64,
                 st.sum_seconds,
@@ -273,33 +298,74 @@ impl WorkflowHealth {
         }
     }
 
-    fn record(&self, ok: bool) {
+    fn record(&self, database: &Arc<str>, ok: bool) {
         let result = if ok { "ok" } else { "error" };
-        self.refreshes.get_or_create(&ResultLabel { result }).inc();
-        self.database_up.set(i64::from(ok));
+        let database = Arc::clone(database);
+        let key = ResultLabel {
+            database: Arc::clone(&database),
+            result,
+        };
+        self.refreshes.get_or_create(&key).inc();
+        let db = DatabaseLabel { database };
+        self.database_up.get_or_create(&db).set(i64::from(ok));
         if ok {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default();
-            self.last_refresh.set(now.as_secs_f64());
+            self.last_refresh.get_or_create(&db).set(now.as_secs_f64());
         }
+    }
+
+    /// Removes the gauges of `database` (it is no longer served): its backlog, ages and up-ness
+    /// would otherwise stay at their last values.
+    fn forget(&self, database: &Arc<str>, names: &Names) {
+        for key in &names.backlog_seen {
+            self.backlog.remove(key);
+            self.oldest_age.remove(key);
+        }
+        let db = DatabaseLabel {
+            database: Arc::clone(database),
+        };
+        self.database_up.remove(&db);
+        self.last_refresh.remove(&db);
     }
 }
 
-/// Starts the refresher of `repo`'s workflow metrics into `health`; `None` when turned off. The
-/// task is self-contained (one per database): abort it to stop.
+/// One database's refresher state; its gauges are removed when the refresher stops (the task is
+/// aborted as the database closes).
+struct Refresher {
+    health: Arc<WorkflowHealth>,
+    database: Arc<str>,
+    names: Names,
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.health.forget(&self.database, &self.names);
+    }
+}
+
+/// Starts the refresher of database `database`'s workflow metrics (read through `repo`) into
+/// `health`; `None` when turned off. The task is self-contained (one per database): abort it to
+/// stop, which removes the database's gauges.
 pub fn spawn(
     repo: Repo,
     health: Arc<WorkflowHealth>,
     settings: &WorkflowMetricsSettings,
+    database: &str,
 ) -> Option<JoinHandle<()>> {
     if settings.interval.is_zero() {
         return None;
     }
-    Some(tokio::spawn(run(repo, health, settings.clone())))
+    let refresher = Refresher {
+        health,
+        database: Arc::from(database),
+        names: Names::default(),
+    };
+    Some(tokio::spawn(run(repo, refresher, settings.clone())))
 }
 
-async fn run(repo: Repo, health: Arc<WorkflowHealth>, settings: WorkflowMetricsSettings) {
+async fn run(repo: Repo, mut r: Refresher, settings: WorkflowMetricsSettings) {
     let mut tick = tokio::time::interval(settings.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // A window never reaches further back than this, so a refresh after an outage stays bounded
@@ -316,19 +382,20 @@ async fn run(repo: Repo, health: Arc<WorkflowHealth>, settings: WorkflowMetricsS
             .await
         {
             Ok(snapshot) => {
-                health.apply(&snapshot, settings.max_names);
-                health.record(true);
+                r.health
+                    .apply(&r.database, &mut r.names, &snapshot, settings.max_names);
+                r.health.record(&r.database, true);
                 since = Some(snapshot.window_end_ms.max(since.unwrap_or(i64::MIN)));
                 if failing {
-                    tracing::info!("workflow metrics refreshed again");
+                    tracing::info!(database = %r.database, "workflow metrics refreshed again");
                     failing = false;
                 }
             }
             Err(e) => {
-                health.record(false);
+                r.health.record(&r.database, false);
                 // Once per outage, not once per interval.
                 if !failing {
-                    tracing::warn!(error = %e, "cannot refresh the workflow metrics");
+                    tracing::warn!(database = %r.database, error = %e, "cannot refresh the workflow metrics");
                     failing = true;
                 }
             }
@@ -357,7 +424,10 @@ mod tests {
     #[test]
     fn names_past_the_cap_fold_into_other_and_emptied_queues_report_zero() {
         let mut registry = Registry::with_prefix("dbosd");
-        let health = WorkflowHealth::register(&mut registry);
+        let health = WorkflowHealth::default();
+        health.register(&mut registry);
+        let db: Arc<str> = Arc::from("a");
+        let mut names = Names::default();
         let done = |name: &str, status: &str, count| Completions {
             queue: Some("q".into()),
             name: name.into(),
@@ -385,35 +455,45 @@ mod tests {
                 sum_seconds: 0.001,
             }],
         };
-        health.apply(&snapshot, 2);
+        health.apply(&db, &mut names, &snapshot, 2);
         let text = render(&registry);
         for line in [
-            r#"dbosd_workflows_completed_total{name="a",status="SUCCESS"} 2"#,
-            r#"dbosd_workflows_completed_total{name="b",status="ERROR"} 1"#,
-            r#"dbosd_workflows_completed_total{name="other",status="ERROR"} 5"#,
-            r#"dbosd_queue_workflows_completed_total{queue="q",status="ERROR"} 6"#,
-            r#"dbosd_queue_workflows{queue="q",status="ENQUEUED"} 4"#,
-            r#"dbosd_queue_workflows{queue="q",status="DELAYED"} 0"#,
-            r#"dbosd_queue_oldest_workflow_age_seconds{queue="q",status="ENQUEUED"} 3.0"#,
-            r#"dbosd_step_duration_seconds_count{step="s"} 1"#,
+            r#"dbosd_workflows_completed_total{database="a",name="a",status="SUCCESS"} 2"#,
+            r#"dbosd_workflows_completed_total{database="a",name="b",status="ERROR"} 1"#,
+            r#"dbosd_workflows_completed_total{database="a",name="other",status="ERROR"} 5"#,
+            r#"dbosd_queue_workflows_completed_total{database="a",queue="q",status="ERROR"} 6"#,
+            r#"dbosd_queue_workflows{database="a",queue="q",status="ENQUEUED"} 4"#,
+            r#"dbosd_queue_workflows{database="a",queue="q",status="DELAYED"} 0"#,
+            r#"dbosd_queue_oldest_workflow_age_seconds{database="a",queue="q",status="ENQUEUED"} 3.0"#,
+            r#"dbosd_step_duration_seconds_count{database="a",step="s"} 1"#,
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
         // The queue emptied: its series stay, at 0; counters keep their totals.
-        health.apply(
-            &HealthSnapshot {
-                window_end_ms: 20_000,
-                ..Default::default()
-            },
-            2,
-        );
+        let empty = HealthSnapshot {
+            window_end_ms: 20_000,
+            ..Default::default()
+        };
+        health.apply(&db, &mut names, &empty, 2);
         let text = render(&registry);
         for line in [
-            r#"dbosd_queue_workflows{queue="q",status="ENQUEUED"} 0"#,
-            r#"dbosd_queue_oldest_workflow_age_seconds{queue="q",status="ENQUEUED"} 0.0"#,
-            r#"dbosd_workflows_completed_total{name="other",status="ERROR"} 5"#,
+            r#"dbosd_queue_workflows{database="a",queue="q",status="ENQUEUED"} 0"#,
+            r#"dbosd_queue_oldest_workflow_age_seconds{database="a",queue="q",status="ENQUEUED"} 0.0"#,
+            r#"dbosd_workflows_completed_total{database="a",name="other",status="ERROR"} 5"#,
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
+        // The database is removed: its gauges go, its counters stay.
+        health.record(&db, true);
+        assert!(render(&registry).contains(r#"dbosd_database_up{database="a"} 1"#));
+        drop(Refresher {
+            health: Arc::new(health),
+            database: db,
+            names,
+        });
+        let text = render(&registry);
+        assert!(!text.contains("dbosd_database_up{"), "{text}");
+        assert!(!text.contains("dbosd_queue_workflows{"), "{text}");
+        assert!(text.contains(r#"name="other",status="ERROR"} 5"#), "{text}");
     }
 }

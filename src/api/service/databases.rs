@@ -21,7 +21,7 @@ use tonic::{metadata::MetadataMap, Status};
 use crate::{api::WorkflowApi, auth::Principal, error::Error, pb};
 
 /// The request metadata key naming a call's database.
-pub const DATABASE_HEADER: &str = "dbos-database";
+pub use crate::fleet_config::DATABASE_HEADER;
 
 /// The health of one database as its checker last saw it, shared with the checker.
 #[derive(Clone, Default, Debug)]
@@ -194,9 +194,12 @@ impl Databases {
 }
 
 /// The one answer for a database the caller cannot use, whether or not it exists.
+/// Marked so the call metrics count it under `database="unknown"`, not the name sent.
 fn not_found(name: &str) -> Status {
-    Error::NotFound(format!(
+    let mut status: Status = Error::NotFound(format!(
         "no database {name:?} is served here for this caller (ListDatabases lists the ones you may use)"
     ))
-    .into()
+    .into();
+    status.set_source(Arc::new(crate::telemetry::database_label::UnservedDatabase));
+    status
 }

@@ -84,7 +84,9 @@ async fn calls_need_a_known_token_except_for_health() {
     assert!(health.is_ok(), "health is exempt: {health:?}");
     let scrape = srv.scrape().await;
     assert!(
-        scrape.contains(r#"grpc_method="ListWorkflows",grpc_code="Unauthenticated"} 2"#),
+        scrape.contains(
+            r#"grpc_method="ListWorkflows",grpc_code="Unauthenticated",database="default"} 2"#
+        ),
         "{scrape}"
     );
     srv.stop().await;

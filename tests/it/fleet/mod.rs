@@ -2,8 +2,10 @@
 //! on a private cluster of the test, so the two are different PostgreSQL servers. Calls name their
 //! database with `dbos-database` metadata (`client_on`).
 
+mod background;
 mod cli;
 mod jobs;
+mod metrics;
 mod outage;
 mod reload;
 mod routing;

@@ -164,7 +164,7 @@ async fn connect_calls_answer_as_grpc_does() {
         telemetry_sample(
             &scrape,
             &format!(
-                r#"dbosd_grpc_server_handled_total{{grpc_service="dbosd.v1.WorkflowService",grpc_method="{method}",grpc_code="{code}"}}"#
+                r#"dbosd_grpc_server_handled_total{{grpc_service="dbosd.v1.WorkflowService",grpc_method="{method}",grpc_code="{code}",database="default"}}"#
             ),
         )
     };

@@ -340,7 +340,7 @@ async fn every_tool_over_http_against_workflows_a_worker_ran() {
 
     // The tools' calls went through the gRPC layers: counted like any gRPC call.
     let scrape = srv.scrape().await;
-    let counted = telemetry_sample(&scrape, "dbosd_grpc_server_handled_total{grpc_service=\"dbosd.v1.WorkflowService\",grpc_method=\"GetWorkflowAggregates\",grpc_code=\"OK\"}");
+    let counted = telemetry_sample(&scrape, "dbosd_grpc_server_handled_total{grpc_service=\"dbosd.v1.WorkflowService\",grpc_method=\"GetWorkflowAggregates\",grpc_code=\"OK\",database=\"default\"}");
     assert_eq!(counted, Some(1.0), "{scrape}");
     worker.stop().await;
     srv.stop().await;

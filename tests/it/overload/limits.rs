@@ -77,7 +77,7 @@ async fn messages_over_the_size_limit_are_resource_exhausted() {
         "response message is too large",
     );
     let scrape = srv.scrape().await;
-    let counted = r#"dbosd_grpc_server_handled_total{grpc_service="dbosd.v1.WorkflowService",grpc_method="EnqueueWorkflow",grpc_code="ResourceExhausted"} 2"#;
+    let counted = r#"dbosd_grpc_server_handled_total{grpc_service="dbosd.v1.WorkflowService",grpc_method="EnqueueWorkflow",grpc_code="ResourceExhausted",database="default"} 2"#;
     assert!(scrape.contains(counted), "{scrape}");
     srv.stop().await;
 }

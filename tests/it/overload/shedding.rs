@@ -110,7 +110,8 @@ async fn calls_beyond_the_limit_are_shed_with_pushback_and_served_after() {
         .await
         .expect("served again");
     let scrape = srv.scrape().await;
-    let shed_count = r#"grpc_method="ListWorkflows",grpc_code="ResourceExhausted"} 1"#;
+    let shed_count =
+        r#"grpc_method="ListWorkflows",grpc_code="ResourceExhausted",database="default"} 1"#;
     assert!(scrape.contains(shed_count), "{scrape}");
     srv.stop().await;
 }

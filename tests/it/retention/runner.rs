@@ -91,22 +91,33 @@ async fn the_runner_deletes_an_old_finished_workflow_with_its_rows_and_keeps_a_r
 
     let scrape = srv.scrape().await;
     assert_eq!(
-        telemetry_sample(&scrape, "dbosd_retention_deleted_workflows_total"),
+        telemetry_sample(
+            &scrape,
+            r#"dbosd_retention_deleted_workflows_total{database="default"}"#
+        ),
         Some(1.0),
         "{scrape}"
     );
     let steps = telemetry_sample(
         &scrape,
-        "dbosd_retention_deleted_rows_total{table=\"operation_outputs\"}",
+        r#"dbosd_retention_deleted_rows_total{database="default",table="operation_outputs"}"#,
     );
     assert!(steps.is_some_and(|n| n >= 1.0), "{scrape}");
-    assert!(telemetry_sample(&scrape, "dbosd_retention_batches_total").is_some_and(|n| n >= 1.0));
-    assert!(
-        telemetry_sample(&scrape, "dbosd_retention_last_run_timestamp_seconds")
-            .is_some_and(|t| t > 1.7e9)
-    );
+    assert!(telemetry_sample(
+        &scrape,
+        r#"dbosd_retention_batches_total{database="default"}"#
+    )
+    .is_some_and(|n| n >= 1.0));
+    assert!(telemetry_sample(
+        &scrape,
+        r#"dbosd_retention_last_run_timestamp_seconds{database="default"}"#
+    )
+    .is_some_and(|t| t > 1.7e9));
     assert_eq!(
-        telemetry_sample(&scrape, "dbosd_retention_errors_total"),
+        telemetry_sample(
+            &scrape,
+            r#"dbosd_retention_errors_total{database="default"}"#
+        ),
         Some(0.0)
     );
     worker.stop().await;

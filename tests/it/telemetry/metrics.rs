@@ -31,7 +31,7 @@ fn get(id: &str) -> GetWorkflowRequest {
 
 fn rpc(method: &str, code: &str) -> String {
     format!(
-        r#"{{grpc_service="dbosd.v1.WorkflowService",grpc_method="{method}",grpc_code="{code}"}}"#
+        r#"{{grpc_service="dbosd.v1.WorkflowService",grpc_method="{method}",grpc_code="{code}",database="default"}}"#
     )
 }
 

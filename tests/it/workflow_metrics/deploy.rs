@@ -102,9 +102,9 @@ async fn the_dashboard_and_the_rules_name_only_metrics_dbosd_exports() {
     let scrape = eventually("every workflow-health family to have a series", || async {
         let scrape = srv.scrape().await;
         let all = [
-            r#"dbosd_step_duration_seconds_count{step="lint_step"}"#,
-            r#"dbosd_workflows_completed_total{name="lint",status="SUCCESS"}"#,
-            r#"dbosd_queue_dequeue_latency_seconds_count{queue="lint_q"}"#,
+            r#"dbosd_step_duration_seconds_count{database="default",step="lint_step"}"#,
+            r#"dbosd_workflows_completed_total{database="default",name="lint",status="SUCCESS"}"#,
+            r#"dbosd_queue_dequeue_latency_seconds_count{database="default",queue="lint_q"}"#,
         ]
         .iter()
         .all(|series| sample(&scrape, series) == Some(1.0));
@@ -155,6 +155,23 @@ async fn the_dashboard_and_the_rules_name_only_metrics_dbosd_exports() {
             format!("alert {name}"),
             rule["expr"].as_str().unwrap_or_default().to_owned(),
         ));
+    }
+    // A fleet's dashboard: a `database` variable, and every per-database panel filtered by it.
+    let variables = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables");
+    assert!(
+        variables.iter().any(|v| v["name"] == "database"),
+        "the dashboard has no database variable"
+    );
+    for (owner, expr) in exprs.iter().filter(|(o, _)| o.starts_with("panel")) {
+        let fleet_wide = dbosd_metrics(expr)
+            .iter()
+            .all(|m| m == "dbosd_streams_open");
+        assert!(
+            fleet_wide || expr.contains(r#"database=~"$database""#),
+            "{owner} is not filtered by the database variable: {expr}"
+        );
     }
     let mut named = 0;
     for (owner, expr) in &exprs {

@@ -4,8 +4,8 @@
 use super::metered_server;
 use crate::harness::{eventually, telemetry_sample as sample, TestDb};
 
-const UP: &str = "dbosd_database_up";
-const FAILED: &str = r#"dbosd_workflow_metrics_refreshes_total{result="error"}"#;
+const UP: &str = r#"dbosd_database_up{database="default"}"#;
+const FAILED: &str = r#"dbosd_workflow_metrics_refreshes_total{database="default",result="error"}"#;
 
 #[tokio::test]
 async fn a_failing_refresh_reports_the_database_down_until_one_succeeds() {

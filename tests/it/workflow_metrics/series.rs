@@ -33,14 +33,15 @@ async fn a_real_workers_completions_failures_steps_and_dequeues_become_series() 
     req.workflow_id = Some("wm-stuck".into());
     client.enqueue_workflow(req).await.expect("enqueue");
     // No worker yet: the whole backlog is ENQUEUED, and its oldest workflow ages.
-    let backlog =
-        |status: &str| format!(r#"dbosd_queue_workflows{{queue="{QUEUE}",status="{status}"}}"#);
+    let backlog = |status: &str| {
+        format!(r#"dbosd_queue_workflows{{database="default",queue="{QUEUE}",status="{status}"}}"#)
+    };
     eventually("the backlog of four", || async {
         let scrape = srv.scrape().await;
         let age = sample(
             &scrape,
             &format!(
-                r#"dbosd_queue_oldest_workflow_age_seconds{{queue="{QUEUE}",status="ENQUEUED"}}"#
+                r#"dbosd_queue_oldest_workflow_age_seconds{{database="default",queue="{QUEUE}",status="ENQUEUED"}}"#
             ),
         );
         (sample(&scrape, &backlog("ENQUEUED")) == Some(4.0) && age > Some(0.0)).then_some(())
@@ -79,19 +80,19 @@ async fn a_real_workers_completions_failures_steps_and_dequeues_become_series() 
     let step = &steps[0];
 
     let expected = [
-        (r#"dbosd_workflows_completed_total{name="add",status="SUCCESS"}"#.to_owned(), 2.0),
-        (r#"dbosd_workflows_completed_total{name="fail",status="ERROR"}"#.to_owned(), 1.0),
-        (r#"dbosd_workflows_completed_total{name="multi_step",status="SUCCESS"}"#.to_owned(), 1.0),
+        (r#"dbosd_workflows_completed_total{database="default",name="add",status="SUCCESS"}"#.to_owned(), 2.0),
+        (r#"dbosd_workflows_completed_total{database="default",name="fail",status="ERROR"}"#.to_owned(), 1.0),
+        (r#"dbosd_workflows_completed_total{database="default",name="multi_step",status="SUCCESS"}"#.to_owned(), 1.0),
         (
-            r#"dbosd_workflows_completed_total{name="never_registered",status="MAX_RECOVERY_ATTEMPTS_EXCEEDED"}"#.to_owned(),
+            r#"dbosd_workflows_completed_total{database="default",name="never_registered",status="MAX_RECOVERY_ATTEMPTS_EXCEEDED"}"#.to_owned(),
             1.0,
         ),
-        (format!(r#"dbosd_queue_workflows_completed_total{{queue="{QUEUE}",status="SUCCESS"}}"#), 3.0),
-        (format!(r#"dbosd_queue_workflows_completed_total{{queue="{QUEUE}",status="ERROR"}}"#), 1.0),
+        (format!(r#"dbosd_queue_workflows_completed_total{{database="default",queue="{QUEUE}",status="SUCCESS"}}"#), 3.0),
+        (format!(r#"dbosd_queue_workflows_completed_total{{database="default",queue="{QUEUE}",status="ERROR"}}"#), 1.0),
         (backlog("ENQUEUED"), 0.0),
-        (format!(r#"dbosd_queue_dequeue_latency_seconds_count{{queue="{QUEUE}"}}"#), 4.0),
-        (format!(r#"dbosd_step_duration_seconds_count{{step="{step}"}}"#), 3.0),
-        (r#"dbosd_database_up"#.to_owned(), 1.0),
+        (format!(r#"dbosd_queue_dequeue_latency_seconds_count{{database="default",queue="{QUEUE}"}}"#), 4.0),
+        (format!(r#"dbosd_step_duration_seconds_count{{database="default",step="{step}"}}"#), 3.0),
+        (r#"dbosd_database_up{database="default"}"#.to_owned(), 1.0),
     ];
     let scrape = eventually("the worker's completions in the series", || async {
         let scrape = srv.scrape().await;
@@ -104,11 +105,18 @@ async fn a_real_workers_completions_failures_steps_and_dequeues_become_series() 
     // Every dequeue waited at least until the worker started: none in the first bucket.
     let first = sample(
         &scrape,
-        &format!(r#"dbosd_queue_dequeue_latency_seconds_bucket{{le="0.05",queue="{QUEUE}"}}"#),
+        &format!(
+            r#"dbosd_queue_dequeue_latency_seconds_bucket{{le="0.05",database="default",queue="{QUEUE}"}}"#
+        ),
     );
     assert_eq!(first, Some(0.0), "{scrape}");
     // Counters grow by windows: a later refresh does not count the same completions again.
-    let refreshes = |s: &str| sample(s, r#"dbosd_workflow_metrics_refreshes_total{result="ok"}"#);
+    let refreshes = |s: &str| {
+        sample(
+            s,
+            r#"dbosd_workflow_metrics_refreshes_total{database="default",result="ok"}"#,
+        )
+    };
     let before = refreshes(&scrape).expect("refresh count");
     let later = eventually("two more refreshes", || async {
         let s = srv.scrape().await;
