@@ -5,17 +5,13 @@
 
 use std::{io::Write, time::Duration};
 
-use dbosd::{
-    pb::{await_workflow_response::Kind, AwaitWorkflowRequest, ListWorkflowsRequest},
-    telemetry::workflow_metrics::WorkflowMetricsSettings,
-};
+use dbosd::{pb::ListWorkflowsRequest, telemetry::workflow_metrics::WorkflowMetricsSettings};
 use serde_json::json;
-use tokio_stream::StreamExt;
 use tonic::Code;
 
-use super::{client_on, DbClient, Two};
+use super::{client_on, routing::awaited, DbClient, Two};
 use crate::harness::{
-    enqueue_req, eventually, telemetry_sample as sample, Worker, WorkerLang, WorkerOptions, WAIT,
+    enqueue_req, eventually, telemetry_sample as sample, Worker, WorkerLang, WorkerOptions,
 };
 
 const TOKENS: &str = r#"{"tokens": [
@@ -35,25 +31,8 @@ async fn run_adds(client: &mut DbClient, prefix: &str, n: usize) {
         client.enqueue_workflow(req).await.expect("enqueue");
     }
     for i in 0..n {
-        let req = AwaitWorkflowRequest {
-            workflow_id: format!("{prefix}-{i}"),
-            ..Default::default()
-        };
-        let mut stream = client
-            .await_workflow(req)
-            .await
-            .expect("await")
-            .into_inner();
-        loop {
-            let msg = tokio::time::timeout(WAIT, stream.next())
-                .await
-                .expect("the workflow finishes in time")
-                .expect("an outcome")
-                .expect("await ok");
-            if let Some(Kind::Outcome(_)) = msg.kind {
-                break;
-            }
-        }
+        let output = awaited(client, &format!("{prefix}-{i}")).await;
+        assert_eq!(output, json!(3));
     }
 }
 

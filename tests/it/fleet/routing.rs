@@ -24,7 +24,7 @@ async fn enqueue(client: &mut DbClient, id: &str, workflow: &str, args: Vec<serd
 }
 
 /// The output of `id`, awaited on `client`'s database.
-async fn awaited(client: &mut DbClient, id: &str) -> serde_json::Value {
+pub(super) async fn awaited(client: &mut DbClient, id: &str) -> serde_json::Value {
     let req = AwaitWorkflowRequest {
         workflow_id: id.to_owned(),
         ..Default::default()
