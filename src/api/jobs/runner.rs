@@ -36,6 +36,15 @@ fn idle_poll(lease: Duration) -> Duration {
     (lease / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
 }
 
+/// A random part of `poll` to wait before the first claim: the runners of a fleet's databases,
+/// opened together, then do not all reach for a connection at once, nor at the same moment as
+/// their database's metrics refresher, whose read at open would otherwise open a second pooled
+/// connection on every quiet database.
+fn start_delay(poll: Duration) -> Duration {
+    let thousandths = (uuid::Uuid::new_v4().as_u128() % 1000) as u32;
+    poll * thousandths / 1000
+}
+
 /// Starts the runner of `repo`'s database; it stops (giving back its job) when `stop` is cancelled.
 pub fn spawn(repo: Repo, settings: RunnerSettings, stop: CancellationToken) -> JoinHandle<()> {
     let runner_id = format!(
@@ -71,6 +80,7 @@ impl Runner {
         let poll = idle_poll(self.settings.lease);
         let mut backoff = Backoff::new(poll, Duration::from_secs(30));
         let mut ready = false;
+        self.pause(start_delay(poll)).await;
         while !self.stop.is_cancelled() {
             // The table appears when `dbosd migrate` runs; until then there is nothing to run.
             if !ready {
@@ -209,6 +219,15 @@ mod tests {
         assert_eq!(batch_limit(500, 100), 100);
         assert_eq!(batch_limit(50, 100), 50);
         assert_eq!(batch_limit(0, 0), 1);
+    }
+
+    #[test]
+    fn the_first_claim_waits_less_than_one_poll() {
+        let poll = Duration::from_millis(800);
+        let delays: Vec<Duration> = (0..64).map(|_| start_delay(poll)).collect();
+        assert!(delays.iter().all(|d| *d < poll));
+        // Spread, not one fixed pause.
+        assert!(delays.iter().any(|d| *d != delays[0]));
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod cli;
 mod jobs;
 mod metrics;
 mod outage;
+mod quiet;
 mod reload;
 mod routing;
 mod sighup;
