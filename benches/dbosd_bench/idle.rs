@@ -10,6 +10,7 @@ use tokio_stream::StreamExt;
 
 use crate::{
     latency::{complete, insert_pending},
+    polltime,
     setup::{connect, now_ms, BenchResult, Env},
     stats::{pcts, Row},
 };
@@ -19,6 +20,13 @@ const STREAMS_PER_CHANNEL: usize = 150;
 
 /// Result wakes measured while the idle streams wait.
 const PROBES: usize = 100;
+
+/// ENQUEUED rows nobody dequeues, beside which the watchers are measured again (earlier sections
+/// of a run leave such a backlog, and a feed that read every in-flight row each tick slowed down).
+const BACKLOG: i32 = 50_000;
+
+/// How long PostgreSQL logs statements to time the polls.
+const POLL_LOG_WINDOW: Duration = Duration::from_secs(2);
 
 /// dbosd's counter of hub poll statements.
 const POLL_QUERIES: &str = "dbosd_hub_poll_queries_total";
@@ -40,6 +48,36 @@ async fn gauge_reaches(env: &Env, name: &str, at_least: f64) -> BenchResult<()> 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+/// The hub's poll as measured for `POLL_LOG_WINDOW`: PostgreSQL's time per poll against the
+/// tick period dbosd achieved.
+async fn poll_row(
+    env: &Env,
+    db: &tokio_postgres::Client,
+    section: &'static str,
+    what: String,
+) -> BenchResult<Row> {
+    let polls_before = env.metric(POLL_QUERIES, "").await?;
+    let started = Instant::now();
+    let pg = polltime::measure(env, db, POLL_LOG_WINDOW).await?;
+    let polls = env.metric(POLL_QUERIES, "").await? - polls_before;
+    let tick_ms = started.elapsed().as_secs_f64() * 1000.0 / polls.max(1.0);
+    Ok(Row {
+        section,
+        metric: format!("{what}: hub poll per tick"),
+        dbosd: format!(
+            "{tick_ms:.1} ms a tick: PostgreSQL {:.1} ms (plan + execute), the rest {:.1} ms; {:.0} keys a poll",
+            pg.pg_ms,
+            (tick_ms - pg.pg_ms).max(0.0),
+            pg.keys
+        ),
+        baseline: format!(
+            "5 ms tick; {} polls in PostgreSQL's statement log",
+            pg.polls
+        ),
+        json: json!({"tick_ms": tick_ms, "pg_ms": pg.pg_ms, "keys_per_poll": pg.keys, "polls": pg.polls}),
+    })
 }
 
 /// Commit-to-client latency of `PROBES` results, one at a time, each on a fresh stream.
@@ -124,6 +162,13 @@ pub async fn streams(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
     let rss = env.dbosd_rss_kib();
     // Our own two sampling queries are in the count.
     let per_second = (after - before - 2) as f64 / window.as_secs_f64();
+    let poll = poll_row(
+        env,
+        &db,
+        "idle streams",
+        format!("{count} AwaitWorkflow streams"),
+    )
+    .await?;
     let wakes = probe_wakes(env).await?;
     drop(streams);
     let per_stream = (rss.saturating_sub(rss_before)) as f64 * 1024.0 / count as f64;
@@ -159,12 +204,38 @@ pub async fn streams(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
             baseline: "target p99 < 20 ms".into(),
             json: json!({"streams": count, "wake": wake_json}),
         },
+        poll,
     ])
+}
+
+/// Measures `count` watchers alone, then beside `BACKLOG` ENQUEUED rows nobody dequeues.
+pub async fn watchers(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
+    let mut rows = watchers_once(env, count, "").await?;
+    let db = connect(&env.db_url).await?;
+    // Created an hour ago, on a queue no worker serves: in flight, found by no index.
+    db.execute(
+        "INSERT INTO dbos.workflow_status (workflow_uuid, status, name, queue_name, serialization, \
+           created_at, updated_at) \
+         SELECT 'backlog-' || g, 'ENQUEUED', 'echo', 'nobody', 'portable_json', \
+           (EXTRACT(epoch FROM now()) * 1000)::bigint - 3600000, \
+           (EXTRACT(epoch FROM now()) * 1000)::bigint - 3600000 \
+         FROM generate_series(1, $1::int) g",
+        &[&BACKLOG],
+    )
+    .await?;
+    let beside = format!(" beside {BACKLOG} ENQUEUED rows");
+    rows.extend(watchers_once(env, count, &beside).await?);
+    db.execute(
+        "DELETE FROM dbos.workflow_status WHERE workflow_uuid LIKE 'backlog-%'",
+        &[],
+    )
+    .await?;
+    Ok(rows)
 }
 
 /// Opens `count` WatchWorkflows watchers (no filter: each sees every change), then finishes
 /// workflows one at a time and measures when each watcher hears of it.
-pub async fn watchers(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
+async fn watchers_once(env: &Env, count: usize, beside: &str) -> BenchResult<Vec<Row>> {
     let mut db = connect(&env.db_url).await?;
     let rss_before = env.dbosd_rss_kib();
     let mut watches = Vec::with_capacity(count);
@@ -183,12 +254,14 @@ pub async fn watchers(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
     }
     // WatchWorkflows sends nothing until a change: wait until dbosd counts every watcher.
     gauge_reaches(env, "dbosd_hub_watchers", count as f64).await?;
+    let poll = poll_row(env, &db, "watchers", format!("{count} watchers{beside}")).await?;
     let rss = env.dbosd_rss_kib();
     let per_watcher = rss.saturating_sub(rss_before) as f64 / count as f64;
     let rounds = 10;
     let mut samples = Vec::with_capacity(rounds * count);
     for round in 0..rounds {
-        let id = format!("watched-{round}");
+        let tag = if beside.is_empty() { "" } else { "-backlog" };
+        let id = format!("watched-{round}{tag}");
         insert_pending(&db, &id).await?;
         let committed = complete(&mut db, &id).await?;
         let heard = watches.iter_mut().map(|w| {
@@ -211,15 +284,20 @@ pub async fn watchers(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
     }
     drop(watches);
     let (text, j) = pcts(&samples);
-    Ok(vec![Row {
-        section: "watchers",
-        metric: format!("{count} WatchWorkflows watchers: commit -> every watcher, p50/p95/p99"),
-        dbosd: text,
-        baseline: format!(
-            "dbosd RSS {:.1} MiB (before: {:.1} MiB), {per_watcher:.1} KiB per watcher",
-            rss as f64 / 1024.0,
-            rss_before as f64 / 1024.0
-        ),
-        json: json!({"watchers": count, "latency": j, "rss_kib": rss, "rss_before_kib": rss_before}),
-    }])
+    Ok(vec![
+        Row {
+            section: "watchers",
+            metric: format!(
+                "{count} WatchWorkflows watchers{beside}: commit -> every watcher, p50/p95/p99"
+            ),
+            dbosd: text,
+            baseline: format!(
+                "dbosd RSS {:.1} MiB (before: {:.1} MiB), {per_watcher:.1} KiB per watcher",
+                rss as f64 / 1024.0,
+                rss_before as f64 / 1024.0
+            ),
+            json: json!({"watchers": count, "backlog": !beside.is_empty(), "latency": j, "rss_kib": rss, "rss_before_kib": rss_before}),
+        },
+        poll,
+    ])
 }

@@ -12,6 +12,7 @@ mod fleet;
 mod idle;
 mod large;
 mod latency;
+mod polltime;
 mod reads;
 mod replicas;
 mod scale;
@@ -30,7 +31,8 @@ async fn main() -> BenchResult<()> {
     let scale = match all.iter().any(|a| a == "--quick") {
         true => Scale::quick(),
         false => Scale::full(),
-    };
+    }
+    .with_env_overrides();
     let args: Vec<String> = all.into_iter().filter(|a| !a.starts_with('-')).collect();
     let wants = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
     let started = std::time::Instant::now();

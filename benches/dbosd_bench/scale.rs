@@ -22,6 +22,23 @@ pub struct Scale {
 }
 
 impl Scale {
+    /// `BENCH_IDLE_STREAMS` / `BENCH_WATCHERS` override the idle and watchers sizes (e.g. the full
+    /// run's 100,000 streams inside a quick run, for a profiler).
+    pub fn with_env_overrides(mut self) -> Scale {
+        let get = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+        };
+        if let Some(n) = get("BENCH_IDLE_STREAMS") {
+            self.idle_streams = n;
+        }
+        if let Some(n) = get("BENCH_WATCHERS") {
+            self.watchers = n;
+        }
+        self
+    }
+
     pub fn full() -> Scale {
         Scale {
             quick: false,

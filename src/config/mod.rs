@@ -131,6 +131,11 @@ pub struct ServerArgs {
     /// (only while something waits). Bounds how late a waiter learns of a completion.
     #[arg(long, env = "DBOSD_HUB_TICK_MS", default_value_t = 5)]
     pub hub_tick_ms: u64,
+    /// Shortest milliseconds between two rescans of every in-flight workflow for WatchWorkflows
+    /// (the changes no index finds: resume, recovery). Rescans are also spaced by ten times their
+    /// own cost; 0 leaves only that.
+    #[arg(long, env = "DBOSD_HUB_WATCH_RESCAN_MS", default_value_t = 0)]
+    pub hub_watch_rescan_ms: u64,
     /// Milliseconds to wait for an unreachable (or not yet migrated) database at startup, serving
     /// NOT_SERVING and UNAVAILABLE meanwhile and retrying with backoff; 0 exits at once instead.
     #[arg(long, env = "DBOSD_WAIT_FOR_DATABASE_MS", default_value_t = 0)]

@@ -19,6 +19,8 @@ pub struct Settings {
     pub application_name: Option<String>,
     pub health_interval: Duration,
     pub hub_tick: Duration,
+    /// Shortest spacing of the WatchWorkflows feed's rescans of every in-flight row.
+    pub hub_watch_rescan: Duration,
     /// How long startup waits for the database to appear (zero: fail at once).
     pub wait_for_database: Duration,
     pub migrate: bool,
@@ -96,6 +98,7 @@ impl Settings {
             application_name: None,
             health_interval: Duration::from_secs(5),
             hub_tick: Duration::from_millis(5),
+            hub_watch_rescan: Duration::ZERO,
             wait_for_database: Duration::ZERO,
             migrate: false,
             drain_grace: Duration::ZERO,
@@ -164,6 +167,7 @@ impl Settings {
             application_name: server.application_name.clone().filter(|a| !a.is_empty()),
             health_interval: Duration::from_millis(server.health_interval_ms.max(100)),
             hub_tick: Duration::from_millis(server.hub_tick_ms.max(1)),
+            hub_watch_rescan: Duration::from_millis(server.hub_watch_rescan_ms),
             wait_for_database: Duration::from_millis(server.wait_for_database_ms),
             migrate,
             drain_grace: Duration::from_millis(server.drain_grace_ms),

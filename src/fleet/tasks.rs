@@ -47,6 +47,7 @@ pub fn spawn(db: &OpenDatabase<'_>) -> Tasks {
             db.repo.clone(),
             Arc::clone(db.hub),
             db.settings.hub_tick,
+            db.settings.hub_watch_rescan,
         )),
     ];
     tasks.extend(crate::telemetry::workflow_metrics::spawn(

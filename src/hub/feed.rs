@@ -4,11 +4,20 @@
 //! `updated_at` is the writer's transaction start time, so a row can commit with a timestamp slightly
 //! behind the watermark; the watermark therefore trails the database clock by a margin, and rows seen
 //! again inside the margin are recognised and not repeated.
+//!
+//! Two watermarks: the indexed one moves every tick (new, dequeued and finished rows, found by
+//! index), the rescan's moves only when a poll rescans every in-flight row ([`RescanBudget`] says
+//! when), so a change no index finds (resume, recovery) is found by the next rescan. Rows are
+//! remembered back to the older of the two, so a row both parts find is sent once.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use super::Hub;
-use crate::model::WorkflowRow;
+use super::{rescan::RescanBudget, Hub};
+use crate::{model::WorkflowRow, repo::waits::FeedSince};
 
 /// Transitions buffered per watcher; a watcher that falls further behind re-reads from the database.
 pub const CAPACITY: usize = 4096;
@@ -18,36 +27,71 @@ pub const CAPACITY: usize = 4096;
 const MARGIN_MS: i64 = 2_000;
 
 /// The poller's feed bookkeeping.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FeedState {
     /// Database time when watching began; rows older than this are baseline, not transitions.
     activated_at: Option<i64>,
-    /// The watermark passed to the next poll.
+    /// The indexed watermark passed to the next poll.
     since: Option<i64>,
-    /// Last (status, updated_at) seen per workflow inside the margin.
+    /// The rescan's watermark: the indexed one as it was at the last rescan.
+    rescan_since: Option<i64>,
+    /// When this tick's poll, if it rescans, started.
+    rescanning: Option<Instant>,
+    budget: RescanBudget,
+    /// Last (status, updated_at) seen per workflow since the older watermark.
     seen: HashMap<String, (Option<String>, i64)>,
 }
 
 impl FeedState {
-    /// The watermark for this tick's poll, or `None` when nobody watches (which also forgets state).
-    pub fn watermark(&mut self, active: bool) -> Option<i64> {
-        if !active {
-            *self = FeedState::default();
-            return None;
+    /// A feed whose rescans are at least `rescan_floor` apart.
+    pub fn new(rescan_floor: Duration) -> Self {
+        FeedState {
+            activated_at: None,
+            since: None,
+            rescan_since: None,
+            rescanning: None,
+            budget: RescanBudget::new(rescan_floor),
+            seen: HashMap::new(),
         }
-        // Before the first poll the database time is unknown: ask for nothing, learn the clock.
-        Some(self.since.unwrap_or(i64::MAX))
     }
 
-    /// Takes one poll's changed rows: broadcasts transitions and advances the watermark.
+    /// The watermarks for the poll starting `now`: none when nobody watches (which also forgets
+    /// state), the rescan's only when it is due.
+    pub fn watermark(&mut self, active: bool, now: Instant) -> FeedSince {
+        self.rescanning = None;
+        if !active {
+            self.activated_at = None;
+            self.since = None;
+            self.rescan_since = None;
+            self.budget.reset();
+            self.seen.clear();
+            return FeedSince::default();
+        }
+        // Before the first poll the database time is unknown: ask for nothing, learn the clock.
+        let Some(since) = self.since else {
+            return FeedSince::default();
+        };
+        let rescan = self.rescan_since.filter(|_| self.budget.due(now));
+        if rescan.is_some() {
+            self.rescanning = Some(now);
+        }
+        FeedSince {
+            indexed: Some(since),
+            rescan,
+        }
+    }
+
+    /// Takes one poll's changed rows: broadcasts transitions and advances the watermarks.
     /// `watched_ms` is how long ago the first current watcher subscribed: watching began then, not
     /// at this (later) poll, so a change a caller makes right after opening its watch is delivered.
+    /// `took` is how long the poll took (a rescan's cost spaces the next one).
     pub fn ingest(
         &mut self,
         hub: &Hub,
         changed: Vec<WorkflowRow>,
         db_now_ms: i64,
         watched_ms: i64,
+        took: Duration,
     ) {
         let activated_at = *self
             .activated_at
@@ -64,7 +108,14 @@ impl FeedState {
             }
         }
         let since = db_now_ms - MARGIN_MS;
-        self.seen.retain(|_, (_, updated_at)| *updated_at >= since);
+        if let Some(started) = self.rescanning.take() {
+            self.budget.ran(started, took);
+            self.rescan_since = Some(since);
+        }
+        // The first rescan reaches back to the first poll's watermark.
+        let keep_from = since.min(*self.rescan_since.get_or_insert(since));
+        self.seen
+            .retain(|_, (_, updated_at)| *updated_at >= keep_from);
         self.since = Some(since);
     }
 }
@@ -82,20 +133,36 @@ mod tests {
         }
     }
 
+    fn published(
+        rx: &mut tokio::sync::broadcast::Receiver<Arc<WorkflowRow>>,
+    ) -> Vec<(String, String)> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|r| (r.workflow_id.clone(), r.status.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    fn pair(id: &str, status: &str) -> (String, String) {
+        (id.to_owned(), status.to_owned())
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
     #[tokio::test]
     async fn transitions_are_published_once_and_baseline_is_not() {
         let hub = Hub::new();
         let mut rx = hub.subscribe_feed();
-        let mut feed = FeedState::default();
-        assert_eq!(feed.watermark(true), Some(i64::MAX));
-        feed.ingest(&hub, vec![], 10_000, 0);
-        assert_eq!(feed.watermark(true), Some(8_000));
+        let mut feed = FeedState::new(Duration::ZERO);
+        let now = Instant::now();
+        assert_eq!(feed.watermark(true, now), FeedSince::default());
+        feed.ingest(&hub, vec![], 10_000, 0, MS);
+        assert_eq!(feed.watermark(true, now).indexed, Some(8_000));
         // "old" changed before watching began: baseline. "a" is new.
         feed.ingest(
             &hub,
             vec![row("old", "SUCCESS", 9_000), row("a", "ENQUEUED", 10_001)],
             10_050,
             0,
+            MS,
         );
         // The same rows again inside the margin, then a's transition.
         feed.ingest(
@@ -103,23 +170,18 @@ mod tests {
             vec![row("old", "SUCCESS", 9_000), row("a", "ENQUEUED", 10_001)],
             10_100,
             0,
+            MS,
         );
-        feed.ingest(&hub, vec![row("a", "PENDING", 10_150)], 10_200, 0);
-        let got: Vec<(String, Option<String>)> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|r| (r.workflow_id.clone(), r.status.clone()))
-            .collect();
+        feed.ingest(&hub, vec![row("a", "PENDING", 10_150)], 10_200, 0, MS);
         assert_eq!(
-            got,
-            [
-                ("a".to_owned(), Some("ENQUEUED".to_owned())),
-                ("a".to_owned(), Some("PENDING".to_owned()))
-            ]
+            published(&mut rx),
+            [pair("a", "ENQUEUED"), pair("a", "PENDING")]
         );
-        assert_eq!(feed.watermark(false), None);
+        assert_eq!(feed.watermark(false, now), FeedSince::default());
         assert_eq!(
-            feed.watermark(true),
-            Some(i64::MAX),
-            "state is forgotten when nobody watches"
+            feed.watermark(true, now),
+            FeedSince::default(),
+            "state is forgotten when nobody watches: the next poll learns the clock again"
         );
     }
 
@@ -127,10 +189,10 @@ mod tests {
     async fn a_change_between_subscribing_and_the_first_poll_is_a_transition() {
         let hub = Hub::new();
         let mut rx = hub.subscribe_feed();
-        let mut feed = FeedState::default();
-        feed.watermark(true);
+        let mut feed = FeedState::new(Duration::ZERO);
+        feed.watermark(true, Instant::now());
         // The watcher subscribed 300 ms before this first poll learned the clock (10,000).
-        feed.ingest(&hub, vec![], 10_000, 300);
+        feed.ingest(&hub, vec![], 10_000, 300, MS);
         feed.ingest(
             &hub,
             vec![
@@ -139,10 +201,63 @@ mod tests {
             ],
             10_050,
             350,
+            MS,
         );
-        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|r| r.workflow_id.clone())
-            .collect();
-        assert_eq!(got, ["after"]);
+        assert_eq!(published(&mut rx), [pair("after", "CANCELLED")]);
+    }
+
+    #[tokio::test]
+    async fn the_rescan_reaches_back_to_the_previous_rescan_and_repeats_nothing() {
+        let hub = Hub::new();
+        let mut rx = hub.subscribe_feed();
+        let mut feed = FeedState::new(Duration::from_secs(60));
+        let start = Instant::now();
+        feed.watermark(true, start);
+        feed.ingest(&hub, vec![], 10_000, 0, MS);
+        // The first real poll rescans from the first watermark.
+        assert_eq!(
+            feed.watermark(true, start),
+            FeedSince {
+                indexed: Some(8_000),
+                rescan: Some(8_000)
+            }
+        );
+        feed.ingest(&hub, vec![row("a", "ENQUEUED", 10_001)], 10_005, 0, MS);
+        // Ticks later, inside the rescan's spacing: the indexed watermark moves on alone, and the
+        // indexed part finds a's dequeue.
+        let mut db_now = 10_005;
+        for tick in 1..=100 {
+            let since = feed.watermark(true, start + tick * MS);
+            assert_eq!(since.rescan, None, "not due before the spacing");
+            let changed = match tick {
+                50 => vec![row("a", "PENDING", 10_200)],
+                _ => vec![],
+            };
+            db_now += 50;
+            feed.ingest(&hub, changed, db_now, 0, MS);
+        }
+        assert_eq!(
+            feed.watermark(true, start + 2 * MS).indexed,
+            Some(db_now - MARGIN_MS)
+        );
+        // Once due, the rescan reaches back to the last rescan's watermark: it finds b's resume
+        // (no index does) and a's dequeue again, which is not repeated.
+        let since = feed.watermark(true, start + Duration::from_secs(61));
+        assert_eq!(since.rescan, Some(8_005));
+        feed.ingest(
+            &hub,
+            vec![row("a", "PENDING", 10_200), row("b", "ENQUEUED", 10_300)],
+            db_now + 50,
+            0,
+            MS,
+        );
+        assert_eq!(
+            published(&mut rx),
+            [
+                pair("a", "ENQUEUED"),
+                pair("a", "PENDING"),
+                pair("b", "ENQUEUED")
+            ]
+        );
     }
 }

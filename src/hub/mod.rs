@@ -7,14 +7,17 @@
 //! sweeps the keys in bounded chunks (the hub keeps them in a sweep order and remembers each key's
 //! last fingerprint, both updated in O(1) per change) and finds results by index, so neither a tick
 //! nor a subscription costs O(keys). The poller also feeds `WatchWorkflows` through a broadcast of
-//! status transitions (`feed`).
+//! status transitions (`feed`), finding most by index every tick and the rest by a rescan of the
+//! in-flight rows whose spacing follows its cost (`rescan`).
 //!
 //! The keys are capped (`--max-hub-keys`): every key costs memory and a place in the sweep, so a
 //! wait on one key too many fails RESOURCE_EXHAUSTED instead of growing the set without bound.
 
+pub mod chunk;
 pub mod feed;
 pub mod listener;
 pub mod poller;
+pub mod rescan;
 
 use std::{
     collections::HashMap,

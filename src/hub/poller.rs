@@ -1,24 +1,29 @@
 //! The hub's poller: ONE batched query per tick, because DBOS notifies nothing when a workflow's
 //! status changes and worker notifications for events and streams are best effort. The query checks
 //! a chunk of at most [`SWEEP_KEYS`] waited keys, round-robin (a tick's cost stays flat however many
-//! streams wait; every key is checked at least once per `ceil(keys / SWEEP_KEYS)` ticks), and, when
-//! the chunk is not every key, the status rows created or finished lately (by index), so a result
-//! still wakes its waiter at the next tick. It also feeds WatchWorkflows. Keys whose fingerprint
-//! changed (or that are seen for the first time) are woken; waiters then re-read their own rows.
+//! streams wait), sized so a poll takes about a tick (`chunk`: between 100 and 1,000 keys, so every
+//! key is checked at least once per `ceil(keys / 100)` ticks), and, when the chunk is not every key,
+//! the status rows created or finished lately (by index), so a result still wakes its waiter at the
+//! next tick. It also feeds WatchWorkflows. Keys whose fingerprint changed (or that are seen for the
+//! first time) are woken; waiters then re-read their own rows.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::time::MissedTickBehavior;
 
-use super::{feed::FeedState, Hub, Key};
+use super::{chunk, chunk::ChunkSize, feed::FeedState, Hub, Key};
 use crate::{
     backoff::Backoff,
     error::Result,
     repo::{waits::PollKeys, Repo},
 };
 
-/// Most waited keys one tick's poll checks by primary key (about 1-2 ms of PostgreSQL time).
-pub const SWEEP_KEYS: usize = 1_000;
+/// Most waited keys one tick's poll checks by primary key (about 2 ms of PostgreSQL time on a quiet
+/// machine; fewer when polls run longer than a tick, see `chunk`).
+pub const SWEEP_KEYS: usize = chunk::MAX_KEYS;
 
 /// How far the "created or finished lately" watermark trails the database clock: `created_at` and
 /// `completed_at` are the writer's clock at its statement, and a commit can follow a little later
@@ -28,12 +33,14 @@ const RECENT_MARGIN_MS: i64 = 1_000;
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Polls every `tick` while anyone waits, forever (the server aborts the task on shutdown).
-pub async fn run(repo: Repo, hub: Arc<Hub>, tick: Duration) {
+/// Polls every `tick` while anyone waits, forever (the server aborts the task on shutdown);
+/// `rescan_floor` is the shortest spacing of the WatchWorkflows feed's rescans (see `rescan`).
+pub async fn run(repo: Repo, hub: Arc<Hub>, tick: Duration, rescan_floor: Duration) {
     let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         let mut connected = false;
-        if let Err(e) = poll_connected(&repo, &hub, tick, &mut connected).await {
+        let polled = poll_connected(&repo, &hub, tick, rescan_floor, &mut connected).await;
+        if let Err(e) = polled {
             tracing::warn!(error = %e, "hub poll failed; retrying");
             // Whatever changed while the poll was down is re-read by everyone.
             hub.wake_all();
@@ -51,6 +58,7 @@ async fn poll_connected(
     repo: &Repo,
     hub: &Hub,
     tick: Duration,
+    rescan_floor: Duration,
     connected: &mut bool,
 ) -> Result<()> {
     hub.wait_for_interest().await;
@@ -59,39 +67,42 @@ async fn poll_connected(
     let _driver = AbortOnDrop(driver);
     let poller = repo.prepare_poll(&conn).await?;
     *connected = true;
-    let mut feed = FeedState::default();
+    let mut feed = FeedState::new(rescan_floor);
     // The database clock at the previous poll: the "created or finished lately" watermark.
     let mut db_now: Option<i64> = None;
+    let mut chunk = ChunkSize::new(tick);
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let watched_since = hub.feed_watched_since();
         let watching = watched_since.is_some();
         if hub.waiting_keys() == 0 && !watching {
-            feed.watermark(false);
+            feed.watermark(false, Instant::now());
             hub.activity().await;
             continue;
         }
         ticker.tick().await;
-        let sweep = hub.sweep(SWEEP_KEYS);
+        let sweep = hub.sweep(chunk.keys());
         let keys = KeyArrays::of(&sweep.keys);
         // A chunk of every key sees every change anyway; otherwise catch results by index.
         let recent_since = match sweep.whole {
             true => None,
             false => db_now.map(|now| now - RECENT_MARGIN_MS),
         };
-        let started = std::time::Instant::now();
+        let started = Instant::now();
+        let feed_since = feed.watermark(watching, started);
         let result = poller
-            .poll(
-                &conn,
-                keys.poll_keys(),
-                recent_since,
-                feed.watermark(watching),
-            )
+            .poll(&conn, keys.poll_keys(), recent_since, feed_since)
             .await?;
+        let took = started.elapsed();
+        // A rescan's extra time is the feed's, not the chunk's.
+        if !sweep.whole && feed_since.rescan.is_none() {
+            chunk.measured(sweep.keys.len(), took);
+        }
         tracing::trace!(
             keys = sweep.keys.len(),
-            elapsed_us = started.elapsed().as_micros() as u64,
+            rescan = feed_since.rescan.is_some(),
+            elapsed_us = took.as_micros() as u64,
             "hub poll"
         );
         Hub::count(&hub.stats.poll_ticks);
@@ -115,7 +126,7 @@ async fn poll_connected(
         hub.observe(merge(absent, statuses.chain(events).chain(streams)));
         if watching {
             let watched_ms = watched_since.map_or(0, |at| at.elapsed().as_millis() as i64);
-            feed.ingest(hub, result.changed, result.db_now_ms, watched_ms);
+            feed.ingest(hub, result.changed, result.db_now_ms, watched_ms, took);
         }
     }
 }

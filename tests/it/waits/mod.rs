@@ -1,7 +1,8 @@
 //! Waits (`src/api/waits/`, the hub in `src/hub/`): AwaitWorkflow(s) in `awaits.rs`; WatchEvent,
-//! ReadStream and WatchWorkflows in `watch.rs`; more waits than one tick's poll checks in
-//! `sweep.rs`.
+//! ReadStream and WatchWorkflows in `watch.rs`; WatchWorkflows' indexed finds and spaced rescans
+//! in `watch_rescan.rs`; more waits than one tick's poll checks in `sweep.rs`.
 
 mod awaits;
 mod sweep;
 mod watch;
+mod watch_rescan;

@@ -199,11 +199,14 @@ async fn the_poll_finds_rows_created_or_finished_since_its_watermark_only() {
         ids
     };
     let recent = poller
-        .poll(&conn, keys, Some(now - 60_000), None)
+        .poll(&conn, keys, Some(now - 60_000), Default::default())
         .await
         .unwrap();
     assert_eq!(found(recent), ["just-created", "just-finished"]);
-    let without = poller.poll(&conn, keys, None, None).await.unwrap();
+    let without = poller
+        .poll(&conn, keys, None, Default::default())
+        .await
+        .unwrap();
     assert!(
         found(without).is_empty(),
         "no watermark, no recent rows: a poll whose sweep covers every key reads none"
