@@ -66,6 +66,8 @@ pub struct WorkflowApi {
     caller: Option<Arc<Principal>>,
     /// Largest payload a call may write (`Settings::payload_limit`).
     payload_limit: usize,
+    /// Largest response message (`--max-message-bytes`): list pages end before it.
+    response_limit: usize,
     /// Raw native payloads: the operator switch and the pickle allowlist (see `schedules`).
     native: Arc<crate::native::NativePolicy>,
     /// The bulk jobs this replica's WatchBulkJob streams watch (`jobs::watch`).
@@ -89,6 +91,7 @@ impl WorkflowApi {
             streams,
             caller: None,
             payload_limit: usize::MAX,
+            response_limit: usize::MAX,
             native: Arc::default(),
             job_board: Arc::default(),
         }
@@ -102,6 +105,12 @@ impl WorkflowApi {
     /// Refuses payloads over `limit` bytes at write (see `convert::check_payload`).
     pub fn with_payload_limit(mut self, limit: usize) -> Self {
         self.payload_limit = limit;
+        self
+    }
+
+    /// Ends list pages before they pass `limit` bytes (see `workflows::page`).
+    pub fn with_response_limit(mut self, limit: usize) -> Self {
+        self.response_limit = limit;
         self
     }
 }

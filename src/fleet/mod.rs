@@ -297,6 +297,7 @@ fn service(
         shared.streams.with_drain(drain),
     )
     .with_payload_limit(settings.payload_limit())
+    .with_response_limit(settings.max_message_bytes)
     .with_native_policy(settings.native.clone())
 }
 

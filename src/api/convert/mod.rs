@@ -7,6 +7,9 @@ mod hostile_corpus;
 #[cfg(test)]
 mod hostile_input;
 pub mod json;
+pub(crate) mod json_value;
+#[cfg(test)]
+mod json_value_equiv;
 pub(crate) mod page_token;
 pub(crate) mod render;
 

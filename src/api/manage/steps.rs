@@ -6,7 +6,6 @@
 use crate::api::{
     convert,
     convert::page_token::{self, StepsPage},
-    convert::render,
     manage::convert as mc,
     workflows::list,
     WorkflowApi,
@@ -56,13 +55,10 @@ impl WorkflowApi {
         req: &pb::ListQueuedWorkflowsRequest,
     ) -> Result<pb::ListQueuedWorkflowsResponse> {
         let query = list::queued_query(req, self.default_app.as_deref(), self.filter_scope())?;
-        let page = self.repo.list_workflows(&query).await?;
+        let page = self.list_page(&query).await?;
         Ok(pb::ListQueuedWorkflowsResponse {
-            workflows: page.rows.iter().map(render::workflow_info).collect(),
-            next_page_token: page
-                .next
-                .map(|cursor| list::encode_token(&query, &cursor))
-                .unwrap_or_default(),
+            workflows: page.workflows,
+            next_page_token: page.next_page_token,
         })
     }
 }

@@ -12,22 +12,21 @@ impl WorkflowApi {
         req: &pb::GetWorkflowRequest,
     ) -> Result<pb::GetWorkflowResponse> {
         let id = convert::required("workflow_id", &req.workflow_id)?;
-        let row = self
+        let mut row = self
             .repo
             .get_workflow(&id, self.scope())
             .await?
             .ok_or_else(|| Error::NotFound(format!("workflow {id} does not exist")))?;
-        let mut workflow = render::workflow_info(&row);
-        // Leaving payloads out is how a row too big for one response is still read.
+        // Leaving payloads out is how a row too big for one response is still read (and what is
+        // left out is not decoded).
         if !req.load_input.unwrap_or(true) {
-            workflow.input = None;
+            row.inputs = None;
         }
         if !req.load_output.unwrap_or(true) {
-            workflow.output = None;
-            workflow.error = None;
+            (row.output, row.error) = (None, None);
         }
         Ok(pb::GetWorkflowResponse {
-            workflow: Some(workflow),
+            workflow: Some(render::into_workflow_info(row)),
         })
     }
 
@@ -36,13 +35,10 @@ impl WorkflowApi {
         req: &pb::ListWorkflowsRequest,
     ) -> Result<pb::ListWorkflowsResponse> {
         let query = list::list_query(req, self.default_app.as_deref(), self.filter_scope())?;
-        let page = self.repo.list_workflows(&query).await?;
+        let page = self.list_page(&query).await?;
         Ok(pb::ListWorkflowsResponse {
-            workflows: page.rows.iter().map(render::workflow_info).collect(),
-            next_page_token: page
-                .next
-                .map(|cursor| list::encode_token(&query, &cursor))
-                .unwrap_or_default(),
+            workflows: page.workflows,
+            next_page_token: page.next_page_token,
         })
     }
 }

@@ -3,3 +3,4 @@
 mod enqueue;
 mod inspect;
 pub(crate) mod list;
+mod page;

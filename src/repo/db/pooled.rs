@@ -17,7 +17,8 @@ use std::{
 
 use bb8::ManageConnection;
 use bb8_postgres::PostgresConnectionManager;
-use tokio_postgres::{Client, Error, NoTls, Row, Statement};
+use futures::TryStreamExt;
+use tokio_postgres::{types::ToSql, Client, Error, NoTls, Row, Statement};
 
 use crate::repo::{
     db::statement::{self, Limits, Session},
@@ -91,26 +92,64 @@ impl PooledClient {
         sql: &str,
         params: &[&dyn Param],
     ) -> Result<Vec<Row>, Error> {
-        let Some(cache) = &self.prepared else {
-            return self.client.query_unnamed(sql, params).await;
-        };
-        let cached = lock_unpoisoned(cache).get(sql).cloned();
-        let statement = match cached {
-            Some(statement) => statement,
-            None => {
-                let types: Vec<_> = params.iter().map(|p| p.pg_type()).collect();
-                let prepare = self.client.prepare_typed(sql, &types);
-                // Parsing takes the tables' locks too: it is a statement like any other.
-                let statement = statement::run(&self.client, false, prepare).await?;
-                let mut cache = lock_unpoisoned(cache);
-                if cache.len() >= MAX_CACHED {
-                    cache.clear();
+        match self.prepared(sql, params).await? {
+            Some(statement) => query_prepared(&self.client, &statement, params).await,
+            None => self.client.query_unnamed(sql, params).await,
+        }
+    }
+
+    /// Like [`PooledClient::query_hot`], but hands each row to `each` as it arrives instead of
+    /// collecting them first: a caller converting rows (a list page) holds one row at a time, not
+    /// the whole result, and converts while the rest is still on its way. An `Err` from `each`
+    /// stops the read (the rest of the result is discarded) and is returned inside the `Ok`.
+    pub(crate) async fn for_each_hot<E>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut each: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<Result<(), E>, Error> {
+        let statement = self.prepared(sql, params).await?;
+        let read = async {
+            let sql_params = params.iter().map(|p| *p as &(dyn ToSql + Sync));
+            let rows = match &statement {
+                Some(statement) => self.client.query_raw(statement, sql_params).await?,
+                None => {
+                    let typed = params
+                        .iter()
+                        .map(|p| (*p as &(dyn ToSql + Sync), p.pg_type()));
+                    self.client.query_typed_raw(sql, typed).await?
                 }
-                cache.insert(sql.to_owned(), statement.clone());
-                statement
+            };
+            let mut rows = std::pin::pin!(rows);
+            while let Some(row) = rows.try_next().await? {
+                if let Err(stop) = each(row) {
+                    return Ok(Err(stop));
+                }
             }
+            Ok(Ok(()))
         };
-        query_prepared(&self.client, &statement, params).await
+        statement::run(&self.client, false, read).await
+    }
+
+    /// `sql` prepared on this connection (from the cache, preparing it on first use); `None`
+    /// where statements must not be prepared.
+    async fn prepared(&self, sql: &str, params: &[&dyn Param]) -> Result<Option<Statement>, Error> {
+        let Some(cache) = &self.prepared else {
+            return Ok(None);
+        };
+        if let Some(statement) = lock_unpoisoned(cache).get(sql).cloned() {
+            return Ok(Some(statement));
+        }
+        let types: Vec<_> = params.iter().map(|p| p.pg_type()).collect();
+        let prepare = self.client.prepare_typed(sql, &types);
+        // Parsing takes the tables' locks too: it is a statement like any other.
+        let statement = statement::run(&self.client, false, prepare).await?;
+        let mut cache = lock_unpoisoned(cache);
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), statement.clone());
+        Ok(Some(statement))
     }
 
     /// Like [`PooledClient::query_hot`], for at most one row.

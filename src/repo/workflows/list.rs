@@ -3,6 +3,7 @@
 //!
 //! User values only ever travel as bind parameters; the SQL text is assembled from fixed fragments.
 
+use crate::model::WorkflowRow;
 use crate::repo::{db::classify::classify, workflows::status::decode_row, Param, Repo};
 use crate::{
     error::Result,
@@ -175,9 +176,37 @@ pub(crate) fn like_prefix(prefix: &str) -> String {
     pattern
 }
 
+/// What a [`Repo::list_workflows_each`] consumer does after a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// The row is taken: hand over the next one.
+    More,
+    /// The row was not taken (the page is full): the page ends before it, and continues from it.
+    Stop,
+}
+
 impl Repo {
     /// One page of workflows matching `query`, and the cursor of the next page if there is one.
     pub async fn list_workflows(&self, query: &ListQuery) -> Result<WorkflowPage> {
+        let mut rows = Vec::new();
+        let next = self
+            .list_workflows_each(query, |row| {
+                rows.push(row);
+                Ok(Take::More)
+            })
+            .await?;
+        Ok(WorkflowPage { rows, next })
+    }
+
+    /// One page of workflows matching `query`, each handed to `take` as PostgreSQL sends it
+    /// (decoded, never collected here: a page with payloads is converted while the rest of it is
+    /// still arriving, and only one row is held at a time). `take` may end the page early
+    /// ([`Take::Stop`]: that row opens the next page). Returns the cursor of the next page, if any.
+    pub async fn list_workflows_each(
+        &self,
+        query: &ListQuery,
+        mut take: impl FnMut(WorkflowRow) -> Result<Take>,
+    ) -> Result<Option<PageCursor>> {
         let mut w = Where::new(self);
         w.filter(&query.filter);
         if let Some(after) = &query.after {
@@ -210,21 +239,39 @@ impl Repo {
         }
         let params = w.params();
         let conn = self.conn().await?;
-        let rows = conn
-            .query_hot(sql.as_str(), &params)
-            .await
-            .map_err(|e| classify("listing workflows", e))?;
-        let mut rows = rows.iter().map(decode_row).collect::<Result<Vec<_>>>()?;
-        let next = if rows.len() as i64 > query.limit {
-            rows.truncate(query.limit as usize);
-            rows.last().map(|r| PageCursor {
-                created_at: r.created_at,
-                workflow_id: r.workflow_id.clone(),
-            })
-        } else {
-            None
-        };
-        Ok(WorkflowPage { rows, next })
+        let limit = usize::try_from(query.limit).unwrap_or(0);
+        let mut taken = 0;
+        let mut last: Option<PageCursor> = None;
+        // Whether a row past the page's last exists (the one more that was asked for, or the
+        // one `take` refused).
+        let mut more = false;
+        conn.for_each_hot(sql.as_str(), &params, |row| {
+            if taken == limit {
+                more = true;
+                return Err(None);
+            }
+            let row = decode_row(&row).map_err(Some)?;
+            let cursor = PageCursor {
+                created_at: row.created_at,
+                workflow_id: row.workflow_id.clone(),
+            };
+            match take(row).map_err(Some)? {
+                Take::More => {
+                    taken += 1;
+                    last = Some(cursor);
+                    Ok(())
+                }
+                Take::Stop => {
+                    more = true;
+                    Err(None)
+                }
+            }
+        })
+        .await
+        .map_err(|e| classify("listing workflows", e))?
+        // `None`: the page ended before the result did, which is no error.
+        .or_else(|stop| stop.map_or(Ok(()), Err))?;
+        Ok(last.filter(|_| more))
     }
 }
 

@@ -61,21 +61,71 @@ async fn messages_over_the_size_limit_are_resource_exhausted() {
     }
 
     // Each row fits (its input is within the payload limit, a quarter of the message limit); a page
-    // of them with their inputs does not.
-    for _ in 0..12 {
-        let req = enqueue_req("wf", "q", vec![json!("y".repeat(500))]);
+    // of them with their inputs does not, so the page ends early and the next one goes on from
+    // there: every workflow is listed once, in order, and no page passes the limit.
+    let mut enqueued = Vec::new();
+    for i in 0..12 {
+        let mut req = enqueue_req("wf", "q", vec![json!("y".repeat(500))]);
+        req.workflow_id = Some(format!("sized-{i:02}"));
         client.enqueue_workflow(req).await.expect("enqueue");
+        enqueued.push(format!("sized-{i:02}"));
     }
+    let mut listed = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = ListWorkflowsRequest {
+            load_input: true,
+            page_token: token.clone(),
+            ..Default::default()
+        };
+        let page = client.list_workflows(page).await.expect("a page that fits");
+        let size = prost::Message::encoded_len(page.get_ref());
+        let page = page.into_inner();
+        assert!(size <= 4096, "a page of {size} bytes");
+        assert!(page.workflows.iter().all(|w| w.input.is_some()));
+        listed.extend(page.workflows.into_iter().map(|w| w.workflow_id));
+        pages += 1;
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    enqueued.sort();
+    assert_eq!(listed, enqueued);
+    assert!(pages > 1, "{pages} page(s)");
+
+    // A workflow too large for any response on its own (a worker may write an output of any
+    // size) is RESOURCE_EXHAUSTED, saying how to list it anyway.
+    let db = srv.db.client().await;
+    db.execute(
+        "UPDATE dbos.workflow_status SET status = 'SUCCESS' WHERE workflow_uuid = 'sized-00'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let output = json!("z".repeat(8192)).to_string();
+    db.execute(
+        "INSERT INTO dbos.workflow_output (workflow_uuid, output) VALUES ('sized-00', $1)",
+        &[&output],
+    )
+    .await
+    .unwrap();
     let page = ListWorkflowsRequest {
-        load_input: true,
+        load_output: true,
         ..Default::default()
     };
     let listed = client.list_workflows(page).await;
     assert_status(
         listed,
         Code::ResourceExhausted,
-        "response message is too large",
+        "more than one response may hold (4096 bytes; --max-message-bytes)",
     );
+    let listed = client
+        .list_workflows(ListWorkflowsRequest::default())
+        .await
+        .expect("without payloads it is listed");
+    assert_eq!(listed.into_inner().workflows.len(), 12);
     let scrape = srv.scrape().await;
     let counted = r#"dbosd_grpc_server_handled_total{grpc_service="dbosd.v1.WorkflowService",grpc_method="EnqueueWorkflow",grpc_code="ResourceExhausted",database="default"} 2"#;
     assert!(scrape.contains(counted), "{scrape}");
