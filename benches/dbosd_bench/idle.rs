@@ -67,8 +67,9 @@ async fn poll_row(
         section,
         metric: format!("{what}: hub poll per tick"),
         dbosd: format!(
-            "{tick_ms:.1} ms a tick: PostgreSQL {:.1} ms (plan + execute), the rest {:.1} ms; {:.0} keys a poll",
+            "{tick_ms:.1} ms a tick: PostgreSQL {:.1} ms (plan {:.1} + execute), the rest {:.1} ms; {:.0} keys a poll",
             pg.pg_ms,
+            pg.plan_ms,
             (tick_ms - pg.pg_ms).max(0.0),
             pg.keys
         ),
@@ -76,7 +77,7 @@ async fn poll_row(
             "5 ms tick; {} polls in PostgreSQL's statement log",
             pg.polls
         ),
-        json: json!({"tick_ms": tick_ms, "pg_ms": pg.pg_ms, "keys_per_poll": pg.keys, "polls": pg.polls}),
+        json: json!({"tick_ms": tick_ms, "pg_ms": pg.pg_ms, "plan_ms": pg.plan_ms, "keys_per_poll": pg.keys, "polls": pg.polls}),
     })
 }
 

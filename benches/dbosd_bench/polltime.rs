@@ -18,6 +18,8 @@ pub struct PollTime {
     pub polls: usize,
     /// Mean PostgreSQL time per poll (bind, which plans, plus execute), ms.
     pub pg_ms: f64,
+    /// Of which bind (planning, for a custom plan), ms.
+    pub plan_ms: f64,
     /// Mean swept ids per poll.
     pub keys: f64,
 }
@@ -59,7 +61,7 @@ async fn set_logging(db: &tokio_postgres::Client, value: Option<&str>) -> BenchR
 
 /// Sums the poll statement's bind and execute durations and counts its swept ids.
 fn parse(log: &str) -> PollTime {
-    let (mut polls, mut total_ms, mut ids) = (0usize, 0.0f64, 0usize);
+    let (mut polls, mut total_ms, mut bind_ms, mut ids) = (0usize, 0.0f64, 0.0f64, 0usize);
     let mut after_execute = false;
     for line in log.lines() {
         if let Some(rest) = line.split("duration: ").nth(1) {
@@ -71,6 +73,9 @@ fn parse(log: &str) -> PollTime {
                 .and_then(|v| v.trim().parse::<f64>().ok());
             if let (true, Some(ms)) = (is_poll, ms) {
                 total_ms += ms;
+                if rest.contains(" bind ") {
+                    bind_ms += ms;
+                }
                 if rest.contains(" execute ") {
                     polls += 1;
                     after_execute = true;
@@ -92,6 +97,7 @@ fn parse(log: &str) -> PollTime {
     PollTime {
         polls,
         pg_ms: total_ms / polls.max(1) as f64,
+        plan_ms: bind_ms / polls.max(1) as f64,
         keys: ids as f64 / polls.max(1) as f64,
     }
 }
