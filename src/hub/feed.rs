@@ -82,8 +82,9 @@ impl FeedState {
     }
 
     /// Takes one poll's changed rows: broadcasts transitions and advances the watermarks.
-    /// `watched_ms` is how long ago the first current watcher subscribed: watching began then, not
-    /// at this (later) poll, so a change a caller makes right after opening its watch is delivered.
+    /// `watched_ms` is how long before this poll started the first current watcher subscribed:
+    /// watching began then, not at this (later) poll, so a change a caller makes right after
+    /// opening its watch is delivered.
     /// `took` is how long the poll took (a rescan's cost spaces the next one).
     pub fn ingest(
         &mut self,
