@@ -242,8 +242,13 @@ impl CallDeadline {
 /// The final status as the caller should see it: size limits named, and an INTERNAL status carrying
 /// the request id under which the log has its cause.
 fn rewrite_status(headers: &mut HeaderMap, id: &HeaderValue, hint: &str) {
-    report_size_limit(headers, hint);
-    tag_internal(headers, id);
+    // Only two codes are rewritten: read the code alone first, since parsing the whole status
+    // copies every header, twice for each response's headers and trailers.
+    match grpc_status(headers) {
+        Some(Code::OutOfRange) => report_size_limit(headers, hint),
+        Some(Code::Internal) => tag_internal(headers, id),
+        _ => {}
+    }
 }
 
 /// Appends the request id to an INTERNAL status's message, once (a status may pass here twice).
@@ -326,9 +331,12 @@ impl Recorder {
         if let Some(otel) = self.otel {
             otel.finish(code);
         }
-        self.span.in_scope(|| {
-            tracing::debug!(code = ?code, elapsed_ms = elapsed.as_millis() as u64, "rpc finished");
-        });
+        // Entering the span costs a call something even when the line is filtered out.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            self.span.in_scope(|| {
+                tracing::debug!(code = ?code, elapsed_ms = elapsed.as_millis() as u64, "rpc finished");
+            });
+        }
     }
 }
 
