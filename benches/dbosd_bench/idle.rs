@@ -25,12 +25,6 @@ const PROBES: usize = 100;
 /// of a run leave such a backlog, and a feed that read every in-flight row each tick slowed down).
 const BACKLOG: i32 = 50_000;
 
-/// How long PostgreSQL logs statements to time the polls.
-const POLL_LOG_WINDOW: Duration = Duration::from_secs(2);
-
-/// dbosd's counter of hub poll statements.
-const POLL_QUERIES: &str = "dbosd_hub_poll_queries_total";
-
 async fn db_transactions(db: &tokio_postgres::Client) -> BenchResult<i64> {
     let row = db
         .query_one("SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database WHERE datname = current_database()", &[])
@@ -48,37 +42,6 @@ async fn gauge_reaches(env: &Env, name: &str, at_least: f64) -> BenchResult<()> 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
-}
-
-/// The hub's poll as measured for `POLL_LOG_WINDOW`: PostgreSQL's time per poll against the
-/// tick period dbosd achieved.
-async fn poll_row(
-    env: &Env,
-    db: &tokio_postgres::Client,
-    section: &'static str,
-    what: String,
-) -> BenchResult<Row> {
-    let polls_before = env.metric(POLL_QUERIES, "").await?;
-    let started = Instant::now();
-    let pg = polltime::measure(env, db, POLL_LOG_WINDOW).await?;
-    let polls = env.metric(POLL_QUERIES, "").await? - polls_before;
-    let tick_ms = started.elapsed().as_secs_f64() * 1000.0 / polls.max(1.0);
-    Ok(Row {
-        section,
-        metric: format!("{what}: hub poll per tick"),
-        dbosd: format!(
-            "{tick_ms:.1} ms a tick: PostgreSQL {:.1} ms (plan {:.1} + execute), the rest {:.1} ms; {:.0} keys a poll",
-            pg.pg_ms,
-            pg.plan_ms,
-            (tick_ms - pg.pg_ms).max(0.0),
-            pg.keys
-        ),
-        baseline: format!(
-            "5 ms tick; {} polls in PostgreSQL's statement log",
-            pg.polls
-        ),
-        json: json!({"tick_ms": tick_ms, "pg_ms": pg.pg_ms, "plan_ms": pg.plan_ms, "keys_per_poll": pg.keys, "polls": pg.polls}),
-    })
 }
 
 /// Commit-to-client latency of `PROBES` results, one at a time, each on a fresh stream.
@@ -155,15 +118,16 @@ pub async fn streams(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
         }
     }
     let window = Duration::from_secs(5);
-    let polls_before = env.metric(POLL_QUERIES, "").await?;
+    let polls_before = env.metric(polltime::POLL_QUERIES, "").await?;
     let before = db_transactions(&db).await?;
     tokio::time::sleep(window).await;
     let after = db_transactions(&db).await?;
-    let polls = (env.metric(POLL_QUERIES, "").await? - polls_before) / window.as_secs_f64();
+    let polls =
+        (env.metric(polltime::POLL_QUERIES, "").await? - polls_before) / window.as_secs_f64();
     let rss = env.dbosd_rss_kib();
     // Our own two sampling queries are in the count.
     let per_second = (after - before - 2) as f64 / window.as_secs_f64();
-    let poll = poll_row(
+    let poll = polltime::row(
         env,
         &db,
         "idle streams",
@@ -195,7 +159,13 @@ pub async fn streams(env: &Env, count: usize) -> BenchResult<Vec<Row>> {
             section: "idle streams",
             metric: format!("{count} AwaitWorkflow streams: database queries/s"),
             dbosd: format!("{per_second:.0} transactions/s, of which {polls:.0} hub polls/s"),
-            baseline: "one poll per tick (5 ms tick = at most 200/s)".into(),
+            baseline: {
+                let tick = polltime::tick_ms();
+                format!(
+                    "one poll per tick ({tick} ms tick = at most {:.0}/s)",
+                    1000.0 / tick as f64
+                )
+            },
             json: json!({"db_transactions_per_s": per_second, "hub_polls_per_s": polls}),
         },
         Row {
@@ -255,7 +225,7 @@ async fn watchers_once(env: &Env, count: usize, beside: &str) -> BenchResult<Vec
     }
     // WatchWorkflows sends nothing until a change: wait until dbosd counts every watcher.
     gauge_reaches(env, "dbosd_hub_watchers", count as f64).await?;
-    let poll = poll_row(env, &db, "watchers", format!("{count} watchers{beside}")).await?;
+    let poll = polltime::row(env, &db, "watchers", format!("{count} watchers{beside}")).await?;
     let rss = env.dbosd_rss_kib();
     let per_watcher = rss.saturating_sub(rss_before) as f64 / count as f64;
     let rounds = 10;

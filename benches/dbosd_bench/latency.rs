@@ -13,6 +13,7 @@ use tokio::{
 use tokio_stream::StreamExt;
 
 use crate::{
+    polltime,
     setup::{connect, now_ms, python, root, BenchResult, Env},
     stats::{pcts, Row},
 };
@@ -167,9 +168,29 @@ async fn python_latencies(env: &Env, samples: usize) -> BenchResult<(Vec<f64>, V
     Ok((results, events))
 }
 
+/// What the hub's poll costs while one stream waits: the price of the tick behind the result wake.
+async fn one_waiter_poll(env: &Env) -> BenchResult<Row> {
+    let db = connect(&env.db_url).await?;
+    let mut client = env.channel().await?;
+    let id = "lat-poll-one-waiter";
+    insert_pending(&db, id).await?;
+    let mut stream = client
+        .await_workflow(AwaitWorkflowRequest {
+            workflow_id: id.into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    stream.next().await.ok_or("no status")??;
+    let row = polltime::row(env, &db, "wake-up latency", "one waiter".into()).await;
+    drop(stream);
+    row
+}
+
 /// Runs the section and returns its rows.
 pub async fn run(env: &Env, dbosd_samples: usize, python_samples: usize) -> BenchResult<Vec<Row>> {
     let (d_res, d_ev) = dbosd_latencies(env, dbosd_samples).await?;
+    let poll = one_waiter_poll(env).await?;
     let (p_res, p_ev) = python_latencies(env, python_samples).await?;
     let row = |metric: &str, d: &[f64], p: &[f64]| {
         let (dt, dj) = pcts(d);
@@ -185,5 +206,6 @@ pub async fn run(env: &Env, dbosd_samples: usize, python_samples: usize) -> Benc
     Ok(vec![
         row("result (commit -> client), p50/p95/p99", &d_res, &p_res),
         row("event (commit -> client), p50/p95/p99", &d_ev, &p_ev),
+        poll,
     ])
 }

@@ -4,9 +4,14 @@
 //! achieved meanwhile, the rest is dbosd's own work, loopback, waiting for a CPU and idle time
 //! until the next tick.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::setup::{BenchResult, Env};
+use serde_json::json;
+
+use crate::{
+    setup::{BenchResult, Env},
+    stats::Row,
+};
 
 /// The poll statement's first line, as PostgreSQL logs it.
 const POLL_PREFIX: &str = "SELECT 's', s.id";
@@ -22,6 +27,61 @@ pub struct PollTime {
     pub plan_ms: f64,
     /// Mean swept ids per poll.
     pub keys: f64,
+}
+
+/// The hub tick dbosd runs with: `DBOSD_HUB_TICK_MS` passes through to the dbosd the bench
+/// starts, else dbosd's default.
+pub fn tick_ms() -> u64 {
+    std::env::var("DBOSD_HUB_TICK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            dbosd::config::Settings::new(String::new())
+                .hub_tick
+                .as_millis() as u64
+        })
+}
+
+/// How long PostgreSQL logs statements to time the polls.
+const POLL_LOG_WINDOW: Duration = Duration::from_secs(2);
+
+/// dbosd's counter of hub poll statements.
+pub const POLL_QUERIES: &str = "dbosd_hub_poll_queries_total";
+
+/// The hub's poll as measured for `POLL_LOG_WINDOW`: PostgreSQL's time per poll against the
+/// tick period dbosd achieved.
+pub async fn row(
+    env: &Env,
+    db: &tokio_postgres::Client,
+    section: &'static str,
+    what: String,
+) -> BenchResult<Row> {
+    let polls_before = env.metric(POLL_QUERIES, "").await?;
+    let cpu_before = env.dbosd_cpu_ms();
+    let started = Instant::now();
+    let pg = measure(env, db, POLL_LOG_WINDOW).await?;
+    let polls = env.metric(POLL_QUERIES, "").await? - polls_before;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let tick_ms = elapsed_ms / polls.max(1.0);
+    // dbosd's whole process, the polls' share of it being all there is to do while streams wait.
+    let cpu_pct = (env.dbosd_cpu_ms() - cpu_before) / elapsed_ms * 100.0;
+    Ok(Row {
+        section,
+        metric: format!("{what}: hub poll per tick"),
+        dbosd: format!(
+            "{tick_ms:.1} ms a tick: PostgreSQL {:.2} ms (plan {:.2} + execute), the rest {:.1} ms; {:.0} keys a poll",
+            pg.pg_ms,
+            pg.plan_ms,
+            (tick_ms - pg.pg_ms).max(0.0),
+            pg.keys
+        ),
+        baseline: format!(
+            "PostgreSQL busy {:.1}% of the time with polls; dbosd CPU {cpu_pct:.1}% of a core; {} polls in the statement log",
+            pg.pg_ms / tick_ms.max(1e-9) * 100.0,
+            pg.polls
+        ),
+        json: json!({"tick_ms": tick_ms, "pg_ms": pg.pg_ms, "plan_ms": pg.plan_ms, "keys_per_poll": pg.keys, "polls": pg.polls, "dbosd_cpu_pct": cpu_pct}),
+    })
 }
 
 /// Logs every statement for `window` and reads the polls' durations back from the server log.

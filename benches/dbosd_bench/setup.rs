@@ -86,6 +86,28 @@ impl Env {
         ))
     }
 
+    /// dbosd's CPU time in milliseconds so far (user + system), from /proc.
+    pub fn dbosd_cpu_ms(&self) -> f64 {
+        let Some(pid) = self.dbosd.id() else {
+            return f64::NAN;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return f64::NAN;
+        };
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) * 1000.0 / hz
+    }
+
     /// dbosd's resident set size in KiB.
     pub fn dbosd_rss_kib(&self) -> u64 {
         let Some(pid) = self.dbosd.id() else { return 0 };

@@ -163,28 +163,6 @@ async fn python_client(env: &Env, threads: usize, window: Duration) -> BenchResu
     Ok(count / seconds)
 }
 
-/// dbosd's CPU time in milliseconds so far (user + system), from /proc.
-fn cpu_ms(env: &Env) -> f64 {
-    let Some(pid) = env.dbosd.id() else {
-        return f64::NAN;
-    };
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return f64::NAN;
-    };
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (ticks(11) + ticks(12)) * 1000.0 / hz
-}
-
 /// Workflows per second through EnqueueWorkflows with batches of `size`, from 4 concurrent callers.
 pub async fn batch(env: &Env, size: usize, window: Duration) -> BenchResult<f64> {
     let count = Arc::new(AtomicU64::new(0));
@@ -223,11 +201,11 @@ pub async fn run(env: &Env, window: Duration) -> BenchResult<Vec<Row>> {
     let mut rows = Vec::new();
     for tasks in [1usize, 16, 64] {
         let raw = raw_sql(env, tasks, window).await?;
-        let cpu_before = cpu_ms(env);
+        let cpu_before = env.dbosd_cpu_ms();
         let started = Instant::now();
         let dbosd = grpc(env, tasks, window).await?;
         let enqueued = dbosd * started.elapsed().as_secs_f64().min(window.as_secs_f64());
-        let cpu_per_1000 = (cpu_ms(env) - cpu_before) / enqueued * 1000.0;
+        let cpu_per_1000 = (env.dbosd_cpu_ms() - cpu_before) / enqueued * 1000.0;
         let py = python_client(env, tasks, window).await?;
         rows.push(Row {
             section: "enqueue",

@@ -129,7 +129,7 @@ pub struct ServerArgs {
     pub health_interval_ms: u64,
     /// Milliseconds between the hub's batched polls for awaited workflows, events and streams
     /// (only while something waits). Bounds how late a waiter learns of a completion.
-    #[arg(long, env = "DBOSD_HUB_TICK_MS", default_value_t = 5)]
+    #[arg(long, env = "DBOSD_HUB_TICK_MS", default_value_t = 3)]
     pub hub_tick_ms: u64,
     /// Shortest milliseconds between two rescans of every in-flight workflow for WatchWorkflows
     /// (the changes no index finds: resume, recovery). Rescans are also spaced by ten times their

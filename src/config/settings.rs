@@ -97,7 +97,7 @@ impl Settings {
             enqueue_slots: 1,
             application_name: None,
             health_interval: Duration::from_secs(5),
-            hub_tick: Duration::from_millis(5),
+            hub_tick: Duration::from_millis(3),
             hub_watch_rescan: Duration::ZERO,
             wait_for_database: Duration::ZERO,
             migrate: false,

@@ -65,7 +65,7 @@ async fn poll_connected(
     let (conn, driver) = repo.dedicated_client().await?;
     // The driver task ends with the connection; dropping the handle on return detaches nothing alive.
     let _driver = AbortOnDrop(driver);
-    let poller = repo.prepare_poll(&conn).await?;
+    let mut poller = repo.prepare_poll(&conn).await?;
     *connected = true;
     let mut feed = FeedState::new(rescan_floor);
     // The database clock at the previous poll: the "created or finished lately" watermark.

@@ -61,8 +61,9 @@ pub(crate) struct Statements {
     /// A page of a workflow's messages and its stream keys (see `repo::messaging::inbox`).
     pub list_messages: String,
     pub stream_keys: String,
-    /// The hub's batched poll (see `repo::waits`).
+    /// The hub's batched poll (see `repo::waits`), and its keyed part alone.
     pub poll: String,
+    pub poll_keys: String,
     /// List SELECTs around their WHERE, indexed by `load_input as usize * 2 + load_output as usize`.
     pub list_prefix: [ListSql; 4],
     /// The enqueue statement (see `repo::workflows::enqueue`).
@@ -223,6 +224,7 @@ impl Statements {
             list_messages: crate::repo::messaging::inbox::list_messages_sql(s, &scoped(7)),
             stream_keys: crate::repo::messaging::inbox::stream_keys_sql(s, &scoped(2)),
             poll: crate::repo::waits::poll_sql(s, &select(false, false)),
+            poll_keys: crate::repo::waits::poll_keys_sql(s),
             list_prefix: [
                 list_page(false, false),
                 list_page(false, true),

@@ -184,7 +184,7 @@ async fn the_poll_finds_rows_created_or_finished_since_its_watermark_only() {
         .await
         .expect("dbosd prepare");
     let (conn, _driver) = repo.dedicated_client().await.unwrap();
-    let poller = repo.prepare_poll(&conn).await.unwrap();
+    let mut poller = repo.prepare_poll(&conn).await.unwrap();
     let none: &[&str] = &[];
     let keys = PollKeys {
         status_ids: none,
