@@ -17,7 +17,7 @@ pub(crate) trait Element: ToSql + Sync + Send {
     const ARRAY: Type;
 }
 
-impl<'s> Element for Option<&'s str> {
+impl Element for Option<&str> {
     const ARRAY: Type = Type::TEXT_ARRAY;
 }
 
