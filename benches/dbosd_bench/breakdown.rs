@@ -8,8 +8,15 @@
 //! 4. dbosd as the client sees it: EnqueueWorkflow over gRPC;
 //! 5. dbosd as its own metrics see it: the mean of `grpc_server_handling_seconds` over the calls of 4.
 //!
-//! gRPC transport (client + HTTP/2 both ways) = 4 - 5; dbosd's layers and handler = 5 - 2;
-//! the coalescer = 2 - 1; PostgreSQL = 1.
+//! gRPC transport (client + HTTP/2 both ways) = 4 - 5; dbosd's server-side time beyond the
+//! statement = 5 - 2; the coalescer = 2 - 1; PostgreSQL = 1. Stage 5 starts when the request's
+//! headers arrive, so 5 - 2 also holds the wait for the request's body, which the client sends
+//! in a second write.
+//!
+//! Around stages 1, 3 and 4 the kernel's scheduler counters (`crate::sched`) give each process's
+//! CPU time per call: the bench's client, dbosd and PostgreSQL (all its processes). A call's
+//! latency is about the CPU the three spend on it in turn plus the wake-ups between them, so these
+//! say where a call's time goes by process without a profiler attached.
 
 use std::time::Instant;
 
@@ -24,45 +31,117 @@ use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
 
 use crate::{
     scale::Scale,
+    sched::Sched,
     setup::{BenchResult, Env},
     stats::{percentile, Row},
     throughput::new_workflow,
 };
 
-/// Mean and p50 in microseconds of `calls` sequential runs of `call`.
-async fn timed<F, Fut>(calls: usize, mut call: F) -> BenchResult<(f64, f64)>
+/// The database and the dbosd a stage's calls go to.
+struct Where {
+    db_url: String,
+    dbosd: u32,
+}
+
+/// The processes a call goes through, as the scheduler counts them.
+#[derive(Clone)]
+struct Processes {
+    client: u32,
+    dbosd: u32,
+    postgres: Vec<u32>,
+}
+
+/// Scheduler totals of the client, dbosd and PostgreSQL, in that order.
+type Snapshot = [Sched; 3];
+
+impl Processes {
+    /// Every process of the bench's PostgreSQL (backends and the WAL writer a commit wakes alike).
+    async fn find(db_url: &str, dbosd: u32) -> BenchResult<Processes> {
+        let client = crate::setup::connect(db_url).await?;
+        let rows = client
+            .query("SELECT pid FROM pg_stat_activity", &[])
+            .await?;
+        let postgres = rows.iter().map(|r| r.get::<_, i32>(0) as u32).collect();
+        Ok(Processes {
+            client: std::process::id(),
+            dbosd,
+            postgres,
+        })
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        [
+            Sched::of(&[self.client]),
+            Sched::of(&[self.dbosd]),
+            Sched::of(&self.postgres),
+        ]
+    }
+}
+
+/// `calls` sequential calls: mean and p50 in microseconds, and what each process spent on them.
+struct Timed {
+    mean: f64,
+    p50: f64,
+    /// Client, dbosd, PostgreSQL over the measured calls (warm-up excluded).
+    spent: Snapshot,
+    calls: usize,
+}
+
+impl Timed {
+    /// CPU µs per call of the client, dbosd and PostgreSQL.
+    fn cpu(&self) -> [f64; 3] {
+        self.spent.map(|s| s.cpu_us(self.calls))
+    }
+}
+
+/// Times `calls` sequential runs of `call`, after a warm-up, reading the processes around them.
+async fn timed<F, Fut>(calls: usize, at: &Where, mut call: F) -> BenchResult<Timed>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = BenchResult<()>>,
 {
-    // Warm up connections, prepared statements and caches first.
+    // Warm up connections, prepared statements and caches first (dbosd opens its enqueue session
+    // on its first enqueue, so PostgreSQL's processes are listed after).
     for _ in 0..(calls / 10).max(20) {
         call().await?;
     }
+    let processes = Processes::find(&at.db_url, at.dbosd).await?;
+    let before = processes.snapshot();
     let mut samples = Vec::with_capacity(calls);
     for _ in 0..calls {
         let started = Instant::now();
         call().await?;
         samples.push(started.elapsed().as_secs_f64() * 1e6);
     }
+    let after = processes.snapshot();
     let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-    Ok((mean, percentile(&samples, 50.0)))
+    Ok(Timed {
+        mean,
+        p50: percentile(&samples, 50.0),
+        spent: [0, 1, 2].map(|i| after[i] - before[i]),
+        calls,
+    })
 }
 
 /// Stages 1 and 2, on a one-thread runtime of their own as dbosd runs (`--worker-threads 1`), so
 /// the coalescer's hop is a same-thread task switch here as it is there.
-fn in_process(db_url: String, calls: usize) -> BenchResult<((f64, f64), (f64, f64))> {
+fn in_process(db_url: String, calls: usize, dbosd: u32) -> BenchResult<(Timed, Timed)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(in_process_stages(db_url, calls))
+    rt.block_on(in_process_stages(db_url, calls, dbosd))
 }
 
-async fn in_process_stages(db_url: String, calls: usize) -> BenchResult<((f64, f64), (f64, f64))> {
-    let repo = server::prepare(&Settings::new(db_url)).await?;
+async fn in_process_stages(
+    db_url: String,
+    calls: usize,
+    dbosd: u32,
+) -> BenchResult<(Timed, Timed)> {
+    let repo = server::prepare(&Settings::new(db_url.clone())).await?;
 
     let session = EnqueueSession::open(&repo).await?;
-    let raw = timed(calls, || {
+    let at = Where { db_url, dbosd };
+    let raw = timed(calls, &at, || {
         let (repo, session) = (&repo, &session);
         async move {
             let wf = new_workflow();
@@ -76,7 +155,7 @@ async fn in_process_stages(db_url: String, calls: usize) -> BenchResult<((f64, f
     .await?;
 
     let coalescer = EnqueueCoalescer::start(repo.clone(), 1);
-    let coalesced = timed(calls, || {
+    let coalesced = timed(calls, &at, || {
         let coalescer = &coalescer;
         async move {
             coalescer.enqueue(new_workflow()).await?;
@@ -91,13 +170,18 @@ async fn in_process_stages(db_url: String, calls: usize) -> BenchResult<((f64, f
 pub async fn run(env: &Env, scale: Scale) -> BenchResult<Vec<Row>> {
     let calls = scale.breakdown_calls;
     let db_url = env.db_url.clone();
-    let (raw, coalesced) = std::thread::spawn(move || in_process(db_url, calls))
+    let dbosd = env.dbosd.id().ok_or("dbosd has exited")?;
+    let (raw, coalesced) = std::thread::spawn(move || in_process(db_url, calls, dbosd))
         .join()
         .map_err(|_| "the in-process stages panicked")??;
 
+    let at = Where {
+        db_url: env.db_url.clone(),
+        dbosd,
+    };
     let channel = env.raw_channel().await?;
     let mut health = HealthClient::new(channel.clone());
-    let hop = timed(calls, || {
+    let hop = timed(calls, &at, || {
         let mut health = health.clone();
         async move {
             health
@@ -113,7 +197,7 @@ pub async fn run(env: &Env, scale: Scale) -> BenchResult<Vec<Row>> {
 
     let client = pb::workflow_service_client::WorkflowServiceClient::new(channel);
     let before = env.server_seconds("EnqueueWorkflow").await?;
-    let grpc = timed(calls, || {
+    let grpc = timed(calls, &at, || {
         let mut client = client.clone();
         async move {
             client
@@ -127,15 +211,15 @@ pub async fn run(env: &Env, scale: Scale) -> BenchResult<Vec<Row>> {
     let server_us = (after.0 - before.0) / (after.1 - before.1) * 1e6;
 
     let stages = [
-        ("PostgreSQL: the enqueue statement, prepared session", raw.0),
-        ("the coalescer's slot hop", coalesced.0 - raw.0),
+        ("PostgreSQL: the enqueue statement, prepared session", raw.mean),
+        ("the coalescer's slot hop", coalesced.mean - raw.mean),
         (
-            "dbosd's layers and handler (auth, telemetry, convert, deadline)",
-            server_us - coalesced.0,
+            "dbosd's server-side time beyond the statement (layers, handler, the wait for the request body; see the CPU rows)",
+            server_us - coalesced.mean,
         ),
         (
             "gRPC transport both ways (client + HTTP/2)",
-            grpc.0 - server_us,
+            grpc.mean - server_us,
         ),
     ];
     let mut rows: Vec<Row> = stages
@@ -143,14 +227,15 @@ pub async fn run(env: &Env, scale: Scale) -> BenchResult<Vec<Row>> {
         .map(|(stage, us)| Row {
             section: "1-caller breakdown",
             metric: format!("{stage} (mean µs)"),
-            dbosd: format!("{us:.0} µs = {:.0}% of the call", us / grpc.0 * 100.0),
+            dbosd: format!("{us:.0} µs = {:.0}% of the call", us / grpc.mean * 100.0),
             baseline: String::new(),
-            json: json!({"stage": stage, "mean_us": us, "share": us / grpc.0}),
+            json: json!({"stage": stage, "mean_us": us, "share": us / grpc.mean}),
         })
         .collect();
+    rows.extend(cpu_rows(&raw, &hop, &grpc));
     // No gRPC server can answer faster than its no-op: raw SQL's round trip plus that hop is the
     // floor of a call that writes, whatever dbosd does between them.
-    let ceiling = raw.0 / (raw.0 + hop.0);
+    let ceiling = raw.mean / (raw.mean + hop.mean);
     rows.push(Row {
         section: "1-caller breakdown",
         metric: "best ratio any gRPC server can reach: raw SQL / (raw SQL + gRPC no-op)".into(),
@@ -158,23 +243,54 @@ pub async fn run(env: &Env, scale: Scale) -> BenchResult<Vec<Row>> {
         baseline: match ceiling < 0.75 {
             true => format!(
                 "target >= 75%: out of reach here, a gRPC no-op ({:.0} µs) costs more than a third of the statement ({:.0} µs)",
-                hop.0, raw.0
+                hop.mean, raw.mean
             ),
             false => "target >= 75%".into(),
         },
-        json: json!({"ceiling_ratio": ceiling, "noop_grpc_mean_us": hop.0, "raw_mean_us": raw.0}),
+        json: json!({"ceiling_ratio": ceiling, "noop_grpc_mean_us": hop.mean, "raw_mean_us": raw.mean}),
     });
     rows.push(Row {
         section: "1-caller breakdown",
         metric: "EnqueueWorkflow as the caller sees it (mean / p50 µs)".into(),
-        dbosd: format!("{:.0} / {:.0} µs = {:.0}% of raw SQL's rate", grpc.0, grpc.1, raw.0 / grpc.0 * 100.0),
+        dbosd: format!("{:.0} / {:.0} µs = {:.0}% of raw SQL's rate", grpc.mean, grpc.p50, raw.mean / grpc.mean * 100.0),
         baseline: format!(
             "raw SQL {:.0} / {:.0} µs; gRPC no-op (health Check) {:.0} / {:.0} µs; target >= 75%",
-            raw.0, raw.1, hop.0, hop.1
+            raw.mean, raw.p50, hop.mean, hop.p50
         ),
-        json: json!({"grpc_mean_us": grpc.0, "grpc_p50_us": grpc.1, "raw_mean_us": raw.0, "raw_p50_us": raw.1,
-                     "coalesced_mean_us": coalesced.0, "server_mean_us": server_us,
-                     "noop_grpc_mean_us": hop.0, "noop_grpc_p50_us": hop.1, "ratio_to_raw": raw.0 / grpc.0}),
+        json: json!({"grpc_mean_us": grpc.mean, "grpc_p50_us": grpc.p50, "raw_mean_us": raw.mean, "raw_p50_us": raw.p50,
+                     "coalesced_mean_us": coalesced.mean, "server_mean_us": server_us,
+                     "noop_grpc_mean_us": hop.mean, "noop_grpc_p50_us": hop.p50, "ratio_to_raw": raw.mean / grpc.mean}),
     });
     Ok(rows)
+}
+
+/// Where a call's time goes by process: the CPU the client, dbosd and PostgreSQL spend per call,
+/// for raw SQL, the gRPC no-op and EnqueueWorkflow. What is left of the mean is wake-ups and
+/// loopback between them (negative when two of them ran at once on the two cores).
+fn cpu_rows(raw: &Timed, hop: &Timed, grpc: &Timed) -> Vec<Row> {
+    let row = |what: &str, t: &Timed| {
+        let [client, dbosd, postgres] = t.cpu();
+        let rest = t.mean - client - dbosd - postgres;
+        let d = &t.spent[1];
+        Row {
+            section: "1-caller breakdown",
+            metric: format!("{what}, per call: CPU of the client / dbosd / PostgreSQL (µs)"),
+            dbosd: format!("{client:.0} / {dbosd:.0} / {postgres:.0} µs"),
+            baseline: format!(
+                "mean {:.0} µs, of which {rest:.0} µs on no CPU of the three (wake-ups, loopback); \
+                 dbosd {:.1} context switches and {:.0} µs waiting for a CPU per call",
+                t.mean,
+                d.switches_per(t.calls),
+                d.wait_us(t.calls)
+            ),
+            json: json!({"call": what, "mean_us": t.mean, "client_cpu_us": client, "dbosd_cpu_us": dbosd,
+                         "postgres_cpu_us": postgres, "rest_us": rest,
+                         "dbosd_switches": d.switches_per(t.calls), "dbosd_wait_us": d.wait_us(t.calls)}),
+        }
+    };
+    vec![
+        row("raw SQL (no dbosd)", raw),
+        row("gRPC no-op (health Check)", hop),
+        row("EnqueueWorkflow", grpc),
+    ]
 }

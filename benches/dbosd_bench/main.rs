@@ -16,6 +16,7 @@ mod polltime;
 mod reads;
 mod replicas;
 mod scale;
+mod sched;
 mod setup;
 mod stats;
 mod throughput;

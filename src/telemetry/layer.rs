@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tonic::{Code, Status};
@@ -162,7 +162,11 @@ where
                 };
                 let hint = too_large_hint(&method.path);
                 rewrite_status(response.headers_mut(), &id, hint);
-                response.headers_mut().insert(REQUEST_ID, id.clone());
+                // Sent as never-indexed: a value new on every call would only churn HPACK's
+                // dynamic table (both ends insert it, evicting entries that do repeat).
+                let mut echoed = id.clone();
+                echoed.set_sensitive(true);
+                response.headers_mut().insert(REQUEST_ID, echoed);
                 let labels = &metrics.per_database.labels;
                 let database = labels.answered(response.extensions(), database);
                 let recorder = Recorder {
@@ -242,8 +246,13 @@ impl CallDeadline {
 /// The final status as the caller should see it: size limits named, and an INTERNAL status carrying
 /// the request id under which the log has its cause.
 fn rewrite_status(headers: &mut HeaderMap, id: &HeaderValue, hint: &str) {
-    report_size_limit(headers, hint);
-    tag_internal(headers, id);
+    // Only two codes are rewritten: read the code alone first, since parsing the whole status
+    // copies every header, twice for each response's headers and trailers.
+    match grpc_status(headers) {
+        Some(Code::OutOfRange) => report_size_limit(headers, hint),
+        Some(Code::Internal) => tag_internal(headers, id),
+        _ => {}
+    }
 }
 
 /// Appends the request id to an INTERNAL status's message, once (a status may pass here twice).
@@ -300,7 +309,9 @@ fn too_large_hint(path: &str) -> &'static str {
 }
 
 fn grpc_status(headers: &HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?.to_str().ok()?;
+    // A ready-made name: looking a header up by `&str` parses the name on every call.
+    static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+    let value = headers.get(&GRPC_STATUS)?.to_str().ok()?;
     value.parse::<i32>().ok().map(Code::from_i32)
 }
 
@@ -326,9 +337,12 @@ impl Recorder {
         if let Some(otel) = self.otel {
             otel.finish(code);
         }
-        self.span.in_scope(|| {
-            tracing::debug!(code = ?code, elapsed_ms = elapsed.as_millis() as u64, "rpc finished");
-        });
+        // Entering the span costs a call something even when the line is filtered out.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            self.span.in_scope(|| {
+                tracing::debug!(code = ?code, elapsed_ms = elapsed.as_millis() as u64, "rpc finished");
+            });
+        }
     }
 }
 

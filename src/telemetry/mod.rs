@@ -52,9 +52,9 @@ const REFLECTION_METHODS: [&str; 2] = [
 /// call's database (`database_label`: a served name or `unknown`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
-    pub grpc_service: String,
-    pub grpc_method: String,
-    pub grpc_code: String,
+    pub grpc_service: Arc<str>,
+    pub grpc_method: Arc<str>,
+    pub grpc_code: &'static str,
     pub database: Arc<str>,
 }
 
@@ -77,12 +77,12 @@ struct StateLabels {
 }
 
 /// A served method, split for labels; unknown paths share one label pair so that clients cannot
-/// grow the label space.
+/// grow the label space. Made once per served method: a call clones its `Arc`s, allocating nothing.
 #[derive(Clone, Debug)]
 pub struct Method {
-    pub path: String,
-    service: String,
-    method: String,
+    pub path: Arc<str>,
+    service: Arc<str>,
+    method: Arc<str>,
     /// Whether the call may wait on purpose (a stream, or GetEvent): no default deadline applies.
     pub waits: bool,
 }
@@ -106,8 +106,8 @@ pub struct Metrics {
     pub databases: databases::DatabaseGauges,
     /// The series each database's tasks write, and the calls' `database` label.
     pub per_database: DatabaseSeries,
-    /// Served method paths, and whether each waits.
-    known_methods: HashMap<String, bool>,
+    /// Served method paths, each with its labels and whether it waits.
+    known_methods: HashMap<String, Method>,
     sources: Option<Sources>,
 }
 
@@ -252,24 +252,23 @@ impl Metrics {
 
     /// The labels for a request path.
     pub fn method(&self, path: &str) -> Method {
-        let known = self.known_methods.get(path).copied();
-        let (service, method) = match path.trim_start_matches('/').split_once('/') {
-            Some((s, m)) if known.is_some() => (s.to_owned(), m.to_owned()),
-            _ => ("unknown".to_owned(), "unknown".to_owned()),
-        };
+        if let Some(known) = self.known_methods.get(path) {
+            return known.clone();
+        }
+        let unknown: Arc<str> = Arc::from("unknown");
         Method {
-            path: path.to_owned(),
-            service,
-            method,
-            waits: known.unwrap_or(false),
+            path: Arc::from(path),
+            service: Arc::clone(&unknown),
+            method: unknown,
+            waits: false,
         }
     }
 
     /// Records one finished RPC on `database` (its `database_label`).
     pub fn observe(&self, method: &Method, database: Arc<str>, code: Code, elapsed: Duration) {
         let labels = RpcLabels {
-            grpc_service: method.service.clone(),
-            grpc_method: method.method.clone(),
+            grpc_service: Arc::clone(&method.service),
+            grpc_method: Arc::clone(&method.method),
             grpc_code: code_name(code),
             database,
         };
@@ -326,16 +325,31 @@ pub fn call_layers(
 }
 
 /// gRPC's canonical code names as Prometheus interceptors spell them (`OK`, `NotFound`).
-fn code_name(code: Code) -> String {
+fn code_name(code: Code) -> &'static str {
     match code {
-        Code::Ok => "OK".to_owned(),
-        other => format!("{other:?}"),
+        Code::Ok => "OK",
+        Code::Cancelled => "Cancelled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
     }
 }
 
-/// Every method path dbosd serves, from the descriptor sets it registers for reflection, and
-/// whether it waits.
-fn known_methods() -> HashMap<String, bool> {
+/// Every method path dbosd serves, from the descriptor sets it registers for reflection, with its
+/// labels and whether it waits.
+fn known_methods() -> HashMap<String, Method> {
     let mut paths: HashMap<String, bool> = REFLECTION_METHODS
         .iter()
         .map(|p| (p.to_string(), true))
@@ -361,6 +375,21 @@ fn known_methods() -> HashMap<String, bool> {
         }
     }
     paths
+        .into_iter()
+        .map(|(path, waits)| {
+            let (service, method) = path
+                .trim_start_matches('/')
+                .split_once('/')
+                .unwrap_or_default();
+            let method = Method {
+                path: Arc::from(path.as_str()),
+                service: Arc::from(service),
+                method: Arc::from(method),
+                waits,
+            };
+            (path, method)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -368,16 +397,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn code_labels_are_the_code_names() {
+        for n in 0..=16 {
+            let code = Code::from_i32(n);
+            let expected = match code {
+                Code::Ok => "OK".to_owned(),
+                other => format!("{other:?}"),
+            };
+            assert_eq!(code_name(code), expected);
+        }
+    }
+
+    #[test]
     fn served_methods_are_labelled_and_others_are_folded() {
         let metrics = Metrics::unattached(DatabaseSeries::default());
         let m = metrics.method("/dbosd.v1.WorkflowService/GetWorkflow");
         assert_eq!(
-            (m.service.as_str(), m.method.as_str()),
+            (&*m.service, &*m.method),
             ("dbosd.v1.WorkflowService", "GetWorkflow")
         );
         assert!(!m.waits);
         let m = metrics.method("/grpc.health.v1.Health/Check");
-        assert_eq!(m.method, "Check");
+        assert_eq!(&*m.method, "Check");
         assert!(metrics.method("/grpc.health.v1.Health/Watch").waits);
         assert!(metrics.method("/dbosd.v1.WorkflowService/GetEvent").waits);
         assert!(
@@ -386,10 +427,7 @@ mod tests {
                 .waits
         );
         let m = metrics.method("/dbosd.v1.WorkflowService/NoSuchMethod");
-        assert_eq!(
-            (m.service.as_str(), m.method.as_str()),
-            ("unknown", "unknown")
-        );
+        assert_eq!((&*m.service, &*m.method), ("unknown", "unknown"));
         metrics.observe(
             &metrics.method("/grpc.health.v1.Health/Check"),
             Arc::from("a"),

@@ -211,8 +211,8 @@ impl Traces {
             .with_kind(SpanKind::Server)
             .with_attributes([
                 KeyValue::new("rpc.system", "grpc"),
-                KeyValue::new("rpc.service", method.service.clone()),
-                KeyValue::new("rpc.method", method.method.clone()),
+                KeyValue::new("rpc.service", method.service.to_string()),
+                KeyValue::new("rpc.method", method.method.to_string()),
                 KeyValue::new("dbosd.request_id", request_id.to_owned()),
             ])
             .start_with_context(&self.tracer, &parent);

@@ -12,7 +12,7 @@ use crate::repo::{
         outcome::{outcome, outcomes, settle, DedupConflict},
         session::EnqueueSession,
     },
-    Param, Repo, Unnamed,
+    Repo, Unnamed,
 };
 use crate::{
     error::{Error, Result},
@@ -89,7 +89,7 @@ impl Repo {
         let stmt = &self.sql().enqueue;
         let token = uuid::Uuid::new_v4().to_string();
         let params = stmt.params(&token, wfs);
-        let params: Vec<&dyn Param> = params.iter().map(|p| p.as_ref()).collect();
+        let params = params.refs();
         match conn.query_hot(&stmt.fresh_text, &params).await {
             Ok(rows) => return outcomes(wfs, &rows).into_iter().collect(),
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {}
@@ -157,7 +157,7 @@ async fn run(
     let stmt = &sql.enqueue;
     let token = uuid::Uuid::new_v4().to_string();
     let params = stmt.params(&token, wfs);
-    let params: Vec<&dyn Param> = params.iter().map(|p| p.as_ref()).collect();
+    let params = params.refs();
     settle(client.query_unnamed(&stmt.text, &params).await)
 }
 

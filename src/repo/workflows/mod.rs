@@ -1,6 +1,7 @@
 //! Workflow rows: enqueue (one call, a batch, or coalesced under load), read one, list many.
 
 pub mod coalescer;
+mod columns;
 pub mod enqueue;
 pub mod list;
 mod outcome;

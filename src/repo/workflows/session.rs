@@ -15,7 +15,7 @@ use crate::repo::{
     db::unnamed::query_prepared,
     sql::Statements,
     workflows::outcome::{settle, DedupConflict},
-    Param, Repo,
+    Repo,
 };
 use crate::{error::Result, model::NewWorkflow};
 
@@ -58,7 +58,7 @@ impl EnqueueSession {
     ) -> Result<Result<Vec<Row>, DedupConflict>> {
         let token = uuid::Uuid::new_v4().to_string();
         let params = sql.enqueue.params(&token, wfs);
-        let params: Vec<&dyn Param> = params.iter().map(|p| p.as_ref()).collect();
+        let params = params.refs();
         settle(query_prepared(&self.client, &self.statement, &params).await)
     }
 }

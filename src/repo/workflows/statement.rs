@@ -4,6 +4,7 @@
 
 use tokio_postgres::types::Type;
 
+use super::columns::{AnyColumn, Column};
 use crate::model::{NewWorkflow, WorkflowStatus};
 use crate::repo::{db::schema::SchemaInfo, Param};
 
@@ -191,51 +192,67 @@ impl EnqueueSql {
         types
     }
 
-    /// The statement's parameters for `wfs`: the creator token, then one array per per-row column.
-    pub(in crate::repo) fn params(&self, token: &str, wfs: &[NewWorkflow]) -> Vec<Box<dyn Param>> {
-        let mut params: Vec<Box<dyn Param>> = vec![Box::new(token.to_owned())];
-        for (name, elem) in &self.arrays {
-            let text = |f: fn(&NewWorkflow) -> Option<String>| -> Box<dyn Param> {
-                Box::new(wfs.iter().map(f).collect::<Vec<_>>())
-            };
-            let int8 = |f: fn(&NewWorkflow) -> Option<i64>| -> Box<dyn Param> {
-                Box::new(wfs.iter().map(f).collect::<Vec<_>>())
-            };
-            params.push(match (*name, elem) {
-                ("workflow_uuid", _) => text(|w| Some(w.workflow_id.clone())),
-                ("status", _) => text(|w| Some(initial_status(w).as_str().to_owned())),
-                ("name", _) => text(|w| Some(w.name.clone())),
-                ("class_name", _) => text(|w| w.class_name.clone()),
-                ("config_name", _) => text(|w| w.config_name.clone()),
-                ("queue_name", _) => text(|w| Some(w.queue_name.clone())),
-                ("application_version", _) => text(|w| w.app_version.clone()),
-                ("authenticated_user", _) => text(|w| w.authenticated_user.clone()),
-                ("authenticated_roles", _) => text(|w| w.authenticated_roles.clone()),
-                ("assumed_role", _) => text(|w| w.assumed_role.clone()),
+    /// The statement's parameters for `wfs`: the creator token, then one array per per-row column,
+    /// each read from `wfs` as it is sent (`super::columns`).
+    pub(in crate::repo) fn params<'a>(
+        &self,
+        token: &'a str,
+        wfs: &'a [NewWorkflow],
+    ) -> EnqueueParams<'a> {
+        use AnyColumn::{Bool, Int4, Int8, Text};
+        let text = |f: fn(&'a NewWorkflow) -> Option<&'a str>| Text(Column::new(wfs, f));
+        let int8 = |f: fn(&'a NewWorkflow) -> Option<i64>| Int8(Column::new(wfs, f));
+        let columns = self
+            .arrays
+            .iter()
+            .map(|(name, elem)| match (*name, elem) {
+                ("workflow_uuid", _) => text(|w| Some(w.workflow_id.as_str())),
+                ("status", _) => text(|w| Some(initial_status(w).as_str())),
+                ("name", _) => text(|w| Some(w.name.as_str())),
+                ("class_name", _) => text(|w| w.class_name.as_deref()),
+                ("config_name", _) => text(|w| w.config_name.as_deref()),
+                ("queue_name", _) => text(|w| Some(w.queue_name.as_str())),
+                ("application_version", _) => text(|w| w.app_version.as_deref()),
+                ("authenticated_user", _) => text(|w| w.authenticated_user.as_deref()),
+                ("authenticated_roles", _) => text(|w| w.authenticated_roles.as_deref()),
+                ("assumed_role", _) => text(|w| w.assumed_role.as_deref()),
                 ("workflow_timeout_ms", _) => int8(|w| w.timeout_ms),
                 ("workflow_deadline_epoch_ms", _) => int8(|w| w.deadline_epoch_ms),
-                ("deduplication_id", _) => text(|w| w.deduplication_id.clone()),
-                ("priority", _) => Box::new(wfs.iter().map(|w| w.priority).collect::<Vec<i32>>()),
-                ("queue_partition_key", _) => text(|w| w.queue_partition_key.clone()),
+                ("deduplication_id", _) => text(|w| w.deduplication_id.as_deref()),
+                ("priority", _) => Int4(Column::new(wfs, |w| w.priority)),
+                ("queue_partition_key", _) => text(|w| w.queue_partition_key.as_deref()),
                 ("delay_until_epoch_ms", _) => int8(|w| w.delay_ms),
-                ("attributes", _) => text(|w| w.attributes.clone()),
-                ("serialization", _) => text(|w| w.serialization.clone()),
-                ("schedule_name", _) => text(|w| w.schedule_name.clone()),
+                ("attributes", _) => text(|w| w.attributes.as_deref()),
+                ("serialization", _) => text(|w| w.serialization.as_deref()),
+                ("schedule_name", _) => text(|w| w.schedule_name.as_deref()),
                 ("debounce_deadline_epoch_ms", _) => int8(|w| w.debounce_deadline_epoch_ms),
-                ("is_debounced", _) => {
-                    Box::new(wfs.iter().map(|w| w.is_debounced).collect::<Vec<bool>>())
-                }
-                ("application_name", _) => text(|w| w.application_name.clone()),
+                ("is_debounced", _) => Bool(Column::new(wfs, |w| w.is_debounced)),
+                ("application_name", _) => text(|w| w.application_name.as_deref()),
                 // "inputs" (inline, older schemas) and "input" (workflow_input) carry the same text.
-                (_, ElemType::Text) => text(|w| Some(w.inputs.clone())),
+                (_, ElemType::Text) => text(|w| Some(w.inputs.as_str())),
                 (other, _) => {
                     // Every per-row column above has an arm; an unknown one is a bug caught by tests.
                     tracing::error!(column = other, "enqueue column without a value");
                     int8(|_| None)
                 }
-            });
-        }
-        params
+            })
+            .collect();
+        EnqueueParams { token, columns }
+    }
+}
+
+/// The enqueue statement's parameters, borrowing the workflows they are read from.
+pub(in crate::repo) struct EnqueueParams<'a> {
+    token: &'a str,
+    columns: Vec<AnyColumn<'a>>,
+}
+
+impl EnqueueParams<'_> {
+    /// In placeholder order, as a statement takes them.
+    pub fn refs(&self) -> Vec<&dyn Param> {
+        std::iter::once(&self.token as &dyn Param)
+            .chain(self.columns.iter().map(|c| c as &dyn Param))
+            .collect()
     }
 }
 
