@@ -3,7 +3,7 @@
 //! recent or changed rows runs the full one, planned with its watermarks' values each time. Both
 //! on one connection, which switches `plan_cache_mode` when the statement changes.
 
-use dbosd::{config::Settings, repo::waits::PollKeys, server};
+use super::{status_keys, OwnPoller};
 
 use crate::harness::TestDb;
 
@@ -33,20 +33,11 @@ async fn the_keyed_poll_is_planned_once_and_the_full_poll_at_each_run() {
         )
         .await
         .unwrap();
-    let repo = server::prepare(&Settings::new(db.url.clone()))
-        .await
-        .expect("dbosd prepare");
-    let (conn, _driver) = repo.dedicated_client().await.unwrap();
-    let mut poller = repo.prepare_poll(&conn).await.unwrap();
-    let none: &[&str] = &[];
+    let OwnPoller {
+        conn, mut poller, ..
+    } = OwnPoller::on(&db).await;
     let ids = ["polled", "absent"];
-    let keys = PollKeys {
-        status_ids: &ids,
-        event_ids: none,
-        event_keys: none,
-        stream_ids: none,
-        stream_keys: none,
-    };
+    let keys = status_keys(&ids);
     let found = |result: dbosd::repo::waits::PollResult| {
         assert!(result.db_now_ms > 0, "every poll reads the database clock");
         result

@@ -6,14 +6,12 @@
 use std::collections::HashSet;
 
 use dbosd::{
-    config::Settings,
     hub::poller::SWEEP_KEYS,
     pb::{await_workflow_response::Kind, AwaitWorkflowRequest, WatchEventRequest, WorkflowStatus},
-    repo::waits::PollKeys,
-    server,
 };
 use tokio_stream::StreamExt;
 
+use super::{status_keys, OwnPoller};
 use crate::harness::{eventually, TestDb, TestServer, WAIT};
 
 fn await_req(id: &str) -> AwaitWorkflowRequest {
@@ -180,19 +178,10 @@ async fn the_poll_finds_rows_created_or_finished_since_its_watermark_only() {
             .await
             .unwrap();
     }
-    let repo = server::prepare(&Settings::new(db.url.clone()))
-        .await
-        .expect("dbosd prepare");
-    let (conn, _driver) = repo.dedicated_client().await.unwrap();
-    let mut poller = repo.prepare_poll(&conn).await.unwrap();
-    let none: &[&str] = &[];
-    let keys = PollKeys {
-        status_ids: none,
-        event_ids: none,
-        event_keys: none,
-        stream_ids: none,
-        stream_keys: none,
-    };
+    let OwnPoller {
+        conn, mut poller, ..
+    } = OwnPoller::on(&db).await;
+    let keys = status_keys(&[]);
     let found = |result: dbosd::repo::waits::PollResult| {
         let mut ids: Vec<String> = result.statuses.into_iter().map(|(id, _)| id).collect();
         ids.sort();
