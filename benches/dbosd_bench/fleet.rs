@@ -224,7 +224,9 @@ async fn busy(
         round += 1;
         for &i in &dbs {
             let db = format!("db{i}");
-            let id = format!("wake-{round}-{i}");
+            // Unique per call of `busy`: an id left SUCCESS by the previous call would be
+            // enqueued idempotently and answered at once, a wake of 0 ms.
+            let id = format!("wake-{round}-{i}-{}", uuid::Uuid::new_v4());
             let mut c = client(addr).await?;
             let req = EnqueueWorkflowRequest {
                 workflow_name: "echo".into(),
