@@ -1,6 +1,7 @@
 //! dbosd benchmark: starts its own PostgreSQL and the dbosd release binary and prints one table of
 //! figures measured in the same run, each next to its baseline, and writes them to
-//! `target/bench-results.json`. Run with `cargo bench --bench dbosd_bench` (see README).
+//! `target/bench-results.json`. Run with `cargo bench --profile dist --bench dbosd_bench` (the
+//! shipped build; see README).
 //!
 //! Sections can be picked: `cargo bench --bench dbosd_bench -- latency enqueue breakdown large
 //! durable reads idle watchers replicas fleet`. `-- --quick` runs every section smaller (under three minutes)
