@@ -84,7 +84,10 @@ impl FeedState {
     /// Takes one poll's changed rows: broadcasts transitions and advances the watermarks.
     /// `watched_ms` is how long before this poll started the first current watcher subscribed:
     /// watching began then, not at this (later) poll, so a change a caller makes right after
-    /// opening its watch is delivered.
+    /// opening its watch is delivered. The database clock `db_now_ms` was read somewhere within the
+    /// poll's `took`, late in it when PostgreSQL is slow to start the statement, so watching counts
+    /// from that much earlier still: a change just before the subscription may arrive as a
+    /// transition, and none just after it is taken for the starting state.
     /// `took` is how long the poll took (a rescan's cost spaces the next one).
     pub fn ingest(
         &mut self,
@@ -94,9 +97,11 @@ impl FeedState {
         watched_ms: i64,
         took: Duration,
     ) {
-        let activated_at = *self
-            .activated_at
-            .get_or_insert(db_now_ms.saturating_sub(watched_ms));
+        let activated_at = *self.activated_at.get_or_insert(
+            db_now_ms
+                .saturating_sub(watched_ms)
+                .saturating_sub(took.as_millis() as i64),
+        );
         for row in changed {
             let fingerprint = (row.status.clone(), row.updated_at);
             let previous = self

@@ -125,9 +125,8 @@ async fn poll_connected(
             .map(|(workflow_id, key, fp)| (Key::Stream { workflow_id, key }, fp));
         hub.observe(merge(absent, statuses.chain(events).chain(streams)));
         if watching {
-            // Up to this poll's start, whose database clock `db_now_ms` is: counted up to now, the
-            // poll's own duration moved the start of watching earlier, so a row changed just
-            // before the first watcher subscribed was sent as a transition.
+            // Up to this poll's start (the feed also allows for when within the poll the
+            // database clock was read; `FeedState::ingest`).
             let watched_ms = watched_since.map_or(0, |at| {
                 started.saturating_duration_since(at).as_millis() as i64
             });
