@@ -6,9 +6,8 @@
 //! so the statement never changes shape.
 //!
 //! A tick that needs neither watermark (every waited key in the chunk, no watcher: up to 1,000
-//! waits) runs the keyed part alone, a second statement. Both are planned once while no watcher is
-//! fed; with watchers the full statement is planned at each run for the feed's watermarks. Planning
-//! was most of a poll's cost (see [`PlanMode`]).
+//! waits) runs the keyed part alone, a second statement planned once; the full one is planned at
+//! each run for its watermarks' values. Planning was most of the full statement's cost.
 //!
 //! The feed's part finds, every tick, the transitions DBOS writes into an indexed column: a new row
 //! (`created_at`), a dequeue (`started_at_epoch_ms`) and an end, cancel included (`completed_at`).
@@ -173,19 +172,14 @@ pub(crate) fn poll_sql(s: &SchemaInfo, status_select: &str) -> String {
     )
 }
 
-/// How the poller's session plans its statements (`plan_cache_mode`), switched only when watchers
-/// come or go.
+/// How the poller's session plans its statements (`plan_cache_mode`), switched only when the
+/// statement it runs changes: rare, as it follows the number of waits and watchers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PlanMode {
-    /// While WatchWorkflows watchers are fed: the full statement planned at each run with the
-    /// feed's watermarks. Its rescan disjunct (`$8`, in-flight rows by status) has no index in
-    /// common with the rest, so a plan made without the values reads the whole table every tick.
+    /// The full statement, planned at each run with its watermarks' values: a generic plan cannot
+    /// know that `created_at >= $7` selects a few rows, and could scan the whole table every tick.
     Custom,
-    /// Without watchers: both statements planned once. The keyed part is primary-key lookups
-    /// whatever the keys; the recent rows' closed ranges (`$7`) are index ranges in any plan; the
-    /// feed's arm is skipped at run time by its `$6 IS NOT NULL` gate. Measured over 300,000 rows
-    /// with 1,000 recent: 0.02 ms of planning a poll against 0.7 ms for a custom plan of the full
-    /// statement (0.6 against 0.5 ms of execution).
+    /// The keyed statement, planned once: primary-key lookups whatever the keys.
     Generic,
 }
 
@@ -215,13 +209,6 @@ impl Repo {
                 .await
                 .map_err(|e| classify("preparing the hub poll", e))
         };
-        // A plan made once may put a parallel Gather above an arm its gate skips: PostgreSQL then
-        // starts the workers each tick for nothing (5 ms a poll, measured). A poll reads a few
-        // rows; parallel workers never help it.
-        client
-            .batch_execute("SET max_parallel_workers_per_gather = 0")
-            .await
-            .map_err(|e| classify("preparing the hub poll", e))?;
         Ok(Poller {
             full: prepare(&self.sql().poll).await?,
             keyed: prepare(&self.sql().poll_keys).await?,
@@ -241,11 +228,10 @@ impl Poller {
         recent_since: Option<i64>,
         feed: FeedSince,
     ) -> Result<PollResult> {
-        let feeding = feed != FeedSince::default();
-        let keys_only = recent_since.is_none() && !feeding;
-        let mode = match feeding {
-            true => PlanMode::Custom,
-            false => PlanMode::Generic,
+        let keys_only = recent_since.is_none() && feed == FeedSince::default();
+        let mode = match keys_only {
+            true => PlanMode::Generic,
+            false => PlanMode::Custom,
         };
         if self.mode != Some(mode) {
             client
