@@ -153,6 +153,27 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// The first watched poll read the database clock late in a slow poll: a change made after
+    /// the subscription but before that read is still a transition, not the starting state.
+    #[tokio::test]
+    async fn watching_counts_from_before_a_slow_poll_read_the_clock() {
+        let hub = Hub::new();
+        let mut rx = hub.subscribe_feed();
+        let mut feed = FeedState::new(Duration::ZERO);
+        feed.watermark(true, Instant::now());
+        feed.ingest(
+            &hub,
+            vec![
+                row("before", "PENDING", 9_900),
+                row("after", "CANCELLED", 9_970),
+            ],
+            10_000,
+            0,
+            50 * MS,
+        );
+        assert_eq!(published(&mut rx), [pair("after", "CANCELLED")]);
+    }
+
     #[tokio::test]
     async fn transitions_are_published_once_and_baseline_is_not() {
         let hub = Hub::new();
