@@ -153,14 +153,24 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// A hub, its feed's receiver, and a feed whose first watcher has just subscribed.
+    fn first_watcher() -> (
+        Arc<Hub>,
+        tokio::sync::broadcast::Receiver<Arc<WorkflowRow>>,
+        FeedState,
+    ) {
+        let hub = Hub::new();
+        let rx = hub.subscribe_feed();
+        let mut feed = FeedState::new(Duration::ZERO);
+        feed.watermark(true, Instant::now());
+        (hub, rx, feed)
+    }
+
     /// The first watched poll read the database clock late in a slow poll: a change made after
     /// the subscription but before that read is still a transition, not the starting state.
     #[tokio::test]
     async fn watching_counts_from_before_a_slow_poll_read_the_clock() {
-        let hub = Hub::new();
-        let mut rx = hub.subscribe_feed();
-        let mut feed = FeedState::new(Duration::ZERO);
-        feed.watermark(true, Instant::now());
+        let (hub, mut rx, mut feed) = first_watcher();
         feed.ingest(
             &hub,
             vec![
@@ -214,10 +224,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_between_subscribing_and_the_first_poll_is_a_transition() {
-        let hub = Hub::new();
-        let mut rx = hub.subscribe_feed();
-        let mut feed = FeedState::new(Duration::ZERO);
-        feed.watermark(true, Instant::now());
+        let (hub, mut rx, mut feed) = first_watcher();
         // The watcher subscribed 300 ms before this first poll learned the clock (10,000).
         feed.ingest(&hub, vec![], 10_000, 300, MS);
         feed.ingest(
