@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod cli;
 pub mod codec;
 pub mod config;
+pub mod connections;
 pub mod deadline;
 pub mod error;
 pub mod fleet;

@@ -7,10 +7,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    service::Routes,
-    transport::{server::TcpIncoming, Server},
-};
+use tonic::{service::Routes, transport::Server};
 use tonic_health::{server::HealthReporter, ServingStatus};
 use tower::{util::BoxCloneSyncService, ServiceExt};
 use tower_layer::{Layer, Stack};
@@ -20,6 +17,7 @@ use crate::{
     api::{Databases, FleetApi, Streams},
     auth::{layer::AuthLayer, Tokens},
     config::Settings,
+    connections,
     fleet::{reload, Fleet},
     health::{self, DrainingHealth},
     http::HttpLayer,
@@ -35,6 +33,9 @@ use crate::{
         Metrics,
     },
 };
+
+/// How long a pinged client has to answer before its connection is closed (`--keepalive-ms` pings).
+const KEEPALIVE_ANSWER: Duration = Duration::from_secs(20);
 
 /// Where dbosd serves: gRPC, and optionally Prometheus metrics and plaintext health. Bound by the
 /// caller, so a port taken is a startup error and tests can bind port 0 and know the address.
@@ -145,6 +146,7 @@ pub async fn serve_with_hub(
         }
     };
     let metrics = Metrics::new(repo, hub, streams, default_api.enqueue_stats(), series);
+    let connections_open = metrics.connections_open();
     let table = databases.clone();
     metrics
         .databases
@@ -158,7 +160,11 @@ pub async fn serve_with_hub(
         rpc_layer = rpc_layer.with_call_limit(CallLimit::new(settings.max_concurrent_calls));
     }
     let stop = CancellationToken::new();
-    let mut builder = Server::builder();
+    // Pings find clients that vanished without closing (a crashed host, a dropped network), whose
+    // waits would otherwise stay open: hyper closes a connection whose ping goes unanswered.
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(settings.keepalive)
+        .http2_keepalive_timeout(settings.keepalive.map(|k| k.min(KEEPALIVE_ANSWER)));
     if let Some(tls) = tls {
         builder = builder
             .tls_config(tls)
@@ -195,12 +201,18 @@ pub async fn serve_with_hub(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(workflow_service)
-        .serve_with_incoming_shutdown(incoming(listeners.grpc), stop.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(
+            connections::incoming(listeners.grpc, settings.connections, connections_open),
+            stop.clone().cancelled_owned(),
+        );
     // Health alone, in plaintext, for probes that cannot speak TLS; it drains with the rest.
     let health_server = listeners.health.map(|listener| {
         Server::builder()
             .add_service(DrainingHealth::server(&reporter, drain.clone()))
-            .serve_with_incoming_shutdown(incoming(listener), stop.clone().cancelled_owned())
+            .serve_with_incoming_shutdown(
+                connections::incoming(listener, settings.connections, Default::default()),
+                stop.clone().cancelled_owned(),
+            )
     });
     let servers = async move {
         let health = async {
@@ -362,9 +374,4 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// Accepted connections with TCP_NODELAY: a stream's small messages must not wait for Nagle.
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
 }

@@ -15,7 +15,7 @@ use tonic::{
     body::Body,
     codegen::{http, BoxFuture, Service},
     server::NamedService,
-    transport::{server::TcpIncoming, Server},
+    transport::Server,
 };
 use tonic_health::ServingStatus;
 
@@ -94,9 +94,12 @@ pub async fn wait_for_database(
         builder
             .add_service(health_service)
             .add_service(NotYet)
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
-                let _ = stop_rx.await;
-            }),
+            .serve_with_incoming_shutdown(
+                crate::connections::incoming(listener, settings.connections, Default::default()),
+                async {
+                    let _ = stop_rx.await;
+                },
+            ),
     );
 
     let deadline = tokio::time::Instant::now() + wait;

@@ -150,6 +150,20 @@ pub struct ServerArgs {
     /// Most server-streaming calls (waits and watches) open at once; more get RESOURCE_EXHAUSTED.
     #[arg(long, env = "DBOSD_MAX_STREAMS", default_value_t = 10_000)]
     pub max_streams: usize,
+    /// Most client connections open at once (gRPC port; the health port has its own); at the
+    /// limit dbosd stops accepting and new clients wait in the listen backlog until one closes.
+    #[arg(long, env = "DBOSD_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Milliseconds a new connection has to send its first bytes (TLS hello, HTTP/2 preface or
+    /// HTTP/1 request) before it is closed; 0 for no limit.
+    #[arg(long, env = "DBOSD_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub handshake_timeout_ms: u64,
+    /// Milliseconds of silence on an HTTP/2 connection after which dbosd pings the client; a client
+    /// that does not answer within 20 s (or this, if shorter) is disconnected and its calls end, so
+    /// waits of clients that vanished (a crashed host, a dropped network) do not stay open
+    /// forever; 0 for no pings.
+    #[arg(long, env = "DBOSD_KEEPALIVE_MS", default_value_t = 60_000)]
+    pub keepalive_ms: u64,
     /// Most unary calls in flight at once (waits such as GetEvent count as streams instead); more
     /// are answered at once with RESOURCE_EXHAUSTED and a retry pushback; 0 for no limit.
     #[arg(long, env = "DBOSD_MAX_CONCURRENT_CALLS", default_value_t = 1024)]

@@ -29,6 +29,10 @@ pub struct Settings {
     /// The whole drain's bound, from the signal.
     pub drain_timeout: Duration,
     pub max_streams: usize,
+    /// Accepted connections: how many at once and how soon they must speak.
+    pub connections: crate::connections::ConnectionLimits,
+    /// Silence on an HTTP/2 connection before dbosd pings the client (`None`: never).
+    pub keepalive: Option<Duration>,
     /// Most unary calls in flight (0: no limit).
     pub max_concurrent_calls: usize,
     /// Most distinct keys the hub tracks waits on.
@@ -104,6 +108,11 @@ impl Settings {
             drain_grace: Duration::ZERO,
             drain_timeout: Duration::from_secs(10),
             max_streams: 10_000,
+            connections: crate::connections::ConnectionLimits {
+                max_connections: 10_000,
+                handshake_timeout: Some(Duration::from_secs(10)),
+            },
+            keepalive: Some(Duration::from_secs(60)),
             max_concurrent_calls: 1024,
             max_hub_keys: 100_000,
             max_message_bytes: 4 * 1024 * 1024,
@@ -173,6 +182,13 @@ impl Settings {
             drain_grace: Duration::from_millis(server.drain_grace_ms),
             drain_timeout: Duration::from_millis(server.drain_timeout_ms),
             max_streams: server.max_streams,
+            connections: crate::connections::ConnectionLimits {
+                max_connections: server.max_connections,
+                handshake_timeout: (server.handshake_timeout_ms > 0)
+                    .then(|| Duration::from_millis(server.handshake_timeout_ms)),
+            },
+            keepalive: (server.keepalive_ms > 0)
+                .then(|| Duration::from_millis(server.keepalive_ms)),
             max_concurrent_calls: server.max_concurrent_calls,
             max_hub_keys: server
                 .max_hub_keys
@@ -245,6 +261,9 @@ impl Settings {
         }
         if self.max_streams == 0 {
             return Err("--max-streams must be at least 1".to_owned());
+        }
+        if self.connections.max_connections == 0 {
+            return Err("--max-connections must be at least 1".to_owned());
         }
         crate::native::Allowlist::with_extra(&self.native_allow_globals)?;
         if self

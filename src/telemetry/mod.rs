@@ -99,6 +99,7 @@ pub struct Metrics {
     hub_notifications: Counter,
     listen_reconnects: Counter,
     streams_open: Gauge,
+    connections_open: Gauge,
     enqueue_statements: Counter,
     enqueue_workflows: Counter,
     panics: Counter,
@@ -143,6 +144,11 @@ impl Metrics {
         Arc::new(metrics)
     }
 
+    /// The count of open gRPC-port connections, kept by the listener (`crate::connections`).
+    pub fn connections_open(&self) -> Gauge {
+        self.connections_open.clone()
+    }
+
     /// Metrics of calls only, with no pool, hub or streams to read (for a server of test services).
     pub fn detached() -> Arc<Metrics> {
         Arc::new(Metrics::unattached(DatabaseSeries::default()))
@@ -155,6 +161,7 @@ impl Metrics {
         let pool = Family::<StateLabels, Gauge>::default();
         let (hub_waiting_keys, hub_watchers, streams_open) =
             (Gauge::default(), Gauge::default(), Gauge::default());
+        let connections_open = Gauge::default();
         let (hub_poll_queries, hub_notifications, listen_reconnects) =
             (Counter::default(), Counter::default(), Counter::default());
         let (enqueue_statements, enqueue_workflows) = (Counter::default(), Counter::default());
@@ -213,6 +220,11 @@ impl Metrics {
             streams_open.clone(),
         );
         r.register(
+            "connections_open",
+            "Client connections open now on the gRPC port (bounded by --max-connections)",
+            connections_open.clone(),
+        );
+        r.register(
             "enqueue_statements",
             "Statements that wrote single EnqueueWorkflow calls (fewer than enqueue_workflows when calls shared one)",
             enqueue_statements.clone(),
@@ -240,6 +252,7 @@ impl Metrics {
             hub_notifications,
             listen_reconnects,
             streams_open,
+            connections_open,
             enqueue_statements,
             enqueue_workflows,
             panics,
