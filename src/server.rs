@@ -7,7 +7,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
-use tonic::{service::Routes, transport::Server};
+use tonic::{codec::CompressionEncoding, service::Routes, transport::Server};
 use tonic_health::{server::HealthReporter, ServingStatus};
 use tower::{util::BoxCloneSyncService, ServiceExt};
 use tower_layer::{Layer, Stack};
@@ -173,7 +173,12 @@ pub async fn serve_with_hub(
     let http = HttpLayer::new(settings.max_message_bytes, &settings.cors_origins)
         .map_err(StartupError::Other)?
         .with_console(settings.ui);
+    // Requests may come gzip-compressed (grpc-go and grpc-java clients can be set to); tonic
+    // inflates them within --max-message-bytes. Responses stay uncompressed: most clients
+    // advertise gzip, and compressing every answer would cost CPU on both sides for little on a
+    // fast network.
     let workflow_service = WorkflowServiceServer::new(api)
+        .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(settings.max_message_bytes);
     // MCP's tools call WorkflowService in-process through the same call layers (sharing their

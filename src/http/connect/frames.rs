@@ -32,25 +32,21 @@ pub fn next_frame(buf: &mut BytesMut) -> Option<(u8, Bytes)> {
     Some((flags, buf.split_to(len).freeze()))
 }
 
-/// The one message of a Connect server-streaming request body, uncompressed.
-pub fn single_request(body: Bytes) -> Result<Bytes, Status> {
+/// The one message of a Connect server-streaming request body, and whether it is flagged
+/// compressed.
+pub fn single_request(body: Bytes) -> Result<(bool, Bytes), Status> {
     let mut buf = BytesMut::from(&body[..]);
     let (flags, message) = next_frame(&mut buf).ok_or_else(|| {
         Status::invalid_argument(
             "the request body must be one Connect envelope (5-byte prefix and message)",
         )
     })?;
-    if flags & COMPRESSED != 0 {
-        return Err(Status::unimplemented(
-            "compressed request messages are not supported; send them uncompressed",
-        ));
-    }
-    if flags != 0 || !buf.is_empty() {
+    if flags & !COMPRESSED != 0 || !buf.is_empty() {
         return Err(Status::invalid_argument(
             "a server-streaming request body holds exactly one message envelope",
         ));
     }
-    Ok(message)
+    Ok((flags & COMPRESSED != 0, message))
 }
 
 #[cfg(test)]
@@ -75,16 +71,17 @@ mod tests {
     }
 
     #[test]
-    fn a_streaming_request_is_one_plain_envelope() {
+    fn a_streaming_request_is_one_envelope_plain_or_compressed() {
         assert_eq!(
             single_request(frame(0, b"x")).unwrap(),
-            Bytes::from_static(b"x")
+            (false, Bytes::from_static(b"x"))
         );
         assert!(single_request(Bytes::from_static(b"{}")).is_err());
         assert_eq!(
-            single_request(frame(COMPRESSED, b"x")).unwrap_err().code(),
-            tonic::Code::Unimplemented
+            single_request(frame(COMPRESSED, b"x")).unwrap(),
+            (true, Bytes::from_static(b"x"))
         );
+        assert!(single_request(frame(END_STREAM, b"x")).is_err());
         let two = [frame(0, b"a"), frame(0, b"b")].concat();
         assert!(single_request(Bytes::from(two)).is_err());
     }

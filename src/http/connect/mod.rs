@@ -6,6 +6,7 @@
 
 mod error;
 mod frames;
+mod gzip;
 mod schema;
 mod stream;
 mod unary;
@@ -64,6 +65,8 @@ struct Call {
     streaming: bool,
     deadline: Option<Instant>,
     timeout: Option<Duration>,
+    /// The request (a unary body, or a streaming request's envelope) may be gzip-compressed.
+    gzip: bool,
 }
 
 impl Connect {
@@ -101,7 +104,7 @@ impl Connect {
             }
             Err(e) => return call.fail(Status::invalid_argument(format!("cannot read the request body: {e}"))),
         };
-        let message = match call.message(body) {
+        let message = match call.message(body, limit - 5) {
             Ok(message) => message,
             Err(status) => return call.fail(status),
         };
@@ -154,6 +157,7 @@ impl Connect {
                 streaming,
                 deadline: None,
                 timeout: None,
+                gzip: false,
             };
             Box::new(call.fail(status))
         };
@@ -162,11 +166,16 @@ impl Connect {
         } else {
             "content-encoding"
         };
-        if let Some(encoding) = header_str(&parts.headers, encoding).filter(|e| *e != "identity") {
-            return Err(fail(Status::unimplemented(format!(
-                "compression {encoding:?} is not supported; send the request uncompressed"
-            ))));
-        }
+        let gzip = match header_str(&parts.headers, encoding) {
+            None | Some("identity") => false,
+            Some(gzip::GZIP) => true,
+            // Connect's answer to a compression the server lacks.
+            Some(other) => {
+                return Err(fail(Status::unimplemented(format!(
+                "compression {other:?} is not supported; send the request as gzip or uncompressed"
+            ))))
+            }
+        };
         let timeout = match header_str(&parts.headers, "connect-timeout-ms") {
             None => None,
             Some(ms) => match ms.parse::<u64>() {
@@ -184,17 +193,26 @@ impl Connect {
             streaming,
             deadline: timeout.map(|t| Instant::now() + t),
             timeout,
+            gzip,
         })
     }
 }
 
 impl Call {
-    /// The protobuf request message in `body`.
-    fn message(&self, body: Bytes) -> Result<Bytes, Status> {
-        let message = if self.streaming {
-            frames::single_request(body)?
-        } else {
-            body
+    /// The protobuf request message in `body`, whose message may inflate to `limit` bytes.
+    fn message(&self, body: Bytes, limit: usize) -> Result<Bytes, Status> {
+        let message = match (self.streaming, self.gzip) {
+            (true, _) => match frames::single_request(body)? {
+                (true, _) if !self.gzip => {
+                    return Err(Status::invalid_argument(
+                        "a message flagged compressed needs Connect-Content-Encoding: gzip",
+                    ))
+                }
+                (true, message) => gzip::gunzip(&message, limit)?,
+                (false, message) => message,
+            },
+            (false, true) => gzip::gunzip(&body, limit)?,
+            (false, false) => body,
         };
         match self.codec {
             Codec::Proto => Ok(message),

@@ -4,6 +4,7 @@
 //! JavaScript in headless Chromium. Answers are compared with what a gRPC client gets.
 
 mod browser;
+mod compression;
 mod connect;
 mod cors;
 mod grpc_web;
