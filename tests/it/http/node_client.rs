@@ -1,6 +1,7 @@
 //! A Connect client from the npm registry (`@connectrpc/connect` + `@connectrpc/connect-node`,
 //! installed into tests/http/node_modules by scripts/setup-clients.sh), unmodified, against dbosd: a
-//! unary call, a server-streaming call and an error (tests/http/connect_client.mjs).
+//! unary call, a server-streaming call and an error, then both calls again with gzip-compressed
+//! requests (tests/http/connect_client.mjs).
 
 use std::io::Write;
 
@@ -46,7 +47,7 @@ async fn the_npm_connect_client_works_unmodified() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
 
     assert_eq!(
         lines[0]["response"]["workflow"]["workflowId"], "npm-1",
@@ -70,6 +71,16 @@ async fn the_npm_connect_client_works_unmodified() {
     assert_eq!(
         lines[2]["error"],
         json!({"code": "NotFound", "message": grpc.message()})
+    );
+
+    let gzip = &lines[3];
+    assert_eq!(
+        gzip["response"]["workflow"]["workflowId"], "npm-1",
+        "{gzip}"
+    );
+    assert_eq!(
+        gzip["messages"].as_array().and_then(|m| m.last()),
+        messages.last()
     );
     worker.stop().await;
     srv.stop().await;
