@@ -146,7 +146,7 @@ pub async fn serve_with_hub(
         }
     };
     let metrics = Metrics::new(repo, hub, streams, default_api.enqueue_stats(), series);
-    let connections_open = metrics.connections_open();
+    let connections_open = metrics.connections_open(settings.connections.max_connections);
     let table = databases.clone();
     metrics
         .databases

@@ -100,6 +100,7 @@ pub struct Metrics {
     listen_reconnects: Counter,
     streams_open: Gauge,
     connections_open: Gauge,
+    connections_max: Gauge,
     enqueue_statements: Counter,
     enqueue_workflows: Counter,
     panics: Counter,
@@ -144,8 +145,11 @@ impl Metrics {
         Arc::new(metrics)
     }
 
-    /// The count of open gRPC-port connections, kept by the listener (`crate::connections`).
-    pub fn connections_open(&self) -> Gauge {
+    /// The count of open gRPC-port connections, kept by the listener (`crate::connections`), whose
+    /// cap is `max` (reported beside it, so an alert can compare the two).
+    pub fn connections_open(&self, max: usize) -> Gauge {
+        self.connections_max
+            .set(i64::try_from(max).unwrap_or(i64::MAX));
         self.connections_open.clone()
     }
 
@@ -161,7 +165,7 @@ impl Metrics {
         let pool = Family::<StateLabels, Gauge>::default();
         let (hub_waiting_keys, hub_watchers, streams_open) =
             (Gauge::default(), Gauge::default(), Gauge::default());
-        let connections_open = Gauge::default();
+        let (connections_open, connections_max) = (Gauge::default(), Gauge::default());
         let (hub_poll_queries, hub_notifications, listen_reconnects) =
             (Counter::default(), Counter::default(), Counter::default());
         let (enqueue_statements, enqueue_workflows) = (Counter::default(), Counter::default());
@@ -225,6 +229,11 @@ impl Metrics {
             connections_open.clone(),
         );
         r.register(
+            "connections_max",
+            "The most client connections the gRPC port accepts at once (--max-connections)",
+            connections_max.clone(),
+        );
+        r.register(
             "enqueue_statements",
             "Statements that wrote single EnqueueWorkflow calls (fewer than enqueue_workflows when calls shared one)",
             enqueue_statements.clone(),
@@ -253,6 +262,7 @@ impl Metrics {
             listen_reconnects,
             streams_open,
             connections_open,
+            connections_max,
             enqueue_statements,
             enqueue_workflows,
             panics,

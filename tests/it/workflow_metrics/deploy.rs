@@ -164,10 +164,12 @@ async fn the_dashboard_and_the_rules_name_only_metrics_dbosd_exports() {
         variables.iter().any(|v| v["name"] == "database"),
         "the dashboard has no database variable"
     );
+    // Streams and connections belong to the process, not to one database: they have no label.
+    const PER_PROCESS: [&str; 2] = ["dbosd_streams_open", "dbosd_connections_open"];
     for (owner, expr) in exprs.iter().filter(|(o, _)| o.starts_with("panel")) {
         let fleet_wide = dbosd_metrics(expr)
             .iter()
-            .all(|m| m == "dbosd_streams_open");
+            .all(|m| PER_PROCESS.contains(&m.as_str()));
         assert!(
             fleet_wide || expr.contains(r#"database=~"$database""#),
             "{owner} is not filtered by the database variable: {expr}"
