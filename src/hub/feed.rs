@@ -97,6 +97,7 @@ impl FeedState {
         watched_ms: i64,
         took: Duration,
     ) {
+        let first = self.activated_at.is_none();
         let activated_at = *self.activated_at.get_or_insert(
             db_now_ms
                 .saturating_sub(watched_ms)
@@ -113,7 +114,13 @@ impl FeedState {
                 hub.publish(Arc::new(row));
             }
         }
-        let since = db_now_ms - MARGIN_MS;
+        // The first watermark reaches back to when watching began, however long before this poll
+        // that was (a loaded poller's ticks run late): a change since then is still read.
+        let since = match first {
+            true => activated_at,
+            false => db_now_ms,
+        }
+        .saturating_sub(MARGIN_MS);
         if let Some(started) = self.rescanning.take() {
             self.budget.ran(started, took);
             self.rescan_since = Some(since);
@@ -192,7 +199,7 @@ mod tests {
         let now = Instant::now();
         assert_eq!(feed.watermark(true, now), FeedSince::default());
         feed.ingest(&hub, vec![], 10_000, 0, MS);
-        assert_eq!(feed.watermark(true, now).indexed, Some(8_000));
+        assert_eq!(feed.watermark(true, now).indexed, Some(7_999));
         // "old" changed before watching began: baseline. "a" is new.
         feed.ingest(
             &hub,
@@ -240,6 +247,26 @@ mod tests {
         assert_eq!(published(&mut rx), [pair("after", "CANCELLED")]);
     }
 
+    /// The poller's first watched poll came long after the subscription (its ticks ran late): the
+    /// next poll still reads back to when watching began, so a cancel made just after subscribing
+    /// is read and sent.
+    #[tokio::test]
+    async fn the_first_watermark_reaches_back_to_when_watching_began() {
+        let (hub, mut rx, mut feed) = first_watcher();
+        // Subscribed 5 s before this poll learned the clock (10,000): watching began at 5,000.
+        feed.ingest(&hub, vec![], 10_000, 5_000, Duration::ZERO);
+        let since = feed.watermark(true, Instant::now()).indexed;
+        assert_eq!(since, Some(5_000 - MARGIN_MS));
+        feed.ingest(
+            &hub,
+            vec![row("after", "CANCELLED", 5_100)],
+            10_050,
+            5_050,
+            MS,
+        );
+        assert_eq!(published(&mut rx), [pair("after", "CANCELLED")]);
+    }
+
     #[tokio::test]
     async fn the_rescan_reaches_back_to_the_previous_rescan_and_repeats_nothing() {
         let hub = Hub::new();
@@ -252,8 +279,8 @@ mod tests {
         assert_eq!(
             feed.watermark(true, start),
             FeedSince {
-                indexed: Some(8_000),
-                rescan: Some(8_000)
+                indexed: Some(7_999),
+                rescan: Some(7_999)
             }
         );
         feed.ingest(&hub, vec![row("a", "ENQUEUED", 10_001)], 10_005, 0, MS);

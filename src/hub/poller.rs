@@ -74,14 +74,15 @@ async fn poll_connected(
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let watched_since = hub.feed_watched_since();
-        let watching = watched_since.is_some();
-        if hub.waiting_keys() == 0 && !watching {
+        if hub.waiting_keys() == 0 && hub.feed_watched_since().is_none() {
             feed.watermark(false, Instant::now());
             hub.activity().await;
             continue;
         }
         ticker.tick().await;
+        // Read after the tick: a watcher that subscribed while this loop slept is fed by this poll.
+        let watched_since = hub.feed_watched_since();
+        let watching = watched_since.is_some();
         let sweep = hub.sweep(chunk.keys());
         let keys = KeyArrays::of(&sweep.keys);
         // A chunk of every key sees every change anyway; otherwise catch results by index.
