@@ -160,6 +160,15 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// "before", last changed to `status` at `before_at` (the starting state), and "after",
+    /// cancelled at `after_at` (a transition once watching began).
+    fn before_and_after((status, before_at): (&str, i64), after_at: i64) -> Vec<WorkflowRow> {
+        vec![
+            row("before", status, before_at),
+            row("after", "CANCELLED", after_at),
+        ]
+    }
+
     /// A hub, its feed's receiver, and a feed whose first watcher has just subscribed.
     fn first_watcher() -> (
         Arc<Hub>,
@@ -180,10 +189,7 @@ mod tests {
         let (hub, mut rx, mut feed) = first_watcher();
         feed.ingest(
             &hub,
-            vec![
-                row("before", "PENDING", 9_900),
-                row("after", "CANCELLED", 9_970),
-            ],
+            before_and_after(("PENDING", 9_900), 9_970),
             10_000,
             0,
             50 * MS,
@@ -236,10 +242,7 @@ mod tests {
         feed.ingest(&hub, vec![], 10_000, 300, MS);
         feed.ingest(
             &hub,
-            vec![
-                row("before", "SUCCESS", 9_600),
-                row("after", "CANCELLED", 9_800),
-            ],
+            before_and_after(("SUCCESS", 9_600), 9_800),
             10_050,
             350,
             MS,
