@@ -230,7 +230,6 @@ pub async fn serve_with_hub(
         api.and(health)
     };
     let draining = Draining {
-        reporter,
         fleet: Arc::clone(&fleet),
         drain,
         stop,
@@ -314,8 +313,7 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
 
 /// What the drain needs to take the server down in order (ARCHITECTURE.md, "Drain").
 struct Draining {
-    reporter: HealthReporter,
-    /// Its databases' health checks stop first.
+    /// Its databases' health checks stop first, and health turns NOT_SERVING.
     fleet: Arc<Fleet>,
     drain: Drain,
     /// Stops the servers accepting (and makes them wait for calls in flight).
@@ -340,8 +338,7 @@ impl Draining {
         }
         let deadline = Instant::now() + self.timeout;
         // 1. NOT_SERVING first, with the checker stopped so it cannot turn it back.
-        self.fleet.stop_health().await;
-        set_health(&self.reporter, ServingStatus::NotServing).await;
+        self.fleet.stop_health(&["", health::SERVICE_NAME]).await;
         tracing::info!(
             grace_ms = self.grace.as_millis() as u64,
             "health NOT_SERVING; draining"

@@ -198,18 +198,19 @@ impl Fleet {
         changes
     }
 
-    /// Health turns NOT_SERVING for every database and stays so (the first step of the drain).
-    pub async fn stop_health(&self) {
-        let names: Vec<String> = {
+    /// Health turns NOT_SERVING for every database and for `also` (the process-wide names), and
+    /// stays so (the first step of the drain). Each name is set once: a second NOT_SERVING would
+    /// reach health watchers as a second update.
+    pub async fn stop_health(&self, also: &[&str]) {
+        let mut names: std::collections::BTreeSet<String> =
+            also.iter().map(|n| (*n).to_owned()).collect();
+        {
             let mut running = lock_unpoisoned(&self.running);
-            running
-                .values_mut()
-                .flat_map(|r| {
-                    r.health = None;
-                    r.health_names.clone()
-                })
-                .collect()
-        };
+            for r in running.values_mut() {
+                r.health = None;
+                names.extend(r.health_names.iter().cloned());
+            }
+        }
         for name in names {
             self.shared
                 .reporter
