@@ -7,7 +7,7 @@
 //! does): at `max_connections` open it stops accepting, and new clients wait in the kernel's
 //! backlog until a connection closes. A new connection must send its first bytes (a TLS
 //! ClientHello, the HTTP/2 preface or an HTTP/1 request) within `handshake_timeout`, or it is
-//! closed. Connections that went quiet later are hyper's and tonic's to end: HTTP/2 keepalive pings
+//! closed; over TLS, it must also finish the handshake within that time (`crate::tls`). Connections that went quiet later are hyper's and tonic's to end: HTTP/2 keepalive pings
 //! (`--keepalive-ms`, set in `crate::server`) and HTTP/1's header read timeout.
 
 use std::{

@@ -77,7 +77,10 @@ pub async fn serve_with_hub(
     let listeners = listeners.into();
     let default_app = settings.application_name.clone();
     // Before any task starts, so a bad file stops startup cleanly.
-    let tls = settings.tls.server_config().map_err(StartupError::Other)?;
+    let tls = settings
+        .tls
+        .server_config(settings.connections.handshake_timeout)
+        .map_err(StartupError::Other)?;
     let tokens = match &settings.tokens_file {
         Some(path) => Some(Arc::new(Tokens::load(path).map_err(StartupError::Other)?)),
         None => None,

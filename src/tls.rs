@@ -1,7 +1,10 @@
 //! TLS for the gRPC port (rustls through tonic): a server certificate and key, and optionally a CA
 //! whose client certificates are required (mTLS). Files are PEM, read once at startup.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
@@ -15,8 +18,14 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
-    /// The server's TLS configuration, `None` for plaintext, or why the flags cannot work.
-    pub fn server_config(&self) -> Result<Option<ServerTlsConfig>, String> {
+    /// The server's TLS configuration, `None` for plaintext, or why the flags cannot work. A client
+    /// must finish its handshake within `handshake_timeout` (`--handshake-timeout-ms`): the
+    /// listener's first-bytes deadline (`crate::connections`) ends at the first byte of the
+    /// ClientHello, and one that stops halfway would otherwise keep its place under the cap.
+    pub fn server_config(
+        &self,
+        handshake_timeout: Option<Duration>,
+    ) -> Result<Option<ServerTlsConfig>, String> {
         let (cert, key) = match (&self.cert, &self.key) {
             (None, None) if self.client_ca.is_some() => {
                 return Err("--tls-client-ca needs --tls-cert and --tls-key".to_owned())
@@ -27,6 +36,9 @@ impl TlsFiles {
         };
         let identity = Identity::from_pem(read(cert, "--tls-cert")?, read(key, "--tls-key")?);
         let mut config = ServerTlsConfig::new().identity(identity);
+        if let Some(timeout) = handshake_timeout {
+            config = config.timeout(timeout);
+        }
         if let Some(ca) = &self.client_ca {
             config = config.client_ca_root(Certificate::from_pem(read(ca, "--tls-client-ca")?));
         }
@@ -49,17 +61,20 @@ mod tests {
             key: key.map(PathBuf::from),
             client_ca: ca.map(PathBuf::from),
         };
-        assert!(files(None, None, None).server_config().unwrap().is_none());
+        assert!(files(None, None, None)
+            .server_config(None)
+            .unwrap()
+            .is_none());
         let err = files(Some("c.pem"), None, None)
-            .server_config()
+            .server_config(None)
             .unwrap_err();
         assert!(err.contains("both --tls-cert and --tls-key"), "{err}");
         let err = files(None, None, Some("ca.pem"))
-            .server_config()
+            .server_config(None)
             .unwrap_err();
         assert!(err.contains("--tls-client-ca needs"), "{err}");
         let err = files(Some("/no/such.pem"), Some("/no/key.pem"), None)
-            .server_config()
+            .server_config(None)
             .unwrap_err();
         assert!(err.contains("--tls-cert /no/such.pem"), "{err}");
     }

@@ -86,7 +86,10 @@ pub async fn wait_for_database(
         .set_service_status(health::LIVENESS, ServingStatus::Serving)
         .await;
     let mut builder = Server::builder();
-    if let Some(tls) = settings.tls.server_config()? {
+    if let Some(tls) = settings
+        .tls
+        .server_config(settings.connections.handshake_timeout)?
+    {
         builder = builder.tls_config(tls).map_err(|e| format!("TLS: {e}"))?;
     }
     let (stop_tx, stop_rx) = oneshot::channel::<()>();

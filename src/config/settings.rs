@@ -255,7 +255,7 @@ impl Settings {
         if self.max_payload_bytes < 256 {
             return Err("--max-payload-bytes must be at least 256".to_owned());
         }
-        self.tls.server_config()?;
+        self.tls.server_config(None)?;
         if self.enqueue_slots == 0 {
             return Err("--enqueue-slots must be at least 1".to_owned());
         }

@@ -30,7 +30,7 @@ async fn silent_http2_client(srv: &TestServer) -> TcpStream {
 }
 
 /// Reads until the server closes `socket`; fails the test if it is still open after `WAIT`.
-async fn closed_by_server(socket: &mut TcpStream) {
+pub(super) async fn closed_by_server(socket: &mut TcpStream) {
     let mut buf = [0u8; 4096];
     let closed = tokio::time::timeout(WAIT, async {
         loop {

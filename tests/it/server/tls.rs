@@ -1,7 +1,10 @@
 //! TLS on the gRPC port (rustls), with client certificates required when a client CA is given
 //! (mTLS), and the plaintext health-only port for probes that cannot speak TLS.
 
-use std::path::Path;
+use std::{path::Path, time::Duration};
+
+use dbosd::config::Settings;
+use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 use dbosd::pb::{workflow_service_client::WorkflowServiceClient, ListWorkflowsRequest};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -9,11 +12,24 @@ use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
-use super::certs::{write, Ca, Pem};
+use super::{
+    certs::{write, Ca, Pem},
+    connections::closed_by_server,
+};
 use crate::harness::{connect_channel, eventually, run_bounded, TestDb, TestServer};
 
 /// A server with TLS from `ca` (and mTLS when `client_ca` is given).
 async fn tls_server(dir: &Path, ca: &Ca, client_ca: Option<&Ca>) -> TestServer {
+    tls_server_with(dir, ca, client_ca, |_| {}).await
+}
+
+/// [`tls_server`], with `tweak` applied to its other settings.
+async fn tls_server_with(
+    dir: &Path,
+    ca: &Ca,
+    client_ca: Option<&Ca>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestServer {
     let server = ca.leaf(&["localhost", "127.0.0.1"]);
     let cert = write(dir, "server.pem", &server.cert);
     let key = write(dir, "server.key", &server.key);
@@ -22,6 +38,7 @@ async fn tls_server(dir: &Path, ca: &Ca, client_ca: Option<&Ca>) -> TestServer {
         s.tls.cert = Some(cert);
         s.tls.key = Some(key);
         s.tls.client_ca = client_ca;
+        tweak(s);
     })
     .await
 }
@@ -114,5 +131,27 @@ async fn mutual_tls_requires_a_client_certificate_from_the_client_ca() {
     assert!(!err.is_empty());
     let rogue = Ca::new("rogue").leaf(&["billing-ci"]);
     assert!(list_over_tls(&srv, &ca, Some(&rogue)).await.is_err());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_halfway_through_the_tls_handshake_is_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("dbosd test CA");
+    let srv = tls_server_with(dir.path(), &ca, None, |s| {
+        s.connections.handshake_timeout = Some(Duration::from_millis(300));
+    })
+    .await;
+    // The start of a ClientHello record, promising 512 bytes that never come: past the first-bytes
+    // deadline, so only the handshake's own timeout ends it.
+    let mut stalled = TcpStream::connect(srv.addr).await.expect("connect");
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .expect("send part of a ClientHello");
+    closed_by_server(&mut stalled).await;
+    list_over_tls(&srv, &ca, None)
+        .await
+        .expect("a whole handshake is still served");
     srv.stop().await;
 }
