@@ -5,9 +5,9 @@
 //! open sockets until the process runs out of file descriptors, and a socket that never sends a
 //! byte would be kept forever. So the listener takes a permit before each accept (as mini-redis
 //! does): at `max_connections` open it stops accepting, and new clients wait in the kernel's
-//! backlog until a connection closes. A new connection must send its first bytes (a TLS
-//! ClientHello, the HTTP/2 preface or an HTTP/1 request) within `handshake_timeout`, or it is
-//! closed; over TLS, it must also finish the handshake within that time (`crate::tls`). Connections that went quiet later are hyper's and tonic's to end: HTTP/2 keepalive pings
+//! backlog until a connection closes. A new connection must open within `handshake_timeout` (send
+//! the whole HTTP/2 preface, or enough of a TLS ClientHello or an HTTP/1 request to be answered),
+//! or it is closed; over TLS, it must also finish the handshake within that time (`crate::tls`). Connections that went quiet later are hyper's and tonic's to end: HTTP/2 keepalive pings
 //! (`--keepalive-ms`, set in `crate::server`) and HTTP/1's header read timeout.
 
 use std::{
@@ -36,7 +36,7 @@ use crate::backoff::Backoff;
 pub struct ConnectionLimits {
     /// Most connections open at once (at least one).
     pub max_connections: usize,
-    /// How soon a new connection must send its first bytes; `None`: no limit.
+    /// How soon a new connection must open (see the module's doc); `None`: no limit.
     pub handshake_timeout: Option<Duration>,
 }
 
@@ -152,12 +152,20 @@ impl Drop for Held {
     }
 }
 
-/// An accepted connection: its socket, its place under the cap and, until its first bytes arrive,
-/// the deadline for them.
+/// How many bytes a connection must send before the deadline: the HTTP/2 preface's length, which
+/// is also the most hyper reads to tell HTTP/2 from HTTP/1. A client that stops partway through
+/// the preface has not reached hyper's HTTP/2 pings nor its HTTP/1 header timeout; a shorter
+/// HTTP/1 request is answered, and the server's first write ends the deadline too.
+const OPENING_BYTES: usize = 24;
+
+/// An accepted connection: its socket, its place under the cap and, until it has sent its opening
+/// bytes (or been answered), the deadline for them.
 pub struct Conn {
     stream: TcpStream,
     _held: Held,
-    first_bytes_by: Option<Pin<Box<Sleep>>>,
+    opening_by: Option<Pin<Box<Sleep>>>,
+    /// Bytes read while the deadline runs.
+    read: usize,
 }
 
 impl Conn {
@@ -165,7 +173,18 @@ impl Conn {
         Conn {
             stream,
             _held: held,
-            first_bytes_by: timeout.map(|t| Box::pin(tokio::time::sleep(t))),
+            opening_by: timeout.map(|t| Box::pin(tokio::time::sleep(t))),
+            read: 0,
+        }
+    }
+}
+
+impl Conn {
+    /// The server wrote to the connection (a TLS ServerHello, an HTTP/1 response, HTTP/2
+    /// SETTINGS): the client opened it, however few bytes that took.
+    fn answered(&mut self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            self.opening_by = None;
         }
     }
 }
@@ -178,15 +197,21 @@ impl AsyncRead for Conn {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let read = Pin::new(&mut self.stream).poll_read(cx, buf);
-        let Some(deadline) = self.first_bytes_by.as_mut() else {
+        let this = &mut *self;
+        let Some(deadline) = this.opening_by.as_mut() else {
             return read;
         };
         match read {
-            Poll::Ready(Ok(())) if buf.filled().len() > before => self.first_bytes_by = None,
+            Poll::Ready(Ok(())) => {
+                this.read += buf.filled().len() - before;
+                if this.read >= OPENING_BYTES {
+                    this.opening_by = None;
+                }
+            }
             Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    "the connection sent nothing within --handshake-timeout-ms",
+                    "the connection did not open within --handshake-timeout-ms",
                 )));
             }
             _ => {}
@@ -201,7 +226,9 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.answered(&written);
+        written
     }
 
     fn poll_write_vectored(
@@ -209,7 +236,9 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.answered(&written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {

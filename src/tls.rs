@@ -20,7 +20,7 @@ pub struct TlsFiles {
 impl TlsFiles {
     /// The server's TLS configuration, `None` for plaintext, or why the flags cannot work. A client
     /// must finish its handshake within `handshake_timeout` (`--handshake-timeout-ms`): the
-    /// listener's first-bytes deadline (`crate::connections`) ends at the first byte of the
+    /// listener's opening deadline (`crate::connections`) ends after the first bytes of the
     /// ClientHello, and one that stops halfway would otherwise keep its place under the cap.
     pub fn server_config(
         &self,

@@ -1,5 +1,5 @@
 //! Connections before and between calls (`src/connections.rs`, `--keepalive-ms`): the cap on open
-//! connections, the deadline for a new connection's first bytes, and pings that end connections
+//! connections, the deadline for a new connection to open, and pings that end connections
 //! whose client stopped answering.
 
 use std::time::Duration;
@@ -64,14 +64,23 @@ async fn health_check(channel: tonic::transport::Channel) -> Result<(), tonic::S
 }
 
 #[tokio::test]
-async fn a_connection_that_sends_nothing_is_closed_and_one_that_spoke_is_kept() {
+async fn a_connection_that_sends_nothing_or_part_of_a_preface_is_closed_and_one_that_spoke_is_kept()
+{
     let srv = TestServer::start_on(TestDb::new().await, |s| {
         s.connections.handshake_timeout = Some(Duration::from_millis(300));
     })
     .await;
     let spoke = silent_http2_client(&srv).await;
     let mut mute = TcpStream::connect(srv.addr).await.expect("connect");
+    // Most of the preface and then nothing: hyper waits for the rest to tell HTTP/2 from HTTP/1,
+    // with no timeout of its own.
+    let mut halfway = TcpStream::connect(srv.addr).await.expect("connect");
+    halfway
+        .write_all(&PREFACE[..16])
+        .await
+        .expect("send part of the preface");
     closed_by_server(&mut mute).await;
+    closed_by_server(&mut halfway).await;
     // The mute socket was opened after the other one spoke, so the other one is past the same
     // deadline by now: having sent its preface, it stays.
     assert!(still_open(&spoke), "a connection that spoke was closed");

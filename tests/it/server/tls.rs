@@ -142,11 +142,15 @@ async fn a_client_that_stops_halfway_through_the_tls_handshake_is_disconnected()
         s.connections.handshake_timeout = Some(Duration::from_millis(300));
     })
     .await;
-    // The start of a ClientHello record, promising 512 bytes that never come: past the first-bytes
-    // deadline, so only the handshake's own timeout ends it.
+    // The start of a ClientHello record promising 512 bytes, 40 of which come: past the listener's
+    // opening deadline (`src/connections.rs`), so only the handshake's own timeout ends it.
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    hello.resize(40, 0x2a);
     let mut stalled = TcpStream::connect(srv.addr).await.expect("connect");
     stalled
-        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .write_all(&hello)
         .await
         .expect("send part of a ClientHello");
     closed_by_server(&mut stalled).await;
