@@ -94,17 +94,23 @@ async fn metrics_count_rpcs_by_method_and_code_and_expose_pool_and_hub() {
         assert!(sample(&scrape, gauge).is_some(), "no {gauge} in {scrape}");
     }
     // The wait was answered by the hub's poll (DBOS notifies no status change): one query per tick.
+    // The poller goes on ticking while the test reads: compare figures read with no tick between
+    // (the query count unchanged across the scrape and the tick count).
     let hub = &srv.hub.stats;
-    let polls = hub.poll_ticks.load(std::sync::atomic::Ordering::Relaxed);
+    let queries = || hub.poll_queries.load(std::sync::atomic::Ordering::Relaxed);
+    let (polls, scraped) = eventually(
+        "one poll query per tick, scraped between two ticks",
+        || async {
+            let before = queries();
+            let scrape = srv.scrape().await;
+            let polls = hub.poll_ticks.load(std::sync::atomic::Ordering::Relaxed);
+            let scraped = sample(&scrape, "dbosd_hub_poll_queries_total");
+            (queries() == before && polls == before).then_some((polls, scraped))
+        },
+    )
+    .await;
     assert!(polls >= 1, "the AwaitWorkflow was never polled for");
-    assert_eq!(
-        sample(&scrape, "dbosd_hub_poll_queries_total"),
-        Some(hub.poll_queries.load(std::sync::atomic::Ordering::Relaxed) as f64)
-    );
-    assert_eq!(
-        hub.poll_queries.load(std::sync::atomic::Ordering::Relaxed),
-        polls
-    );
+    assert_eq!(scraped, Some(polls as f64), "the metric is the hub's count");
     assert_eq!(
         sample(&scrape, "dbosd_hub_listen_reconnects_total"),
         Some(0.0)
