@@ -5,10 +5,11 @@
 //! open sockets until the process runs out of file descriptors, and a socket that never sends a
 //! byte would be kept forever. So the listener takes a permit before each accept (as mini-redis
 //! does): at `max_connections` open it stops accepting, and new clients wait in the kernel's
-//! backlog until a connection closes. A new connection must open within `handshake_timeout` (send
-//! the whole HTTP/2 preface, or enough of a TLS ClientHello or an HTTP/1 request to be answered),
-//! or it is closed; over TLS, it must also finish the handshake within that time (`crate::tls`). Connections that went quiet later are hyper's and tonic's to end: HTTP/2 keepalive pings
-//! (`--keepalive-ms`, set in `crate::server`) and HTTP/1's header read timeout.
+//! backlog until a connection closes. A new connection must send its opening bytes (as many as the
+//! HTTP/2 preface) within `handshake_timeout`, or it is closed; over TLS, it must also finish the
+//! handshake within that time (`crate::tls`). Connections that went quiet later are hyper's and
+//! tonic's to end: HTTP/2 keepalive pings (`--keepalive-ms`, set in `crate::server`) and HTTP/1's
+//! header read timeout.
 
 use std::{
     future::Future,
@@ -154,12 +155,12 @@ impl Drop for Held {
 
 /// How many bytes a connection must send before the deadline: the HTTP/2 preface's length, which
 /// is also the most hyper reads to tell HTTP/2 from HTTP/1. A client that stops partway through
-/// the preface has not reached hyper's HTTP/2 pings nor its HTTP/1 header timeout; a shorter
-/// HTTP/1 request is answered, and the server's first write ends the deadline too.
+/// the preface has reached neither hyper's HTTP/2 pings nor its HTTP/1 header timeout. Every
+/// HTTP/1.1 request is longer (it names its Host), and a TLS ClientHello is too.
 const OPENING_BYTES: usize = 24;
 
 /// An accepted connection: its socket, its place under the cap and, until it has sent its opening
-/// bytes (or been answered), the deadline for them.
+/// bytes, the deadline for them.
 pub struct Conn {
     stream: TcpStream,
     _held: Held,
@@ -175,16 +176,6 @@ impl Conn {
             _held: held,
             opening_by: timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             read: 0,
-        }
-    }
-}
-
-impl Conn {
-    /// The server wrote to the connection (a TLS ServerHello, an HTTP/1 response, HTTP/2
-    /// SETTINGS): the client opened it, however few bytes that took.
-    fn answered(&mut self, written: &Poll<io::Result<usize>>) {
-        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
-            self.opening_by = None;
         }
     }
 }
@@ -226,9 +217,7 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
-        self.answered(&written);
-        written
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -236,9 +225,7 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        self.answered(&written);
-        written
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

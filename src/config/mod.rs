@@ -154,8 +154,8 @@ pub struct ServerArgs {
     /// limit dbosd stops accepting and new clients wait in the listen backlog until one closes.
     #[arg(long, env = "DBOSD_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
-    /// Milliseconds a new connection has to open (send the whole HTTP/2 preface, or an HTTP/1
-    /// request that is answered; with TLS, finish the handshake) before it is closed; 0 for no limit.
+    /// Milliseconds a new connection has to open (send 24 bytes, the HTTP/2 preface's length; with
+    /// TLS, finish the handshake) before it is closed; 0 for no limit.
     #[arg(long, env = "DBOSD_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
     pub handshake_timeout_ms: u64,
     /// Milliseconds of silence on an HTTP/2 connection after which dbosd pings the client; a client

@@ -74,13 +74,20 @@ async fn a_connection_that_sends_nothing_or_part_of_a_preface_is_closed_and_one_
     let mut mute = TcpStream::connect(srv.addr).await.expect("connect");
     // Most of the preface and then nothing: hyper waits for the rest to tell HTTP/2 from HTTP/1,
     // with no timeout of its own.
-    let mut halfway = TcpStream::connect(srv.addr).await.expect("connect");
-    halfway
-        .write_all(&PREFACE[..16])
-        .await
-        .expect("send part of the preface");
+    // On the health port too, which speaks only HTTP/2 (its server writes SETTINGS at once).
+    let mut halfway = Vec::new();
+    for addr in [srv.addr, srv.health_addr] {
+        let mut socket = TcpStream::connect(addr).await.expect("connect");
+        socket
+            .write_all(&PREFACE[..16])
+            .await
+            .expect("send part of the preface");
+        halfway.push(socket);
+    }
     closed_by_server(&mut mute).await;
-    closed_by_server(&mut halfway).await;
+    for socket in &mut halfway {
+        closed_by_server(socket).await;
+    }
     // The mute socket was opened after the other one spoke, so the other one is past the same
     // deadline by now: having sent its preface, it stays.
     assert!(still_open(&spoke), "a connection that spoke was closed");
