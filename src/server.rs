@@ -3,6 +3,7 @@
 //! port serves gRPC-Web, Connect and `/openapi.json` through the HTTP front (`crate::http`), and MCP
 //! at `/mcp` when on (`crate::mcp::http`).
 
+use prometheus_client::metrics::gauge::Gauge;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
@@ -148,7 +149,13 @@ pub async fn serve_with_hub(
             jobs_stop.cancel();
         }
     };
-    let metrics = Metrics::new(repo, hub, streams, default_api.enqueue_stats(), series);
+    let metrics = Metrics::new(
+        repo,
+        hub,
+        streams.clone(),
+        default_api.enqueue_stats(),
+        series,
+    );
     let connections_open = metrics.connections_open(settings.connections.max_connections);
     let table = databases.clone();
     metrics
@@ -159,8 +166,10 @@ pub async fn serve_with_hub(
         .map(|l| tokio::spawn(telemetry::endpoint::serve(l, Arc::clone(&metrics))));
     let api = FleetApi::new(databases);
     let mut rpc_layer = RpcLayer::new(metrics, settings.rpc_timeout).with_traces(traces.clone());
-    if settings.max_concurrent_calls > 0 {
-        rpc_layer = rpc_layer.with_call_limit(CallLimit::new(settings.max_concurrent_calls));
+    let calls =
+        (settings.max_concurrent_calls > 0).then(|| CallLimit::new(settings.max_concurrent_calls));
+    if let Some(calls) = &calls {
+        rpc_layer = rpc_layer.with_call_limit(Arc::clone(calls));
     }
     let stop = CancellationToken::new();
     // Pings find clients that vanished without closing (a crashed host, a dropped network), whose
@@ -210,7 +219,11 @@ pub async fn serve_with_hub(
         .add_service(reflection_v1alpha)
         .add_service(workflow_service)
         .serve_with_incoming_shutdown(
-            connections::incoming(listeners.grpc, settings.connections, connections_open),
+            connections::incoming(
+                listeners.grpc,
+                settings.connections,
+                connections_open.clone(),
+            ),
             stop.clone().cancelled_owned(),
         );
     // Health alone, in plaintext, for probes that cannot speak TLS; it drains with the rest.
@@ -233,6 +246,11 @@ pub async fn serve_with_hub(
         api.and(health)
     };
     let draining = Draining {
+        left: Left {
+            connections: connections_open,
+            streams,
+            calls,
+        },
         fleet: Arc::clone(&fleet),
         drain,
         stop,
@@ -323,6 +341,15 @@ struct Draining {
     stop: CancellationToken,
     grace: Duration,
     timeout: Duration,
+    /// What a drain cut short left open, said when it is.
+    left: Left,
+}
+
+/// The counts a drain timeout reports, so the log says what held the exit.
+struct Left {
+    connections: Gauge,
+    streams: Streams,
+    calls: Option<Arc<CallLimit>>,
 }
 
 impl Draining {
@@ -362,8 +389,12 @@ impl Draining {
                 result.map_err(failed)
             }
             Err(_) => {
+                let left = &self.left;
                 tracing::warn!(
                     timeout_ms = self.timeout.as_millis() as u64,
+                    connections_open = left.connections.get(),
+                    streams_open = left.streams.open(),
+                    calls_in_flight = left.calls.as_ref().map(|c| c.in_flight()),
                     "drain timeout: calls still in flight were cut off"
                 );
                 Ok(())

@@ -218,7 +218,10 @@ async fn the_drain_timeout_bounds_calls_stuck_in_flight() {
         signalled.elapsed() >= TIMEOUT,
         "exited before the drain timeout"
     );
-    dbosd.logged("drain timeout").await;
+    // The warning says what held the exit: the one connection and its stuck call.
+    dbosd
+        .logged_with(&["drain timeout", "connections_open=1", "calls_in_flight=1"])
+        .await;
     let cut = tokio::time::timeout(WAIT, sending)
         .await
         .expect("SendMessage ends");
