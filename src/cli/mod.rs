@@ -37,7 +37,7 @@ mod inbox;
 mod job;
 mod manage;
 pub mod mcp;
-mod output;
+pub mod output;
 mod profile;
 mod queue;
 mod render;

@@ -11,6 +11,12 @@ use serde_json::Value as Json;
 
 use super::{render, ColorChoice, OutputFormat};
 
+/// Whether text written to `stream` is coloured when nobody chose: only for a person at a terminal
+/// who has not set NO_COLOR (pipes, files and log collectors would keep the escapes as text).
+pub fn colour_by_default(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// The output format and whether to colour.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
@@ -23,10 +29,7 @@ impl Printer {
         let color = match color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
+            ColorChoice::Auto => colour_by_default(&std::io::stdout()),
         };
         Printer { format, color }
     }

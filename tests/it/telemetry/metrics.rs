@@ -202,6 +202,26 @@ async fn json_logs_carry_the_request_id() {
 }
 
 #[tokio::test]
+async fn text_logs_to_a_pipe_are_plain_text() {
+    let db = TestDb::new().await;
+    let args = ["--database-url", &db.url, "--listen", "127.0.0.1:0"];
+    let dbosd = Dbosd::spawn(&args, &[("DBOSD_LOG", "dbosd=debug")], Dbosd::READY).await;
+    let mut client =
+        dbosd::pb::workflow_service_client::WorkflowServiceClient::new(dbosd.channel.clone());
+    let request = with_metadata(get("nope"), &[("x-request-id", "log-me-8")]);
+    assert!(client.get_workflow(request).await.is_err());
+    // A log collector (kubectl logs, journald) keeps colour escapes as text: greppable `key=value`
+    // only when nobody is at a terminal.
+    let line = dbosd.logged("log-me-8").await;
+    assert!(line.contains("request_id=log-me-8"), "{line:?}");
+    let log = dbosd.log();
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a piped log: {log:?}"
+    );
+}
+
+#[tokio::test]
 async fn trace_context_from_metadata_is_stamped_as_the_otel_carrier() {
     let srv = TestServer::start().await;
     let mut client = srv.client.clone();
