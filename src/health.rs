@@ -22,6 +22,10 @@ use crate::{api::HealthCell, error::Error, repo::SchemaInfo, shutdown::Drain};
 /// The full name of the API service, as health clients ask for it.
 pub const SERVICE_NAME: &str = "dbosd.v1.WorkflowService";
 
+/// The names that speak for the whole process: the empty name probes ask by default, and the API
+/// service's. NOT_SERVING until the first database check passes, and again from the drain on.
+pub const PROCESS_NAMES: [&str; 2] = ["", SERVICE_NAME];
+
 /// A health name that is SERVING whenever the process answers, whatever the database's state: the
 /// liveness probe's, so a database outage marks replicas unready without restarting them.
 pub const LIVENESS: &str = "liveness";

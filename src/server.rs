@@ -3,9 +3,9 @@
 //! port serves gRPC-Web, Connect and `/openapi.json` through the HTTP front (`crate::http`), and MCP
 //! at `/mcp` when on (`crate::mcp::http`).
 
-use prometheus_client::metrics::gauge::Gauge;
 use std::{future::Future, sync::Arc, time::Duration};
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tonic::{codec::CompressionEncoding, service::Routes, transport::Server};
@@ -90,7 +90,11 @@ pub async fn serve_with_hub(
     let drain = Drain::new();
     let reporter = HealthReporter::new();
     // NOT_SERVING until the first check passes (the reporter starts "" as SERVING).
-    set_health(&reporter, ServingStatus::NotServing).await;
+    for name in health::PROCESS_NAMES {
+        reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
     reporter
         .set_service_status(health::LIVENESS, ServingStatus::Serving)
         .await;
@@ -325,13 +329,6 @@ pub fn in_process(grpc: GrpcStack) -> crate::mcp::GrpcChannel {
     BoxCloneSyncService::new(grpc)
 }
 
-async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
-    reporter.set_service_status("", status).await;
-    reporter
-        .set_service_status(health::SERVICE_NAME, status)
-        .await;
-}
-
 /// What the drain needs to take the server down in order (ARCHITECTURE.md, "Drain").
 struct Draining {
     /// Its databases' health checks stop first, and health turns NOT_SERVING.
@@ -368,7 +365,7 @@ impl Draining {
         }
         let deadline = Instant::now() + self.timeout;
         // 1. NOT_SERVING first, with the checker stopped so it cannot turn it back.
-        self.fleet.stop_health(&["", health::SERVICE_NAME]).await;
+        self.fleet.stop_health(&health::PROCESS_NAMES).await;
         tracing::info!(
             grace_ms = self.grace.as_millis() as u64,
             "health NOT_SERVING; draining"

@@ -77,7 +77,7 @@ pub async fn wait_for_database(
     tracing::warn!(%addr, "waiting for the system database; serving NOT_SERVING meanwhile");
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    for service in ["", health::SERVICE_NAME] {
+    for service in health::PROCESS_NAMES {
         reporter
             .set_service_status(service, ServingStatus::NotServing)
             .await;

@@ -140,11 +140,12 @@ impl Fleet {
             });
             std::future::pending::<()>().await
         });
-        let names = vec![
-            String::new(),
-            health::SERVICE_NAME.to_owned(),
-            health_service(name),
-        ];
+        // The default database speaks for the process too.
+        let names: Vec<String> = health::PROCESS_NAMES
+            .into_iter()
+            .map(str::to_owned)
+            .chain([health_service(name)])
+            .collect();
         let health = self.health_task(&shared.base, names.clone(), cell);
         lock_unpoisoned(&self.running).insert(
             name.to_owned(),
