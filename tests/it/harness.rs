@@ -307,7 +307,20 @@ pub async fn connect_channel(addr: std::net::SocketAddr) -> Channel {
 }
 
 /// Polls `check` until it returns Some, failing the test after `WAIT`.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_explained(what, String::new, check).await
+}
+
+/// [`eventually`], with `explain()` (say, a process's log) in the failure's message.
+pub async fn eventually_explained<T, F, Fut>(
+    what: &str,
+    explain: impl Fn() -> String,
+    mut check: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -319,7 +332,8 @@ where
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
+            "timed out waiting for {what}{}",
+            explain()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -122,19 +122,15 @@ impl Dbosd {
 
     /// Waits until a logged line contains every one of `needles`, and returns that line.
     pub async fn logged_with(&self, needles: &[&str]) -> String {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let log = self.log();
-            if let Some(line) = log.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
-                return line.to_owned();
-            }
-            // The log says what happened instead, in the failure's own message.
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "dbosd did not log {needles:?}; log:\n{log}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        // The log says what happened instead, in the failure's own message.
+        let explain = || format!("; log:\n{}", self.log());
+        super::eventually_explained(&format!("dbosd to log {needles:?}"), explain, || async {
+            self.log()
+                .lines()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+                .map(str::to_owned)
+        })
+        .await
     }
 
     /// The default bound for a dbosd on an existing database to start.
